@@ -1,0 +1,158 @@
+#include "protocol/frame.hpp"
+
+namespace relay::protocol {
+
+namespace ondemand = simdjson::ondemand;
+
+bool is_known_opcode(int op) {
+  switch (op) {
+    case k_op_dispatch:
+    case k_op_heartbeat:
+    case k_op_identify:
+    case k_op_resume:
+    case k_op_reconnect:
+    case k_op_invalid_session:
+    case k_op_hello:
+    case k_op_heartbeat_ack:
+    case k_op_callback_ack:
+    case k_op_callback_validation:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string_view describe(DecodeError error) {
+  switch (error) {
+    case DecodeError::not_json:
+      return "not a JSON object";
+    case DecodeError::missing_op:
+      return "no integer op";
+    case DecodeError::unknown_op:
+      return "unknown op";
+    case DecodeError::bad_field:
+      return "a field has the wrong type";
+  }
+  return "unknown error";
+}
+
+DecodeResult FrameDecoder::decode(std::string_view bytes) {
+  m_copy.reserve(bytes.size() + simdjson::SIMDJSON_PADDING);
+  m_copy.assign(bytes);
+  return decode_padded(m_copy, m_copy.capacity());
+}
+
+DecodeResult FrameDecoder::decode_padded(std::string_view bytes, std::size_t capacity) {
+  return decode_view(simdjson::padded_string_view(bytes.data(), bytes.size(), capacity));
+}
+
+DecodeResult FrameDecoder::decode_view(const simdjson::padded_string_view& view) {
+  DecodeResult result;
+  ondemand::document doc;
+  if (m_parser.iterate(view).get(doc) != simdjson::SUCCESS) {
+    return result;
+  }
+  ondemand::object object;
+  if (doc.get_object().get(object) != simdjson::SUCCESS) {
+    return result;
+  }
+  Frame frame;
+  bool have_op = false;
+  for (auto field_result : object) {
+    ondemand::field field;
+    std::string_view key;
+    if (std::move(field_result).get(field) != simdjson::SUCCESS || field.unescaped_key().get(key) != simdjson::SUCCESS) {
+      return result;
+    }
+    ondemand::value value = field.value();
+    if (key == "op") {
+      std::int64_t op = 0;
+      if (value.get_int64().get(op) != simdjson::SUCCESS) {
+        result.error = DecodeError::missing_op;
+        return result;
+      }
+      frame.op = static_cast<int>(op);
+      have_op = true;
+    } else if (key == "s") {
+      bool is_null = false;
+      if (value.is_null().get(is_null) == simdjson::SUCCESS && is_null) {
+        continue;
+      }
+      std::uint64_t s = 0;
+      if (value.get_uint64().get(s) != simdjson::SUCCESS) {
+        result.error = DecodeError::bad_field;
+        return result;
+      }
+      frame.s = s;
+    } else if (key == "t") {
+      if (value.get_string().get(frame.t) != simdjson::SUCCESS) {
+        result.error = DecodeError::bad_field;
+        return result;
+      }
+    } else if (key == "id") {
+      if (value.get_string().get(frame.id) != simdjson::SUCCESS) {
+        result.error = DecodeError::bad_field;
+        return result;
+      }
+    } else if (key == "d") {
+      if (simdjson::to_json_string(value).get(frame.d_raw) != simdjson::SUCCESS) {
+        return result;
+      }
+    } else {
+      // Unknown fields are allowed (SPEC section 4) but must still be well-formed.
+      std::string_view ignored;
+      if (simdjson::to_json_string(value).get(ignored) != simdjson::SUCCESS) {
+        return result;
+      }
+    }
+  }
+  if (!have_op) {
+    result.error = DecodeError::missing_op;
+    return result;
+  }
+  if (!is_known_opcode(frame.op)) {
+    result.error = DecodeError::unknown_op;
+    return result;
+  }
+  return decode_data(frame);
+}
+
+// `d` is read a second time only for the rare frames whose content the relay acts on; a Dispatch other than
+// READY never gets here, so the hot path parses each frame once.
+DecodeResult FrameDecoder::decode_data(Frame& frame) {
+  DecodeResult result;
+  const bool wants_data = frame.op == k_op_hello || frame.op == k_op_reconnect ||
+                          frame.op == k_op_invalid_session || (frame.op == k_op_dispatch && frame.t == "READY");
+  if (wants_data && !frame.d_raw.empty()) {
+    // d_raw lies inside a padded buffer and is followed by at least the closing brace and the padding.
+    const simdjson::padded_string_view view(frame.d_raw.data(), frame.d_raw.size(),
+                                            frame.d_raw.size() + simdjson::SIMDJSON_PADDING);
+    ondemand::document doc;
+    if (m_data_parser.iterate(view).get(doc) != simdjson::SUCCESS) {
+      result.error = DecodeError::bad_field;
+      return result;
+    }
+    if (frame.op == k_op_hello) {
+      std::uint64_t interval = 0;
+      if (doc["heartbeat_interval"].get_uint64().get(interval) != simdjson::SUCCESS) {
+        result.error = DecodeError::bad_field;
+        return result;
+      }
+      frame.heartbeat_interval_ms = interval;
+    } else if (frame.op == k_op_dispatch) {
+      if (doc["session_id"].get_string().get(frame.session_id) != simdjson::SUCCESS) {
+        result.error = DecodeError::bad_field;
+        return result;
+      }
+    } else {
+      bool flag = false;
+      if (doc.get_bool().get(flag) == simdjson::SUCCESS) {
+        frame.d_bool = flag;
+      }
+    }
+  }
+  result.frame = frame;
+  return result;
+}
+
+}  // namespace relay::protocol

@@ -1,0 +1,51 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <vector>
+
+#include "util/time.hpp"
+
+namespace relay::gateway {
+
+// The one gate every Identify of the process passes (SPEC section 10): at most `max_concurrency` Identifies in
+// any window of 5 seconds, and none while the platform's daily `remaining` is spent. Resumes never come here.
+class IdentifyPacer {
+ public:
+  // The window carries a safety margin over the platform's 5 s so that network jitter cannot squeeze two
+  // bursts into one platform window.
+  static constexpr util::Millis k_window{5'250};
+
+  explicit IdentifyPacer(unsigned max_concurrency = 1) : m_max_concurrency(max_concurrency ? max_concurrency : 1) {}
+
+  // From /gateway/bot: `remaining` session starts until `reset_at`.
+  void set_limits(unsigned max_concurrency, std::uint64_t remaining, util::TimePoint reset_at);
+
+  // Queues a shard for an Identify; a shard already queued keeps its place.
+  void enqueue(unsigned shard);
+  void cancel(unsigned shard);
+
+  // Moves the shards whose turn has come into `granted`, in queue order.
+  void poll(util::TimePoint now, std::vector<unsigned>& granted);
+
+  // When poll could next grant something, if anything is queued.
+  std::optional<util::TimePoint> next_deadline(util::TimePoint now) const;
+
+  std::size_t queued() const { return m_queue.size(); }
+  std::uint64_t remaining() const { return m_remaining; }
+  // True while queued shards wait for the daily quota rather than the 5-second window.
+  bool waiting_for_quota(util::TimePoint now) const;
+  util::TimePoint quota_reset_at() const { return m_reset_at; }
+
+ private:
+  void forget_old(util::TimePoint now);
+
+  unsigned m_max_concurrency;
+  std::uint64_t m_remaining = UINT64_MAX;
+  util::TimePoint m_reset_at{};
+  std::deque<util::TimePoint> m_recent;
+  std::deque<unsigned> m_queue;
+};
+
+}  // namespace relay::gateway

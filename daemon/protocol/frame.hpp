@@ -1,0 +1,74 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <simdjson.h>
+
+namespace relay::protocol {
+
+enum Opcode : int {
+  k_op_dispatch = 0,
+  k_op_heartbeat = 1,
+  k_op_identify = 2,
+  k_op_resume = 6,
+  k_op_reconnect = 7,
+  k_op_invalid_session = 9,
+  k_op_hello = 10,
+  k_op_heartbeat_ack = 11,
+  k_op_callback_ack = 12,
+  k_op_callback_validation = 13,
+};
+
+bool is_known_opcode(int op);
+
+// One decoded envelope (SPEC section 4). Every view points into the bytes given to FrameDecoder::decode or into
+// the decoder itself, and dies at the next decode.
+struct Frame {
+  int op = -1;
+  std::optional<std::uint64_t> s;
+  std::string_view t;
+  std::string_view id;
+  std::string_view d_raw;  // the raw JSON text of `d`, empty when absent
+
+  // Filled only where the relay needs them: Hello's interval, READY's session id, the boolean of op 7/9.
+  std::optional<std::uint64_t> heartbeat_interval_ms;
+  std::string_view session_id;
+  std::optional<bool> d_bool;
+};
+
+enum class DecodeError {
+  not_json,        // not a JSON object, or malformed
+  missing_op,      // no integer `op`
+  unknown_op,      // an op this protocol does not define
+  bad_field,       // a known field has the wrong type (e.g. `s` is a string)
+};
+
+std::string_view describe(DecodeError error);
+
+struct DecodeResult {
+  std::optional<Frame> frame;
+  DecodeError error = DecodeError::not_json;
+};
+
+// Parses each frame once with simdjson on-demand, without copying when the caller's buffer has
+// SIMDJSON_PADDING spare bytes (see decode_padded). Not thread-safe; one decoder per event loop.
+class FrameDecoder {
+ public:
+  // `bytes` must stay alive and unchanged until the next call. Copies into an internal padded buffer.
+  DecodeResult decode(std::string_view bytes);
+  // Zero-copy: `capacity - bytes.size()` must be at least SIMDJSON_PADDING and the spare bytes readable.
+  DecodeResult decode_padded(std::string_view bytes, std::size_t capacity);
+
+ private:
+  DecodeResult decode_view(const simdjson::padded_string_view& view);
+  DecodeResult decode_data(Frame& frame);
+
+  simdjson::ondemand::parser m_parser;
+  simdjson::ondemand::parser m_data_parser;
+  std::string m_copy;
+};
+
+}  // namespace relay::protocol

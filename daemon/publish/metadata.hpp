@@ -1,0 +1,36 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace relay::publish {
+
+// Where a message came from; frame 3's "source".
+enum class Source { gateway, webhook, relay };
+std::string_view to_string(Source source);
+
+struct ShardPosition {
+  unsigned index;
+  unsigned count;
+};
+
+// Everything frame 3 says about one message except relay_seq, which the publisher assigns.
+struct MessageInfo {
+  Source source = Source::gateway;
+  std::optional<ShardPosition> shard;
+  std::string_view session_id;  // empty: null
+  std::optional<std::uint64_t> seq;
+  std::string_view event_id;  // empty: null
+  std::int64_t received_at_us = 0;
+};
+
+// The version of the three-frame contract (docs/subscribing.md).
+inline constexpr int k_contract_version = 1;
+
+// Writes frame 3 into `out` (cleared first): {"v":1,"app_id":..,"source":..,"shard":[i,n]|null,
+// "session_id":..|null,"seq":..|null,"event_id":..|null,"relay_seq":N,"received_at_us":T}.
+void encode_metadata(std::string& out, std::string_view app_id, const MessageInfo& info, std::uint64_t relay_seq);
+
+}  // namespace relay::publish

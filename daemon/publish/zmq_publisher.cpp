@@ -1,0 +1,33 @@
+#include "publish/zmq_publisher.hpp"
+
+namespace relay::publish {
+
+ZmqPublisher::ZmqPublisher(PublisherSettings settings)
+    : m_settings(std::move(settings)), m_context(1), m_socket(m_context, zmq::socket_type::pub) {
+  m_socket.set(zmq::sockopt::sndhwm, m_settings.sndhwm);
+  // Unsent messages are not worth delaying a shutdown for long; subscribers repair gaps from relay_seq.
+  m_socket.set(zmq::sockopt::linger, 1000);
+  for (const auto& endpoint : m_settings.endpoints) {
+    m_socket.bind(endpoint);
+    m_bound.push_back(m_socket.get(zmq::sockopt::last_endpoint));
+  }
+}
+
+std::uint64_t ZmqPublisher::publish(std::string_view topic, std::string_view body, const MessageInfo& info) {
+  const std::uint64_t relay_seq = ++m_relay_seq;
+  m_topic_buffer.assign(m_settings.topic_prefix);
+  m_topic_buffer += topic;
+  encode_metadata(m_meta_buffer, m_settings.app_id, info, relay_seq);
+  try {
+    const auto flags = zmq::send_flags::dontwait;
+    m_socket.send(zmq::buffer(m_topic_buffer), flags | zmq::send_flags::sndmore);
+    m_socket.send(zmq::buffer(body.data(), body.size()), flags | zmq::send_flags::sndmore);
+    m_socket.send(zmq::buffer(m_meta_buffer), flags);
+    ++m_counters.published;
+  } catch (const zmq::error_t&) {
+    ++m_counters.send_failures;
+  }
+  return relay_seq;
+}
+
+}  // namespace relay::publish

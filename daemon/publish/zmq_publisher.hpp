@@ -1,0 +1,56 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "publish/metadata.hpp"
+
+namespace relay::publish {
+
+struct PublisherSettings {
+  std::vector<std::string> endpoints;
+  std::string topic_prefix;
+  std::string app_id;
+  int sndhwm = 100'000;
+};
+
+struct PublisherCounters {
+  std::uint64_t published = 0;
+  std::uint64_t send_failures = 0;
+};
+
+// The one ZeroMQ PUB socket every message leaves through, as three frames: topic, body, metadata.
+// Sends never block: PUB drops for a subscriber past its high-water mark, which subscribers see as a
+// relay_seq gap.
+class ZmqPublisher {
+ public:
+  // Binds every endpoint; throws zmq::error_t naming the failure (e.g. address in use).
+  explicit ZmqPublisher(PublisherSettings settings);
+
+  // Publishes on topic `topic_prefix + topic`, and returns the relay_seq it assigned.
+  std::uint64_t publish(std::string_view topic, std::string_view body, const MessageInfo& info);
+
+  void set_topic_prefix(std::string prefix) { m_settings.topic_prefix = std::move(prefix); }
+  std::uint64_t last_relay_seq() const { return m_relay_seq; }
+  // Continue numbering after a value kept from an earlier run.
+  void resume_relay_seq_after(std::uint64_t value) { m_relay_seq = value; }
+  const PublisherCounters& counters() const { return m_counters; }
+  // The endpoints as bound (a tcp port of 0 or * resolved to the real one).
+  const std::vector<std::string>& bound_endpoints() const { return m_bound; }
+
+ private:
+  PublisherSettings m_settings;
+  zmq::context_t m_context;
+  zmq::socket_t m_socket;
+  std::vector<std::string> m_bound;
+  std::uint64_t m_relay_seq = 0;
+  std::string m_topic_buffer;
+  std::string m_meta_buffer;
+  PublisherCounters m_counters;
+};
+
+}  // namespace relay::publish
