@@ -61,8 +61,8 @@ struct Stopped {
   std::string message;
 };
 
-using Action = std::variant<Send, Close, Connect, RequestIdentify, RefreshToken, Reshard, Publish, StateChanged,
-                            Stopped>;
+using Action = std::variant<Send, Close, Connect, RequestIdentify, RefreshToken, Reshard, Publish,
+                            StateChanged, Stopped>;
 
 // Reused by the driver between calls so that the hot path does not allocate.
 using Actions = std::vector<Action>;

@@ -16,7 +16,9 @@ void IdentifyPacer::enqueue(unsigned shard) {
   }
 }
 
-void IdentifyPacer::cancel(unsigned shard) { std::erase(m_queue, shard); }
+void IdentifyPacer::cancel(unsigned shard) {
+  std::erase(m_queue, shard);
+}
 
 void IdentifyPacer::forget_old(util::TimePoint now) {
   while (!m_recent.empty() && now - m_recent.front() >= k_window) {

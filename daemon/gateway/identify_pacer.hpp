@@ -9,15 +9,17 @@
 
 namespace relay::gateway {
 
-// The one gate every Identify of the process passes (SPEC section 10): at most `max_concurrency` Identifies in
-// any window of 5 seconds, and none while the platform's daily `remaining` is spent. Resumes never come here.
+// The one gate every Identify of the process passes (SPEC section 10): at most `max_concurrency` Identifies
+// in any window of 5 seconds, and none while the platform's daily `remaining` is spent. Resumes never come
+// here.
 class IdentifyPacer {
  public:
   // The window carries a safety margin over the platform's 5 s so that network jitter cannot squeeze two
   // bursts into one platform window.
   static constexpr util::Millis k_window{5'250};
 
-  explicit IdentifyPacer(unsigned max_concurrency = 1) : m_max_concurrency(max_concurrency ? max_concurrency : 1) {}
+  explicit IdentifyPacer(unsigned max_concurrency = 1)
+      : m_max_concurrency(max_concurrency ? max_concurrency : 1) {}
 
   // From /gateway/bot: `remaining` session starts until `reset_at`.
   void set_limits(unsigned max_concurrency, std::uint64_t remaining, util::TimePoint reset_at);

@@ -112,8 +112,8 @@ void Session::on_frame(const Frame& frame, std::string_view raw, TimePoint now, 
     case protocol::k_op_invalid_session:
       out.push_back(Close{k_close_keep_session, "invalid session (op 9)"});
       if (frame.d_bool.value_or(false) && !m_session_id.empty() && m_phase != Phase::resuming) {
-        reconnect_after_close(true, m_settings.invalid_session_pause, 0, "invalid session (op 9, resumable)", now,
-                              out);
+        reconnect_after_close(true, m_settings.invalid_session_pause, 0, "invalid session (op 9, resumable)",
+                              now, out);
       } else {
         drop_session();
         reconnect_after_close(false, std::max(m_settings.invalid_session_pause, backoff_delay()), 0,
@@ -255,7 +255,8 @@ void Session::on_closed(int code, std::string_view reason, TimePoint now, Action
     m_bounded_failures = 0;
   }
   const CloseRule& rule = close_rule(code);
-  const std::string what = reason.empty() ? std::string(rule.meaning) : fmt::format("{} ({})", rule.meaning, reason);
+  const std::string what =
+      reason.empty() ? std::string(rule.meaning) : fmt::format("{} ({})", rule.meaning, reason);
   switch (rule.action) {
     case CloseAction::resume: {
       if (was_resuming) {
@@ -271,7 +272,8 @@ void Session::on_closed(int code, std::string_view reason, TimePoint now, Action
       if (was_resuming) {
         count_resume_failure();
       }
-      reconnect_after_close(true, std::max(m_settings.rate_limited_pause, backoff_delay()), code, what, now, out);
+      reconnect_after_close(true, std::max(m_settings.rate_limited_pause, backoff_delay()), code, what, now,
+                            out);
       break;
     case CloseAction::identify:
       drop_session();
@@ -326,8 +328,8 @@ void Session::count_resume_failure() {
   }
 }
 
-void Session::reconnect_after_close(bool resume, Millis delay, int code, std::string_view reason, TimePoint now,
-                                    Actions& out) {
+void Session::reconnect_after_close(bool resume, Millis delay, int code, std::string_view reason,
+                                    TimePoint now, Actions& out) {
   clear_connection();
   m_resume_next = resume && !m_session_id.empty();
   m_phase = Phase::waiting_to_reconnect;
@@ -352,8 +354,9 @@ void Session::drop_session() {
 
 void Session::stop(StopCategory category, int code, Actions& out) {
   const CloseRule& rule = close_rule(code);
-  std::string message = fmt::format("shard {}/{} stopped: gateway closed with {} ({}): {}", m_settings.shard.index,
-                                    m_settings.shard.count, code, rule.meaning, rule.remedy);
+  std::string message =
+      fmt::format("shard {}/{} stopped: gateway closed with {} ({}): {}", m_settings.shard.index,
+                  m_settings.shard.count, code, rule.meaning, rule.remedy);
   if (code == 4013 || code == 4014) {
     message += fmt::format(" (configured intents: {} = {})", protocol::describe_intents(m_settings.intents),
                            m_settings.intents);

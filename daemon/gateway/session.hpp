@@ -25,11 +25,11 @@ struct SessionSettings {
   util::Millis ready_timeout{20'000};
   util::Millis backoff_base{1'000};
   util::Millis backoff_cap{60'000};
-  util::Millis stable_after{60'000};           // a connection up this long resets the backoff
-  util::Millis invalid_session_pause{3'000};   // op 9
-  util::Millis rate_limited_pause{10'000};     // close 4008
-  unsigned max_resume_failures = 2;            // then identify instead
-  unsigned max_bounded_retries = 5;            // 4001/4002 identifies, 4004 token refreshes
+  util::Millis stable_after{60'000};          // a connection up this long resets the backoff
+  util::Millis invalid_session_pause{3'000};  // op 9
+  util::Millis rate_limited_pause{10'000};    // close 4008
+  unsigned max_resume_failures = 2;           // then identify instead
+  unsigned max_bounded_retries = 5;           // 4001/4002 identifies, 4004 token refreshes
   std::uint64_t random_seed = 0;
 };
 
@@ -59,9 +59,9 @@ struct SessionCounters {
   std::uint64_t dispatches = 0;
 };
 
-// One shard's gateway session as a pure state machine (SPEC section 6): the driver feeds it connection events,
-// decoded frames and the current monotonic time; it answers with Actions. It owns every protocol decision
-// (heartbeats, zombies, resume or identify, backoff, close codes) and does no I/O of its own.
+// One shard's gateway session as a pure state machine (SPEC section 6): the driver feeds it connection
+// events, decoded frames and the current monotonic time; it answers with Actions. It owns every protocol
+// decision (heartbeats, zombies, resume or identify, backoff, close codes) and does no I/O of its own.
 //
 // After every call the driver re-arms one timer for next_deadline() and calls on_tick when it fires.
 class Session {

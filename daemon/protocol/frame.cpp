@@ -61,7 +61,8 @@ DecodeResult FrameDecoder::decode_view(const simdjson::padded_string_view& view)
   for (auto field_result : object) {
     ondemand::field field;
     std::string_view key;
-    if (std::move(field_result).get(field) != simdjson::SUCCESS || field.unescaped_key().get(key) != simdjson::SUCCESS) {
+    if (std::move(field_result).get(field) != simdjson::SUCCESS ||
+        field.unescaped_key().get(key) != simdjson::SUCCESS) {
       return result;
     }
     ondemand::value value = field.value();
@@ -122,7 +123,8 @@ DecodeResult FrameDecoder::decode_view(const simdjson::padded_string_view& view)
 DecodeResult FrameDecoder::decode_data(Frame& frame) {
   DecodeResult result;
   const bool wants_data = frame.op == k_op_hello || frame.op == k_op_reconnect ||
-                          frame.op == k_op_invalid_session || (frame.op == k_op_dispatch && frame.t == "READY");
+                          frame.op == k_op_invalid_session ||
+                          (frame.op == k_op_dispatch && frame.t == "READY");
   if (wants_data && !frame.d_raw.empty()) {
     // d_raw lies inside a padded buffer and is followed by at least the closing brace and the padding.
     const simdjson::padded_string_view view(frame.d_raw.data(), frame.d_raw.size(),

@@ -24,8 +24,8 @@ enum Opcode : int {
 
 bool is_known_opcode(int op);
 
-// One decoded envelope (SPEC section 4). Every view points into the bytes given to FrameDecoder::decode or into
-// the decoder itself, and dies at the next decode.
+// One decoded envelope (SPEC section 4). Every view points into the bytes given to FrameDecoder::decode or
+// into the decoder itself, and dies at the next decode.
 struct Frame {
   int op = -1;
   std::optional<std::uint64_t> s;
@@ -40,10 +40,10 @@ struct Frame {
 };
 
 enum class DecodeError {
-  not_json,        // not a JSON object, or malformed
-  missing_op,      // no integer `op`
-  unknown_op,      // an op this protocol does not define
-  bad_field,       // a known field has the wrong type (e.g. `s` is a string)
+  not_json,    // not a JSON object, or malformed
+  missing_op,  // no integer `op`
+  unknown_op,  // an op this protocol does not define
+  bad_field,   // a known field has the wrong type (e.g. `s` is a string)
 };
 
 std::string_view describe(DecodeError error);

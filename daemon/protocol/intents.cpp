@@ -29,7 +29,9 @@ constexpr std::array k_intents{
 
 }  // namespace
 
-std::span<const IntentName> intent_table() { return k_intents; }
+std::span<const IntentName> intent_table() {
+  return k_intents;
+}
 
 std::optional<std::uint32_t> intent_bit(std::string_view name) {
   for (const auto& entry : k_intents) {

@@ -10,9 +10,10 @@ std::string identify_frame(std::string_view token, std::uint32_t intents, unsign
                            unsigned shard_count) {
   std::string out = R"({"op":2,"d":{"token":)";
   util::append_json_string(out, token);
-  fmt::format_to(std::back_inserter(out),
-                 R"(,"intents":{},"shard":[{},{}],"properties":{{"$os":"linux","$browser":"qq-gateway-relay","$device":"qq-gateway-relay"}}}}}})",
-                 intents, shard_index, shard_count);
+  fmt::format_to(
+      std::back_inserter(out),
+      R"(,"intents":{},"shard":[{},{}],"properties":{{"$os":"linux","$browser":"qq-gateway-relay","$device":"qq-gateway-relay"}}}}}})",
+      intents, shard_index, shard_count);
   return out;
 }
 

@@ -20,7 +20,8 @@ std::string_view to_string(Source source) {
   return "unknown";
 }
 
-void encode_metadata(std::string& out, std::string_view app_id, const MessageInfo& info, std::uint64_t relay_seq) {
+void encode_metadata(std::string& out, std::string_view app_id, const MessageInfo& info,
+                     std::uint64_t relay_seq) {
   out.clear();
   out += R"({"v":)";
   fmt::format_to(std::back_inserter(out), "{}", k_contract_version);

@@ -31,6 +31,7 @@ inline constexpr int k_contract_version = 1;
 
 // Writes frame 3 into `out` (cleared first): {"v":1,"app_id":..,"source":..,"shard":[i,n]|null,
 // "session_id":..|null,"seq":..|null,"event_id":..|null,"relay_seq":N,"received_at_us":T}.
-void encode_metadata(std::string& out, std::string_view app_id, const MessageInfo& info, std::uint64_t relay_seq);
+void encode_metadata(std::string& out, std::string_view app_id, const MessageInfo& info,
+                     std::uint64_t relay_seq);
 
 }  // namespace relay::publish

@@ -48,8 +48,8 @@ class SessionHarness {
     connect();
     frame(R"({"op":10,"d":{"heartbeat_interval":45000}})");
     permit();
-    frame(R"({"op":0,"s":)" + std::to_string(s) + R"(,"t":"READY","d":{"version":1,"session_id":")" + session_id +
-          R"(","user":{"id":"1","username":"b","bot":true},"shard":[0,0]}})");
+    frame(R"({"op":0,"s":)" + std::to_string(s) + R"(,"t":"READY","d":{"version":1,"session_id":")" +
+          session_id + R"(","user":{"id":"1","username":"b","bot":true},"shard":[0,0]}})");
   }
 
   template <typename T>

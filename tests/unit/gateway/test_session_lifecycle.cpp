@@ -21,9 +21,11 @@ TEST_CASE("a new session connects, waits for Hello, asks the pacer, then identif
   REQUIRE(h.taken<gw::RequestIdentify>().size() == 1);
   REQUIRE(h.sent().empty());
   h.permit();
-  REQUIRE(h.sent() == std::vector<std::string>{
-                          R"({"op":2,"d":{"token":"QQBot test-token","intents":1073741825,"shard":[2,4],)"
-                          R"("properties":{"$os":"linux","$browser":"qq-gateway-relay","$device":"qq-gateway-relay"}}})"});
+  REQUIRE(
+      h.sent() ==
+      std::vector<std::string>{
+          R"({"op":2,"d":{"token":"QQBot test-token","intents":1073741825,"shard":[2,4],)"
+          R"("properties":{"$os":"linux","$browser":"qq-gateway-relay","$device":"qq-gateway-relay"}}})"});
   REQUIRE(h.session.phase() == Phase::identifying);
 }
 

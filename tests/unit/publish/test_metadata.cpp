@@ -15,8 +15,9 @@ TEST_CASE("gateway metadata carries shard, session, seq, event id and relay_seq"
   info.event_id = "AT_MESSAGE_CREATE:abc";
   info.received_at_us = 1700000000123456;
   encode_metadata(out, "102000000", info, 7);
-  REQUIRE(out == R"({"v":1,"app_id":"102000000","source":"gateway","shard":[1,4],"session_id":"sess-\"q\"",)"
-                 R"("seq":42,"event_id":"AT_MESSAGE_CREATE:abc","relay_seq":7,"received_at_us":1700000000123456})");
+  REQUIRE(out ==
+          R"({"v":1,"app_id":"102000000","source":"gateway","shard":[1,4],"session_id":"sess-\"q\"",)"
+          R"("seq":42,"event_id":"AT_MESSAGE_CREATE:abc","relay_seq":7,"received_at_us":1700000000123456})");
   simdjson::dom::parser parser;
   REQUIRE(parser.parse(out).error() == simdjson::SUCCESS);
 }

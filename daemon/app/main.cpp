@@ -1,0 +1,65 @@
+#include <cstdio>
+#include <iostream>
+#include <variant>
+
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+
+#include "app/exit_codes.hpp"
+#include "app/logging.hpp"
+#include "app/relay_app.hpp"
+#include "config/loader.hpp"
+
+namespace {
+
+int run(int argc, char** argv) {
+  CLI::App cli{"qq-gateway-relay: holds every gateway shard of a QQ bot and publishes each event on ZeroMQ"};
+  std::string config_path = "/etc/qq-gateway-relay/relay.toml";
+  bool check_config = false;
+  std::string log_level;
+  cli.add_option("--config", config_path, "configuration file (TOML)")->capture_default_str();
+  cli.add_flag("--check-config", check_config, "load and validate the configuration, print a summary, exit");
+  cli.add_option("--log-level", log_level,
+                 "trace, debug, info, warn, error, critical or off (overrides log.level)");
+  cli.set_version_flag("--version", std::string("qq-gateway-relay ") + RELAY_VERSION);
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return cli.exit(error);
+  }
+
+  auto loaded = relay::config::load_file(config_path);
+  if (auto* error = std::get_if<relay::config::ConfigError>(&loaded)) {
+    // The logger may not be set up yet, and this must reach the operator whatever the log level.
+    std::cerr << "qq-gateway-relay: configuration error: " << error->message << '\n';
+    return relay::app::k_exit_config;
+  }
+  auto& config = std::get<relay::config::Config>(loaded);
+  if (!log_level.empty()) {
+    if (!relay::app::set_log_level(log_level)) {
+      std::cerr << "qq-gateway-relay: --log-level: unknown level \"" << log_level << "\"\n";
+      return relay::app::k_exit_config;
+    }
+    config.log.level = log_level;
+  }
+  if (check_config) {
+    std::cout << relay::config::summary(config) << '\n';
+    return relay::app::k_exit_ok;
+  }
+
+  relay::app::setup_logging(config.log.level);
+  spdlog::info("qq-gateway-relay {} starting with {}", RELAY_VERSION, config_path);
+  try {
+    relay::app::RelayApp app(std::move(config));
+    return app.run();
+  } catch (const std::exception& error) {
+    spdlog::critical("cannot run: {}", error.what());
+    return relay::app::k_exit_failure;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return run(argc, argv);
+}

@@ -1,0 +1,153 @@
+#include "app/relay_app.hpp"
+
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <csignal>
+
+#include <spdlog/spdlog.h>
+
+#include "app/exit_codes.hpp"
+#include "app/signals.hpp"
+#include "util/json_writer.hpp"
+
+namespace relay::app {
+namespace {
+
+ingress::GatewaySettings gateway_settings(const config::Config& config) {
+  ingress::GatewaySettings settings;
+  settings.app_id = config.bot.app_id;
+  if (config.bot.auth == config::AuthMode::StaticToken) {
+    settings.static_token = config.bot.token;
+  } else {
+    settings.client_secret = config.bot.client_secret;
+  }
+  settings.intents = config.bot.intents;
+  settings.api_base = config.gateway.api_base;
+  settings.token_url = config.gateway.token_url;
+  settings.shards = config.gateway.shards;
+  settings.max_frame_bytes = config.gateway.max_frame_bytes;
+  return settings;
+}
+
+int exit_code_for(gateway::StopCategory category) {
+  switch (category) {
+    case gateway::StopCategory::credentials:
+      return k_exit_credentials_refused;
+    case gateway::StopCategory::configuration:
+      return k_exit_config;
+    default:
+      return k_exit_failure;
+  }
+}
+
+// How long close frames get to leave before the loop stops.
+constexpr util::Millis k_close_grace{300};
+
+}  // namespace
+
+RelayApp::RelayApp(config::Config config)
+    : m_config(std::move(config)), m_shutdown_timer(m_loop, [this] { m_loop.stop(); }) {
+  publish::PublisherSettings publisher;
+  publisher.endpoints = m_config.publish.endpoints;
+  publisher.topic_prefix = m_config.publish.topic_prefix;
+  publisher.app_id = m_config.bot.app_id;
+  publisher.sndhwm = m_config.publish.sndhwm;
+  m_publisher = std::make_unique<publish::ZmqPublisher>(std::move(publisher));
+  for (const auto& endpoint : m_publisher->bound_endpoints()) {
+    spdlog::info("publishing on {}", endpoint);
+  }
+  m_signal_fd = open_signal_fd();
+  m_loop.watch_fd(m_signal_fd, [this] { on_signal(); });
+  if (m_config.gateway.enabled) {
+    m_gateway = std::make_unique<ingress::GatewayClient>(m_loop, gateway_settings(m_config), *this);
+  }
+}
+
+RelayApp::~RelayApp() {
+  m_gateway.reset();
+  if (m_signal_fd >= 0) {
+    close(m_signal_fd);
+  }
+}
+
+int RelayApp::run() {
+  if (m_gateway) {
+    m_gateway->start();
+  } else {
+    spdlog::warn("gateway.enabled is false: no gateway connection will be made");
+  }
+  m_loop.run();
+  spdlog::info("stopped; {} messages published", m_publisher->counters().published);
+  return m_exit_code;
+}
+
+void RelayApp::on_signal() {
+  signalfd_siginfo info{};
+  while (read(m_signal_fd, &info, sizeof(info)) == static_cast<ssize_t>(sizeof(info))) {
+    switch (info.ssi_signo) {
+      case SIGTERM:
+      case SIGINT:
+        spdlog::info("signal {}: stopping; sessions are kept for a resume", info.ssi_signo);
+        begin_shutdown(k_exit_ok);
+        break;
+      case SIGHUP:
+        spdlog::info("SIGHUP: live reload is not supported yet; restart to apply a new configuration");
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+void RelayApp::begin_shutdown(int exit_code) {
+  if (m_shutting_down) {
+    return;
+  }
+  m_shutting_down = true;
+  m_exit_code = exit_code;
+  if (m_gateway) {
+    m_gateway->shutdown();
+  }
+  m_shutdown_timer.schedule_in(k_close_grace);
+}
+
+void RelayApp::on_dispatch(const gateway::ShardId& shard, std::string_view session_id,
+                           const gateway::Publish& event, std::int64_t received_at_us) {
+  publish::MessageInfo info;
+  info.source = publish::Source::gateway;
+  info.shard = publish::ShardPosition{shard.index, shard.count};
+  info.session_id = session_id;
+  info.seq = event.seq;
+  info.event_id = event.event_id;
+  info.received_at_us = received_at_us;
+  m_publisher->publish(event.event_type, event.frame, info);
+}
+
+void RelayApp::on_shard_state(const gateway::ShardId& shard, std::string_view session_id,
+                              const gateway::StateChanged& change) {
+  std::string& body = m_state_body;
+  body = fmt::format(R"({{"shard":[{},{}],"state":"{}","session_id":)", shard.index, shard.count,
+                     gateway::to_string(change.state));
+  if (session_id.empty()) {
+    body += "null";
+  } else {
+    util::append_json_string(body, session_id);
+  }
+  fmt::format_to(std::back_inserter(body), R"(,"close_code":{},"reason":)", change.close_code);
+  util::append_json_string(body, change.reason);
+  fmt::format_to(std::back_inserter(body), R"(,"will_resume":{}}})", change.will_resume);
+  publish::MessageInfo info;
+  info.source = publish::Source::relay;
+  info.shard = publish::ShardPosition{shard.index, shard.count};
+  info.session_id = session_id;
+  info.received_at_us = util::unix_micros_now();
+  m_publisher->publish("relay.shard", body, info);
+}
+
+void RelayApp::on_gateway_stopped(gateway::StopCategory category, const std::string& message) {
+  spdlog::critical("giving up: {}", message);
+  begin_shutdown(exit_code_for(category));
+}
+
+}  // namespace relay::app

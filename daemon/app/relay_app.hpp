@@ -1,0 +1,44 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "config/config.hpp"
+#include "ingress/event_loop.hpp"
+#include "ingress/gateway_client.hpp"
+#include "publish/zmq_publisher.hpp"
+
+namespace relay::app {
+
+// The daemon: one event loop carrying the gateway shards, and the publisher they feed.
+class RelayApp final : public ingress::EventSink {
+ public:
+  explicit RelayApp(config::Config config);
+  ~RelayApp() override;
+
+  // Runs until a signal or a permanent failure; returns the process exit code.
+  int run();
+
+  void on_dispatch(const gateway::ShardId& shard, std::string_view session_id, const gateway::Publish& event,
+                   std::int64_t received_at_us) override;
+  void on_shard_state(const gateway::ShardId& shard, std::string_view session_id,
+                      const gateway::StateChanged& change) override;
+  void on_gateway_stopped(gateway::StopCategory category, const std::string& message) override;
+
+ private:
+  void on_signal();
+  void begin_shutdown(int exit_code);
+
+  config::Config m_config;
+  ingress::EventLoop m_loop;
+  std::unique_ptr<publish::ZmqPublisher> m_publisher;
+  std::unique_ptr<ingress::GatewayClient> m_gateway;
+  ingress::Timer m_shutdown_timer;
+  int m_signal_fd = -1;
+  int m_exit_code = 0;
+  bool m_shutting_down = false;
+  std::string m_state_body;
+};
+
+}  // namespace relay::app

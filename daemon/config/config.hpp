@@ -1,0 +1,63 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace relay::config {
+
+enum class AuthMode {
+  AccessToken,  // client_secret exchanged for short-lived access tokens at token_url
+  StaticToken,  // legacy "Bot <app_id>.<token>" authorization
+};
+
+struct BotConfig {
+  std::string app_id;
+  AuthMode auth = AuthMode::AccessToken;
+  std::string client_secret;  // resolved from whichever source was configured; empty for StaticToken
+  std::string token;          // only for StaticToken
+  std::uint32_t intents = 0;
+};
+
+struct GatewayConfig {
+  bool enabled = true;
+  std::string api_base = "https://api.sgroup.qq.com";
+  std::string token_url = "https://bots.qq.com/app/getAppAccessToken";
+  std::optional<unsigned> shards;  // nullopt = use the count the API recommends
+  std::size_t max_frame_bytes = 1048576;
+};
+
+struct PublishConfig {
+  std::vector<std::string> endpoints{"tcp://127.0.0.1:5555"};
+  std::string topic_prefix;
+  int sndhwm = 100000;
+};
+
+struct StateConfig {
+  std::string directory = "/var/lib/qq-gateway-relay";
+};
+
+struct LogConfig {
+  std::string level = "info";
+};
+
+struct Config {
+  std::string source_path;
+  BotConfig bot;
+  GatewayConfig gateway;
+  PublishConfig publish;
+  StateConfig state;
+  LogConfig log;
+};
+
+// Fully formatted ("<path>:<line>: <section>.<key>: <what is wrong>"), ready to print as is.
+struct ConfigError {
+  std::string message;
+};
+
+// One line for --check-config. Never contains a secret, so it is safe for logs and terminals.
+std::string summary(const Config& config);
+
+}  // namespace relay::config

@@ -1,0 +1,61 @@
+#include "config/key_table.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include "config/setters.hpp"
+
+namespace relay::config::detail {
+namespace {
+
+constexpr bool k_required = true;
+constexpr bool k_optional = false;
+constexpr bool k_secret = true;
+constexpr bool k_public = false;
+
+// clang-format off
+constexpr std::array k_keys{
+    KeySpec{"bot",     "app_id",             Expect::String,      k_required, k_public, &set_app_id},
+    KeySpec{"bot",     "client_secret",      Expect::String,      k_optional, k_secret, &set_client_secret},
+    KeySpec{"bot",     "client_secret_file", Expect::String,      k_optional, k_public, &set_client_secret_file},
+    KeySpec{"bot",     "token",              Expect::String,      k_optional, k_secret, &set_token},
+    KeySpec{"bot",     "intents",            Expect::Custom,      k_required, k_public, &set_intents},
+    KeySpec{"gateway", "enabled",            Expect::Boolean,     k_optional, k_public, &set_enabled},
+    KeySpec{"gateway", "api_base",           Expect::String,      k_optional, k_public, &set_api_base},
+    KeySpec{"gateway", "token_url",          Expect::String,      k_optional, k_public, &set_token_url},
+    KeySpec{"gateway", "shards",             Expect::Custom,      k_optional, k_public, &set_shards},
+    KeySpec{"gateway", "max_frame_bytes",    Expect::Integer,     k_optional, k_public, &set_max_frame_bytes},
+    KeySpec{"publish", "endpoints",          Expect::StringArray, k_optional, k_public, &set_endpoints},
+    KeySpec{"publish", "topic_prefix",       Expect::String,      k_optional, k_public, &set_topic_prefix},
+    KeySpec{"publish", "sndhwm",             Expect::Integer,     k_optional, k_public, &set_sndhwm},
+    KeySpec{"state",   "directory",          Expect::String,      k_optional, k_public, &set_state_directory},
+    KeySpec{"log",     "level",              Expect::String,      k_optional, k_public, &set_log_level},
+};
+// clang-format on
+
+}  // namespace
+
+std::span<const KeySpec> key_table() {
+  return k_keys;
+}
+
+const KeySpec* find_key(std::string_view section, std::string_view key) {
+  for (const KeySpec& spec : k_keys) {
+    if (spec.section == section && spec.key == key) {
+      return &spec;
+    }
+  }
+  return nullptr;
+}
+
+std::vector<std::string_view> section_names() {
+  std::vector<std::string_view> names;
+  for (const KeySpec& spec : k_keys) {
+    if (std::find(names.begin(), names.end(), spec.section) == names.end()) {
+      names.push_back(spec.section);
+    }
+  }
+  return names;
+}
+
+}  // namespace relay::config::detail

@@ -1,0 +1,39 @@
+#include "config/read_file.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <memory>
+
+namespace relay::config::detail {
+
+FileContent read_whole_file(const std::string& path) {
+  FileContent result;
+  // stdio rather than iostreams: we need errno to tell "missing" from "permission denied".
+  errno = 0;
+  std::unique_ptr<std::FILE, decltype(&std::fclose)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!file) {
+    result.error = errno != 0 ? errno : EIO;
+    return result;
+  }
+  char buffer[4096];
+  for (;;) {
+    const std::size_t n = std::fread(buffer, 1, sizeof buffer, file.get());
+    result.text.append(buffer, n);
+    if (n < sizeof buffer) {
+      break;
+    }
+  }
+  // fopen succeeds on a directory; the read is what fails (EISDIR).
+  if (std::ferror(file.get()) != 0) {
+    result.error = errno != 0 ? errno : EIO;
+    result.text.clear();
+  }
+  return result;
+}
+
+void trim_trailing_whitespace(std::string& text) {
+  const auto end = text.find_last_not_of(" \t\r\n\f\v");
+  text.erase(end == std::string::npos ? 0 : end + 1);
+}
+
+}  // namespace relay::config::detail

@@ -1,0 +1,28 @@
+#pragma once
+
+#include <toml++/toml.h>
+
+#include "config/diagnostic.hpp"
+#include "config/key_table.hpp"
+
+// One validator per key: each checks a value the loader has already type-checked (see Expect) and stores it
+// in the draft. They never quote a secret's value back.
+namespace relay::config::detail {
+
+Outcome set_app_id(const toml::node& value, Draft& draft);
+Outcome set_client_secret(const toml::node& value, Draft& draft);
+Outcome set_client_secret_file(const toml::node& value, Draft& draft);
+Outcome set_token(const toml::node& value, Draft& draft);
+Outcome set_intents(const toml::node& value, Draft& draft);
+Outcome set_enabled(const toml::node& value, Draft& draft);
+Outcome set_api_base(const toml::node& value, Draft& draft);
+Outcome set_token_url(const toml::node& value, Draft& draft);
+Outcome set_shards(const toml::node& value, Draft& draft);
+Outcome set_max_frame_bytes(const toml::node& value, Draft& draft);
+Outcome set_endpoints(const toml::node& value, Draft& draft);
+Outcome set_topic_prefix(const toml::node& value, Draft& draft);
+Outcome set_sndhwm(const toml::node& value, Draft& draft);
+Outcome set_state_directory(const toml::node& value, Draft& draft);
+Outcome set_log_level(const toml::node& value, Draft& draft);
+
+}  // namespace relay::config::detail

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <toml++/toml.h>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "config/diagnostic.hpp"
+#include "config/key_table.hpp"
+
+namespace relay::config::detail {
+
+// "a string", "an integer", ...: for "expected X, got Y" messages.
+std::string_view type_name(const toml::node& node);
+
+// A user-supplied string made safe to embed in a one-line message: quoted, with control characters escaped.
+std::string in_quotes(std::string_view text);
+
+Position position_of(const toml::source_position& where);
+inline Position position_of(const toml::source_region& region) {
+  return position_of(region.begin);
+}
+
+// The generic type check the loader applies before a key's setter runs.
+Outcome check_type(const toml::node& value, Expect expect);
+
+// Reads an integer key that the loader has already type-checked, and range-checks it.
+Outcome integer_in_range(const toml::node& value, std::int64_t low, std::int64_t high, std::int64_t& out);
+
+}  // namespace relay::config::detail

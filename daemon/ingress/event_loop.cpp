@@ -1,0 +1,145 @@
+#include "ingress/event_loop.hpp"
+
+#include <unistd.h>
+
+#include <cstddef>
+#include <stdexcept>
+#include <vector>
+
+#include <libwebsockets.h>
+#include <spdlog/spdlog.h>
+
+#include "ingress/lws_callbacks.hpp"
+
+namespace relay::ingress {
+
+struct EventLoop::Watch {
+  std::function<void()> on_readable;
+};
+
+int raw_file_callback(lws* wsi, int reason, void* user, void* /*in*/, std::size_t /*len*/) {
+  auto* watch = static_cast<EventLoop::Watch*>(user);
+  if (reason == LWS_CALLBACK_RAW_RX_FILE && watch) {
+    watch->on_readable();
+  }
+  (void)wsi;
+  return 0;
+}
+
+namespace {
+
+int raw_file_trampoline(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::size_t len) {
+  return raw_file_callback(wsi, static_cast<int>(reason), user, in, len);
+}
+
+void log_from_lws(int level, const char* line) {
+  std::string_view text(line);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
+    text.remove_suffix(1);
+  }
+  if (level & LLL_ERR) {
+    spdlog::error("lws: {}", text);
+  } else if (level & LLL_WARN) {
+    spdlog::warn("lws: {}", text);
+  } else {
+    spdlog::debug("lws: {}", text);
+  }
+}
+
+const lws_protocols k_protocols[] = {
+    {"qq-gateway", gateway_socket_callback, 0, 65536, 0, nullptr, 0},
+    {"relay-http", http_request_callback, 0, 16384, 0, nullptr, 0},
+    {"relay-fd", raw_file_trampoline, 0, 0, 0, nullptr, 0},
+    {nullptr, nullptr, 0, 0, 0, nullptr, 0},
+};
+
+}  // namespace
+
+EventLoop::EventLoop() {
+  lws_set_log_level(LLL_ERR | LLL_WARN, log_from_lws);
+  lws_context_creation_info info{};
+  info.port = CONTEXT_PORT_NO_LISTEN;
+  info.protocols = k_protocols;
+  info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+  info.gid = -1;
+  info.uid = -1;
+  m_context = lws_create_context(&info);
+  if (!m_context) {
+    throw std::runtime_error("cannot create the libwebsockets context");
+  }
+}
+
+EventLoop::~EventLoop() {
+  if (m_context) {
+    lws_context_destroy(m_context);
+  }
+}
+
+lws_vhost* EventLoop::vhost() const {
+  return lws_get_vhost_by_name(m_context, "default");
+}
+
+void EventLoop::run() {
+  while (!m_stopping) {
+    if (lws_service(m_context, 0) < 0) {
+      break;
+    }
+  }
+}
+
+void EventLoop::stop() {
+  m_stopping = true;
+  lws_cancel_service(m_context);
+}
+
+void EventLoop::watch_fd(int fd, std::function<void()> on_readable) {
+  auto watch = std::make_unique<Watch>();
+  watch->on_readable = std::move(on_readable);
+  lws_sock_file_fd_type descriptor{};
+  // lws closes adopted descriptors on teardown, so it gets its own copy.
+  descriptor.filefd = dup(fd);
+  lws* wsi = lws_adopt_descriptor_vhost(vhost(), LWS_ADOPT_RAW_FILE_DESC, descriptor, "relay-fd", nullptr);
+  if (!wsi) {
+    close(descriptor.filefd);
+    throw std::runtime_error("cannot watch a descriptor on the event loop");
+  }
+  lws_set_wsi_user(wsi, watch.get());
+  m_watches.push_back(std::move(watch));
+}
+
+struct Timer::Slot {
+  lws_sorted_usec_list_t sul;  // first member: the callback recovers the Slot from it
+  Timer* owner;
+};
+
+namespace {
+void timer_fired(lws_sorted_usec_list_t* sul) {
+  auto* slot = reinterpret_cast<Timer::Slot*>(sul);
+  slot->owner->fire_for_loop();
+}
+}  // namespace
+
+Timer::Timer(EventLoop& loop, std::function<void()> on_fire)
+    : m_loop(loop), m_on_fire(std::move(on_fire)), m_slot(std::make_unique<Slot>()) {
+  m_slot->sul = {};
+  m_slot->owner = this;
+}
+
+Timer::~Timer() {
+  cancel();
+}
+
+void Timer::schedule_in(util::Millis delay) {
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(std::max(delay, util::Millis(0)));
+  lws_sul_schedule(m_loop.context(), 0, &m_slot->sul, timer_fired, static_cast<lws_usec_t>(micros.count()));
+}
+
+void Timer::schedule_at(util::TimePoint when) {
+  schedule_in(std::chrono::ceil<util::Millis>(when - m_loop.now()));
+}
+
+void Timer::cancel() {
+  lws_sul_cancel(&m_slot->sul);
+}
+
+}  // namespace relay::ingress

@@ -1,0 +1,307 @@
+#include "ingress/gateway_client.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace relay::ingress {
+
+using gateway::Actions;
+
+class GatewayClient::Shard final : public SocketHandler {
+ public:
+  Shard(GatewayClient& client, gateway::SessionSettings settings)
+      : owner(client), session(settings), timer(client.m_loop, [this] { on_timer(); }) {}
+
+  void on_open() override {
+    session.on_connected(owner.m_loop.now(), owner.m_actions);
+    owner.execute(*this, owner.m_actions);
+  }
+
+  void on_message(std::string_view text, std::size_t capacity) override {
+    ++owner.m_counters.frames;
+    const auto result = owner.m_decoder.decode_padded(text, capacity);
+    if (!result.frame) {
+      // A bad frame changes nothing else: the shard stays up.
+      ++owner.m_counters.bad_frames;
+      spdlog::warn("shard {}/{}: ignoring a bad frame ({}, {} bytes): {:.120}", index(), count(),
+                   protocol::describe(result.error), text.size(), text);
+      return;
+    }
+    session.on_frame(*result.frame, text, owner.m_loop.now(), owner.m_actions);
+    owner.execute(*this, owner.m_actions);
+  }
+
+  void on_closed(int code, std::string_view reason) override {
+    if (code == 1009) {
+      ++owner.m_counters.oversized_frames;
+    }
+    owner.m_pacer.cancel(index());
+    session.on_closed(code, reason, owner.m_loop.now(), owner.m_actions);
+    owner.retire(std::move(socket));
+    owner.execute(*this, owner.m_actions);
+  }
+
+  void on_timer() {
+    session.on_tick(owner.m_loop.now(), owner.m_actions);
+    owner.execute(*this, owner.m_actions);
+  }
+
+  unsigned index() const { return session.shard().index; }
+  unsigned count() const { return session.shard().count; }
+
+  GatewayClient& owner;
+  gateway::Session session;
+  std::unique_ptr<GatewaySocket> socket;
+  Timer timer;
+};
+
+GatewayClient::GatewayClient(EventLoop& loop, GatewaySettings settings, EventSink& sink)
+    : m_loop(loop),
+      m_settings(std::move(settings)),
+      m_sink(sink),
+      m_discovery_timer(loop, [this] { discover(); }),
+      m_pacer_timer(loop, [this] { poll_pacer(); }),
+      m_reaper(loop, [this] { std::erase_if(m_retired, [](const auto& s) { return s->finished(); }); }) {}
+
+GatewayClient::~GatewayClient() = default;
+
+void GatewayClient::start() {
+  if (!m_settings.static_token.empty()) {
+    on_token("Bot " + m_settings.app_id + "." + m_settings.static_token);
+    return;
+  }
+  m_tokens = std::make_unique<TokenSource>(
+      m_loop, TokenSettings{m_settings.app_id, m_settings.client_secret, m_settings.token_url},
+      [this](const std::string& authorization) { on_token(authorization); },
+      [this](const std::string& why) {
+        m_gave_up = true;
+        stop_shards();
+        m_sink.on_gateway_stopped(gateway::StopCategory::credentials, why);
+      });
+  m_tokens->start();
+}
+
+void GatewayClient::on_token(const std::string& authorization) {
+  m_authorization = authorization;
+  for (auto& shard : m_shards) {
+    shard->session.set_token(authorization);
+  }
+  if (m_shards.empty() && !m_discovery) {
+    discover();
+  }
+}
+
+void GatewayClient::discover() {
+  if (m_stopping || m_discovery) {
+    return;
+  }
+  ++m_counters.discoveries;
+  HttpRequestSpec spec;
+  spec.url = m_settings.api_base + "/gateway/bot";
+  spec.headers = {{"authorization", m_authorization}, {"x-union-appid", m_settings.app_id}};
+  m_discovery = std::make_unique<HttpRequest>(
+      m_loop, std::move(spec), [this](HttpResponse&& response) { on_discovered(std::move(response)); });
+}
+
+void GatewayClient::discover_later(util::Millis delay) {
+  m_discovery_timer.schedule_in(delay);
+}
+
+void GatewayClient::on_discovered(HttpResponse&& response) {
+  m_discovery.reset();
+  if (m_stopping) {
+    return;
+  }
+  std::optional<protocol::GatewayInfo> info;
+  if (response.status == 200) {
+    info = protocol::parse_gateway_info(response.body);
+  }
+  if (!info) {
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    std::mt19937_64 random(std::random_device{}());
+    const auto delay = std::max(util::Millis(500), m_discovery_backoff.next(unit(random)));
+    if (response.status == 401 && m_tokens) {
+      spdlog::warn("GET /gateway/bot refused the access token; fetching a new one");
+      m_tokens->invalidate();
+      return;
+    }
+    spdlog::warn(
+        "GET {}/gateway/bot failed ({}); retrying in {} ms", m_settings.api_base,
+        response.status ? fmt::format("HTTP {}: {:.200}", response.status, response.body) : response.error,
+        delay.count());
+    discover_later(delay);
+    return;
+  }
+  m_discovery_backoff.reset();
+  m_gateway_url = util::parse_url(info->url);
+  if (!m_gateway_url || !m_gateway_url->websocket) {
+    spdlog::error("/gateway/bot returned an unusable url \"{}\"; retrying in 60 s", info->url);
+    discover_later(util::Millis(60'000));
+    return;
+  }
+  const unsigned shards = m_settings.shards.value_or(info->shards);
+  if (info->remaining < shards) {
+    // Starting only some shards would burn the rest of the quota on a partial layout.
+    const auto wait = util::Millis(std::max<std::uint64_t>(info->reset_after_ms, 1'000));
+    spdlog::error(
+        "the platform allows {} more session starts today but {} shards need one each; waiting {} s "
+        "(session_start_limit.reset_after) before trying again",
+        info->remaining, shards, wait.count() / 1000);
+    discover_later(wait);
+    return;
+  }
+  start_shards(*info);
+}
+
+void GatewayClient::start_shards(const protocol::GatewayInfo& info) {
+  const unsigned count = m_settings.shards.value_or(info.shards);
+  const auto now = m_loop.now();
+  m_pacer.set_limits(info.max_concurrency, info.remaining, now + util::Millis(info.reset_after_ms));
+  spdlog::info("gateway {} : starting {} shard(s), max_concurrency {}, {} session starts left", info.url,
+               count, info.max_concurrency, info.remaining);
+  for (unsigned index = 0; index < count; ++index) {
+    gateway::SessionSettings settings = m_settings.session;
+    settings.shard = {index, count};
+    settings.intents = m_settings.intents;
+    settings.random_seed = std::random_device{}();
+    m_shards.push_back(std::make_unique<Shard>(*this, settings));
+  }
+  for (auto& shard : m_shards) {
+    shard->session.set_token(m_authorization);
+    shard->session.start(now, m_actions);
+    execute(*shard, m_actions);
+  }
+}
+
+void GatewayClient::stop_shards() {
+  for (auto& shard : m_shards) {
+    shard->session.shutdown(m_actions);
+    execute(*shard, m_actions);
+    shard->timer.cancel();
+  }
+}
+
+void GatewayClient::shutdown() {
+  m_stopping = true;
+  m_discovery.reset();
+  m_discovery_timer.cancel();
+  m_pacer_timer.cancel();
+  stop_shards();
+}
+
+std::size_t GatewayClient::ready_shards() const {
+  std::size_t ready = 0;
+  for (const auto& shard : m_shards) {
+    ready += shard->session.phase() == gateway::Phase::ready;
+  }
+  return ready;
+}
+
+const gateway::Session* GatewayClient::session(unsigned index) const {
+  return index < m_shards.size() ? &m_shards[index]->session : nullptr;
+}
+
+void GatewayClient::retire(std::unique_ptr<GatewaySocket> socket) {
+  if (socket) {
+    // Never destroyed inside its own callback: the reaper frees it once libwebsockets is done with it.
+    m_retired.push_back(std::move(socket));
+    m_reaper.schedule_in(util::Millis(2'000));
+  }
+}
+
+void GatewayClient::execute(Shard& shard, Actions& actions) {
+  const gateway::ShardId id = shard.session.shard();
+  for (std::size_t i = 0; i < actions.size(); ++i) {
+    auto& action = actions[i];
+    if (auto* send = std::get_if<gateway::Send>(&action)) {
+      if (shard.socket) {
+        shard.socket->send(std::move(send->text));
+      }
+    } else if (auto* publish = std::get_if<gateway::Publish>(&action)) {
+      m_sink.on_dispatch(id, shard.session.session_id(), *publish, util::unix_micros_now());
+    } else if (auto* close = std::get_if<gateway::Close>(&action)) {
+      if (shard.socket) {
+        shard.socket->close(close->code, close->reason);
+        retire(std::move(shard.socket));
+      }
+      m_pacer.cancel(id.index);
+    } else if (std::holds_alternative<gateway::Connect>(action)) {
+      retire(std::move(shard.socket));
+      if (m_tokens && !m_tokens->has_token()) {
+        // Connect anyway: the token normally arrives long before Hello needs it.
+        spdlog::debug("shard {}/{}: connecting while a token refresh is in flight", id.index, id.count);
+      }
+      shard.socket =
+          std::make_unique<GatewaySocket>(m_loop, *m_gateway_url, m_settings.max_frame_bytes, shard);
+      if (shard.socket->finished()) {
+        // lws refused to even start the connection; treat as a failed connect.
+        shard.session.on_closed(1006, "cannot start a connection", m_loop.now(), actions);
+        retire(std::move(shard.socket));
+      }
+    } else if (std::holds_alternative<gateway::RequestIdentify>(action)) {
+      m_pacer.enqueue(id.index);
+      m_pacer_timer.schedule_in(util::Millis(0));
+    } else if (std::holds_alternative<gateway::RefreshToken>(action)) {
+      if (m_tokens) {
+        m_tokens->invalidate();
+      }
+    } else if (std::holds_alternative<gateway::Reshard>(action)) {
+      spdlog::warn(
+          "the gateway asks for more shards (4011): fetching /gateway/bot and restarting every shard");
+      // Deferred: the shards cannot be torn down while one of them is executing.
+      m_discovery_timer.schedule_in(util::Millis(0));
+      for (auto& other : m_shards) {
+        if (other.get() != &shard) {
+          other->session.shutdown(m_actions);
+        }
+      }
+    } else if (auto* change = std::get_if<gateway::StateChanged>(&action)) {
+      m_sink.on_shard_state(id, shard.session.session_id(), *change);
+      if (change->state == gateway::ShardState::disconnected) {
+        spdlog::info("shard {}/{}: disconnected (code {}: {}), {}", id.index, id.count, change->close_code,
+                     change->reason, change->will_resume ? "will resume" : "will identify");
+      } else {
+        spdlog::info("shard {}/{}: {}", id.index, id.count, gateway::to_string(change->state));
+      }
+    } else if (auto* stopped = std::get_if<gateway::Stopped>(&action)) {
+      spdlog::error("{}", stopped->message);
+      on_shard_stopped(stopped->category, stopped->message);
+    }
+  }
+  actions.clear();
+  if (auto deadline = shard.session.next_deadline()) {
+    shard.timer.schedule_at(*deadline);
+  } else {
+    shard.timer.cancel();
+  }
+}
+
+void GatewayClient::poll_pacer() {
+  const auto now = m_loop.now();
+  m_granted.clear();
+  m_pacer.poll(now, m_granted);
+  for (const unsigned index : m_granted) {
+    if (index < m_shards.size()) {
+      auto& shard = *m_shards[index];
+      shard.session.on_identify_permitted(now, m_actions);
+      execute(shard, m_actions);
+    }
+  }
+  if (auto next = m_pacer.next_deadline(now)) {
+    if (m_pacer.waiting_for_quota(now)) {
+      spdlog::warn("{} shard(s) wait for the daily session quota to reset", m_pacer.queued());
+    }
+    m_pacer_timer.schedule_at(*next);
+  }
+}
+
+void GatewayClient::on_shard_stopped(gateway::StopCategory category, const std::string& message) {
+  for (const auto& shard : m_shards) {
+    if (shard->session.phase() != gateway::Phase::stopped) {
+      return;
+    }
+  }
+  m_gave_up = true;
+  m_sink.on_gateway_stopped(category, message);
+}
+
+}  // namespace relay::ingress

@@ -1,0 +1,106 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gateway/identify_pacer.hpp"
+#include "gateway/session.hpp"
+#include "ingress/event_loop.hpp"
+#include "ingress/gateway_socket.hpp"
+#include "ingress/http_request.hpp"
+#include "ingress/token_source.hpp"
+#include "protocol/frame.hpp"
+#include "protocol/responses.hpp"
+#include "util/url.hpp"
+
+namespace relay::ingress {
+
+struct GatewaySettings {
+  std::string app_id;
+  std::string client_secret;  // access-token auth
+  std::string static_token;   // legacy auth when not empty
+  std::uint32_t intents = 1;
+  std::string api_base;
+  std::string token_url;
+  std::optional<unsigned> shards;  // nullopt: as /gateway/bot suggests
+  std::size_t max_frame_bytes = 1 << 20;
+  gateway::SessionSettings session;  // timings; shard and intents are filled in per shard
+};
+
+// Where the gateway's output goes. Called on the event loop; views die when the call returns.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual void on_dispatch(const gateway::ShardId& shard, std::string_view session_id,
+                           const gateway::Publish& event, std::int64_t received_at_us) = 0;
+  virtual void on_shard_state(const gateway::ShardId& shard, std::string_view session_id,
+                              const gateway::StateChanged& change) = 0;
+  // Nothing more will come: every shard stopped for good, or the credentials were refused for good.
+  virtual void on_gateway_stopped(gateway::StopCategory category, const std::string& message) = 0;
+};
+
+struct GatewayCounters {
+  std::uint64_t frames = 0;
+  std::uint64_t bad_frames = 0;
+  std::uint64_t oversized_frames = 0;
+  std::uint64_t discoveries = 0;
+};
+
+// Holds every shard of the bot on one event loop: token, discovery, one Session and socket per shard, and the
+// process-wide identify pacer. It carries out the Sessions' actions and hands events to the sink.
+class GatewayClient {
+ public:
+  GatewayClient(EventLoop& loop, GatewaySettings settings, EventSink& sink);
+  ~GatewayClient();
+
+  void start();
+  // Closes every socket without ending its session (SIGTERM).
+  void shutdown();
+
+  std::size_t shard_count() const { return m_shards.size(); }
+  std::size_t ready_shards() const;
+  const GatewayCounters& counters() const { return m_counters; }
+  const gateway::Session* session(unsigned index) const;
+
+ private:
+  class Shard;
+  friend class Shard;
+
+  void on_token(const std::string& authorization);
+  void discover();
+  void on_discovered(HttpResponse&& response);
+  void discover_later(util::Millis delay);
+  void start_shards(const protocol::GatewayInfo& info);
+  void stop_shards();
+  void execute(Shard& shard, gateway::Actions& actions);
+  void poll_pacer();
+  void retire(std::unique_ptr<GatewaySocket> socket);
+  void on_shard_stopped(gateway::StopCategory category, const std::string& message);
+
+  EventLoop& m_loop;
+  GatewaySettings m_settings;
+  EventSink& m_sink;
+  std::unique_ptr<TokenSource> m_tokens;
+  std::string m_authorization;
+  std::unique_ptr<HttpRequest> m_discovery;
+  Timer m_discovery_timer;
+  util::Backoff m_discovery_backoff{util::Millis(1'000), util::Millis(60'000)};
+  std::optional<util::Url> m_gateway_url;
+  std::vector<std::unique_ptr<Shard>> m_shards;
+  gateway::IdentifyPacer m_pacer;
+  Timer m_pacer_timer;
+  std::vector<unsigned> m_granted;
+  std::vector<std::unique_ptr<GatewaySocket>> m_retired;
+  Timer m_reaper;
+  protocol::FrameDecoder m_decoder;
+  gateway::Actions m_actions;
+  GatewayCounters m_counters;
+  bool m_stopping = false;
+  bool m_gave_up = false;
+};
+
+}  // namespace relay::ingress

@@ -1,0 +1,59 @@
+#include <catch2/catch.hpp>
+
+#include <array>
+
+#include "util/backoff.hpp"
+#include "util/json_writer.hpp"
+#include "util/strings.hpp"
+#include "util/url.hpp"
+
+using namespace relay::util;
+using namespace std::chrono_literals;
+
+TEST_CASE("URLs of the four schemes parse with default and explicit ports") {
+  auto wss = parse_url("wss://api.sgroup.qq.com/websocket/");
+  REQUIRE(wss);
+  REQUIRE(wss->tls);
+  REQUIRE(wss->websocket);
+  REQUIRE(wss->host == "api.sgroup.qq.com");
+  REQUIRE(wss->port == 443);
+  REQUIRE(wss->path == "/websocket/");
+  auto http = parse_url("http://127.0.0.1:18001");
+  REQUIRE(http);
+  REQUIRE_FALSE(http->tls);
+  REQUIRE(http->port == 18001);
+  REQUIRE(http->path == "/");
+  auto v6 = parse_url("ws://[::1]:9/x?y=1");
+  REQUIRE(v6);
+  REQUIRE(v6->host == "::1");
+  REQUIRE(v6->path == "/x?y=1");
+  REQUIRE_FALSE(parse_url("ftp://x"));
+  REQUIRE_FALSE(parse_url("http://x:99999/"));
+  REQUIRE_FALSE(parse_url("http:///path"));
+}
+
+TEST_CASE("backoff grows exponentially under a cap, with the jitter the caller draws") {
+  Backoff backoff(1'000ms, 60'000ms);
+  REQUIRE(backoff.next(0.999) <= 1'000ms);
+  REQUIRE(backoff.next(0.5) == 1'000ms);
+  REQUIRE(backoff.next(1.0) == 4'000ms);
+  for (int i = 0; i < 40; ++i) {
+    REQUIRE(backoff.next(1.0) <= 60'000ms);
+  }
+  REQUIRE(backoff.next(1.0) == 60'000ms);
+  backoff.reset();
+  REQUIRE(backoff.next(1.0) == 1'000ms);
+}
+
+TEST_CASE("JSON strings escape quotes, backslashes and control characters, and keep UTF-8") {
+  std::string out;
+  append_json_string(out, "a\"b\\c\n\x01群");
+  REQUIRE(out == "\"a\\\"b\\\\c\\n\\u0001群\"");
+}
+
+TEST_CASE("closest_match suggests near misses only") {
+  constexpr std::array<std::string_view, 3> keys{"shards", "api_base", "token_url"};
+  REQUIRE(closest_match("shard", keys) == "shards");
+  REQUIRE(closest_match("apibase", keys) == "api_base");
+  REQUIRE(closest_match("completely_else", keys).empty());
+}
