@@ -8,7 +8,9 @@
 #include <spdlog/spdlog.h>
 
 #include "app/exit_codes.hpp"
+#include "app/logging.hpp"
 #include "app/signals.hpp"
+#include "config/loader.hpp"
 #include "util/json_writer.hpp"
 
 namespace relay::app {
@@ -92,12 +94,26 @@ void RelayApp::on_signal() {
         begin_shutdown(k_exit_ok);
         break;
       case SIGHUP:
-        spdlog::info("SIGHUP: live reload is not supported yet; restart to apply a new configuration");
+        reload();
         break;
       default:
         break;
     }
   }
+}
+
+void RelayApp::reload() {
+  auto loaded = config::load_file(m_config.source_path);
+  if (auto* error = std::get_if<config::ConfigError>(&loaded)) {
+    spdlog::error("SIGHUP: keeping the running configuration: {}", error->message);
+    return;
+  }
+  const auto& fresh = std::get<config::Config>(loaded);
+  if (fresh.log.level != m_config.log.level && set_log_level(fresh.log.level)) {
+    spdlog::info("SIGHUP: log.level is now {}", fresh.log.level);
+    m_config.log.level = fresh.log.level;
+  }
+  spdlog::info("SIGHUP: configuration reloaded; only log.level applies live, other changes need a restart");
 }
 
 void RelayApp::begin_shutdown(int exit_code) {

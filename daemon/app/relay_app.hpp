@@ -28,6 +28,7 @@ class RelayApp final : public ingress::EventSink {
 
  private:
   void on_signal();
+  void reload();
   void begin_shutdown(int exit_code);
 
   config::Config m_config;

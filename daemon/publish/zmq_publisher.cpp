@@ -1,5 +1,7 @@
 #include "publish/zmq_publisher.hpp"
 
+#include <stdexcept>
+
 namespace relay::publish {
 
 ZmqPublisher::ZmqPublisher(PublisherSettings settings)
@@ -8,7 +10,11 @@ ZmqPublisher::ZmqPublisher(PublisherSettings settings)
   // Unsent messages are not worth delaying a shutdown for long; subscribers repair gaps from relay_seq.
   m_socket.set(zmq::sockopt::linger, 1000);
   for (const auto& endpoint : m_settings.endpoints) {
-    m_socket.bind(endpoint);
+    try {
+      m_socket.bind(endpoint);
+    } catch (const zmq::error_t& error) {
+      throw std::runtime_error("cannot bind publish endpoint " + endpoint + ": " + error.what());
+    }
     m_bound.push_back(m_socket.get(zmq::sockopt::last_endpoint));
   }
 }

@@ -28,7 +28,7 @@ struct PublisherCounters {
 // relay_seq gap.
 class ZmqPublisher {
  public:
-  // Binds every endpoint; throws zmq::error_t naming the failure (e.g. address in use).
+  // Binds every endpoint; throws std::runtime_error naming the endpoint that cannot be bound.
   explicit ZmqPublisher(PublisherSettings settings);
 
   // Publishes on topic `topic_prefix + topic`, and returns the relay_seq it assigned.

@@ -121,6 +121,25 @@ def main():
 
         checks.run("heartbeats come at the Hello interval carrying the last s", check_heartbeats)
 
+        def check_sighup_keeps_every_connection():
+            import signal, time
+            with open(relay.config_path) as f:
+                text = f.read()
+            with open(relay.config_path, "w") as f:
+                f.write(text.replace('level = "debug"', 'level = "info"'))
+            relay.proc.send_signal(signal.SIGHUP)
+            wait_for(lambda: "log.level is now info" in relay.log_text(), 5, "the reload")
+            with open(relay.config_path, "w") as f:
+                f.write(text + "\n[nonsense]\n")
+            relay.proc.send_signal(signal.SIGHUP)
+            wait_for(lambda: "keeping the running configuration" in relay.log_text(), 5, "the rejected reload")
+            time.sleep(0.2)
+            assert relay.proc.poll() is None
+            assert not sim.get("/_sim/log")["closes"]
+
+        checks.run("SIGHUP applies log.level, rejects a bad file, drops no connection",
+                   check_sighup_keeps_every_connection)
+
         def check_sigterm():
             code = relay.stop(timeout=5)
             assert code == 0, code

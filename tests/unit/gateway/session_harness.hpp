@@ -42,6 +42,19 @@ class SessionHarness {
     now = end;
   }
 
+  // Runs the clock to the session's next Connect, then reports the connection open.
+  void reconnect() {
+    clear();
+    for (int step = 0; step < 100 && taken<gateway::Connect>().empty(); ++step) {
+      auto deadline = session.next_deadline();
+      REQUIRE(deadline);
+      now = std::max(now, *deadline);
+      session.on_tick(now, actions);
+    }
+    REQUIRE(taken<gateway::Connect>().size() == 1);
+    connect();
+  }
+
   // Brings a fresh session to READY on shard `index`/`count`.
   void ready(const std::string& session_id = "sess-1", std::uint64_t s = 1) {
     start();

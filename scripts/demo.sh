@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs the relay with a subscriber that prints every event.
+#   scripts/demo.sh                      against the bundled simulator (no credentials needed)
+#   scripts/demo.sh --config relay.toml  against the platform named in your configuration
+# Ctrl-C stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+config=""
+if [[ ${1:-} == "--config" && -n ${2:-} ]]; then
+  config=$(realpath "$2")
+fi
+
+scripts/install-deps.sh
+cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DRELAY_BUILD_TESTS=OFF >/dev/null
+cmake --build build-release -j "$(nproc)"
+
+work=$(mktemp -d /tmp/qq-gateway-relay-demo.XXXXXX)
+pids=()
+stop_all() {
+  trap - INT TERM EXIT
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap stop_all INT TERM EXIT
+
+if [[ -z $config ]]; then
+  build-release/bin/qq-gateway-sim --port-file "$work/sim.port" --shards 2 --max-concurrency 2 \
+    --heartbeat-interval 5000 --rate 2 --quiet &
+  pids+=($!)
+  for _ in $(seq 50); do [[ -s $work/sim.port ]] && break; sleep 0.1; done
+  port=$(cat "$work/sim.port")
+  config=$work/relay.toml
+  cat >"$config" <<TOML
+[bot]
+app_id = "102000000"
+client_secret = "sim-secret"
+intents = ["GUILDS", "PUBLIC_GUILD_MESSAGES", "GROUP_AND_C2C_EVENT"]
+[gateway]
+api_base = "http://127.0.0.1:$port"
+token_url = "http://127.0.0.1:$port/app/getAppAccessToken"
+[publish]
+endpoints = ["ipc://$work/relay.sock"]
+[state]
+directory = "$work/state"
+TOML
+  echo "simulator on http://127.0.0.1:$port (control API: docs/simulator.md)"
+fi
+
+endpoint=$(/usr/bin/python3 -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["publish"]["endpoints"][0])' "$config" 2>/dev/null || echo "tcp://127.0.0.1:5555")
+build-release/bin/qq-gateway-relay --config "$config" &
+pids+=($!)
+/usr/bin/python3 "$root/docs/examples/subscriber.py" "$endpoint" &
+pids+=($!)
+echo "relay and subscriber running; Ctrl-C stops all three"
+wait -n "${pids[@]}" || true

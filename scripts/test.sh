@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing, checks formatting, builds with warnings as errors and runs
+# every test, then does the same in an AddressSanitizer + UndefinedBehaviorSanitizer build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+
+echo "== clang-format"
+mapfile -t sources < <(git ls-files 'daemon/*.cpp' 'daemon/*.hpp' 'tests/*.cpp' 'tests/*.hpp' 2>/dev/null || true)
+if ((${#sources[@]})); then
+  clang-format --dry-run --Werror "${sources[@]}"
+fi
+
+jobs=$(nproc)
+run_suite() {
+  local dir=$1
+  shift
+  echo "== build $dir ($*)"
+  cmake -S . -B "$dir" -G Ninja -DRELAY_WERROR=ON "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+  echo "== test $dir"
+  (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 300)
+}
+
+run_suite build -DCMAKE_BUILD_TYPE=Debug
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DRELAY_SANITIZE=ON

@@ -1,0 +1,118 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "protocol/frame.hpp"
+#include "protocol/messages.hpp"
+#include "protocol/responses.hpp"
+
+using namespace relay::protocol;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_fixture(const std::string& name) {
+  std::ifstream in(fs::path(RELAY_TEST_DATA_DIR) / "fixtures" / name, std::ios::binary);
+  REQUIRE(in);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+TEST_CASE("every gateway fixture decodes, with its op, t and the raw bytes of d") {
+  FrameDecoder decoder;
+  int decoded = 0;
+  for (const auto& entry : fs::directory_iterator(fs::path(RELAY_TEST_DATA_DIR) / "fixtures")) {
+    const std::string text = read_fixture(entry.path().filename().string());
+    if (entry.path().extension() != ".json" || text.find("\"op\"") == std::string::npos) {
+      continue;  // HTTP bodies and signature vectors are not gateway frames
+    }
+    INFO(entry.path().filename().string());
+    const auto result = decoder.decode(text);
+    REQUIRE(result.frame);
+    if (result.frame->op == k_op_dispatch) {
+      REQUIRE_FALSE(result.frame->t.empty());
+      // d is kept exactly as written, so nothing is re-serialised on the way to subscribers.
+      REQUIRE(text.find(result.frame->d_raw) != std::string::npos);
+    }
+    ++decoded;
+  }
+  REQUIRE(decoded >= 45);
+}
+
+TEST_CASE("Chinese text and ids above 2^53 pass through untouched") {
+  FrameDecoder decoder;
+  const std::string ready = read_fixture("ready.json");
+  auto result = decoder.decode(ready);
+  REQUIRE(result.frame);
+  REQUIRE(result.frame->t == "READY");
+  REQUIRE(result.frame->session_id == "082ee18c-0be3-491b-9d8b-fbd95c51673a");
+  REQUIRE(result.frame->d_raw.find("群pro测试机器人") != std::string_view::npos);
+
+  const std::string forum = read_fixture("forum_thread_create.json");
+  result = decoder.decode(forum);
+  REQUIRE(result.frame);
+  REQUIRE(result.frame->d_raw.find("144115218182563108") != std::string_view::npos);
+}
+
+TEST_CASE("Hello gives the heartbeat interval; op 9 and op 7 give their boolean") {
+  FrameDecoder decoder;
+  auto hello = decoder.decode(read_fixture("hello.json"));
+  REQUIRE(hello.frame);
+  REQUIRE(hello.frame->heartbeat_interval_ms == 45000u);
+  auto invalid = decoder.decode(read_fixture("invalid_session.json"));
+  REQUIRE(invalid.frame);
+  REQUIRE(invalid.frame->d_bool == false);
+  auto resumed = decoder.decode(read_fixture("resumed.json"));
+  REQUIRE(resumed.frame);
+  REQUIRE(resumed.frame->s == 2002u);
+  REQUIRE(resumed.frame->d_raw == R"("")");
+  auto ack = decoder.decode(R"({"op":11})");
+  REQUIRE(ack.frame);
+  REQUIRE(ack.frame->d_raw.empty());
+}
+
+TEST_CASE("bad frames are told apart") {
+  FrameDecoder decoder;
+  REQUIRE(decoder.decode("{not json").error == DecodeError::not_json);
+  REQUIRE(decoder.decode("[1,2]").error == DecodeError::not_json);
+  REQUIRE(decoder.decode(R"({"d":{}})").error == DecodeError::missing_op);
+  REQUIRE(decoder.decode(R"({"op":"zero"})").error == DecodeError::missing_op);
+  REQUIRE(decoder.decode(R"({"op":99})").error == DecodeError::unknown_op);
+  REQUIRE(decoder.decode(R"({"op":0,"s":"1","t":"X"})").error == DecodeError::bad_field);
+  REQUIRE(decoder.decode(R"({"op":10,"d":{}})").error == DecodeError::bad_field);
+  REQUIRE(decoder.decode(R"({"op":0,"s":null,"t":"X","d":{}})").frame);
+}
+
+TEST_CASE("client frames are the documented JSON") {
+  REQUIRE(resume_frame("QQBot t", "s-1", 42) ==
+          R"({"op":6,"d":{"token":"QQBot t","session_id":"s-1","seq":42}})");
+  REQUIRE(heartbeat_frame(std::nullopt) == R"({"op":1,"d":null})");
+  REQUIRE(heartbeat_frame(251) == R"({"op":1,"d":251})");
+}
+
+TEST_CASE("token grants accept expires_in as a string or a number") {
+  const auto text = parse_token_grant(read_fixture("access_token_response.json"));
+  REQUIRE(text);
+  REQUIRE(text->access_token == "ACCESS_TOKEN");
+  REQUIRE(text->expires_in_s == 7200);
+  const auto number = parse_token_grant(R"({"access_token":"x","expires_in":60})");
+  REQUIRE(number);
+  REQUIRE(number->expires_in_s == 60);
+  REQUIRE_FALSE(parse_token_grant(R"({"code":100016,"message":"invalid appid or secret"})"));
+  REQUIRE(parse_api_error(R"({"code":100016,"message":"invalid"})")->code == 100016);
+}
+
+TEST_CASE("/gateway/bot gives the url, the shard count and the session start limit") {
+  const auto info = parse_gateway_info(read_fixture("gateway_bot_response.json"));
+  REQUIRE(info);
+  REQUIRE(info->url == "wss://sandbox.api.sgroup.qq.com/websocket");
+  REQUIRE(info->shards == 1);
+  REQUIRE(info->remaining == 1000);
+  REQUIRE(info->reset_after_ms == 86400000);
+  REQUIRE(info->max_concurrency == 1);
+}
