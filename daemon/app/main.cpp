@@ -25,7 +25,8 @@ int run(int argc, char** argv) {
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
-    return cli.exit(error);
+    // --help and --version end here with 0; a bad command line is a configuration error like any other.
+    return cli.exit(error) == 0 ? relay::app::k_exit_ok : relay::app::k_exit_config;
   }
 
   auto loaded = relay::config::load_file(config_path);

@@ -90,7 +90,8 @@ void RelayApp::on_signal() {
     switch (info.ssi_signo) {
       case SIGTERM:
       case SIGINT:
-        spdlog::info("signal {}: stopping; sessions are kept for a resume", info.ssi_signo);
+        spdlog::info("signal {}: stopping; closing the gateway sockets without ending their sessions",
+                     info.ssi_signo);
         begin_shutdown(k_exit_ok);
         break;
       case SIGHUP:

@@ -9,7 +9,7 @@ using enum CloseAction;
 using enum StopCategory;
 
 // One row per code range, following SPEC section 7. Keep this table the single source of truth:
-// docs/reliability.md mirrors it and tests walk it.
+// docs/architecture.md mirrors it and tests walk it.
 constexpr std::array k_rules{
     CloseRule{1000, 1001, resume, none, "normal closure by the server", ""},
     CloseRule{4000, 4000, resume, none, "unknown error", ""},

@@ -60,6 +60,7 @@ GatewayClient::GatewayClient(EventLoop& loop, GatewaySettings settings, EventSin
       m_sink(sink),
       m_discovery_timer(loop, [this] { discover(); }),
       m_pacer_timer(loop, [this] { poll_pacer(); }),
+      m_reshard_timer(loop, [this] { reshard(); }),
       m_reaper(loop, [this] { std::erase_if(m_retired, [](const auto& s) { return s->finished(); }); }) {}
 
 GatewayClient::~GatewayClient() = default;
@@ -138,7 +139,7 @@ void GatewayClient::on_discovered(HttpResponse&& response) {
     discover_later(util::Millis(60'000));
     return;
   }
-  const unsigned shards = m_settings.shards.value_or(info->shards);
+  const unsigned shards = shard_count_for(*info);
   if (info->remaining < shards) {
     // Starting only some shards would burn the rest of the quota on a partial layout.
     const auto wait = util::Millis(std::max<std::uint64_t>(info->reset_after_ms, 1'000));
@@ -152,8 +153,18 @@ void GatewayClient::on_discovered(HttpResponse&& response) {
   start_shards(*info);
 }
 
+unsigned GatewayClient::shard_count_for(const protocol::GatewayInfo& info) const {
+  const unsigned wanted = m_settings.shards.value_or(info.shards);
+  if (wanted < m_min_shards) {
+    spdlog::warn("using {} shards instead of {}: the gateway closed the smaller layout with 4011",
+                 m_min_shards, wanted);
+    return m_min_shards;
+  }
+  return wanted;
+}
+
 void GatewayClient::start_shards(const protocol::GatewayInfo& info) {
-  const unsigned count = m_settings.shards.value_or(info.shards);
+  const unsigned count = shard_count_for(info);
   const auto now = m_loop.now();
   m_pacer.set_limits(info.max_concurrency, info.remaining, now + util::Millis(info.reset_after_ms));
   spdlog::info("gateway {} : starting {} shard(s), max_concurrency {}, {} session starts left", info.url,
@@ -170,6 +181,19 @@ void GatewayClient::start_shards(const protocol::GatewayInfo& info) {
     shard->session.start(now, m_actions);
     execute(*shard, m_actions);
   }
+}
+
+void GatewayClient::reshard() {
+  const unsigned previous = static_cast<unsigned>(m_shards.size());
+  stop_shards();
+  for (auto& shard : m_shards) {
+    retire(std::move(shard->socket));
+  }
+  m_shards.clear();
+  m_pacer = gateway::IdentifyPacer();
+  // 4011 means the layout is too small: never come back with fewer shards than one more than before.
+  m_min_shards = previous + 1;
+  discover();
 }
 
 void GatewayClient::stop_shards() {
@@ -202,13 +226,19 @@ const gateway::Session* GatewayClient::session(unsigned index) const {
 
 void GatewayClient::retire(std::unique_ptr<GatewaySocket> socket) {
   if (socket) {
-    // Never destroyed inside its own callback: the reaper frees it once libwebsockets is done with it.
+    // Detach it from its shard (closing it if still open), and never destroy it inside its own callback:
+    // the reaper frees it once libwebsockets is done with it.
+    socket->close(gateway::k_close_keep_session, "connection replaced");
     m_retired.push_back(std::move(socket));
     m_reaper.schedule_in(util::Millis(2'000));
   }
 }
 
-void GatewayClient::execute(Shard& shard, Actions& actions) {
+void GatewayClient::execute(Shard& shard, Actions& pending) {
+  // Carrying out an action can re-enter execute (a stop that ends the process shuts every shard down), so
+  // this call works on its own list and leaves the shared one empty for the nested calls.
+  Actions actions;
+  actions.swap(pending);
   const gateway::ShardId id = shard.session.shard();
   for (std::size_t i = 0; i < actions.size(); ++i) {
     auto& action = actions[i];
@@ -248,12 +278,7 @@ void GatewayClient::execute(Shard& shard, Actions& actions) {
       spdlog::warn(
           "the gateway asks for more shards (4011): fetching /gateway/bot and restarting every shard");
       // Deferred: the shards cannot be torn down while one of them is executing.
-      m_discovery_timer.schedule_in(util::Millis(0));
-      for (auto& other : m_shards) {
-        if (other.get() != &shard) {
-          other->session.shutdown(m_actions);
-        }
-      }
+      m_reshard_timer.schedule_in(util::Millis(0));
     } else if (auto* change = std::get_if<gateway::StateChanged>(&action)) {
       m_sink.on_shard_state(id, shard.session.session_id(), *change);
       if (change->state == gateway::ShardState::disconnected) {
@@ -268,6 +293,9 @@ void GatewayClient::execute(Shard& shard, Actions& actions) {
     }
   }
   actions.clear();
+  if (pending.empty() && pending.capacity() < actions.capacity()) {
+    pending.swap(actions);  // keep the larger buffer, so the hot path does not allocate
+  }
   if (auto deadline = shard.session.next_deadline()) {
     shard.timer.schedule_at(*deadline);
   } else {

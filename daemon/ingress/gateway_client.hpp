@@ -76,6 +76,8 @@ class GatewayClient {
   void discover_later(util::Millis delay);
   void start_shards(const protocol::GatewayInfo& info);
   void stop_shards();
+  void reshard();
+  unsigned shard_count_for(const protocol::GatewayInfo& info) const;
   void execute(Shard& shard, gateway::Actions& actions);
   void poll_pacer();
   void retire(std::unique_ptr<GatewaySocket> socket);
@@ -93,6 +95,8 @@ class GatewayClient {
   std::vector<std::unique_ptr<Shard>> m_shards;
   gateway::IdentifyPacer m_pacer;
   Timer m_pacer_timer;
+  Timer m_reshard_timer;
+  unsigned m_min_shards = 1;
   std::vector<unsigned> m_granted;
   std::vector<std::unique_ptr<GatewaySocket>> m_retired;
   Timer m_reaper;

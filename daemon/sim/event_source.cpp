@@ -1,0 +1,177 @@
+#include "event_source.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "json_in.hpp"
+#include "log.hpp"
+#include "util/json_writer.hpp"
+
+namespace qqsim {
+
+namespace {
+
+constexpr char k_hex[] = "0123456789abcdef";
+
+void append_hex64(std::string& out, std::uint64_t v, int digits) {
+  for (int i = digits - 1; i >= 0; --i) {
+    out.push_back(k_hex[(v >> (i * 4)) & 0xf]);
+  }
+}
+
+// Starts a frame buffer: the headroom, then `text`.
+std::string frame_start(std::size_t reserve) {
+  std::string buf;
+  buf.reserve(kFramePre + reserve);
+  buf.assign(kFramePre, '\0');
+  return buf;
+}
+
+FramePtr wrap(std::string&& buf) {
+  auto frame = std::make_shared<Frame>();
+  frame->buf = std::move(buf);
+  return frame;
+}
+
+void append_dispatch_head(std::string& buf, Random& random, std::uint64_t s, std::string_view t) {
+  fmt::format_to(std::back_inserter(buf), R"({{"op":0,"s":{},"t":)", s);
+  relay::util::append_json_string(buf, t);
+  buf += R"(,"id":)";
+  // "<t>:<uuid>" without a temporary: reuse the escaped t, drop its closing quote, add the uuid.
+  relay::util::append_json_string(buf, t);
+  buf.back() = ':';
+  random.append_uuid(buf);
+  buf += R"(","d":)";
+}
+
+}  // namespace
+
+FramePtr make_frame(std::string_view text) {
+  std::string buf = frame_start(text.size());
+  buf.append(text);
+  return wrap(std::move(buf));
+}
+
+Random::Random() : engine_(std::random_device{}()) {}
+
+void Random::append_uuid(std::string& out) {
+  const std::uint64_t hi = (engine_() & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
+  const std::uint64_t lo = (engine_() & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
+  append_hex64(out, hi >> 32, 8);
+  out.push_back('-');
+  append_hex64(out, (hi >> 16) & 0xffff, 4);
+  out.push_back('-');
+  append_hex64(out, hi & 0xffff, 4);
+  out.push_back('-');
+  append_hex64(out, lo >> 48, 4);
+  out.push_back('-');
+  append_hex64(out, lo & 0xffffffffffffULL, 12);
+}
+
+std::string Random::uuid() {
+  std::string out;
+  out.reserve(36);
+  append_uuid(out);
+  return out;
+}
+
+std::string Random::token(std::size_t n) {
+  static constexpr char k_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  std::string out;
+  out.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    out.push_back(k_chars[engine_() % (sizeof(k_chars) - 1)]);
+  }
+  return out;
+}
+
+bool load_fixtures(const std::string& dir, std::vector<Fixture>& out, std::string& error) {
+  namespace fs = std::filesystem;
+  out.clear();
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->is_regular_file(ec) && it->path().extension() == ".json") {
+      files.push_back(it->path());
+    }
+  }
+  if (ec) {
+    error = fmt::format("cannot read fixtures directory {}: {}", dir, ec.message());
+    return false;
+  }
+  std::sort(files.begin(), files.end(), [](const fs::path& a, const fs::path& b) {
+    return a.filename().string() < b.filename().string();
+  });
+  for (const auto& path : files) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream content;
+    content << in.rdbuf();
+    JsonObject obj;
+    std::string parse_error;
+    if (!in || !parse_json_object(content.str(), obj, parse_error)) {
+      log(LogLevel::info, "fixture {} skipped: {}", path.string(), parse_error);
+      continue;
+    }
+    const auto op = obj.get_int("op");
+    const auto t = obj.get_string("t");
+    const JsonMember* d = obj.find("d");
+    if (!op || *op != 0 || !t || *t == "READY" || *t == "RESUMED" || d == nullptr) {
+      log(LogLevel::debug, "fixture {} skipped: not a dispatch", path.string());
+      continue;
+    }
+    out.push_back(Fixture{path.filename().string(), *t, d->raw});
+  }
+  return true;
+}
+
+FramePtr build_dispatch(Random& random, std::uint64_t s, std::string_view t, std::string_view d) {
+  std::string buf = frame_start(64 + 2 * t.size() + d.size());
+  append_dispatch_head(buf, random, s, t);
+  buf.append(d);
+  buf.push_back('}');
+  return wrap(std::move(buf));
+}
+
+FramePtr build_generated(Random& random, std::uint64_t s, std::int64_t shard, std::uint64_t n,
+                         std::size_t size) {
+  std::string buf = frame_start(std::max<std::size_t>(size, 320) + 16);
+  append_dispatch_head(buf, random, s, "C2C_MESSAGE_CREATE");
+  buf += R"({"id":")";
+  random.append_uuid(buf);
+  fmt::format_to(std::back_inserter(buf),
+                 R"(","author":{{"user_openid":"{:08X}0000000000000000C2C0FFEE"}},"content":"event {}-{})",
+                 static_cast<std::uint32_t>(shard), shard, n);
+  // What follows the padding: `","timestamp":"...","seq_no":N}}`.
+  char tail[128];
+  const auto result =
+      fmt::format_to_n(tail, sizeof(tail), R"(","timestamp":"{}","seq_no":{}}}}})", rfc3339_now(), n);
+  const std::string_view tail_text(tail, std::min(result.size, sizeof(tail)));
+  const std::size_t have = buf.size() - kFramePre + tail_text.size();
+  if (have + 1 < size) {
+    buf.push_back(' ');
+    buf.append(size - have - 1, 'x');
+  }
+  buf += tail_text;
+  return wrap(std::move(buf));
+}
+
+std::string_view rfc3339_now() {
+  static std::time_t cached_second = 0;
+  static char text[40] = {};
+  const std::time_t now = std::time(nullptr);
+  if (now != cached_second) {
+    cached_second = now;
+    const std::time_t local = now + 8 * 3600;
+    std::tm tm{};
+    gmtime_r(&local, &tm);
+    std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S+08:00", &tm);
+  }
+  return text;
+}
+
+}  // namespace qqsim

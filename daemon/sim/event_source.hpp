@@ -1,0 +1,65 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <ctime>
+#include <memory>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace qqsim {
+
+// Bytes of headroom in front of every frame, so that lws_write() can put the WebSocket header there
+// and send the frame in place (gateway_server.cpp checks LWS_PRE fits).
+inline constexpr std::size_t kFramePre = 16;
+
+// One outgoing WebSocket text frame, built once and shared by the session history and the send queues.
+struct Frame {
+  std::string buf;  // kFramePre bytes of headroom, then the frame text
+
+  std::string_view text() const { return std::string_view(buf).substr(kFramePre); }
+  std::size_t size() const { return buf.size() - kFramePre; }
+};
+using FramePtr = std::shared_ptr<Frame>;
+
+FramePtr make_frame(std::string_view text);
+
+// Fast non-cryptographic randomness for ids and tokens.
+class Random {
+ public:
+  Random();
+  // Appends a uuid-like string (8-4-4-4-12 lowercase hex, version 4 layout).
+  void append_uuid(std::string& out);
+  std::string uuid();
+  // `n` characters from [A-Za-z0-9].
+  std::string token(std::size_t n);
+
+ private:
+  std::mt19937_64 engine_;
+};
+
+// A dispatch fixture loaded from --fixtures: its file name, `t` and the raw bytes of `d`.
+struct Fixture {
+  std::string file;
+  std::string t;
+  std::string d;
+};
+
+// Loads every *.json in `dir` whose top-level op is 0 and t is not READY/RESUMED, sorted by file name.
+// Returns false (with `error`) only when the directory cannot be read; unusable files are skipped.
+bool load_fixtures(const std::string& dir, std::vector<Fixture>& out, std::string& error);
+
+// {"op":0,"s":<s>,"t":"<t>","id":"<t>:<uuid>","d":<d>} with `d` copied byte for byte.
+FramePtr build_dispatch(Random& random, std::uint64_t s, std::string_view t, std::string_view d);
+
+// A generated C2C_MESSAGE_CREATE dispatch of about `size` bytes whose content is "event <shard>-<n> ...",
+// with seq_no = n (the per-shard counter).
+FramePtr build_generated(Random& random, std::uint64_t s, std::int64_t shard, std::uint64_t n,
+                         std::size_t size);
+
+// RFC 3339 timestamp of now in UTC+8 (cached per second), e.g. "2024-05-20T15:14:58+08:00".
+std::string_view rfc3339_now();
+
+}  // namespace qqsim

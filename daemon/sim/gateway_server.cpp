@@ -1,0 +1,351 @@
+// libwebsockets glue: one protocol serves both the plain-HTTP endpoints and the WebSocket gateway.
+#include "gateway_server.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "log.hpp"
+
+namespace qqsim {
+
+static_assert(LWS_PRE <= kFramePre, "frames reserve too little headroom for lws_write");
+
+namespace {
+
+constexpr std::size_t k_max_body = 64u * 1024u * 1024u;
+constexpr std::size_t k_http_chunk = 64u * 1024u;
+
+struct HttpExchange {
+  HttpRequest request;
+  HttpResponse response;
+  std::size_t offset = 0;
+  bool started = false;  // the response is computed (lws may still report a 0-byte body afterwards)
+  bool responding = false;
+  bool too_large = false;
+};
+
+// lws allocates this zeroed per connection; it only holds pointers we own.
+struct PerSession {
+  Connection* conn;
+  HttpExchange* http;
+};
+
+unsigned char g_http_buf[LWS_PRE + k_http_chunk];
+
+Simulator& sim_of(struct lws* wsi) {
+  return *static_cast<Simulator*>(lws_context_user(lws_get_context(wsi)));
+}
+
+std::string header(struct lws* wsi, enum lws_token_indexes token) {
+  const int len = lws_hdr_total_length(wsi, token);
+  if (len <= 0) {
+    return {};
+  }
+  std::string out(static_cast<std::size_t>(len) + 1, '\0');
+  const int copied = lws_hdr_copy(wsi, out.data(), len + 1, token);
+  out.resize(copied > 0 ? static_cast<std::size_t>(copied) : 0);
+  return out;
+}
+
+std::optional<std::string> optional_header(struct lws* wsi, enum lws_token_indexes token) {
+  if (lws_hdr_total_length(wsi, token) <= 0) {
+    return std::nullopt;
+  }
+  return header(wsi, token);
+}
+
+std::optional<std::string> custom_header(struct lws* wsi, const char* name) {
+  const int nlen = static_cast<int>(std::strlen(name));
+  const int len = lws_hdr_custom_length(wsi, name, nlen);
+  if (len < 0) {
+    return std::nullopt;
+  }
+  std::string out(static_cast<std::size_t>(len) + 1, '\0');
+  const int copied = lws_hdr_custom_copy(wsi, out.data(), len + 1, name, nlen);
+  out.resize(copied > 0 ? static_cast<std::size_t>(copied) : 0);
+  return out;
+}
+
+std::string method_of(struct lws* wsi) {
+  struct Method {
+    enum lws_token_indexes token;
+    const char* name;
+  };
+  static constexpr Method k_methods[] = {
+      {WSI_TOKEN_GET_URI, "GET"},     {WSI_TOKEN_POST_URI, "POST"},     {WSI_TOKEN_PUT_URI, "PUT"},
+      {WSI_TOKEN_PATCH_URI, "PATCH"}, {WSI_TOKEN_DELETE_URI, "DELETE"}, {WSI_TOKEN_OPTIONS_URI, "OPTIONS"},
+      {WSI_TOKEN_HEAD_URI, "HEAD"},
+  };
+  for (const auto& m : k_methods) {
+    if (lws_hdr_total_length(wsi, m.token) > 0) {
+      return m.name;
+    }
+  }
+  return "UNKNOWN";
+}
+
+// Computes the response and writes its headers; the body follows in HTTP_WRITEABLE.
+int start_response(struct lws* wsi, HttpExchange& ex) {
+  if (ex.started) {
+    return 0;
+  }
+  ex.started = true;
+  if (ex.too_large) {
+    ex.response = HttpResponse{413, R"({"error":"request body too large"})"};
+  } else {
+    ex.response = sim_of(wsi).handle_http(ex.request);
+  }
+  ex.offset = 0;
+  ex.responding = true;
+  unsigned char buf[LWS_PRE + 1024];
+  unsigned char* start = buf + LWS_PRE;
+  unsigned char* p = start;
+  unsigned char* end = buf + sizeof(buf) - 1;
+  if (lws_add_http_common_headers(wsi, static_cast<unsigned int>(ex.response.status), "application/json",
+                                  ex.response.body.size(), &p, end) != 0) {
+    return 1;
+  }
+  if (lws_finalize_write_http_header(wsi, start, &p, end) != 0) {
+    return 1;
+  }
+  lws_callback_on_writable(wsi);
+  return 0;
+}
+
+int write_body(struct lws* wsi, HttpExchange& ex) {
+  const std::string& body = ex.response.body;
+  const std::size_t n = std::min(k_http_chunk, body.size() - ex.offset);
+  std::memcpy(g_http_buf + LWS_PRE, body.data() + ex.offset, n);
+  const bool last = ex.offset + n >= body.size();
+  const int written = lws_write(wsi, g_http_buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP);
+  if (written < 0 || static_cast<std::size_t>(written) < n) {
+    return -1;
+  }
+  ex.offset += n;
+  if (!last) {
+    lws_callback_on_writable(wsi);
+    return 0;
+  }
+  ex.responding = false;
+  return lws_http_transaction_completed(wsi) != 0 ? -1 : 0;
+}
+
+bool is_gateway_path(const std::string& uri) {
+  // Query strings are not part of WSI_TOKEN_GET_URI.
+  return uri == "/websocket" || uri == "/websocket/";
+}
+
+int callback(struct lws* wsi, enum lws_callback_reasons reason, void* user, void* in, std::size_t len) {
+  auto* pss = static_cast<PerSession*>(user);
+  switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+      const std::string uri = header(wsi, WSI_TOKEN_GET_URI);
+      if (!is_gateway_path(uri)) {
+        log(LogLevel::info, "refusing a WebSocket upgrade for {}", uri);
+        return 1;
+      }
+      return 0;
+    }
+    case LWS_CALLBACK_ESTABLISHED:
+      if (pss != nullptr) {
+        pss->conn = sim_of(wsi).on_ws_open(wsi);
+      }
+      return 0;
+    case LWS_CALLBACK_RECEIVE: {
+      if (pss == nullptr || pss->conn == nullptr) {
+        return 0;
+      }
+      Connection& conn = *pss->conn;
+      if (lws_is_first_fragment(wsi) != 0) {
+        conn.rx.clear();
+      }
+      if (conn.rx.size() + len <= k_max_body) {
+        conn.rx.append(static_cast<const char*>(in), len);
+      }
+      if (lws_is_final_fragment(wsi) != 0 && lws_remaining_packet_payload(wsi) == 0) {
+        std::string message;
+        message.swap(conn.rx);
+        sim_of(wsi).on_ws_message(conn, message);
+      }
+      return 0;
+    }
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+      if (pss == nullptr || pss->conn == nullptr) {
+        return 0;
+      }
+      return sim_of(wsi).on_ws_writeable(*pss->conn);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+      if (pss != nullptr && pss->conn != nullptr) {
+        std::optional<int> code;
+        if (len >= 2) {
+          const auto* bytes = static_cast<const unsigned char*>(in);
+          code = (bytes[0] << 8) | bytes[1];
+        }
+        sim_of(wsi).on_ws_peer_close(*pss->conn, code);
+      }
+      return 0;
+    case LWS_CALLBACK_CLOSED:
+      if (pss != nullptr && pss->conn != nullptr) {
+        sim_of(wsi).on_ws_closed(pss->conn);
+        pss->conn = nullptr;
+      }
+      return 0;
+
+    case LWS_CALLBACK_HTTP: {
+      if (pss == nullptr) {
+        return 1;
+      }
+      delete pss->http;
+      pss->http = new HttpExchange;
+      HttpRequest& req = pss->http->request;
+      req.method = method_of(wsi);
+      req.path = in != nullptr ? std::string(static_cast<const char*>(in)) : std::string("/");
+      req.authorization = optional_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+      req.appid = custom_header(wsi, "x-union-appid:");
+      req.host = header(wsi, WSI_TOKEN_HOST);
+      const std::string content_length = header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+      const bool has_body = !content_length.empty() && content_length != "0";
+      if (has_body && req.method != "GET" && req.method != "HEAD") {
+        return 0;  // the body arrives in LWS_CALLBACK_HTTP_BODY
+      }
+      return start_response(wsi, *pss->http);
+    }
+    case LWS_CALLBACK_HTTP_BODY:
+      if (pss != nullptr && pss->http != nullptr) {
+        std::string& body = pss->http->request.body;
+        if (body.size() + len > k_max_body) {
+          pss->http->too_large = true;
+        } else {
+          body.append(static_cast<const char*>(in), len);
+        }
+      }
+      return 0;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+      if (pss == nullptr || pss->http == nullptr) {
+        return 1;
+      }
+      return start_response(wsi, *pss->http);
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+      if (pss == nullptr || pss->http == nullptr || !pss->http->responding) {
+        return 0;
+      }
+      return write_body(wsi, *pss->http);
+    case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+      if (pss != nullptr) {
+        delete pss->http;
+        pss->http = nullptr;
+      }
+      break;
+    default:
+      break;
+  }
+  return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+void lws_log_emit(int level, const char* line) {
+  std::string_view text(line);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
+    text.remove_suffix(1);
+  }
+  fmt::print(stderr, "qq-gateway-sim [lws {}] {}\n", level, text);
+}
+
+bool write_port_file(const std::string& path, int port) {
+  const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
+  std::FILE* f = std::fopen(tmp.c_str(), "w");
+  if (f == nullptr) {
+    return false;
+  }
+  fmt::print(f, "{}\n", port);
+  const bool ok = std::fclose(f) == 0;
+  std::error_code ec;
+  if (ok) {
+    std::filesystem::rename(tmp, path, ec);
+  }
+  if (!ok || ec) {
+    std::filesystem::remove(tmp, ec);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int run_server(Simulator& sim, const volatile std::sig_atomic_t& stop) {
+  const Options& opt = sim.options();
+  int lws_levels = LLL_ERR;
+  if (!opt.quiet) {
+    if (g_log_level >= LogLevel::warn) {
+      lws_levels |= LLL_WARN;
+    }
+    if (g_log_level >= LogLevel::info) {
+      lws_levels |= LLL_NOTICE;
+    }
+    if (g_log_level >= LogLevel::debug) {
+      lws_levels |= LLL_INFO;
+    }
+  }
+  lws_set_log_level(lws_levels, lws_log_emit);
+
+  static const struct lws_protocols protocols[] = {
+      {"qq-gateway", callback, sizeof(PerSession), 65536, 0, nullptr, 0},
+      {nullptr, nullptr, 0, 0, 0, nullptr, 0},
+  };
+  struct lws_context_creation_info info {};
+  info.port = opt.port;
+  const bool wildcard = opt.listen.empty() || opt.listen == "0.0.0.0" || opt.listen == "::";
+  info.iface = wildcard ? nullptr : opt.listen.c_str();
+  info.protocols = protocols;
+  info.user = &sim;
+  info.gid = -1;
+  info.uid = -1;
+  info.vhost_name = "default";
+  info.pt_serv_buf_size = 64 * 1024;
+  if (opt.listen == "0.0.0.0") {
+    info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+  }
+  struct lws_context* context = lws_create_context(&info);
+  if (context == nullptr) {
+    log(LogLevel::error, "cannot create the server on {}:{}", opt.listen, opt.port);
+    return 1;
+  }
+  struct lws_vhost* vhost = lws_get_vhost_by_name(context, "default");
+  const int port = vhost != nullptr ? lws_get_vhost_listen_port(vhost) : -1;
+  if (port <= 0) {
+    log(LogLevel::error, "cannot listen on {}:{}", opt.listen, opt.port);
+    lws_context_destroy(context);
+    return 1;
+  }
+  sim.attach_context(context, port);
+  sim.set_stop_flag(&stop);
+  if (!opt.port_file.empty() && !write_port_file(opt.port_file, port)) {
+    log(LogLevel::error, "cannot write the port file {}: {}", opt.port_file, std::strerror(errno));
+    sim.detach_context();
+    lws_context_destroy(context);
+    return 1;
+  }
+  const std::string shown = opt.listen.find(':') != std::string::npos ? "[" + opt.listen + "]" : opt.listen;
+  fmt::print("qq-gateway-sim listening on http://{}:{}\n", shown, port);
+  std::fflush(stdout);
+
+  while (stop == 0) {
+    if (lws_service(context, 0) < 0) {
+      break;
+    }
+  }
+  log(LogLevel::info, "shutting down");
+  sim.detach_context();
+  lws_context_destroy(context);
+  log(LogLevel::info, "server closed");
+  return 0;
+}
+
+}  // namespace qqsim
