@@ -30,6 +30,8 @@ def wait_for(predicate, timeout, what):
 class Sim:
     def __init__(self, workdir, *args):
         self.port_file = os.path.join(workdir, "sim.port")
+        if os.path.exists(self.port_file):
+            os.unlink(self.port_file)  # a previous simulator's port must not be mistaken for this one's
         self.log = open(os.path.join(workdir, "sim.log"), "w")
         self.proc = subprocess.Popen([SIM_BIN, "--port-file", self.port_file, "--quiet", *args],
                                      stdout=self.log, stderr=subprocess.STDOUT)
