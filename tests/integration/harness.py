@@ -1,6 +1,7 @@
 """Real processes on loopback for the integration tests: the simulator, the relay and ZeroMQ subscribers."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -60,6 +61,8 @@ class Sim:
                 self.proc.kill()
         self.log.close()
 
+    close = stop
+
 
 def relay_config(sim, endpoint, state_dir, extra_gateway="", extra_bot="", secret="sim-secret"):
     return f"""
@@ -101,6 +104,13 @@ class Relay:
         code = self.proc.wait(timeout)
         self.log.close()
         return code
+
+    def close(self):
+        """Kills a relay that a failed check left running."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
 
 
 class Subscriber:
@@ -172,6 +182,21 @@ class Checks:
     def finish(self):
         print(f"{self.passed} passed, {self.failed} failed", flush=True)
         sys.exit(1 if self.failed or not self.passed else 0)
+
+
+def expect(condition, message="expectation failed"):
+    if not condition:
+        raise AssertionError(message)
+
+
+def tear_down(checks, tmp, *parts):
+    """Closes every process and socket of a test; keeps the logs when a check failed."""
+    for part in parts:
+        part.close()
+    if checks.failed == 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        print(f"logs kept in {tmp}")
 
 
 def workdir():

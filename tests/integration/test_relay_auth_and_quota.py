@@ -1,9 +1,8 @@
 #!/usr/bin/python3
 """The legacy static token, and a spent daily session quota: the relay waits instead of burning it."""
 import json
-import shutil
 
-from harness import Checks, Relay, Sim, relay_config, wait_for, workdir
+from harness import Checks, Relay, Sim, relay_config, wait_for, workdir, tear_down
 
 
 def identifies(sim):
@@ -29,8 +28,7 @@ def main():
             assert sim.get("/_sim/state")["token_requests"] == 0
             assert relay.stop(5) == 0
         finally:
-            if relay.proc.poll() is None:
-                relay.proc.kill()
+            relay.close()
             sim.stop()
 
     checks.run("the legacy static token authorizes REST calls and Identify", legacy_static_token)
@@ -46,15 +44,11 @@ def main():
             assert not sim.get("/_sim/log")["connects"]
             assert relay.stop(5) == 0
         finally:
-            if relay.proc.poll() is None:
-                relay.proc.kill()
+            relay.close()
             sim.stop()
 
     checks.run("a spent session quota is reported with reset_after and nothing connects", spent_quota_waits)
-    if checks.failed == 0:
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        print(f"logs kept in {tmp}")
+    tear_down(checks, tmp)
     checks.finish()
 
 

@@ -2,9 +2,10 @@
 """The relay end to end: simulator with 4 shards and max_concurrency 2, the relay, and a Python subscriber."""
 import json
 import os
-import shutil
+import signal
+import time
 
-from harness import Checks, Relay, Sim, Subscriber, relay_config, wait_for, workdir, FIXTURES
+from harness import Checks, Relay, Sim, Subscriber, relay_config, wait_for, workdir, FIXTURES, tear_down
 
 SHARDS = 4
 HEARTBEAT_MS = 1000
@@ -127,7 +128,7 @@ def main():
         checks.run("heartbeats come at the Hello interval carrying the last s", check_heartbeats)
 
         def check_sighup_keeps_every_connection():
-            import signal, time
+
             with open(relay.config_path) as f:
                 text = f.read()
             with open(relay.config_path, "w") as f:
@@ -154,14 +155,7 @@ def main():
 
         checks.run("SIGTERM exits 0 and keeps the sessions (no 1000/1001)", check_sigterm)
     finally:
-        if relay.proc.poll() is None:
-            relay.proc.kill()
-        subscriber.close()
-        sim.stop()
-        if checks.failed == 0:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"logs kept in {tmp}")
+        tear_down(checks, tmp, relay, subscriber, sim)
     checks.finish()
 
 

@@ -4,9 +4,8 @@
 The platform replays an unread frame on every resume, so an oversized frame is a poison pill for its session:
 after the bounded resume attempts the shard starts a new session (SPEC 6.5: never loop on a dead session)."""
 import json
-import shutil
 
-from harness import Checks, Relay, Sim, Subscriber, relay_config, wait_for, workdir
+from harness import Checks, Relay, Sim, Subscriber, relay_config, wait_for, workdir, expect, tear_down
 
 
 def main():
@@ -57,17 +56,9 @@ def main():
 
         checks.run("relay.shard messages describe the disconnects; resumes are bounded",
                    relay_state_messages_describe_the_disconnect)
-        checks.run("SIGTERM exits 0", lambda: (_ for _ in ()).throw(AssertionError("exit code"))
-                   if relay.stop(5) != 0 else None)
+        checks.run("SIGTERM exits 0", lambda: expect(relay.stop(5) == 0, "exit code"))
     finally:
-        if relay.proc.poll() is None:
-            relay.proc.kill()
-        subscriber.close()
-        sim.stop()
-        if checks.failed == 0:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"logs kept in {tmp}")
+        tear_down(checks, tmp, relay, subscriber, sim)
     checks.finish()
 
 

@@ -1,9 +1,8 @@
 #!/usr/bin/python3
 """Close 4011 (too many guilds on this connection): every shard is closed and the layout restarts, larger."""
 import json
-import shutil
 
-from harness import Checks, Relay, Sim, relay_config, wait_for, workdir
+from harness import Checks, Relay, Sim, relay_config, wait_for, workdir, expect, tear_down
 
 
 def main():
@@ -29,20 +28,10 @@ def main():
             assert relay.proc.poll() is None
 
         checks.run("4011 restarts every shard with the new count", reshard_on_4011)
-        checks.run("SIGTERM exits 0", lambda: _expect(relay.stop(5) == 0))
+        checks.run("SIGTERM exits 0", lambda: expect(relay.stop(5) == 0, "exit code"))
     finally:
-        if relay.proc.poll() is None:
-            relay.proc.kill()
-        sim.stop()
-        if checks.failed == 0:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"logs kept in {tmp}")
+        tear_down(checks, tmp, relay, sim)
     checks.finish()
-
-
-def _expect(condition):
-    assert condition
 
 
 if __name__ == "__main__":
