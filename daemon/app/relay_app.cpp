@@ -49,7 +49,9 @@ constexpr util::Millis k_close_grace{300};
 }  // namespace
 
 RelayApp::RelayApp(config::Config config)
-    : m_config(std::move(config)), m_shutdown_timer(m_loop, [this] { m_loop.stop(); }) {
+    : m_config(std::move(config)),
+      m_recent_ids(m_config.publish.dedupe_window),
+      m_shutdown_timer(m_loop, [this] { m_loop.stop(); }) {
   publish::PublisherSettings publisher;
   publisher.endpoints = m_config.publish.endpoints;
   publisher.topic_prefix = m_config.publish.topic_prefix;
@@ -61,8 +63,19 @@ RelayApp::RelayApp(config::Config config)
   }
   m_signal_fd = open_signal_fd();
   m_loop.watch_fd(m_signal_fd, [this] { on_signal(); });
+  m_state = std::make_unique<StateKeeper>(m_loop, m_config.state.directory,
+                                          util::Millis(m_config.state.save_interval_ms), m_config.bot.app_id,
+                                          [this] { return snapshot(); });
+  auto settings = gateway_settings(m_config);
+  if (auto saved = m_state->load()) {
+    m_publisher->resume_relay_seq_after(saved->relay_seq);
+    for (auto& shard : saved->shards) {
+      settings.saved_sessions.push_back(
+          ingress::SessionPosition{{shard.index, shard.count}, std::move(shard.session_id), shard.seq});
+    }
+  }
   if (m_config.gateway.enabled) {
-    m_gateway = std::make_unique<ingress::GatewayClient>(m_loop, gateway_settings(m_config), *this);
+    m_gateway = std::make_unique<ingress::GatewayClient>(m_loop, std::move(settings), *this);
   }
 }
 
@@ -80,7 +93,15 @@ int RelayApp::run() {
     spdlog::warn("gateway.enabled is false: no gateway connection will be made");
   }
   m_loop.run();
-  spdlog::info("stopped; {} messages published", m_publisher->counters().published);
+  m_state->save_now();
+  std::uint64_t repeated_seqs = 0;
+  for (unsigned i = 0; m_gateway && i < m_gateway->shard_count(); ++i) {
+    repeated_seqs += m_gateway->session(i)->counters().duplicates_dropped;
+  }
+  spdlog::info(
+      "stopped; {} messages published, {} repeats dropped ({} by s, {} by event id), state saved {} times",
+      m_publisher->counters().published, repeated_seqs + m_repeated_ids, repeated_seqs, m_repeated_ids,
+      m_state->counters().writes);
   return m_exit_code;
 }
 
@@ -126,11 +147,38 @@ void RelayApp::begin_shutdown(int exit_code) {
   if (m_gateway) {
     m_gateway->shutdown();
   }
+  // Nothing is read from now on, so these positions are exact.
+  m_state->save_now();
+  for (const auto& position : m_gateway ? m_gateway->positions() : std::vector<ingress::SessionPosition>{}) {
+    spdlog::info("shard {}/{}: saved session {} at s={}", position.shard.index, position.shard.count,
+                 position.session_id, position.seq);
+  }
   m_shutdown_timer.schedule_in(k_close_grace);
+}
+
+state::SavedState RelayApp::snapshot() const {
+  state::SavedState saved;
+  saved.app_id = m_config.bot.app_id;
+  saved.saved_at_us = util::unix_micros_now();
+  saved.relay_seq = m_publisher->last_relay_seq();
+  if (m_gateway) {
+    for (auto& position : m_gateway->positions()) {
+      saved.shards.push_back(state::SavedShard{position.shard.index, position.shard.count,
+                                               std::move(position.session_id), position.seq});
+    }
+  }
+  return saved;
 }
 
 void RelayApp::on_dispatch(const gateway::ShardId& shard, std::string_view session_id,
                            const gateway::Publish& event, std::int64_t received_at_us) {
+  m_state->mark_changed();  // the shard's position moved, even when the event turns out to be a repeat
+  if (!event.event_id.empty() && !m_recent_ids.insert(event.event_id)) {
+    ++m_repeated_ids;
+    spdlog::debug("shard {}/{}: dropping {} {}: this event id was published recently", shard.index,
+                  shard.count, event.event_type, event.event_id);
+    return;
+  }
   publish::MessageInfo info;
   info.source = publish::Source::gateway;
   info.shard = publish::ShardPosition{shard.index, shard.count};
@@ -160,6 +208,7 @@ void RelayApp::on_shard_state(const gateway::ShardId& shard, std::string_view se
   info.session_id = session_id;
   info.received_at_us = util::unix_micros_now();
   m_publisher->publish("relay.shard", body, info);
+  m_state->mark_changed();
 }
 
 void RelayApp::on_gateway_stopped(gateway::StopCategory category, const std::string& message) {

@@ -4,9 +4,11 @@
 #include <optional>
 #include <string>
 
+#include "app/state_keeper.hpp"
 #include "config/config.hpp"
 #include "ingress/event_loop.hpp"
 #include "ingress/gateway_client.hpp"
+#include "publish/recent_ids.hpp"
 #include "publish/zmq_publisher.hpp"
 
 namespace relay::app {
@@ -30,10 +32,14 @@ class RelayApp final : public ingress::EventSink {
   void on_signal();
   void reload();
   void begin_shutdown(int exit_code);
+  state::SavedState snapshot() const;
 
   config::Config m_config;
   ingress::EventLoop m_loop;
   std::unique_ptr<publish::ZmqPublisher> m_publisher;
+  publish::RecentIds m_recent_ids;
+  std::uint64_t m_repeated_ids = 0;
+  std::unique_ptr<StateKeeper> m_state;
   std::unique_ptr<ingress::GatewayClient> m_gateway;
   ingress::Timer m_shutdown_timer;
   int m_signal_fd = -1;

@@ -33,10 +33,12 @@ struct PublishConfig {
   std::vector<std::string> endpoints{"tcp://127.0.0.1:5555"};
   std::string topic_prefix;
   int sndhwm = 100000;
+  std::size_t dedupe_window = 65536;  // recent event ids remembered; 0 turns id de-duplication off
 };
 
 struct StateConfig {
   std::string directory = "/var/lib/qq-gateway-relay";
+  unsigned save_interval_ms = 1000;  // longest a published position waits before it is written
 };
 
 struct LogConfig {

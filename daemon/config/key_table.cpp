@@ -28,7 +28,9 @@ constexpr std::array k_keys{
     KeySpec{"publish", "endpoints",          Expect::StringArray, k_optional, k_public, &set_endpoints},
     KeySpec{"publish", "topic_prefix",       Expect::String,      k_optional, k_public, &set_topic_prefix},
     KeySpec{"publish", "sndhwm",             Expect::Integer,     k_optional, k_public, &set_sndhwm},
+    KeySpec{"publish", "dedupe_window",      Expect::Integer,     k_optional, k_public, &set_dedupe_window},
     KeySpec{"state",   "directory",          Expect::String,      k_optional, k_public, &set_state_directory},
+    KeySpec{"state",   "save_interval_ms",   Expect::Integer,     k_optional, k_public, &set_save_interval},
     KeySpec{"log",     "level",              Expect::String,      k_optional, k_public, &set_log_level},
 };
 // clang-format on

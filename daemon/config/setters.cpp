@@ -234,6 +234,24 @@ Outcome set_sndhwm(const toml::node& value, Draft& draft) {
   return {};
 }
 
+Outcome set_dedupe_window(const toml::node& value, Draft& draft) {
+  std::int64_t ids = 0;
+  if (auto problem = integer_in_range(value, 0, 16'777'216, ids)) {
+    return problem;
+  }
+  draft.config.publish.dedupe_window = static_cast<std::size_t>(ids);
+  return {};
+}
+
+Outcome set_save_interval(const toml::node& value, Draft& draft) {
+  std::int64_t millis = 0;
+  if (auto problem = integer_in_range(value, 10, 60'000, millis)) {
+    return problem;
+  }
+  draft.config.state.save_interval_ms = static_cast<unsigned>(millis);
+  return {};
+}
+
 Outcome set_state_directory(const toml::node& value, Draft& draft) {
   if (auto problem = not_empty(value)) {
     return problem;

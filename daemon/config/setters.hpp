@@ -22,7 +22,9 @@ Outcome set_max_frame_bytes(const toml::node& value, Draft& draft);
 Outcome set_endpoints(const toml::node& value, Draft& draft);
 Outcome set_topic_prefix(const toml::node& value, Draft& draft);
 Outcome set_sndhwm(const toml::node& value, Draft& draft);
+Outcome set_dedupe_window(const toml::node& value, Draft& draft);
 Outcome set_state_directory(const toml::node& value, Draft& draft);
+Outcome set_save_interval(const toml::node& value, Draft& draft);
 Outcome set_log_level(const toml::node& value, Draft& draft);
 
 }  // namespace relay::config::detail

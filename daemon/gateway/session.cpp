@@ -313,6 +313,10 @@ void Session::shutdown(Actions& out) {
   if (m_phase >= Phase::connecting && m_phase != Phase::stopped) {
     out.push_back(Close{k_close_keep_session, "relay shutting down"});
   }
+  if (m_phase > Phase::idle && m_phase != Phase::stopped) {
+    out.push_back(StateChanged{ShardState::disconnected, k_close_keep_session, "relay shutting down",
+                               !m_session_id.empty()});
+  }
   clear_connection();
   if (m_phase != Phase::stopped) {
     m_phase = Phase::idle;

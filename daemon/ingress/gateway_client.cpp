@@ -1,10 +1,24 @@
 #include "ingress/gateway_client.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 namespace relay::ingress {
 
 using gateway::Actions;
+
+namespace {
+
+// Saved sessions are usable only as a whole layout of the same shard count.
+std::size_t resumable_sessions_in(const std::vector<SessionPosition>& saved, unsigned count) {
+  const bool same_layout = std::all_of(saved.begin(), saved.end(), [count](const SessionPosition& p) {
+    return p.shard.count == count && p.shard.index < count;
+  });
+  return same_layout ? saved.size() : 0;
+}
+
+}  // namespace
 
 class GatewayClient::Shard final : public SocketHandler {
  public:
@@ -140,13 +154,15 @@ void GatewayClient::on_discovered(HttpResponse&& response) {
     return;
   }
   const unsigned shards = shard_count_for(*info);
-  if (info->remaining < shards) {
+  // Saved sessions resume without a session start; only the others need one from the daily quota.
+  const std::size_t starts_needed = shards - resumable_sessions(shards);
+  if (info->remaining < starts_needed) {
     // Starting only some shards would burn the rest of the quota on a partial layout.
     const auto wait = util::Millis(std::max<std::uint64_t>(info->reset_after_ms, 1'000));
     spdlog::error(
         "the platform allows {} more session starts today but {} shards need one each; waiting {} s "
         "(session_start_limit.reset_after) before trying again",
-        info->remaining, shards, wait.count() / 1000);
+        info->remaining, starts_needed, wait.count() / 1000);
     discover_later(wait);
     return;
   }
@@ -163,6 +179,10 @@ unsigned GatewayClient::shard_count_for(const protocol::GatewayInfo& info) const
   return wanted;
 }
 
+std::size_t GatewayClient::resumable_sessions(unsigned count) const {
+  return resumable_sessions_in(m_settings.saved_sessions, count);
+}
+
 void GatewayClient::start_shards(const protocol::GatewayInfo& info) {
   const unsigned count = shard_count_for(info);
   const auto now = m_loop.now();
@@ -176,11 +196,43 @@ void GatewayClient::start_shards(const protocol::GatewayInfo& info) {
     settings.random_seed = std::random_device{}();
     m_shards.push_back(std::make_unique<Shard>(*this, settings));
   }
+  restore_sessions(count);
   for (auto& shard : m_shards) {
     shard->session.set_token(m_authorization);
     shard->session.start(now, m_actions);
     execute(*shard, m_actions);
   }
+}
+
+void GatewayClient::restore_sessions(unsigned count) {
+  // Only the first layout of this process can resume an earlier run's sessions.
+  auto saved = std::exchange(m_settings.saved_sessions, {});
+  if (saved.empty()) {
+    return;
+  }
+  if (resumable_sessions_in(saved, count) == 0) {
+    spdlog::warn("the saved sessions are for {} shard(s), this run has {}: identifying new sessions",
+                 saved.front().shard.count, count);
+    return;
+  }
+  for (const SessionPosition& position : saved) {
+    auto& shard = *m_shards[position.shard.index];
+    shard.session.restore(position.session_id, position.seq);
+    spdlog::info("shard {}/{}: resuming saved session {} after s={}", position.shard.index, count,
+                 position.session_id, position.seq);
+  }
+}
+
+std::vector<SessionPosition> GatewayClient::positions() const {
+  std::vector<SessionPosition> result;
+  for (const auto& shard : m_shards) {
+    const auto& session = shard->session;
+    if (!session.session_id().empty() && session.phase() != gateway::Phase::stopped) {
+      result.push_back(
+          SessionPosition{session.shard(), session.session_id(), session.last_published_seq().value_or(0)});
+    }
+  }
+  return result;
 }
 
 void GatewayClient::reshard() {

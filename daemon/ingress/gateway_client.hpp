@@ -19,6 +19,13 @@
 
 namespace relay::ingress {
 
+// A shard's session and the `s` of its last published Dispatch: what a restart resumes from.
+struct SessionPosition {
+  gateway::ShardId shard;
+  std::string session_id;
+  std::uint64_t seq = 0;
+};
+
 struct GatewaySettings {
   std::string app_id;
   std::string client_secret;  // access-token auth
@@ -29,6 +36,8 @@ struct GatewaySettings {
   std::optional<unsigned> shards;  // nullopt: as /gateway/bot suggests
   std::size_t max_frame_bytes = 1 << 20;
   gateway::SessionSettings session;  // timings; shard and intents are filled in per shard
+  // Sessions saved by an earlier run; resumed when the shard count is unchanged.
+  std::vector<SessionPosition> saved_sessions;
 };
 
 // Where the gateway's output goes. Called on the event loop; views die when the call returns.
@@ -65,6 +74,8 @@ class GatewayClient {
   std::size_t ready_shards() const;
   const GatewayCounters& counters() const { return m_counters; }
   const gateway::Session* session(unsigned index) const;
+  // Every shard that has a session, with its last published `s`.
+  std::vector<SessionPosition> positions() const;
 
  private:
   class Shard;
@@ -75,9 +86,11 @@ class GatewayClient {
   void on_discovered(HttpResponse&& response);
   void discover_later(util::Millis delay);
   void start_shards(const protocol::GatewayInfo& info);
+  void restore_sessions(unsigned count);
   void stop_shards();
   void reshard();
   unsigned shard_count_for(const protocol::GatewayInfo& info) const;
+  std::size_t resumable_sessions(unsigned count) const;
   void execute(Shard& shard, gateway::Actions& actions);
   void poll_pacer();
   void retire(std::unique_ptr<GatewaySocket> socket);

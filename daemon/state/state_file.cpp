@@ -1,0 +1,117 @@
+#include "state/state_file.hpp"
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include "util/json_writer.hpp"
+
+namespace relay::state {
+namespace {
+
+using simdjson::dom::element;
+
+StateProblem corrupt(std::string message) {
+  return StateProblem{StateProblem::Kind::corrupt, std::move(message)};
+}
+
+std::variant<SavedShard, StateProblem> decode_shard(element entry) {
+  simdjson::dom::array layout;
+  std::uint64_t index = 0;
+  std::uint64_t count = 0;
+  std::string_view session_id;
+  SavedShard shard;
+  if (entry["shard"].get_array().get(layout) != simdjson::SUCCESS || layout.size() != 2 ||
+      layout.at(0).get_uint64().get(index) != simdjson::SUCCESS ||
+      layout.at(1).get_uint64().get(count) != simdjson::SUCCESS || count == 0 || index >= count ||
+      count > 65536) {
+    return corrupt("a shard entry has no valid \"shard\": [index, count]");
+  }
+  if (entry["session_id"].get_string().get(session_id) != simdjson::SUCCESS || session_id.empty()) {
+    return corrupt(fmt::format("shard {} has no session_id", index));
+  }
+  if (entry["seq"].get_uint64().get(shard.seq) != simdjson::SUCCESS) {
+    return corrupt(fmt::format("shard {} has no valid seq", index));
+  }
+  shard.index = static_cast<unsigned>(index);
+  shard.count = static_cast<unsigned>(count);
+  shard.session_id = std::string(session_id);
+  return shard;
+}
+
+}  // namespace
+
+std::string encode_state(const SavedState& state) {
+  std::string text =
+      fmt::format(R"({{"format":"{}","version":{},"app_id":)", k_state_format, k_state_version);
+  util::append_json_string(text, state.app_id);
+  fmt::format_to(std::back_inserter(text), R"(,"saved_at_us":{},"relay_seq":{},"shards":[)",
+                 state.saved_at_us, state.relay_seq);
+  for (std::size_t i = 0; i < state.shards.size(); ++i) {
+    const SavedShard& shard = state.shards[i];
+    text += i ? ",\n" : "\n";
+    fmt::format_to(std::back_inserter(text), R"({{"shard":[{},{}],"session_id":)", shard.index, shard.count);
+    util::append_json_string(text, shard.session_id);
+    fmt::format_to(std::back_inserter(text), R"(,"seq":{}}})", shard.seq);
+  }
+  text += "]}\n";
+  return text;
+}
+
+std::variant<SavedState, StateProblem> decode_state(std::string_view text, std::string_view expected_app_id) {
+  simdjson::dom::parser parser;
+  element root;
+  if (parser.parse(text.data(), text.size()).get(root) != simdjson::SUCCESS || !root.is_object()) {
+    return corrupt("not a JSON object");
+  }
+  std::string_view format;
+  if (root["format"].get_string().get(format) != simdjson::SUCCESS || format != k_state_format) {
+    return StateProblem{
+        StateProblem::Kind::foreign,
+        fmt::format("not a qq-gateway-relay state file (no \"format\":\"{}\")", k_state_format)};
+  }
+  std::int64_t version = 0;
+  if (root["version"].get_int64().get(version) != simdjson::SUCCESS || version != k_state_version) {
+    return StateProblem{
+        StateProblem::Kind::foreign,
+        fmt::format("state format version {} (this relay reads {})", version, k_state_version)};
+  }
+  SavedState state;
+  std::string_view app_id;
+  if (root["app_id"].get_string().get(app_id) != simdjson::SUCCESS) {
+    return corrupt("no app_id");
+  }
+  if (app_id != expected_app_id) {
+    return StateProblem{StateProblem::Kind::foreign,
+                        fmt::format("written for app_id {}, not {}", app_id, expected_app_id)};
+  }
+  state.app_id = std::string(app_id);
+  if (root["relay_seq"].get_uint64().get(state.relay_seq) != simdjson::SUCCESS) {
+    return corrupt("no valid relay_seq");
+  }
+  if (root["saved_at_us"].get_int64().get(state.saved_at_us) != simdjson::SUCCESS) {
+    return corrupt("no valid saved_at_us");
+  }
+  simdjson::dom::array shards;
+  if (root["shards"].get_array().get(shards) != simdjson::SUCCESS) {
+    return corrupt("no shards array");
+  }
+  for (element entry : shards) {
+    auto decoded = decode_shard(entry);
+    if (auto* problem = std::get_if<StateProblem>(&decoded)) {
+      return std::move(*problem);
+    }
+    auto& shard = std::get<SavedShard>(decoded);
+    if (!state.shards.empty() && shard.count != state.shards.front().count) {
+      return corrupt("shards from different layouts");
+    }
+    for (const SavedShard& seen : state.shards) {
+      if (seen.index == shard.index) {
+        return corrupt(fmt::format("shard {} appears twice", shard.index));
+      }
+    }
+    state.shards.push_back(std::move(shard));
+  }
+  return state;
+}
+
+}  // namespace relay::state

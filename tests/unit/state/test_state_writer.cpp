@@ -1,0 +1,104 @@
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <catch2/catch.hpp>
+
+#include "state/atomic_file.hpp"
+#include "state/state_writer.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "relay-state-test-XXXXXX").string();
+    REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    path = pattern;
+  }
+  ~TempDir() { fs::remove_all(path); }
+  fs::path path;
+};
+
+std::string contents(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+TEST_CASE("an atomic write replaces the file and leaves no temporary behind") {
+  TempDir dir;
+  const std::string path = (dir.path / "state.json").string();
+  REQUIRE(relay::state::write_file_atomically(path, "first").empty());
+  REQUIRE(relay::state::write_file_atomically(path, "second").empty());
+  REQUIRE(contents(path) == "second");
+  REQUIRE(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
+  struct stat info {};
+  REQUIRE(stat(path.c_str(), &info) == 0);
+  REQUIRE((info.st_mode & 0777) == 0600);  // session ids stay private to the relay's user
+}
+
+TEST_CASE("an atomic write into a missing directory reports the path") {
+  TempDir dir;
+  const std::string path = (dir.path / "missing" / "state.json").string();
+  const std::string error = relay::state::write_file_atomically(path, "x");
+  REQUIRE(error.find("cannot create " + path + ".tmp") == 0);
+}
+
+TEST_CASE("reading tells a missing file from an unreadable one") {
+  TempDir dir;
+  std::string error;
+  REQUIRE_FALSE(relay::state::read_whole_file((dir.path / "none").string(), error));
+  REQUIRE(error.empty());
+  REQUIRE_FALSE(relay::state::read_whole_file(dir.path.string(), error));  // a directory
+  REQUIRE_FALSE(error.empty());
+  REQUIRE(relay::state::write_file_atomically((dir.path / "f").string(), "abc").empty());
+  REQUIRE(relay::state::read_whole_file((dir.path / "f").string(), error) == "abc");
+}
+
+TEST_CASE("the writer keeps only the newest content and flush waits for it") {
+  TempDir dir;
+  const std::string path = (dir.path / "state.json").string();
+  relay::state::StateWriter writer(path, nullptr);
+  for (int i = 0; i < 100; ++i) {
+    writer.submit("content " + std::to_string(i));
+  }
+  REQUIRE(writer.flush().empty());
+  REQUIRE(contents(path) == "content 99");
+  const auto counters = writer.counters();
+  REQUIRE(counters.writes >= 1);
+  REQUIRE(counters.writes <= 100);
+  REQUIRE(counters.failures == 0);
+}
+
+TEST_CASE("the writer reports failures and recovery, and the destructor writes what is pending") {
+  TempDir dir;
+  const fs::path sub = dir.path / "sub";
+  const std::string path = (sub / "state.json").string();
+  std::vector<std::string> reports;
+  std::mutex lock;
+  {
+    relay::state::StateWriter writer(path, [&](const std::string& problem) {
+      std::lock_guard guard(lock);
+      reports.push_back(problem);
+    });
+    writer.submit("lost");
+    REQUIRE_FALSE(writer.flush().empty());
+    REQUIRE(writer.counters().failures == 1);
+    fs::create_directory(sub);
+    writer.submit("kept");
+    REQUIRE(writer.flush().empty());
+    writer.submit("last words");
+  }
+  REQUIRE(contents(path) == "last words");
+  REQUIRE(reports.size() == 2);
+  REQUIRE_FALSE(reports[0].empty());
+  REQUIRE(reports[1].empty());
+}
