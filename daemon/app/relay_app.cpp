@@ -212,8 +212,11 @@ void RelayApp::on_shard_state(const gateway::ShardId& shard, std::string_view se
 }
 
 void RelayApp::on_gateway_stopped(gateway::StopCategory category, const std::string& message) {
-  spdlog::critical("giving up: {}", message);
-  begin_shutdown(exit_code_for(category));
+  // The reason was logged where it happened; this line says what the process does about it.
+  const int code = exit_code_for(category);
+  spdlog::critical("no gateway shard is left running; exiting with status {}", code);
+  static_cast<void>(message);
+  begin_shutdown(code);
 }
 
 }  // namespace relay::app

@@ -12,6 +12,7 @@ using enum StopCategory;
 // docs/architecture.md mirrors it and tests walk it.
 constexpr std::array k_rules{
     CloseRule{1000, 1001, resume, none, "normal closure by the server", ""},
+    CloseRule{1006, 1006, resume, none, "connection lost", ""},
     CloseRule{4000, 4000, resume, none, "unknown error", ""},
     CloseRule{4001, 4002, identify_bounded, other, "invalid opcode or payload",
               "the relay sent something the gateway rejects; report it with the log"},

@@ -88,6 +88,7 @@ void GatewayClient::start() {
       m_loop, TokenSettings{m_settings.app_id, m_settings.client_secret, m_settings.token_url},
       [this](const std::string& authorization) { on_token(authorization); },
       [this](const std::string& why) {
+        spdlog::error("{}: fix bot.app_id and the client secret", why);
         m_gave_up = true;
         stop_shards();
         m_sink.on_gateway_stopped(gateway::StopCategory::credentials, why);

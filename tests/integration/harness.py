@@ -52,8 +52,16 @@ class Sim:
     def post(self, path, body):
         return self.request("POST", path, body)
 
+    def pause(self):
+        """Freezes the simulator (SIGSTOP): connections stay open and nothing is answered."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+
     def stop(self):
         if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(5)
@@ -85,11 +93,11 @@ level = "debug"
 
 
 class Relay:
-    def __init__(self, workdir, config_text, *args):
-        self.config_path = os.path.join(workdir, "relay.toml")
+    def __init__(self, workdir, config_text, *args, name="relay"):
+        self.config_path = os.path.join(workdir, f"{name}.toml")
         with open(self.config_path, "w") as f:
             f.write(config_text)
-        self.log_path = os.path.join(workdir, "relay.log")
+        self.log_path = os.path.join(workdir, f"{name}.log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen([RELAY_BIN, "--config", self.config_path, *args],
                                      stdout=self.log, stderr=subprocess.STDOUT)
