@@ -67,6 +67,10 @@ HttpResponse Simulator::handle_http(const HttpRequest& request) {
 
 HttpResponse Simulator::handle_token(const HttpRequest& request) {
   ++token_requests_;
+  if (token_failures_left_ > 0) {
+    --token_failures_left_;
+    return platform_error(token_failure_status_, token_failure_status_, "service unavailable (token_outage)");
+  }
   JsonObject body;
   std::string error;
   if (!parse_json_object(request.body, body, error)) {
@@ -421,6 +425,18 @@ HttpResponse Simulator::control_fault(const JsonObject& req) {
 
   if (kind == "expire_token") {
     tokens_.expire_all();
+    r.body += "]}";
+    return r;
+  }
+
+  if (kind == "token_outage") {
+    const auto count = req.has("count") ? req.get_int("count") : std::optional<std::int64_t>(1);
+    const auto status = req.has("status") ? req.get_int("status") : std::optional<std::int64_t>(503);
+    if (!count || *count < 0 || !status || *status < 400 || *status > 599) {
+      return control_error(400, "token_outage needs a count >= 0 and a status from 400 to 599");
+    }
+    token_failures_left_ = static_cast<std::uint64_t>(*count);
+    token_failure_status_ = static_cast<int>(*status);
     r.body += "]}";
     return r;
   }

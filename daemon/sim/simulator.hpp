@@ -156,6 +156,9 @@ class Simulator {
   std::uint64_t identifies_ = 0;
   std::uint64_t resumes_ = 0;
   std::uint64_t token_requests_ = 0;
+  // fault token_outage: the next N token requests fail with this HTTP status.
+  std::uint64_t token_failures_left_ = 0;
+  int token_failure_status_ = 503;
 
   struct lws_context* context_ = nullptr;
   int port_ = 0;
