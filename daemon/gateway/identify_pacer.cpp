@@ -32,10 +32,6 @@ bool IdentifyPacer::waiting_for_quota(util::TimePoint now) const {
 
 void IdentifyPacer::poll(util::TimePoint now, std::vector<unsigned>& granted) {
   forget_old(now);
-  if (m_remaining == 0 && now >= m_reset_at) {
-    // The platform's window has rolled over; the next /gateway/bot will tell the real figure.
-    m_remaining = UINT64_MAX;
-  }
   while (!m_queue.empty() && m_recent.size() < m_max_concurrency && m_remaining > 0) {
     granted.push_back(m_queue.front());
     m_queue.pop_front();
@@ -51,7 +47,8 @@ std::optional<util::TimePoint> IdentifyPacer::next_deadline(util::TimePoint now)
     return std::nullopt;
   }
   if (m_remaining == 0) {
-    return std::max(now, m_reset_at);
+    // After the reset only set_limits can help; the driver is told by needs_limits().
+    return now < m_reset_at ? std::optional(m_reset_at) : std::nullopt;
   }
   if (m_recent.size() < m_max_concurrency) {
     return now;

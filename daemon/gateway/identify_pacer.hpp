@@ -38,6 +38,9 @@ class IdentifyPacer {
   std::uint64_t remaining() const { return m_remaining; }
   // True while queued shards wait for the daily quota rather than the 5-second window.
   bool waiting_for_quota(util::TimePoint now) const;
+  // The quota was spent and its reset time has passed: nothing is granted until set_limits brings the new
+  // figures from /gateway/bot, so that a later storm cannot spend a quota the relay no longer knows.
+  bool needs_limits(util::TimePoint now) const { return m_remaining == 0 && now >= m_reset_at; }
   util::TimePoint quota_reset_at() const { return m_reset_at; }
 
  private:

@@ -74,6 +74,7 @@ GatewayClient::GatewayClient(EventLoop& loop, GatewaySettings settings, EventSin
       m_sink(sink),
       m_discovery_timer(loop, [this] { discover(); }),
       m_pacer_timer(loop, [this] { poll_pacer(); }),
+      m_limits_timer(loop, [this] { refresh_limits(); }),
       m_reshard_timer(loop, [this] { reshard(); }),
       m_reaper(loop, [this] { std::erase_if(m_retired, [](const auto& s) { return s->finished(); }); }) {}
 
@@ -111,11 +112,53 @@ void GatewayClient::discover() {
     return;
   }
   ++m_counters.discoveries;
+  m_discovery = gateway_bot_request(&GatewayClient::on_discovered);
+}
+
+std::unique_ptr<HttpRequest> GatewayClient::gateway_bot_request(
+    void (GatewayClient::*on_response)(HttpResponse&&)) {
   HttpRequestSpec spec;
   spec.url = m_settings.api_base + "/gateway/bot";
   spec.headers = {{"authorization", m_authorization}, {"x-union-appid", m_settings.app_id}};
-  m_discovery = std::make_unique<HttpRequest>(
-      m_loop, std::move(spec), [this](HttpResponse&& response) { on_discovered(std::move(response)); });
+  return std::make_unique<HttpRequest>(m_loop, std::move(spec), [this, on_response](HttpResponse&& response) {
+    (this->*on_response)(std::move(response));
+  });
+}
+
+void GatewayClient::refresh_limits() {
+  if (m_stopping || m_limits_request) {
+    return;
+  }
+  spdlog::info("the daily session quota has reset; asking /gateway/bot for the new figures");
+  m_limits_request = gateway_bot_request(&GatewayClient::on_limits);
+}
+
+void GatewayClient::on_limits(HttpResponse&& response) {
+  m_limits_request.reset();
+  if (m_stopping) {
+    return;
+  }
+  std::optional<protocol::GatewayInfo> info;
+  if (response.status == 200) {
+    info = protocol::parse_gateway_info(response.body);
+  }
+  if (!info) {
+    if (response.status == 401 && m_tokens) {
+      m_tokens->invalidate();
+    }
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    std::mt19937_64 random(std::random_device{}());
+    const auto delay = std::max(util::Millis(500), m_limits_backoff.next(unit(random)));
+    spdlog::warn("GET /gateway/bot for the session quota failed ({}); retrying in {} ms",
+                 response.status ? fmt::format("HTTP {}", response.status) : response.error, delay.count());
+    m_limits_timer.schedule_in(delay);
+    return;
+  }
+  m_limits_backoff.reset();
+  const auto now = m_loop.now();
+  m_pacer.set_limits(info->max_concurrency, info->remaining, now + util::Millis(info->reset_after_ms));
+  spdlog::info("session quota: {} starts left, resets in {} s", info->remaining, info->reset_after_ms / 1000);
+  poll_pacer();
 }
 
 void GatewayClient::discover_later(util::Millis delay) {
@@ -262,6 +305,8 @@ void GatewayClient::shutdown() {
   m_discovery.reset();
   m_discovery_timer.cancel();
   m_pacer_timer.cancel();
+  m_limits_request.reset();
+  m_limits_timer.cancel();
   stop_shards();
 }
 
@@ -367,9 +412,13 @@ void GatewayClient::poll_pacer() {
       execute(shard, m_actions);
     }
   }
+  if (m_pacer.queued() > 0 && m_pacer.needs_limits(now)) {
+    refresh_limits();
+  }
   if (auto next = m_pacer.next_deadline(now)) {
     if (m_pacer.waiting_for_quota(now)) {
-      spdlog::warn("{} shard(s) wait for the daily session quota to reset", m_pacer.queued());
+      spdlog::warn("{} shard(s) wait for the daily session quota to reset, in {} s", m_pacer.queued(),
+                   std::chrono::duration_cast<std::chrono::seconds>(m_pacer.quota_reset_at() - now).count());
     }
     m_pacer_timer.schedule_at(*next);
   }

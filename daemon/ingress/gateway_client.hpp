@@ -93,6 +93,10 @@ class GatewayClient {
   std::size_t resumable_sessions(unsigned count) const;
   void execute(Shard& shard, gateway::Actions& actions);
   void poll_pacer();
+  // The daily quota was spent and has reset: ask /gateway/bot for the new figures before identifying again.
+  void refresh_limits();
+  void on_limits(HttpResponse&& response);
+  std::unique_ptr<HttpRequest> gateway_bot_request(void (GatewayClient::*on_response)(HttpResponse&&));
   void retire(std::unique_ptr<GatewaySocket> socket);
   void on_shard_stopped(gateway::StopCategory category, const std::string& message);
 
@@ -108,6 +112,9 @@ class GatewayClient {
   std::vector<std::unique_ptr<Shard>> m_shards;
   gateway::IdentifyPacer m_pacer;
   Timer m_pacer_timer;
+  std::unique_ptr<HttpRequest> m_limits_request;
+  Timer m_limits_timer;
+  util::Backoff m_limits_backoff{util::Millis(1'000), util::Millis(60'000)};
   Timer m_reshard_timer;
   unsigned m_min_shards = 1;
   std::vector<unsigned> m_granted;

@@ -24,7 +24,7 @@ TEST_CASE("the pacer grants at most max_concurrency identifies per window") {
   REQUIRE_FALSE(pacer.next_deadline(now));
 }
 
-TEST_CASE("the pacer waits for the daily quota to reset") {
+TEST_CASE("the pacer waits for the daily quota to reset, then for the new figures") {
   IdentifyPacer pacer(4);
   relay::util::TimePoint now{};
   pacer.set_limits(4, 1, now + 60'000ms);
@@ -34,11 +34,22 @@ TEST_CASE("the pacer waits for the daily quota to reset") {
   pacer.poll(now, granted);
   REQUIRE(granted == std::vector<unsigned>{0});
   REQUIRE(pacer.waiting_for_quota(now));
+  REQUIRE_FALSE(pacer.needs_limits(now));
   REQUIRE(pacer.next_deadline(now) == now + 60'000ms);
   pacer.poll(now + 59'000ms, granted);
   REQUIRE(granted.size() == 1);
+  // The reset time has passed, but how many starts the new day allows is only known from /gateway/bot.
   pacer.poll(now + 60'000ms, granted);
+  REQUIRE(granted.size() == 1);
+  REQUIRE(pacer.needs_limits(now + 60'000ms));
+  REQUIRE_FALSE(pacer.next_deadline(now + 60'000ms));
+  pacer.set_limits(4, 1, now + 86'400'000ms);
+  pacer.poll(now + 61'000ms, granted);
   REQUIRE(granted == std::vector<unsigned>{0, 1});
+  pacer.enqueue(2);
+  pacer.poll(now + 70'000ms, granted);
+  REQUIRE(granted.size() == 2);  // the new day's single start is spent
+  REQUIRE(pacer.waiting_for_quota(now + 70'000ms));
 }
 
 TEST_CASE("a shard queued twice keeps one place, and a cancelled shard is skipped") {
