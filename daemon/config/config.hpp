@@ -36,6 +36,18 @@ struct PublishConfig {
   std::size_t dedupe_window = 65536;  // recent event ids remembered; 0 turns id de-duplication off
 };
 
+struct WebhookConfig {
+  bool enabled = false;
+  std::string listen = "127.0.0.1:8080";
+  std::string host = "127.0.0.1";  // from listen
+  int port = 8080;                 // from listen
+  std::string path = "/qq/webhook";
+  std::string tls_cert;  // both empty: plain HTTP
+  std::string tls_key;
+  std::size_t max_body = 1048576;
+  unsigned max_clock_skew = 300;  // seconds
+};
+
 struct StateConfig {
   std::string directory = "/var/lib/qq-gateway-relay";
   unsigned save_interval_ms = 1000;  // longest a published position waits before it is written
@@ -50,6 +62,7 @@ struct Config {
   BotConfig bot;
   GatewayConfig gateway;
   PublishConfig publish;
+  WebhookConfig webhook;
   StateConfig state;
   LogConfig log;
 };

@@ -7,6 +7,7 @@
 
 #include "config/credentials.hpp"
 #include "config/key_table.hpp"
+#include "config/setters.hpp"
 #include "config/read_file.hpp"
 #include "config/suggest.hpp"
 #include "config/syntax_error.hpp"
@@ -117,6 +118,9 @@ std::vector<Diagnostic> check_document(const toml::table& root, const std::strin
 
   const std::filesystem::path directory = std::filesystem::path(path).parent_path();
   if (auto problem = detail::resolve_credentials(draft, section_position("bot"), directory)) {
+    out.push_back(std::move(*problem));
+  }
+  if (auto problem = detail::check_webhook(draft, section_position("webhook"), directory)) {
     out.push_back(std::move(*problem));
   }
   return out;

@@ -2,6 +2,9 @@
 
 #include <toml++/toml.h>
 
+#include <filesystem>
+#include <optional>
+
 #include "config/diagnostic.hpp"
 #include "config/key_table.hpp"
 
@@ -23,6 +26,15 @@ Outcome set_endpoints(const toml::node& value, Draft& draft);
 Outcome set_topic_prefix(const toml::node& value, Draft& draft);
 Outcome set_sndhwm(const toml::node& value, Draft& draft);
 Outcome set_dedupe_window(const toml::node& value, Draft& draft);
+Outcome set_webhook_enabled(const toml::node& value, Draft& draft);
+Outcome set_webhook_listen(const toml::node& value, Draft& draft);
+Outcome set_webhook_path(const toml::node& value, Draft& draft);
+Outcome set_webhook_tls_cert(const toml::node& value, Draft& draft);
+Outcome set_webhook_tls_key(const toml::node& value, Draft& draft);
+Outcome set_webhook_max_body(const toml::node& value, Draft& draft);
+Outcome set_webhook_max_clock_skew(const toml::node& value, Draft& draft);
+// Cross-key checks of [webhook]: TLS files in pairs and readable, a signing secret.
+std::optional<Diagnostic> check_webhook(Draft& draft, Position section, const std::filesystem::path& directory);
 Outcome set_state_directory(const toml::node& value, Draft& draft);
 Outcome set_save_interval(const toml::node& value, Draft& draft);
 Outcome set_log_level(const toml::node& value, Draft& draft);

@@ -73,4 +73,32 @@ std::optional<Url> parse_url(std::string_view text) {
   return url;
 }
 
+std::optional<HostPort> parse_host_port(std::string_view text) {
+  HostPort result;
+  std::string_view host;
+  std::string_view port;
+  if (text.starts_with('[')) {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return std::nullopt;
+    }
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos || text.find(':') != colon) {
+      return std::nullopt;  // an IPv6 address needs brackets
+    }
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), result.port);
+  if (host.empty() || port.empty() || ec != std::errc() || end != port.data() + port.size() ||
+      result.port < 1 || result.port > 65535 || host.find_first_of(" /\t") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  result.host = std::string(host);
+  return result;
+}
+
 }  // namespace relay::util

@@ -1,0 +1,114 @@
+#include <unistd.h>
+
+#include "config/setters.hpp"
+#include "config/suggest.hpp"
+#include "config/toml_values.hpp"
+#include "util/url.hpp"
+
+namespace relay::config::detail {
+namespace {
+
+const std::string& string_of(const toml::node& value) {
+  return value.as_string()->get();
+}
+
+std::optional<Position> seen(const Draft& draft, std::string_view name) {
+  const auto it = draft.seen.find(name);
+  return it == draft.seen.end() ? std::nullopt : std::optional(it->second);
+}
+
+}  // namespace
+
+Outcome set_webhook_enabled(const toml::node& value, Draft& draft) {
+  draft.config.webhook.enabled = value.as_boolean()->get();
+  return {};
+}
+
+Outcome set_webhook_listen(const toml::node& value, Draft& draft) {
+  const std::string& text = string_of(value);
+  const auto parsed = util::parse_host_port(text);
+  if (!parsed) {
+    return Problem{
+        "expected \"address:port\" (e.g. \"127.0.0.1:8080\" or \"[::]:8443\"), got " + in_quotes(text), {}};
+  }
+  draft.config.webhook.listen = text;
+  draft.config.webhook.host = parsed->host;
+  draft.config.webhook.port = parsed->port;
+  return {};
+}
+
+Outcome set_webhook_path(const toml::node& value, Draft& draft) {
+  const std::string& path = string_of(value);
+  if (!path.starts_with('/') || path.find_first_of("?# \t") != std::string::npos) {
+    return Problem{"expected an absolute URL path such as \"/qq/webhook\", got " + in_quotes(path), {}};
+  }
+  draft.config.webhook.path = path;
+  return {};
+}
+
+Outcome set_webhook_tls_cert(const toml::node& value, Draft& draft) {
+  if (string_of(value).empty()) {
+    return Problem{"must not be empty", {}};
+  }
+  draft.config.webhook.tls_cert = string_of(value);
+  return {};
+}
+
+Outcome set_webhook_tls_key(const toml::node& value, Draft& draft) {
+  if (string_of(value).empty()) {
+    return Problem{"must not be empty", {}};
+  }
+  draft.config.webhook.tls_key = string_of(value);
+  return {};
+}
+
+Outcome set_webhook_max_body(const toml::node& value, Draft& draft) {
+  std::int64_t bytes = 0;
+  if (auto problem = integer_in_range(value, 1024, 64 * 1024 * 1024, bytes)) {
+    return problem;
+  }
+  draft.config.webhook.max_body = static_cast<std::size_t>(bytes);
+  return {};
+}
+
+Outcome set_webhook_max_clock_skew(const toml::node& value, Draft& draft) {
+  std::int64_t seconds = 0;
+  if (auto problem = integer_in_range(value, 1, 86'400, seconds)) {
+    return problem;
+  }
+  draft.config.webhook.max_clock_skew = static_cast<unsigned>(seconds);
+  return {};
+}
+
+std::optional<Diagnostic> check_webhook(Draft& draft, Position section,
+                                        const std::filesystem::path& directory) {
+  WebhookConfig& webhook = draft.config.webhook;
+  const auto cert_at = seen(draft, "webhook.tls_cert");
+  const auto key_at = seen(draft, "webhook.tls_key");
+  if (cert_at.has_value() != key_at.has_value()) {
+    return Diagnostic{cert_at ? *cert_at : *key_at, cert_at ? "webhook.tls_cert" : "webhook.tls_key",
+                      cert_at ? "needs webhook.tls_key as well" : "needs webhook.tls_cert as well"};
+  }
+  // Relative paths are relative to the config file, and the files must be readable now, not at the first
+  // request hours later.
+  for (auto [file, at, name] : {std::tuple{&webhook.tls_cert, cert_at, "webhook.tls_cert"},
+                                std::tuple{&webhook.tls_key, key_at, "webhook.tls_key"}}) {
+    if (file->empty()) {
+      continue;
+    }
+    const std::filesystem::path written(*file);
+    const std::filesystem::path path = written.is_absolute() ? written : directory / written;
+    if (::access(path.c_str(), R_OK) != 0) {
+      return Diagnostic{*at, name, "cannot read " + in_quotes(path.string())};
+    }
+    *file = path.string();
+  }
+  if (webhook.enabled && draft.config.bot.auth != AuthMode::AccessToken) {
+    return Diagnostic{seen(draft, "webhook.enabled").value_or(section), "webhook.enabled",
+                      "webhook signatures need the AppSecret: set bot.client_secret (or client_secret_file) "
+                      "instead of bot.token"};
+  }
+  return std::nullopt;
+}
+
+}  // namespace relay::config::detail

@@ -1,0 +1,85 @@
+// The [webhook] section: values, defaults, and errors that name the file, the line and the key.
+#include <catch2/catch.hpp>
+#include <string>
+#include <variant>
+
+#include "config/loader.hpp"
+
+namespace {
+
+using relay::config::Config;
+using relay::config::ConfigError;
+
+const std::string k_bot =
+    "[bot]\n"
+    "app_id = \"102000000\"\n"
+    "client_secret = \"change-me\"\n"
+    "intents = [\"GUILDS\"]\n";
+
+std::string error_of(const std::string& text) {
+  auto result = relay::config::load_string(text, "/etc/relay/relay.toml");
+  REQUIRE(std::holds_alternative<ConfigError>(result));
+  return std::get<ConfigError>(result).message;
+}
+
+Config config_of(const std::string& text) {
+  auto result = relay::config::load_string(text, "/etc/relay/relay.toml");
+  if (auto* error = std::get_if<ConfigError>(&result)) {
+    FAIL(error->message);
+  }
+  return std::get<Config>(result);
+}
+
+}  // namespace
+
+TEST_CASE("webhook defaults: off, loopback port 8080, /qq/webhook", "[config][webhook]") {
+  const Config config = config_of(k_bot);
+  CHECK_FALSE(config.webhook.enabled);
+  CHECK(config.webhook.host == "127.0.0.1");
+  CHECK(config.webhook.port == 8080);
+  CHECK(config.webhook.path == "/qq/webhook");
+  CHECK(config.webhook.max_body == 1048576);
+  CHECK(config.webhook.max_clock_skew == 300);
+}
+
+TEST_CASE("webhook listen takes IPv4, IPv6 in brackets and host names", "[config][webhook]") {
+  CHECK(config_of(k_bot + "[webhook]\nlisten = \"[::]:8443\"\n").webhook.host == "::");
+  CHECK(config_of(k_bot + "[webhook]\nlisten = \"[::1]:8443\"\n").webhook.port == 8443);
+  CHECK(config_of(k_bot + "[webhook]\nlisten = \"localhost:80\"\n").webhook.host == "localhost");
+  CHECK(error_of(k_bot + "[webhook]\nenabled = true\nlisten = \"8080\"\n") ==
+        "/etc/relay/relay.toml:7: webhook.listen: expected \"address:port\" (e.g. \"127.0.0.1:8080\" or "
+        "\"[::]:8443\"), got \"8080\"");
+  CHECK(error_of(k_bot + "[webhook]\nlisten = \"::1:8080\"\n").find("webhook.listen: expected") !=
+        std::string::npos);
+  CHECK(error_of(k_bot + "[webhook]\nlisten = \"127.0.0.1:70000\"\n").find("webhook.listen") !=
+        std::string::npos);
+}
+
+TEST_CASE("webhook path, body limit and clock skew are checked", "[config][webhook]") {
+  CHECK(error_of(k_bot + "[webhook]\npath = \"qq\"\n") ==
+        "/etc/relay/relay.toml:6: webhook.path: expected an absolute URL path such as \"/qq/webhook\", got "
+        "\"qq\"");
+  CHECK(error_of(k_bot + "[webhook]\nmax_body = 10\n").find("/etc/relay/relay.toml:6: webhook.max_body:") ==
+        0);
+  CHECK(error_of(k_bot + "[webhook]\nmax_clock_skew = 0\n")
+            .find("/etc/relay/relay.toml:6: webhook.max_clock_skew:") == 0);
+}
+
+TEST_CASE("webhook TLS needs both files, readable", "[config][webhook]") {
+  CHECK(error_of(k_bot + "[webhook]\ntls_cert = \"/etc/hostname\"\n") ==
+        "/etc/relay/relay.toml:6: webhook.tls_cert: needs webhook.tls_key as well");
+  CHECK(error_of(k_bot + "[webhook]\ntls_key = \"/etc/hostname\"\n") ==
+        "/etc/relay/relay.toml:6: webhook.tls_key: needs webhook.tls_cert as well");
+  CHECK(error_of(k_bot + "[webhook]\ntls_cert = \"/etc/hostname\"\ntls_key = \"missing.key\"\n") ==
+        "/etc/relay/relay.toml:7: webhook.tls_key: cannot read \"/etc/relay/missing.key\"");
+  const Config config =
+      config_of(k_bot + "[webhook]\ntls_cert = \"/etc/hostname\"\ntls_key = \"/etc/hostname\"\n");
+  CHECK(config.webhook.tls_cert == "/etc/hostname");
+}
+
+TEST_CASE("a webhook needs the AppSecret to check signatures", "[config][webhook]") {
+  CHECK(error_of("[bot]\napp_id = \"1\"\ntoken = \"t\"\nintents = 1\n[webhook]\nenabled = true\n") ==
+        "/etc/relay/relay.toml:6: webhook.enabled: webhook signatures need the AppSecret: set "
+        "bot.client_secret "
+        "(or client_secret_file) instead of bot.token");
+}
