@@ -12,6 +12,7 @@
 #include "app/signals.hpp"
 #include "config/loader.hpp"
 #include "util/json_writer.hpp"
+#include "webhook/signature.hpp"
 
 namespace relay::app {
 namespace {
@@ -77,6 +78,9 @@ RelayApp::RelayApp(config::Config config)
   if (m_config.gateway.enabled) {
     m_gateway = std::make_unique<ingress::GatewayClient>(m_loop, std::move(settings), *this);
   }
+  if (m_config.webhook.enabled) {
+    start_webhook();
+  }
 }
 
 RelayApp::~RelayApp() {
@@ -86,11 +90,34 @@ RelayApp::~RelayApp() {
   }
 }
 
+void RelayApp::start_webhook() {
+  const auto& config = m_config.webhook;
+  auto key = webhook::WebhookKey::from_secret(m_config.bot.client_secret);
+  if (!key) {
+    throw std::runtime_error("webhook.enabled needs a non-empty client secret to check signatures");
+  }
+  webhook::HandlerSettings handler;
+  handler.path = config.path;
+  handler.max_body = config.max_body;
+  handler.max_clock_skew_s = config.max_clock_skew;
+  ingress::WebhookServerSettings server;
+  server.host = config.host;
+  server.port = config.port;
+  server.tls_cert = config.tls_cert;
+  server.tls_key = config.tls_key;
+  server.request_timeout_s = config.request_timeout;
+  m_webhook = std::make_unique<ingress::WebhookServer>(
+      m_loop, std::move(server), webhook::RequestHandler(std::move(handler), *key), *this);
+  spdlog::info("webhook: listening on {}://{}{}", m_webhook->tls() ? "https" : "http", config.listen,
+               config.path);
+}
+
 int RelayApp::run() {
   if (m_gateway) {
     m_gateway->start();
   } else {
-    spdlog::warn("gateway.enabled is false: no gateway connection will be made");
+    spdlog::warn("gateway.enabled is false: no gateway connection will be made{}",
+                 m_webhook ? "; events come by webhook only" : "");
   }
   m_loop.run();
   m_state->save_now();
@@ -102,6 +129,15 @@ int RelayApp::run() {
       "stopped; {} messages published, {} repeats dropped ({} by s, {} by event id), state saved {} times",
       m_publisher->counters().published, repeated_seqs + m_repeated_ids, repeated_seqs, m_repeated_ids,
       m_state->counters().writes);
+  if (m_webhook) {
+    const auto& counters = m_webhook->counters();
+    std::uint64_t rejected = 0;
+    for (const auto count : counters.rejected) {
+      rejected += count;
+    }
+    spdlog::info("webhook: {} requests, {} events, {} validations, {} rejected", counters.requests,
+                 counters.events, counters.validations, rejected);
+  }
   return m_exit_code;
 }
 
@@ -156,6 +192,29 @@ void RelayApp::begin_shutdown(int exit_code) {
   m_shutdown_timer.schedule_in(k_close_grace);
 }
 
+bool RelayApp::first_sighting(std::string_view event_id, std::string_view event_type,
+                              std::string_view source) {
+  if (event_id.empty() || m_recent_ids.insert(event_id)) {
+    return true;
+  }
+  ++m_repeated_ids;
+  spdlog::debug("{}: dropping {} {}: this event id was published recently", source, event_type, event_id);
+  return false;
+}
+
+void RelayApp::on_webhook_event(const protocol::Frame& event, std::string_view body,
+                                std::int64_t received_at_us) {
+  if (!first_sighting(event.id, event.t, "webhook")) {
+    return;
+  }
+  publish::MessageInfo info;
+  info.source = publish::Source::webhook;
+  info.event_id = event.id;
+  info.received_at_us = received_at_us;
+  m_publisher->publish(event.t, body, info);
+  m_state->mark_changed();
+}
+
 state::SavedState RelayApp::snapshot() const {
   state::SavedState saved;
   saved.app_id = m_config.bot.app_id;
@@ -173,10 +232,7 @@ state::SavedState RelayApp::snapshot() const {
 void RelayApp::on_dispatch(const gateway::ShardId& shard, std::string_view session_id,
                            const gateway::Publish& event, std::int64_t received_at_us) {
   m_state->mark_changed();  // the shard's position moved, even when the event turns out to be a repeat
-  if (!event.event_id.empty() && !m_recent_ids.insert(event.event_id)) {
-    ++m_repeated_ids;
-    spdlog::debug("shard {}/{}: dropping {} {}: this event id was published recently", shard.index,
-                  shard.count, event.event_type, event.event_id);
+  if (!first_sighting(event.event_id, event.event_type, "gateway")) {
     return;
   }
   publish::MessageInfo info;

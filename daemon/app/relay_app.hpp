@@ -8,13 +8,14 @@
 #include "config/config.hpp"
 #include "ingress/event_loop.hpp"
 #include "ingress/gateway_client.hpp"
+#include "ingress/webhook_server.hpp"
 #include "publish/recent_ids.hpp"
 #include "publish/zmq_publisher.hpp"
 
 namespace relay::app {
 
 // The daemon: one event loop carrying the gateway shards, and the publisher they feed.
-class RelayApp final : public ingress::EventSink {
+class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
  public:
   explicit RelayApp(config::Config config);
   ~RelayApp() override;
@@ -27,11 +28,16 @@ class RelayApp final : public ingress::EventSink {
   void on_shard_state(const gateway::ShardId& shard, std::string_view session_id,
                       const gateway::StateChanged& change) override;
   void on_gateway_stopped(gateway::StopCategory category, const std::string& message) override;
+  void on_webhook_event(const protocol::Frame& event, std::string_view body,
+                        std::int64_t received_at_us) override;
 
  private:
   void on_signal();
   void reload();
+  void start_webhook();
   void begin_shutdown(int exit_code);
+  // False (and counted) when the event's id was published recently, by either source.
+  bool first_sighting(std::string_view event_id, std::string_view event_type, std::string_view source);
   state::SavedState snapshot() const;
 
   config::Config m_config;
@@ -41,6 +47,7 @@ class RelayApp final : public ingress::EventSink {
   std::uint64_t m_repeated_ids = 0;
   std::unique_ptr<StateKeeper> m_state;
   std::unique_ptr<ingress::GatewayClient> m_gateway;
+  std::unique_ptr<ingress::WebhookServer> m_webhook;
   ingress::Timer m_shutdown_timer;
   int m_signal_fd = -1;
   int m_exit_code = 0;

@@ -46,6 +46,7 @@ struct WebhookConfig {
   std::string tls_key;
   std::size_t max_body = 1048576;
   unsigned max_clock_skew = 300;  // seconds
+  unsigned request_timeout = 10;  // seconds for a whole request to arrive
 };
 
 struct StateConfig {

@@ -80,6 +80,15 @@ Outcome set_webhook_max_clock_skew(const toml::node& value, Draft& draft) {
   return {};
 }
 
+Outcome set_webhook_request_timeout(const toml::node& value, Draft& draft) {
+  std::int64_t seconds = 0;
+  if (auto problem = integer_in_range(value, 1, 300, seconds)) {
+    return problem;
+  }
+  draft.config.webhook.request_timeout = static_cast<unsigned>(seconds);
+  return {};
+}
+
 std::optional<Diagnostic> check_webhook(Draft& draft, Position section,
                                         const std::filesystem::path& directory) {
   WebhookConfig& webhook = draft.config.webhook;

@@ -1,0 +1,289 @@
+#include "ingress/webhook_server.hpp"
+
+#include <libwebsockets.h>
+#include <simdjson.h>
+
+#include <charconv>
+#include <new>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "util/time.hpp"
+
+namespace relay::ingress {
+
+struct WebhookServer::Request {
+  std::string method;
+  std::string path;
+  std::optional<std::string> signature;
+  std::optional<std::string> timestamp;
+  std::string body;  // reserved with simdjson padding, so the decoder parses in place
+  bool receiving = false;
+  int status = 0;
+  std::string response;
+  bool close_after = false;
+  bool headers_sent = false;
+};
+
+namespace {
+
+constexpr std::string_view k_signature_header = "x-signature-ed25519:";
+constexpr std::string_view k_timestamp_header = "x-signature-timestamp:";
+constexpr std::size_t k_max_header_value = 512;
+
+std::optional<std::string> custom_header(lws* wsi, std::string_view name) {
+  const int length = lws_hdr_custom_length(wsi, name.data(), static_cast<int>(name.size()));
+  if (length < 0 || static_cast<std::size_t>(length) > k_max_header_value) {
+    return length < 0 ? std::nullopt : std::optional<std::string>("");  // oversized: certainly not valid
+  }
+  std::string value(static_cast<std::size_t>(length) + 1, '\0');
+  if (lws_hdr_custom_copy(wsi, value.data(), static_cast<int>(value.size()), name.data(),
+                          static_cast<int>(name.size())) < 0) {
+    return std::nullopt;
+  }
+  value.resize(static_cast<std::size_t>(length));
+  return value;
+}
+
+std::string_view method_name(int method) {
+  switch (method) {
+    case LWSHUMETH_GET:
+      return "GET";
+    case LWSHUMETH_POST:
+      return "POST";
+    case LWSHUMETH_OPTIONS:
+      return "OPTIONS";
+    case LWSHUMETH_PUT:
+      return "PUT";
+    case LWSHUMETH_PATCH:
+      return "PATCH";
+    case LWSHUMETH_DELETE:
+      return "DELETE";
+    case LWSHUMETH_HEAD:
+      return "HEAD";
+    default:
+      return "OTHER";
+  }
+}
+
+int webhook_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::size_t len) {
+  auto* server = static_cast<WebhookServer*>(lws_vhost_user(lws_get_vhost(wsi)));
+  if (server == nullptr) {
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+  }
+  try {
+    return server->on_callback(wsi, static_cast<int>(reason), user, in, len);
+  } catch (const std::exception& error) {
+    spdlog::error("webhook: {}", error.what());
+    return -1;
+  }
+}
+
+// Each connection's user area holds one pointer to its Request.
+const lws_protocols k_webhook_protocols[] = {
+    {"relay-webhook", webhook_callback, sizeof(void*), 0, 0, nullptr, 0},
+    {nullptr, nullptr, 0, 0, 0, nullptr, 0},
+};
+
+}  // namespace
+
+WebhookServer::WebhookServer(EventLoop& loop, WebhookServerSettings settings, webhook::RequestHandler handler,
+                             WebhookSink& sink)
+    : m_loop(loop), m_settings(std::move(settings)), m_handler(std::move(handler)), m_sink(sink) {
+  lws_context_creation_info info{};
+  info.vhost_name = "webhook";
+  info.port = m_settings.port;
+  info.iface = m_settings.host.c_str();
+  info.protocols = k_webhook_protocols;
+  info.user = this;
+  info.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+  info.alpn = "http/1.1";
+  info.timeout_secs = m_settings.request_timeout_s;
+  info.keepalive_timeout = static_cast<int>(m_settings.request_timeout_s);
+  if (!m_settings.tls_cert.empty()) {
+    info.ssl_cert_filepath = m_settings.tls_cert.c_str();
+    info.ssl_private_key_filepath = m_settings.tls_key.c_str();
+  }
+  m_vhost = lws_create_vhost(loop.context(), &info);
+  if (m_vhost == nullptr) {
+    throw std::runtime_error(fmt::format("cannot listen for webhooks on {}:{}{}", m_settings.host,
+                                         m_settings.port,
+                                         tls() ? " (or cannot load webhook.tls_cert/tls_key)" : ""));
+  }
+  m_port = lws_get_vhost_listen_port(m_vhost);
+}
+
+WebhookServer::~WebhookServer() {
+  if (m_vhost != nullptr) {
+    lws_vhost_destroy(m_vhost);
+  }
+}
+
+int WebhookServer::on_callback(lws* wsi, int reason, void* user, void* in, std::size_t len) {
+  auto** slot = static_cast<Request**>(user);
+  switch (reason) {
+    case LWS_CALLBACK_HTTP: {
+      if (*slot == nullptr) {
+        *slot = new Request();
+      } else {
+        **slot = Request();  // the next request on a kept-alive connection
+      }
+      begin(wsi, **slot, std::string_view(static_cast<const char*>(in), len));
+      return 0;
+    }
+    case LWS_CALLBACK_HTTP_BODY: {
+      Request& request = **slot;
+      if (!request.receiving) {
+        return 0;  // a request already answered; its body is ignored
+      }
+      if (request.body.size() + len > m_handler.settings().max_body) {
+        request.receiving = false;
+        count_rejection(webhook::Rejection::body_too_large, "");
+        respond(wsi, request, 413, R"({"error":"body_too_large"})", true);
+        return 0;
+      }
+      request.body.append(static_cast<const char*>(in), len);
+      return 0;
+    }
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+      if (*slot != nullptr && (*slot)->receiving) {
+        finish_body(wsi, **slot);
+      }
+      return 0;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+      return *slot != nullptr ? write_response(wsi, **slot) : 0;
+    case LWS_CALLBACK_CLOSED_HTTP:
+      if (*slot != nullptr) {
+        if ((*slot)->receiving) {
+          count_rejection(webhook::Rejection::timed_out, "connection closed before the request was complete");
+        }
+        delete *slot;
+        *slot = nullptr;
+      }
+      return 0;
+    default:
+      return lws_callback_http_dummy(wsi, static_cast<lws_callback_reasons>(reason), user, in, len);
+  }
+}
+
+void WebhookServer::begin(lws* wsi, Request& request, std::string_view path) {
+  ++m_counters.requests;
+  char* uri = nullptr;
+  int uri_length = 0;
+  request.method = method_name(lws_http_get_uri_and_method(wsi, &uri, &uri_length));
+  request.path = std::string(path);
+  std::optional<std::uint64_t> content_length;
+  if (const int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH); n > 0 && n < 32) {
+    char text[32] = {};
+    lws_hdr_copy(wsi, text, sizeof(text), WSI_TOKEN_HTTP_CONTENT_LENGTH);
+    std::uint64_t value = 0;
+    if (std::from_chars(text, text + n, value).ec == std::errc()) {
+      content_length = value;
+    }
+  }
+  const webhook::Rejection early = m_handler.check_head(request.method, request.path, content_length);
+  if (early != webhook::Rejection::none) {
+    count_rejection(early, request.method + " " + request.path);
+    // Closing afterwards spares reading a body nobody wants.
+    respond(wsi, request, webhook::status_for(early),
+            fmt::format(R"({{"error":"{}"}})", webhook::to_string(early)), true);
+    return;
+  }
+  request.signature = custom_header(wsi, k_signature_header);
+  request.timestamp = custom_header(wsi, k_timestamp_header);
+  request.body.reserve(content_length.value_or(4096) + simdjson::SIMDJSON_PADDING);
+  request.receiving = true;
+  // A body that trickles in cannot hold the connection for longer than this.
+  lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, static_cast<int>(m_settings.request_timeout_s));
+  if (content_length == 0) {
+    finish_body(wsi, request);
+  }
+}
+
+void WebhookServer::finish_body(lws* wsi, Request& request) {
+  request.receiving = false;
+  lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+  if (request.body.capacity() < request.body.size() + simdjson::SIMDJSON_PADDING) {
+    request.body.reserve(request.body.size() + simdjson::SIMDJSON_PADDING);
+  }
+  webhook::WebhookRequest input;
+  input.method = request.method;
+  input.path = request.path;
+  if (request.signature) {
+    input.signature = *request.signature;
+  }
+  if (request.timestamp) {
+    input.timestamp = *request.timestamp;
+  }
+  input.body = request.body;
+  input.body_capacity = request.body.capacity();
+  const std::int64_t now_us = util::unix_micros_now();
+  webhook::WebhookReply reply = m_handler.handle(input, now_us / 1'000'000);
+  if (reply.rejection != webhook::Rejection::none) {
+    count_rejection(reply.rejection, reply.body);
+  } else if (reply.event) {
+    ++m_counters.events;
+    m_sink.on_webhook_event(*reply.event, request.body, now_us);
+  } else {
+    ++m_counters.validations;
+    spdlog::info("webhook: answered the platform's callback URL validation (op 13)");
+  }
+  respond(wsi, request, reply.status, std::move(reply.body), false);
+}
+
+void WebhookServer::respond(lws* wsi, Request& request, int status, std::string body, bool close) {
+  request.status = status;
+  request.response = std::move(body);
+  request.close_after = close;
+  request.headers_sent = false;
+  lws_callback_on_writable(wsi);
+}
+
+int WebhookServer::write_response(lws* wsi, Request& request) {
+  if (request.status == 0) {
+    return 0;
+  }
+  if (!request.headers_sent) {
+    std::array<unsigned char, LWS_PRE + 512> buffer{};
+    unsigned char* start = buffer.data() + LWS_PRE;
+    unsigned char* p = start;
+    unsigned char* end = buffer.data() + buffer.size();
+    if (lws_add_http_common_headers(wsi, static_cast<unsigned>(request.status), "application/json",
+                                    request.response.size(), &p, end) ||
+        (request.close_after &&
+         lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+                                      reinterpret_cast<const unsigned char*>("close"), 5, &p, end)) ||
+        lws_finalize_write_http_header(wsi, start, &p, end)) {
+      return -1;
+    }
+    request.headers_sent = true;
+    lws_callback_on_writable(wsi);
+    return 0;
+  }
+  std::string out(LWS_PRE, '\0');
+  out += request.response;
+  const int written = lws_write(wsi, reinterpret_cast<unsigned char*>(out.data()) + LWS_PRE,
+                                request.response.size(), LWS_WRITE_HTTP_FINAL);
+  request.status = 0;
+  if (written < static_cast<int>(request.response.size()) || request.close_after) {
+    return -1;
+  }
+  return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+void WebhookServer::count_rejection(webhook::Rejection rejection, std::string_view detail) {
+  const auto kind = static_cast<std::size_t>(rejection);
+  const std::uint64_t count = ++m_counters.rejected[kind];
+  // One line per kind per 10 s at most: a flood of bad requests must not become a flood of log lines.
+  const std::int64_t now = util::unix_micros_now();
+  if (now - m_last_logged_us[kind] >= 10'000'000) {
+    m_last_logged_us[kind] = now;
+    spdlog::warn("webhook: rejected a request ({}, HTTP {}; {} so far){}{:.200}",
+                 webhook::to_string(rejection), webhook::status_for(rejection), count,
+                 detail.empty() ? "" : ": ", detail);
+  }
+}
+
+}  // namespace relay::ingress
