@@ -70,6 +70,7 @@ RelayApp::RelayApp(config::Config config)
   auto settings = gateway_settings(m_config);
   if (auto saved = m_state->load()) {
     m_publisher->resume_relay_seq_after(saved->relay_seq);
+    m_saved_shards = saved->shards;
     for (auto& shard : saved->shards) {
       settings.saved_sessions.push_back(
           ingress::SessionPosition{{shard.index, shard.count}, std::move(shard.session_id), shard.seq});
@@ -184,10 +185,12 @@ void RelayApp::begin_shutdown(int exit_code) {
     m_gateway->shutdown();
   }
   // Nothing is read from now on, so these positions are exact.
-  m_state->save_now();
-  for (const auto& position : m_gateway ? m_gateway->positions() : std::vector<ingress::SessionPosition>{}) {
-    spdlog::info("shard {}/{}: saved session {} at s={}", position.shard.index, position.shard.count,
-                 position.session_id, position.seq);
+  if (m_state->save_now()) {
+    for (const auto& position :
+         m_gateway ? m_gateway->positions() : std::vector<ingress::SessionPosition>{}) {
+      spdlog::info("shard {}/{}: saved session {} at s={}", position.shard.index, position.shard.count,
+                   position.session_id, position.seq);
+    }
   }
   m_shutdown_timer.schedule_in(k_close_grace);
 }
@@ -225,6 +228,8 @@ state::SavedState RelayApp::snapshot() const {
       saved.shards.push_back(state::SavedShard{position.shard.index, position.shard.count,
                                                std::move(position.session_id), position.seq});
     }
+  } else {
+    saved.shards = m_saved_shards;  // a run without the gateway keeps what an earlier run saved
   }
   return saved;
 }

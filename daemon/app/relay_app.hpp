@@ -46,6 +46,7 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
   publish::RecentIds m_recent_ids;
   std::uint64_t m_repeated_ids = 0;
   std::unique_ptr<StateKeeper> m_state;
+  std::vector<state::SavedShard> m_saved_shards;
   std::unique_ptr<ingress::GatewayClient> m_gateway;
   std::unique_ptr<ingress::WebhookServer> m_webhook;
   ingress::Timer m_shutdown_timer;

@@ -72,13 +72,16 @@ void StateKeeper::mark_changed() {
 void StateKeeper::save_later() {
   m_scheduled = false;
   m_writer->submit(state::encode_state(m_snapshot()));
+  if (m_writer->last_write_failed()) {
+    mark_changed();  // keep trying while the disk refuses, even if the stream has gone quiet
+  }
 }
 
-void StateKeeper::save_now() {
+bool StateKeeper::save_now() {
   m_timer.cancel();
   m_scheduled = false;
   m_writer->submit(state::encode_state(m_snapshot()));
-  m_writer->flush();
+  return m_writer->flush().empty();
 }
 
 }  // namespace relay::app

@@ -27,8 +27,8 @@ class StateKeeper {
 
   // Positions moved: schedule a write within the save interval.
   void mark_changed();
-  // Writes the current positions and waits until they are on disk.
-  void save_now();
+  // Writes the current positions and waits until they are on disk; false if that failed.
+  bool save_now();
 
   state::WriterCounters counters() const { return m_writer->counters(); }
   const std::string& path() const { return m_path; }

@@ -309,13 +309,13 @@ void Session::on_closed(int code, std::string_view reason, TimePoint now, Action
   recompute_deadline();
 }
 
-void Session::shutdown(Actions& out) {
+void Session::shutdown(Actions& out, std::string_view reason, bool will_resume) {
   if (m_phase >= Phase::connecting && m_phase != Phase::stopped) {
     out.push_back(Close{k_close_keep_session, "relay shutting down"});
   }
   if (m_phase > Phase::idle && m_phase != Phase::stopped) {
-    out.push_back(StateChanged{ShardState::disconnected, k_close_keep_session, "relay shutting down",
-                               !m_session_id.empty()});
+    out.push_back(StateChanged{ShardState::disconnected, k_close_keep_session, std::string(reason),
+                               will_resume && !m_session_id.empty()});
   }
   clear_connection();
   if (m_phase != Phase::stopped) {

@@ -83,7 +83,8 @@ class Session {
   void on_identify_permitted(util::TimePoint now, Actions& out);
   void on_tick(util::TimePoint now, Actions& out);
   // Graceful stop: close the socket without ending the session, so that the next run can resume it.
-  void shutdown(Actions& out);
+  // `will_resume` is what subscribers are told: false when the caller is about to discard the session.
+  void shutdown(Actions& out, std::string_view reason = "relay shutting down", bool will_resume = true);
 
   std::optional<util::TimePoint> next_deadline() const { return m_deadline; }
   Phase phase() const { return m_phase; }

@@ -74,7 +74,11 @@ GatewayClient::GatewayClient(EventLoop& loop, GatewaySettings settings, EventSin
       m_sink(sink),
       m_discovery_timer(loop, [this] { discover(); }),
       m_pacer_timer(loop, [this] { poll_pacer(); }),
-      m_limits_timer(loop, [this] { refresh_limits(); }),
+      m_limits_timer(loop,
+                     [this] {
+                       m_limits_retry_pending = false;
+                       refresh_limits();
+                     }),
       m_reshard_timer(loop, [this] { reshard(); }),
       m_reaper(loop, [this] { std::erase_if(m_retired, [](const auto& s) { return s->finished(); }); }) {}
 
@@ -126,7 +130,7 @@ std::unique_ptr<HttpRequest> GatewayClient::gateway_bot_request(
 }
 
 void GatewayClient::refresh_limits() {
-  if (m_stopping || m_limits_request) {
+  if (m_stopping || m_limits_request || m_limits_retry_pending) {
     return;
   }
   spdlog::info("the daily session quota has reset; asking /gateway/bot for the new figures");
@@ -151,12 +155,15 @@ void GatewayClient::on_limits(HttpResponse&& response) {
     const auto delay = std::max(util::Millis(500), m_limits_backoff.next(unit(random)));
     spdlog::warn("GET /gateway/bot for the session quota failed ({}); retrying in {} ms",
                  response.status ? fmt::format("HTTP {}", response.status) : response.error, delay.count());
+    m_limits_retry_pending = true;
     m_limits_timer.schedule_in(delay);
     return;
   }
   m_limits_backoff.reset();
   const auto now = m_loop.now();
-  m_pacer.set_limits(info->max_concurrency, info->remaining, now + util::Millis(info->reset_after_ms));
+  // A reset_after of 0 (or missing) with nothing remaining must not turn into a busy loop of requests.
+  m_pacer.set_limits(info->max_concurrency, info->remaining,
+                     now + util::Millis(std::max<std::uint64_t>(info->reset_after_ms, 1'000)));
   spdlog::info("session quota: {} starts left, resets in {} s", info->remaining, info->reset_after_ms / 1000);
   poll_pacer();
 }
@@ -230,7 +237,8 @@ std::size_t GatewayClient::resumable_sessions(unsigned count) const {
 void GatewayClient::start_shards(const protocol::GatewayInfo& info) {
   const unsigned count = shard_count_for(info);
   const auto now = m_loop.now();
-  m_pacer.set_limits(info.max_concurrency, info.remaining, now + util::Millis(info.reset_after_ms));
+  m_pacer.set_limits(info.max_concurrency, info.remaining,
+                     now + util::Millis(std::max<std::uint64_t>(info.reset_after_ms, 1'000)));
   spdlog::info("gateway {} : starting {} shard(s), max_concurrency {}, {} session starts left", info.url,
                count, info.max_concurrency, info.remaining);
   for (unsigned index = 0; index < count; ++index) {
@@ -268,6 +276,10 @@ void GatewayClient::restore_sessions(unsigned count) {
 }
 
 std::vector<SessionPosition> GatewayClient::positions() const {
+  if (m_shards.empty()) {
+    // Not started yet (or between layouts): the saved sessions are still the positions to keep.
+    return m_settings.saved_sessions;
+  }
   std::vector<SessionPosition> result;
   for (const auto& shard : m_shards) {
     const auto& session = shard->session;
@@ -281,7 +293,7 @@ std::vector<SessionPosition> GatewayClient::positions() const {
 
 void GatewayClient::reshard() {
   const unsigned previous = static_cast<unsigned>(m_shards.size());
-  stop_shards();
+  stop_shards("resharding: every shard starts a new session", false);
   for (auto& shard : m_shards) {
     retire(std::move(shard->socket));
   }
@@ -292,9 +304,9 @@ void GatewayClient::reshard() {
   discover();
 }
 
-void GatewayClient::stop_shards() {
+void GatewayClient::stop_shards(std::string_view reason, bool will_resume) {
   for (auto& shard : m_shards) {
-    shard->session.shutdown(m_actions);
+    shard->session.shutdown(m_actions, reason, will_resume);
     execute(*shard, m_actions);
     shard->timer.cancel();
   }

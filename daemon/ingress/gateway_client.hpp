@@ -87,7 +87,7 @@ class GatewayClient {
   void discover_later(util::Millis delay);
   void start_shards(const protocol::GatewayInfo& info);
   void restore_sessions(unsigned count);
-  void stop_shards();
+  void stop_shards(std::string_view reason = "relay shutting down", bool will_resume = true);
   void reshard();
   unsigned shard_count_for(const protocol::GatewayInfo& info) const;
   std::size_t resumable_sessions(unsigned count) const;
@@ -114,6 +114,7 @@ class GatewayClient {
   Timer m_pacer_timer;
   std::unique_ptr<HttpRequest> m_limits_request;
   Timer m_limits_timer;
+  bool m_limits_retry_pending = false;
   util::Backoff m_limits_backoff{util::Millis(1'000), util::Millis(60'000)};
   Timer m_reshard_timer;
   unsigned m_min_shards = 1;

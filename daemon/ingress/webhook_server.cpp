@@ -101,10 +101,13 @@ WebhookServer::WebhookServer(EventLoop& loop, WebhookServerSettings settings, we
   info.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
   info.alpn = "http/1.1";
   info.timeout_secs = m_settings.request_timeout_s;
+  info.timeout_secs_ah_idle = m_settings.request_timeout_s;  // headers that never finish
   info.keepalive_timeout = static_cast<int>(m_settings.request_timeout_s);
   if (!m_settings.tls_cert.empty()) {
     info.ssl_cert_filepath = m_settings.tls_cert.c_str();
     info.ssl_private_key_filepath = m_settings.tls_key.c_str();
+    // lws enables TLS on a vhost only when the vhost's own options ask for it.
+    info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
   }
   m_vhost = lws_create_vhost(loop.context(), &info);
   if (m_vhost == nullptr) {
@@ -123,6 +126,11 @@ WebhookServer::~WebhookServer() {
 
 int WebhookServer::on_callback(lws* wsi, int reason, void* user, void* in, std::size_t len) {
   auto** slot = static_cast<Request**>(user);
+  if (slot == nullptr) {
+    // lws allocates the user area only once a request's headers are complete; a connection that closes
+    // before that (a half-sent request timing out) has none.
+    return lws_callback_http_dummy(wsi, static_cast<lws_callback_reasons>(reason), user, in, len);
+  }
   switch (reason) {
     case LWS_CALLBACK_HTTP: {
       if (*slot == nullptr) {

@@ -32,6 +32,11 @@ std::string StateWriter::flush() {
   return m_last_error;
 }
 
+bool StateWriter::last_write_failed() const {
+  std::lock_guard lock(m_mutex);
+  return !m_last_error.empty();
+}
+
 WriterCounters StateWriter::counters() const {
   std::lock_guard lock(m_mutex);
   return m_counters;

@@ -32,6 +32,7 @@ class StateWriter {
   std::string flush();
 
   WriterCounters counters() const;
+  bool last_write_failed() const;
   const std::string& path() const { return m_path; }
 
  private:

@@ -234,7 +234,7 @@ def stop_on_close(code):
         wanted = f"gateway closed with {code} ({meaning}): {remedy}"
         lines = [line for line in log.splitlines()
                  if re.search(r"\s(error|critical)\s", line) and wanted in line]
-        expect(lines, f"no error line with {wanted!r} in the relay log")
+        expect(len(lines) == 1, f"{len(lines)} error lines with {wanted!r} in the relay log, wanted one")
         if code in (4013, 4014):
             found = re.search(r"configured intents: ([A-Z0-9_|]+) = (\d+)\)", lines[0])
             expect(found, f"no configured intents in {lines[0]!r}")

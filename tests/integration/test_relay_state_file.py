@@ -91,6 +91,22 @@ def main():
                    sorted((e["session_id"], e["seq"]) for e in saved["shards"]), f"resumed {resumes}")
         checks.run("after kill -9 the restart resumes the saved sessions", a_crash_still_resumes)
 
+        def a_stop_before_the_shards_start_keeps_them():
+            expect(parts[-1].stop() == 0, "exit code")
+            saved = read_state()["shards"]
+            expect(len(saved) == SHARDS, f"saved {saved}")
+            sim.pause()  # the next relay cannot get a token, so its shards never start
+            try:
+                relay = Relay(tmp, config, name=f"relay-{next(runs)}")
+                time.sleep(1.0)
+                expect(relay.stop() == 0, "exit code")
+            finally:
+                sim.resume()
+            expect(read_state()["shards"] == saved, f"the saved sessions were lost: {read_state()['shards']}")
+            start_relay()
+            expect(auth_ops() == [6, 6], f"the sessions were not resumed: {auth_ops()}")
+        checks.run("a stop before the shards start keeps the saved sessions", a_stop_before_the_shards_start_keeps_them)
+
         def rejected_file(content, suffix, why):
             def run():
                 parts[-1].stop()

@@ -206,6 +206,17 @@ TEST_CASE("a graceful shutdown keeps the session for the next run") {
   REQUIRE_FALSE(h.session.next_deadline());
 }
 
+TEST_CASE("a shutdown that discards the session tells subscribers it will not resume") {
+  SessionHarness h;
+  h.ready("resharded", 1);
+  h.clear();
+  h.session.shutdown(h.actions, "resharding", false);
+  auto changes = h.taken<gw::StateChanged>();
+  REQUIRE(changes.size() == 1);
+  REQUIRE_FALSE(changes[0].will_resume);
+  REQUIRE(changes[0].reason == "resharding");
+}
+
 TEST_CASE("a restored session resumes from its saved position and drops what it already published") {
   SessionHarness h;
   h.session.restore("saved-session", 41);

@@ -72,9 +72,9 @@ TEST_CASE("damaged state files are corrupt, never a crash") {
     auto decoded = decode_state(good.substr(0, length), "102000000");
     REQUIRE(std::holds_alternative<StateProblem>(decoded));
   }
+  REQUIRE(problem_of(std::string_view("\x00\xff\xfe garbage", 12)).kind == StateProblem::Kind::corrupt);
   const char* damaged[] = {
       "",
-      "\x00\xff\xfe garbage",
       "[]",
       R"({"format":"qq-gateway-relay-state","version":1,"app_id":"102000000","saved_at_us":1,"relay_seq":-1,"shards":[]})",
       R"({"format":"qq-gateway-relay-state","version":1,"app_id":"102000000","saved_at_us":1,"relay_seq":1,"shards":[{"shard":[2,2],"session_id":"x","seq":1}]})",

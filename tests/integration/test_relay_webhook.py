@@ -1,0 +1,224 @@
+#!/usr/bin/python3
+"""Webhook ingress with real processes: signed events are published like gateway events, bad input gets a clear
+HTTP answer and publishes nothing, HTTPS works, and a request storm does not stall the gateway shards."""
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+
+from harness import Checks, Relay, Sim, Subscriber, expect, relay_config, tear_down, wait_for, workdir
+from webhook_client import WebhookClient, free_port, key_for
+
+EVENT = '{"op":0,"id":"GROUP_AT_MESSAGE_CREATE:w1","t":"GROUP_AT_MESSAGE_CREATE",' \
+        '"d":{"content":"你好 webhook","group_openid":"G1","id":"ROBOT1.0_x","timestamp":"2026-11-26T21:00:00+08:00"}}'
+
+
+def webhook_section(port, extra=""):
+    return f"""
+[webhook]
+enabled = true
+listen = "127.0.0.1:{port}"
+request_timeout = 2
+{extra}
+"""
+
+
+def main():
+    checks = Checks()
+    tmp = workdir()
+    sim = Sim(tmp, "--shards", "2", "--max-concurrency", "2", "--heartbeat-interval", "1000")
+    port = free_port()
+    endpoint = f"ipc://{tmp}/relay.sock"
+    relay = Relay(tmp, relay_config(sim, endpoint, f"{tmp}/state") + webhook_section(port))
+    subscriber = Subscriber(endpoint)
+    client = WebhookClient(port)
+    parts = [subscriber, relay, sim]
+    try:
+        wait_for(lambda: [s["connected"] for s in sim.get("/_sim/state")["shards"]] == [True, True], 30,
+                 "both gateway shards READY")
+        subscriber.sync(sim, 0)
+
+        def webhook_events():
+            return [(t, body, meta) for t, body, meta in subscriber.events() if meta["source"] == "webhook"]
+
+        def signed_event_is_published():
+            status, answer = client.post(EVENT.encode())
+            expect(status == 200 and answer == b'{"op":12,"d":0}', f"answer {status} {answer}")
+            wait_for(lambda: webhook_events(), 5, "the webhook event")
+            topic, body, meta = webhook_events()[0]
+            expect(topic == "GROUP_AT_MESSAGE_CREATE", topic)
+            expect(body == EVENT.encode(), "frame 2 is not the body byte for byte")
+            expect(meta["shard"] is None and meta["session_id"] is None and meta["seq"] is None, meta)
+            expect(meta["event_id"] == "GROUP_AT_MESSAGE_CREATE:w1" and meta["v"] == 1, meta)
+        checks.run("a signed event is acknowledged with op 12 and published byte for byte", signed_event_is_published)
+
+        def bad_input_is_refused():
+            body = EVENT.replace("w1", "bad").encode()
+            good = client.signed_headers(body)
+            stale = client.signed_headers(body, timestamp=int(time.time()) - 3600)
+            wrong_key = WebhookClient(port, secret="another-secret").signed_headers(body)
+            cases = [
+                ("no signature", client.post(body, headers={"Content-Type": "application/json"}), 401),
+                ("signature by another key", client.post(body, headers=wrong_key), 401),
+                ("signature of other bytes", client.post(body + b" ", headers=good), 401),
+                ("stale timestamp", client.post(body, headers=stale), 401),
+                ("malformed signature", client.post(body, headers=dict(good, **{"X-Signature-Ed25519": "xyz"})), 400),
+                ("non-canonical S", client.post(body, headers=dict(
+                    good, **{"X-Signature-Ed25519": good["X-Signature-Ed25519"][:126] + "ff"})), 400),
+                ("wrong path", client.post(body, path="/other"), 404),
+                ("wrong method", client.post(body, method="GET"), 405),
+                ("not JSON", client.post(b"not json"), 400),
+                ("no op", client.post(b'{"d":{}}'), 400),
+            ]
+            for name, (status, answer), wanted in cases:
+                expect(status == wanted, f"{name}: HTTP {status} {answer}, wanted {wanted}")
+                expect(answer.startswith(b'{"error":'), f"{name}: answer {answer}")
+            time.sleep(0.3)
+            expect(len(webhook_events()) == 1, "a refused request was published")
+            expect(relay.proc.poll() is None, "the relay died")
+        checks.run("bad signatures, stale timestamps, wrong path/method, not JSON: clear status, nothing published",
+                   bad_input_is_refused)
+
+        def oversized_bodies_are_refused():
+            # Announced too large: answered 413 before the body is read.
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                s.sendall(b"POST /qq/webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n" + b"x" * 1000)
+                expect(s.recv(4096).startswith(b"HTTP/1.1 413"), "no 413 for Content-Length 2000000")
+            # Chunked, growing past max_body.
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                s.sendall(b"POST /qq/webhook HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+                chunk = b"x" * 65536
+                answer = b""
+                try:
+                    for _ in range(20):
+                        s.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+                    answer = s.recv(4096)
+                except (BrokenPipeError, ConnectionResetError):
+                    answer = answer or s.recv(4096)
+                expect(answer.startswith(b"HTTP/1.1 413"), f"chunked body over max_body: {answer[:40]}")
+            expect(relay.proc.poll() is None, "the relay died")
+        checks.run("bodies over max_body get 413", oversized_bodies_are_refused)
+
+        def slow_requests_time_out():
+            started = time.monotonic()
+            half_headers = socket.create_connection(("127.0.0.1", port), timeout=10)
+            half_headers.sendall(b"POST /qq/webhook HTTP/1.1\r\nHost: x\r\n")
+            half_body = socket.create_connection(("127.0.0.1", port), timeout=10)
+            half_body.sendall(b"POST /qq/webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"op\":0")
+            for s in (half_headers, half_body):
+                try:
+                    got = s.recv(4096)
+                except ConnectionResetError:
+                    got = b""
+                expect(got == b"" or got.startswith(b"HTTP/1.1 408"), f"a half-sent request got {got[:40]}")
+                s.close()
+            took = time.monotonic() - started
+            expect(took < 8, f"slow requests held for {took:.1f} s with request_timeout = 2")
+            # The listener still answers.
+            expect(client.post(EVENT.replace("w1", "after-slow").encode())[0] == 200, "no answer after slow requests")
+        checks.run("half-sent requests are timed out", slow_requests_time_out)
+
+        def validation_is_answered_and_safe():
+            body = b'{"d":{"plain_token":"Arq0D5A61EgUu4OxUvOp","event_ts":"1725442341"},"op":13}'
+            status, answer = client.post(body, headers={"Content-Type": "application/json"})
+            expect(status == 200, f"op 13: {status} {answer}")
+            reply = json.loads(answer)
+            expect(reply["plain_token"] == "Arq0D5A61EgUu4OxUvOp", reply)
+            client.key.public_key().verify(bytes.fromhex(reply["signature"]), b"1725442341Arq0D5A61EgUu4OxUvOp")
+            forged = json.dumps({"op": 13, "d": {"plain_token": EVENT, "event_ts": "1"}}).encode()
+            status, answer = client.post(forged, headers={"Content-Type": "application/json"})
+            expect(status == 400 and b"signature" not in answer, f"op 13 signed arbitrary bytes: {status} {answer}")
+            signed_wrong = WebhookClient(port, secret="another-secret").signed_headers(body)
+            expect(client.post(body, headers=signed_wrong)[0] == 401, "a badly signed op 13 was answered")
+        checks.run("op 13 is answered with a valid signature, and is no signing oracle", validation_is_answered_and_safe)
+
+        def duplicates_are_published_once():
+            body = EVENT.replace("w1", "dup").encode()
+            for _ in range(3):
+                expect(client.post(body)[0] == 200, "a retry was not acknowledged")
+            # The same id through the gateway as well.
+            gateway_frame = json.dumps({"op": 0, "t": "GROUP_AT_MESSAGE_CREATE",
+                                        "id": "GROUP_AT_MESSAGE_CREATE:both", "d": {}})
+            sim.post("/_sim/fault", {"shard": 1, "kind": "raw", "text": gateway_frame})
+            wait_for(lambda: any(m["event_id"] == "GROUP_AT_MESSAGE_CREATE:both" for _, _, m in subscriber.events()),
+                     5, "the gateway copy")
+            expect(client.post(EVENT.replace("w1", "both").encode())[0] == 200, "the webhook copy was refused")
+            client.post(EVENT.replace("w1", "marker").encode())
+            wait_for(lambda: any(m["event_id"] == "GROUP_AT_MESSAGE_CREATE:marker" for _, _, m in subscriber.events()),
+                     5, "the marker")
+            ids = [m["event_id"] for _, _, m in subscriber.events()]
+            expect(ids.count("GROUP_AT_MESSAGE_CREATE:dup") == 1, "a webhook retry was published twice")
+            expect(ids.count("GROUP_AT_MESSAGE_CREATE:both") == 1, "gateway + webhook published twice")
+        checks.run("retries and the same event by gateway and webhook are published once", duplicates_are_published_once)
+
+        def storm_does_not_stall_the_gateway():
+            sim.post("/_sim/log/clear", {})
+            before = sum(t == "C2C_MESSAGE_CREATE" for t, _, _ in subscriber.events())
+            sim.post("/_sim/generate", {"count": 300, "rate": 150})
+            results = []
+
+            def hammer():
+                bad = {"Content-Type": "application/json", "X-Signature-Timestamp": str(int(time.time())),
+                       "X-Signature-Ed25519": "00" * 64}
+                for _ in range(300):
+                    results.append(client.post(EVENT.encode(), headers=bad)[0])
+            threads = [threading.Thread(target=hammer) for _ in range(4)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            expect(results.count(401) == 1200, f"storm answers: {set(results)}")
+            wait_for(lambda: sum(t == "C2C_MESSAGE_CREATE" for t, _, _ in subscriber.events()) == before + 600, 20,
+                     "every gateway event during the storm")
+            log = sim.get("/_sim/log")
+            expect(log["closes"] == [] and log["connects"] == [], "a gateway connection dropped during the storm")
+        checks.run("a storm of 1200 bad requests does not stall the gateway shards", storm_does_not_stall_the_gateway)
+
+        def counted_at_exit():
+            expect(relay.stop() == 0, "exit code")
+            text = relay.log_text()
+            expect("webhook: rejected a request (bad_signature, HTTP 401" in text, "rejections are not logged")
+            stats = [line for line in text.splitlines() if "webhook: " in line and " requests, " in line]
+            expect(stats, "no webhook totals at exit")
+            rejected = int(stats[-1].split(", ")[-1].split()[0])
+            expect(rejected >= 1200 + 14, f"rejections counted: {stats[-1]}")
+        checks.run("rejections are logged (rate-limited) and counted", counted_at_exit)
+
+        def https_webhook_only():
+            cert, key = f"{tmp}/cert.pem", f"{tmp}/key.pem"
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                            "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost"],
+                           check=True, capture_output=True)
+            tls_port = free_port()
+            config = relay_config(sim, f"ipc://{tmp}/tls.sock", f"{tmp}/tls-state",
+                                  extra_gateway="enabled = false")
+            config += webhook_section(tls_port, f'tls_cert = "{cert}"\ntls_key = "{key}"')
+            sim.post("/_sim/log/clear", {})
+            tls_relay = Relay(tmp, config, name="relay-tls")
+            parts.append(tls_relay)
+            tls_subscriber = Subscriber(f"ipc://{tmp}/tls.sock")
+            parts.append(tls_subscriber)
+            tls_client = WebhookClient(tls_port, tls=True)
+            wait_for(lambda: "webhook: listening on https://" in tls_relay.log_text(), 10, "the HTTPS listener")
+            body = EVENT.replace("w1", "tls-0").encode()
+            for attempt in range(40):  # PUB/SUB joins asynchronously: post until one arrives
+                body = EVENT.replace("w1", f"tls-{attempt}").encode()
+                expect(tls_client.post(body) == (200, b'{"op":12,"d":0}'), "HTTPS post refused")
+                time.sleep(0.1)
+                if tls_subscriber.events():
+                    break
+            topic, got, meta = tls_subscriber.events()[-1]
+            expect(got == body and meta["source"] == "webhook", "the HTTPS event did not arrive intact")
+            log = sim.get("/_sim/log")
+            expect(log["http"] == [] and log["connects"] == [], "a webhook-only relay contacted the gateway")
+            expect(tls_relay.stop() == 0, "exit code")
+        checks.run("HTTPS with a test certificate, webhook only (no gateway connection)", https_webhook_only)
+    finally:
+        tear_down(checks, tmp, *parts)
+    checks.finish()
+
+
+if __name__ == "__main__":
+    main()
