@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -47,6 +48,51 @@ void append_dispatch_head(std::string& buf, Random& random, std::uint64_t s, std
   buf.back() = ':';
   random.append_uuid(buf);
   buf += R"(","d":)";
+}
+
+void append_webhook_head(std::string& buf, Random& random, std::string_view t, std::string_view id) {
+  buf += R"({"op":0,"id":)";
+  if (id.empty()) {
+    relay::util::append_json_string(buf, t);
+    buf.back() = ':';
+    random.append_uuid(buf);
+    buf += '"';
+  } else {
+    relay::util::append_json_string(buf, id);
+  }
+  buf += R"(,"t":)";
+  relay::util::append_json_string(buf, t);
+  buf += R"(,"d":)";
+}
+
+// Appends the `d` of a generated C2C_MESSAGE_CREATE and the closing brace of its envelope, padded so that
+// the text from `start` on is about `size` bytes. A webhook event (no shard) is labelled "webhook".
+void append_generated_d(std::string& buf, std::size_t start, Random& random,
+                        std::optional<std::int64_t> shard, std::uint64_t n, std::size_t size) {
+  buf += R"({"id":")";
+  random.append_uuid(buf);
+  const auto openid = static_cast<std::uint32_t>(shard.value_or(-1));
+  if (shard) {
+    fmt::format_to(std::back_inserter(buf),
+                   R"(","author":{{"user_openid":"{:08X}0000000000000000C2C0FFEE"}},"content":"event {}-{})",
+                   openid, *shard, n);
+  } else {
+    fmt::format_to(
+        std::back_inserter(buf),
+        R"(","author":{{"user_openid":"{:08X}0000000000000000C2C0FFEE"}},"content":"event webhook-{})",
+        openid, n);
+  }
+  // What follows the padding: `","timestamp":"...","seq_no":N}}`.
+  char tail[128];
+  const auto result =
+      fmt::format_to_n(tail, sizeof(tail), R"(","timestamp":"{}","seq_no":{}}}}})", rfc3339_now(), n);
+  const std::string_view tail_text(tail, std::min(result.size, sizeof(tail)));
+  const std::size_t have = buf.size() - start + tail_text.size();
+  if (have + 1 < size) {
+    buf.push_back(' ');
+    buf.append(size - have - 1, 'x');
+  }
+  buf += tail_text;
 }
 
 }  // namespace
@@ -141,23 +187,25 @@ FramePtr build_generated(Random& random, std::uint64_t s, std::int64_t shard, st
                          std::size_t size) {
   std::string buf = frame_start(std::max<std::size_t>(size, 320) + 16);
   append_dispatch_head(buf, random, s, "C2C_MESSAGE_CREATE");
-  buf += R"({"id":")";
-  random.append_uuid(buf);
-  fmt::format_to(std::back_inserter(buf),
-                 R"(","author":{{"user_openid":"{:08X}0000000000000000C2C0FFEE"}},"content":"event {}-{})",
-                 static_cast<std::uint32_t>(shard), shard, n);
-  // What follows the padding: `","timestamp":"...","seq_no":N}}`.
-  char tail[128];
-  const auto result =
-      fmt::format_to_n(tail, sizeof(tail), R"(","timestamp":"{}","seq_no":{}}}}})", rfc3339_now(), n);
-  const std::string_view tail_text(tail, std::min(result.size, sizeof(tail)));
-  const std::size_t have = buf.size() - kFramePre + tail_text.size();
-  if (have + 1 < size) {
-    buf.push_back(' ');
-    buf.append(size - have - 1, 'x');
-  }
-  buf += tail_text;
+  append_generated_d(buf, kFramePre, random, shard, n, size);
   return wrap(std::move(buf));
+}
+
+std::string build_webhook_event(Random& random, std::string_view t, std::string_view d, std::string_view id) {
+  std::string buf;
+  buf.reserve(64 + 2 * t.size() + id.size() + d.size());
+  append_webhook_head(buf, random, t, id);
+  buf.append(d);
+  buf.push_back('}');
+  return buf;
+}
+
+std::string build_generated_webhook(Random& random, std::uint64_t n, std::size_t size) {
+  std::string buf;
+  buf.reserve(std::max<std::size_t>(size, 320) + 16);
+  append_webhook_head(buf, random, "C2C_MESSAGE_CREATE", {});
+  append_generated_d(buf, 0, random, std::nullopt, n, size);
+  return buf;
 }
 
 std::string_view rfc3339_now() {

@@ -59,6 +59,14 @@ FramePtr build_dispatch(Random& random, std::uint64_t s, std::string_view t, std
 FramePtr build_generated(Random& random, std::uint64_t s, std::int64_t shard, std::uint64_t n,
                          std::size_t size);
 
+// A webhook body (SPEC 11.2): {"op":0,"id":<id>,"t":"<t>","d":<d>} with `d` copied byte for byte. There is
+// no "s": webhook delivery has no session and no sequence. An empty `id` becomes "<t>:<uuid>".
+std::string build_webhook_event(Random& random, std::string_view t, std::string_view d, std::string_view id);
+
+// The webhook form of build_generated: content "event webhook-<n> ...", seq_no = n (the per-sim webhook
+// counter), about `size` bytes.
+std::string build_generated_webhook(Random& random, std::uint64_t n, std::size_t size);
+
 // RFC 3339 timestamp of now in UTC+8 (cached per second), e.g. "2024-05-20T15:14:58+08:00".
 std::string_view rfc3339_now();
 

@@ -309,6 +309,8 @@ int run_server(Simulator& sim, const volatile std::sig_atomic_t& stop) {
   info.uid = -1;
   info.vhost_name = "default";
   info.pt_serv_buf_size = 64 * 1024;
+  // Webhook delivery to https:// URLs needs the client TLS context; the server side stays plain.
+  info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
   if (opt.listen == "0.0.0.0") {
     info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
   }

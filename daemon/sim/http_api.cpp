@@ -156,6 +156,9 @@ HttpResponse Simulator::handle_control(const HttpRequest& request) {
     log_.clear();
     return HttpResponse{200, R"({"cleared":true})"};
   }
+  if (path == "/_sim/webhook/results" || path == "/_sim/webhook/results/clear") {
+    return control_webhook_results(request, path.ends_with("/clear"));
+  }
   using Handler = HttpResponse (Simulator::*)(const JsonObject&);
   Handler handler = nullptr;
   if (path == "/_sim/send") {
@@ -168,6 +171,8 @@ HttpResponse Simulator::handle_control(const HttpRequest& request) {
     handler = &Simulator::control_fault;
   } else if (path == "/_sim/config") {
     handler = &Simulator::control_config;
+  } else if (path == "/_sim/webhook") {
+    handler = &Simulator::control_webhook;
   } else {
     return control_error(404, "unknown control path " + path);
   }

@@ -3,6 +3,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "util/url.hpp"
+
 namespace qqsim {
 
 int parse_options(int argc, char** argv, Options& out) {
@@ -38,6 +40,15 @@ int parse_options(int argc, char** argv, Options& out) {
   app.add_option("--rate", out.rate, "Generate this many events per second over the ready sessions (0 = off)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--webhook-url", out.webhook_url,
+                 "Deliver the --rate events by webhook (signed HTTP POST) to this http:// or https:// URL, "
+                 "not over the gateway; also the default URL of POST /_sim/webhook")
+      ->check(CLI::Validator(
+          [](std::string& url) -> std::string {
+            const auto parsed = relay::util::parse_url(url);
+            return parsed && !parsed->websocket ? "" : "not an http:// or https:// URL: " + url;
+          },
+          "URL"));
   app.add_option("--event-size", out.event_size, "Approximate size of generated events in bytes")
       ->capture_default_str();
   app.add_option("--history", out.history, "Dispatch frames retained per session for Resume")

@@ -24,6 +24,7 @@ struct Options {
   std::int64_t heartbeat_interval = 45000;
   std::string fixtures_dir;
   double rate = 0;
+  std::string webhook_url;  // when set, --rate events go here by webhook instead of over the gateway
   std::size_t event_size = 300;
   std::size_t history = 100000;
   std::size_t history_bytes = 512u * 1024u * 1024u;

@@ -38,7 +38,10 @@ std::int64_t monotonic_us() {
 }
 
 Simulator::Simulator(Options options)
-    : opt_(std::move(options)), store_(opt_.history, opt_.history_bytes), log_(opt_.log_limit) {
+    : opt_(std::move(options)),
+      store_(opt_.history, opt_.history_bytes),
+      log_(opt_.log_limit),
+      webhook_(opt_.log_limit) {
   timer_.sim = this;
 }
 
@@ -59,11 +62,13 @@ void Simulator::attach_context(struct lws_context* context, int port) {
   context_ = context;
   port_ = port;
   rate_started_us_ = monotonic_us();
+  webhook_.attach(context);
   schedule_timer();
 }
 
 void Simulator::detach_context() {
   lws_sul_cancel(&timer_.sul);
+  webhook_.shutdown();
   context_ = nullptr;
 }
 
@@ -455,41 +460,49 @@ int Simulator::on_ws_writeable(Connection& conn) {
 
 // ---- timer: rate-driven generation ---------------------------------------------------------------
 
+void Simulator::rate_tick_gateway(std::int64_t now) {
+  std::vector<Session*> ready;
+  for (auto& [index, info] : store_.shards()) {
+    if (info.session != nullptr && info.session->conn != nullptr && !info.session->conn->closing) {
+      ready.push_back(info.session);
+    }
+  }
+  if (ready.empty()) {
+    rate_started_us_ = now;
+    rate_produced_ = 0;
+  } else {
+    const auto expected =
+        static_cast<std::uint64_t>(static_cast<double>(now - rate_started_us_) * opt_.rate / 1e6);
+    std::uint64_t due = expected > rate_produced_ ? expected - rate_produced_ : 0;
+    const auto max_burst = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(opt_.rate / 10));
+    if (due > max_burst) {  // fell behind (a busy loop): do not try to catch up more than 100 ms
+      rate_produced_ += due - max_burst;
+      due = max_burst;
+    }
+    std::size_t skipped = 0;
+    while (due > 0 && skipped < ready.size()) {
+      Session* session = ready[rate_rr_++ % ready.size()];
+      if (queue_full(*session)) {
+        ++skipped;
+        continue;
+      }
+      skipped = 0;
+      generate_one(*session, opt_.event_size);
+      --due;
+      ++rate_produced_;
+    }
+    rate_produced_ += due;  // every ready connection is backed up: drop the rest of this tick
+  }
+}
+
 void Simulator::on_timer() {
   const std::int64_t now = monotonic_us();
 
   if (opt_.rate > 0) {
-    std::vector<Session*> ready;
-    for (auto& [index, info] : store_.shards()) {
-      if (info.session != nullptr && info.session->conn != nullptr && !info.session->conn->closing) {
-        ready.push_back(info.session);
-      }
-    }
-    if (ready.empty()) {
-      rate_started_us_ = now;
-      rate_produced_ = 0;
+    if (opt_.webhook_url.empty()) {
+      rate_tick_gateway(now);
     } else {
-      const auto expected =
-          static_cast<std::uint64_t>(static_cast<double>(now - rate_started_us_) * opt_.rate / 1e6);
-      std::uint64_t due = expected > rate_produced_ ? expected - rate_produced_ : 0;
-      const auto max_burst = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(opt_.rate / 10));
-      if (due > max_burst) {  // fell behind (a busy loop): do not try to catch up more than 100 ms
-        rate_produced_ += due - max_burst;
-        due = max_burst;
-      }
-      std::size_t skipped = 0;
-      while (due > 0 && skipped < ready.size()) {
-        Session* session = ready[rate_rr_++ % ready.size()];
-        if (queue_full(*session)) {
-          ++skipped;
-          continue;
-        }
-        skipped = 0;
-        generate_one(*session, opt_.event_size);
-        --due;
-        ++rate_produced_;
-      }
-      rate_produced_ += due;  // every ready connection is backed up: drop the rest of this tick
+      rate_tick_webhook(now);
     }
   }
 

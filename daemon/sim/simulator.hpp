@@ -17,6 +17,7 @@
 #include "json_in.hpp"
 #include "session_store.hpp"
 #include "sim_options.hpp"
+#include "webhook_client.hpp"
 
 namespace qqsim {
 
@@ -144,11 +145,21 @@ class Simulator {
   bool target_sessions(const JsonObject& req, std::vector<Session*>& out, HttpResponse& error);
   bool target_connections(const JsonObject& req, std::vector<Connection*>& out, HttpResponse& error);
 
+  // Webhook delivery (webhook_api.cpp)
+  HttpResponse control_webhook(const JsonObject& req);
+  HttpResponse control_webhook_results(const HttpRequest& request, bool clear);
+  void rate_tick_gateway(std::int64_t now);
+  void rate_tick_webhook(std::int64_t now);
+
   Options opt_;
   Random random_;
   TokenStore tokens_;
   SessionStore store_;
   SimLog log_;
+  WebhookClient webhook_;
+  std::uint64_t webhook_generated_ = 0;   // seq_no of the last generated webhook event
+  std::uint64_t webhook_deliveries_ = 0;  // id of the last POST /_sim/webhook; the --rate generator is 0
+  std::shared_ptr<const WebhookDelivery> rate_delivery_;
   std::vector<Fixture> fixtures_;
   std::map<std::uint64_t, std::unique_ptr<Connection>> connections_;
   std::uint64_t next_conn_id_ = 1;
