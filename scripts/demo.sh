@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs the relay with a subscriber that prints every event.
 #   scripts/demo.sh                      against the bundled simulator (no credentials needed)
+#   scripts/demo.sh --webhook            the simulator delivers signed webhook callbacks instead
 #   scripts/demo.sh --config relay.toml  against the platform named in your configuration
 # Ctrl-C stops everything.
 set -euo pipefail
@@ -8,8 +9,11 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 config=""
+webhook=false
 if [[ ${1:-} == "--config" && -n ${2:-} ]]; then
   config=$(realpath "$2")
+elif [[ ${1:-} == "--webhook" ]]; then
+  webhook=true
 fi
 
 scripts/install-deps.sh
@@ -26,7 +30,34 @@ stop_all() {
 }
 trap stop_all INT TERM EXIT
 
-if [[ -z $config ]]; then
+relay_started=false
+if [[ -z $config && $webhook == true ]]; then
+  hook_port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  config=$work/relay.toml
+  cat >"$config" <<TOML
+[bot]
+app_id = "102000000"
+client_secret = "sim-secret"
+intents = ["GROUP_AND_C2C_EVENT"]
+[gateway]
+enabled = false
+[webhook]
+enabled = true
+listen = "127.0.0.1:$hook_port"
+[publish]
+endpoints = ["ipc://$work/relay.sock"]
+[state]
+directory = "$work/state"
+TOML
+  build-release/bin/qq-gateway-relay --config "$config" &
+  pids+=($!)
+  relay_started=true
+  sleep 0.5
+  build-release/bin/qq-gateway-sim --port-file "$work/sim.port" --webhook-url "http://127.0.0.1:$hook_port/qq/webhook" \
+    --rate 2 --quiet &
+  pids+=($!)
+  echo "the simulator posts signed webhook events to http://127.0.0.1:$hook_port/qq/webhook"
+elif [[ -z $config ]]; then
   build-release/bin/qq-gateway-sim --port-file "$work/sim.port" --shards 2 --max-concurrency 2 \
     --heartbeat-interval 5000 --rate 2 --quiet &
   pids+=($!)
@@ -50,8 +81,10 @@ TOML
 fi
 
 endpoint=$(/usr/bin/python3 -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["publish"]["endpoints"][0])' "$config" 2>/dev/null || echo "tcp://127.0.0.1:5555")
-build-release/bin/qq-gateway-relay --config "$config" &
-pids+=($!)
+if [[ $relay_started == false ]]; then
+  build-release/bin/qq-gateway-relay --config "$config" &
+  pids+=($!)
+fi
 /usr/bin/python3 "$root/docs/examples/subscriber.py" "$endpoint" &
 pids+=($!)
 echo "relay and subscriber running; Ctrl-C stops all three"

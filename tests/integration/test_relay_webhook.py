@@ -8,7 +8,7 @@ import subprocess
 import threading
 import time
 
-from harness import Checks, Relay, Sim, Subscriber, expect, relay_config, tear_down, wait_for, workdir
+from harness import FIXTURES, Checks, Relay, Sim, Subscriber, expect, relay_config, tear_down, wait_for, workdir
 from webhook_client import WebhookClient, free_port, key_for
 
 EVENT = '{"op":0,"id":"GROUP_AT_MESSAGE_CREATE:w1","t":"GROUP_AT_MESSAGE_CREATE",' \
@@ -28,7 +28,7 @@ request_timeout = 2
 def main():
     checks = Checks()
     tmp = workdir()
-    sim = Sim(tmp, "--shards", "2", "--max-concurrency", "2", "--heartbeat-interval", "1000")
+    sim = Sim(tmp, "--shards", "2", "--max-concurrency", "2", "--heartbeat-interval", "1000", "--fixtures", FIXTURES)
     port = free_port()
     endpoint = f"ipc://{tmp}/relay.sock"
     relay = Relay(tmp, relay_config(sim, endpoint, f"{tmp}/state") + webhook_section(port))
@@ -54,7 +54,48 @@ def main():
             expect(meta["event_id"] == "GROUP_AT_MESSAGE_CREATE:w1" and meta["v"] == 1, meta)
         checks.run("a signed event is acknowledged with op 12 and published byte for byte", signed_event_is_published)
 
+        def simulator_deliveries():
+            url = f"http://127.0.0.1:{port}/qq/webhook"
+
+            def delivered(delivery):
+                results = sim.get("/_sim/webhook/results")
+                return results["pending"] == 0 and [r for r in results["results"] if r["delivery"] == delivery]
+            # Every fixture, signed by the simulator, each delivered twice (a platform retry).
+            sent = sim.post("/_sim/webhook", {"url": url, "fixtures": True, "repeat": 2})
+            results = wait_for(lambda: delivered(sent["delivery"]), 20, "the fixture deliveries")
+            expect(len(results) == 2 * len(sent["bodies"]) and all(r["status"] == 200 for r in results),
+                   f"statuses {sorted({r['status'] for r in results})}")
+            wanted = [b.encode() for b in sent["bodies"]]
+            wait_for(lambda: len([e for e in webhook_events() if e[1] in wanted]) >= len(wanted), 10,
+                     "every fixture at the subscriber")
+            got = [body for _, body, _ in webhook_events() if body in wanted]
+            expect(sorted(got) == sorted(wanted), "fixtures not published exactly once, byte for byte")
+            for topic, body, meta in webhook_events():
+                if body in wanted:
+                    envelope = json.loads(body)
+                    expect(topic == envelope["t"] and meta["event_id"] == envelope.get("id"), meta)
+            # Bad signatures from the simulator publish nothing.
+            before = len(webhook_events())
+            for mode, status in (("bad", 401), ("missing", 401), ("malformed", 400)):
+                bad = sim.post("/_sim/webhook", {"url": url, "t": "C2C_MESSAGE_CREATE", "d": {"n": mode},
+                                                 "signature": mode})
+                results = wait_for(lambda: delivered(bad["delivery"]), 10, f"the {mode} delivery")
+                expect([r["status"] for r in results] == [status], f"{mode}: {results}")
+            stale = sim.post("/_sim/webhook", {"url": url, "t": "C2C_MESSAGE_CREATE", "d": {"n": "stale"},
+                                               "timestamp": int(time.time()) - 3600})
+            expect([r["status"] for r in wait_for(lambda: delivered(stale["delivery"]), 10, "stale")] == [401],
+                   "a stale timestamp was accepted")
+            check = sim.post("/_sim/webhook", {"url": url, "validation": {"plain_token": "Sim0Token1",
+                                                                          "event_ts": "1725442341"}})
+            answer = json.loads(wait_for(lambda: delivered(check["delivery"]), 10, "validation")[0]["response"])
+            client.key.public_key().verify(bytes.fromhex(answer["signature"]), b"1725442341Sim0Token1")
+            time.sleep(0.2)
+            expect(len(webhook_events()) == before, "a refused delivery was published")
+        checks.run("the simulator's signed deliveries: fixtures byte for byte once despite retries; bad ones refused",
+                   simulator_deliveries)
+
         def bad_input_is_refused():
+            before = len(webhook_events())
             body = EVENT.replace("w1", "bad").encode()
             good = client.signed_headers(body)
             stale = client.signed_headers(body, timestamp=int(time.time()) - 3600)
@@ -76,7 +117,7 @@ def main():
                 expect(status == wanted, f"{name}: HTTP {status} {answer}, wanted {wanted}")
                 expect(answer.startswith(b'{"error":'), f"{name}: answer {answer}")
             time.sleep(0.3)
-            expect(len(webhook_events()) == 1, "a refused request was published")
+            expect(len(webhook_events()) == before, "a refused request was published")
             expect(relay.proc.poll() is None, "the relay died")
         checks.run("bad signatures, stale timestamps, wrong path/method, not JSON: clear status, nothing published",
                    bad_input_is_refused)
