@@ -256,6 +256,25 @@ def main():
             expect(log["http"] == [] and log["connects"] == [], "a webhook-only relay contacted the gateway")
             expect(tls_relay.stop() == 0, "exit code")
         checks.run("HTTPS with a test certificate, webhook only (no gateway connection)", https_webhook_only)
+
+        def ipv6_listener():
+            with socket.socket(socket.AF_INET6) as s:
+                s.bind(("::1", 0))
+                v6_port = s.getsockname()[1]
+            config = relay_config(sim, f"ipc://{tmp}/v6.sock", f"{tmp}/v6-state", extra_gateway="enabled = false")
+            config += webhook_section(v6_port).replace(f"127.0.0.1:{v6_port}", f"[::1]:{v6_port}")
+            v6_relay = Relay(tmp, config, name="relay-v6")
+            parts.append(v6_relay)
+            wait_for(lambda: "webhook: listening" in v6_relay.log_text(), 10, "the IPv6 listener")
+            import http.client
+            connection = http.client.HTTPConnection("::1", v6_port, timeout=5)
+            body = EVENT.replace("w1", "v6").encode()
+            connection.request("POST", "/qq/webhook", body=body, headers=client.signed_headers(body))
+            response = connection.getresponse()
+            expect((response.status, response.read()) == (200, b'{"op":12,"d":0}'), "no answer over IPv6")
+            connection.close()
+            expect(v6_relay.stop() == 0, "exit code")
+        checks.run("listen on an IPv6 address", ipv6_listener)
     finally:
         tear_down(checks, tmp, *parts)
     checks.finish()
