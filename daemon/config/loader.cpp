@@ -7,8 +7,8 @@
 
 #include "config/credentials.hpp"
 #include "config/key_table.hpp"
-#include "config/setters.hpp"
 #include "config/read_file.hpp"
+#include "config/setters.hpp"
 #include "config/suggest.hpp"
 #include "config/syntax_error.hpp"
 #include "config/toml_values.hpp"
