@@ -15,6 +15,8 @@
 namespace relay::ingress {
 
 struct WebhookServer::Request {
+  lws* wsi = nullptr;
+  util::TimePoint deadline;
   std::string method;
   std::string path;
   std::optional<std::string> signature;
@@ -91,7 +93,11 @@ const lws_protocols k_webhook_protocols[] = {
 
 WebhookServer::WebhookServer(EventLoop& loop, WebhookServerSettings settings, webhook::RequestHandler handler,
                              WebhookSink& sink)
-    : m_loop(loop), m_settings(std::move(settings)), m_handler(std::move(handler)), m_sink(sink) {
+    : m_loop(loop),
+      m_settings(std::move(settings)),
+      m_handler(std::move(handler)),
+      m_sink(sink),
+      m_expiry_timer(loop, [this] { expire_requests(); }) {
   lws_context_creation_info info{};
   info.vhost_name = "webhook";
   info.port = m_settings.port;
@@ -132,22 +138,28 @@ int WebhookServer::on_callback(lws* wsi, int reason, void* user, void* in, std::
     return lws_callback_http_dummy(wsi, static_cast<lws_callback_reasons>(reason), user, in, len);
   }
   switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+      return -1;  // no WebSocket or h2c upgrades: this listener serves one POST path and nothing else
     case LWS_CALLBACK_HTTP: {
-      if (*slot == nullptr) {
-        *slot = new Request();
-      } else {
-        **slot = Request();  // the next request on a kept-alive connection
-      }
+      forget(*slot);
+      delete *slot;
+      *slot = new Request();
+      (*slot)->wsi = wsi;
       begin(wsi, **slot, std::string_view(static_cast<const char*>(in), len));
       return 0;
     }
     case LWS_CALLBACK_HTTP_BODY: {
+      if (*slot == nullptr) {
+        return -1;
+      }
       Request& request = **slot;
       if (!request.receiving) {
         return 0;  // a request already answered; its body is ignored
       }
       if (request.body.size() + len > m_handler.settings().max_body) {
         request.receiving = false;
+        forget(&request);
         count_rejection(webhook::Rejection::body_too_large, "");
         respond(wsi, request, 413, R"({"error":"body_too_large"})", true);
         return 0;
@@ -163,10 +175,14 @@ int WebhookServer::on_callback(lws* wsi, int reason, void* user, void* in, std::
     case LWS_CALLBACK_HTTP_WRITEABLE:
       return *slot != nullptr ? write_response(wsi, **slot) : 0;
     case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+      // DROP_PROTOCOL comes when libwebsockets frees the user area without closing; either way the request
+      // ends.
       if (*slot != nullptr) {
         if ((*slot)->receiving) {
           count_rejection(webhook::Rejection::timed_out, "connection closed before the request was complete");
         }
+        forget(*slot);
         delete *slot;
         *slot = nullptr;
       }
@@ -187,7 +203,8 @@ void WebhookServer::begin(lws* wsi, Request& request, std::string_view path) {
     char text[32] = {};
     lws_hdr_copy(wsi, text, sizeof(text), WSI_TOKEN_HTTP_CONTENT_LENGTH);
     std::uint64_t value = 0;
-    if (std::from_chars(text, text + n, value).ec == std::errc()) {
+    const auto [end, ec] = std::from_chars(text, text + n, value);
+    if (ec == std::errc() && end == text + n) {
       content_length = value;
     }
   }
@@ -203,8 +220,11 @@ void WebhookServer::begin(lws* wsi, Request& request, std::string_view path) {
   request.timestamp = custom_header(wsi, k_timestamp_header);
   request.body.reserve(content_length.value_or(4096) + simdjson::SIMDJSON_PADDING);
   request.receiving = true;
-  // A body that trickles in cannot hold the connection for longer than this.
-  lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, static_cast<int>(m_settings.request_timeout_s));
+  request.deadline = m_loop.now() + std::chrono::seconds(m_settings.request_timeout_s);
+  if (m_arriving.empty()) {
+    m_expiry_timer.schedule_in(util::Millis(1'000));
+  }
+  m_arriving.insert(&request);
   if (content_length == 0) {
     finish_body(wsi, request);
   }
@@ -212,7 +232,7 @@ void WebhookServer::begin(lws* wsi, Request& request, std::string_view path) {
 
 void WebhookServer::finish_body(lws* wsi, Request& request) {
   request.receiving = false;
-  lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+  forget(&request);
   if (request.body.capacity() < request.body.size() + simdjson::SIMDJSON_PADDING) {
     request.body.reserve(request.body.size() + simdjson::SIMDJSON_PADDING);
   }
@@ -241,10 +261,12 @@ void WebhookServer::finish_body(lws* wsi, Request& request) {
   respond(wsi, request, reply.status, std::move(reply.body), false);
 }
 
-void WebhookServer::respond(lws* wsi, Request& request, int status, std::string body, bool close) {
+void WebhookServer::respond(lws* wsi, Request& request, int status, std::string body, bool /*close*/) {
   request.status = status;
   request.response = std::move(body);
-  request.close_after = close;
+  // Every answer closes its connection. The platform sends one request per connection anyway, and
+  // libwebsockets 4.1 mishandles a second request pipelined behind the first one on a kept-alive connection.
+  request.close_after = true;
   request.headers_sent = false;
   lws_callback_on_writable(wsi);
 }
@@ -279,6 +301,27 @@ int WebhookServer::write_response(lws* wsi, Request& request) {
     return -1;
   }
   return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+void WebhookServer::forget(Request* request) {
+  m_arriving.erase(request);
+}
+
+void WebhookServer::expire_requests() {
+  const auto now = m_loop.now();
+  for (auto it = m_arriving.begin(); it != m_arriving.end();) {
+    Request* request = *it;
+    if (now >= request->deadline) {
+      it = m_arriving.erase(it);
+      // Closed from outside its own callback: libwebsockets does it on its next pass.
+      lws_set_timeout(request->wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_ASYNC);
+    } else {
+      ++it;
+    }
+  }
+  if (!m_arriving.empty()) {
+    m_expiry_timer.schedule_in(util::Millis(1'000));
+  }
 }
 
 void WebhookServer::count_rejection(webhook::Rejection rejection, std::string_view detail) {

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 
 #include "ingress/event_loop.hpp"
 #include "protocol/frame.hpp"
@@ -63,6 +64,8 @@ class WebhookServer {
   void respond(struct lws* wsi, Request& request, int status, std::string body, bool close);
   int write_response(struct lws* wsi, Request& request);
   void count_rejection(webhook::Rejection rejection, std::string_view peer_detail);
+  void expire_requests();
+  void forget(Request* request);
 
   EventLoop& m_loop;
   WebhookServerSettings m_settings;
@@ -72,6 +75,10 @@ class WebhookServer {
   int m_port = 0;
   WebhookCounters m_counters;
   std::array<std::int64_t, webhook::k_rejection_kinds> m_last_logged_us{};
+  // Requests still arriving, checked against their deadline every second: libwebsockets re-arms its own
+  // timeout on every body chunk, so a body that trickles in would otherwise never time out.
+  std::unordered_set<Request*> m_arriving;
+  Timer m_expiry_timer;
 };
 
 }  // namespace relay::ingress

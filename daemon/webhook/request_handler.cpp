@@ -54,6 +54,8 @@ std::string_view to_string(Rejection rejection) {
       return "bad_signature";
     case Rejection::bad_validation:
       return "bad_validation";
+    case Rejection::length_required:
+      return "length_required";
     case Rejection::timed_out:
       return "timed_out";
   }
@@ -79,6 +81,8 @@ int status_for(Rejection rejection) {
     case Rejection::stale_timestamp:
     case Rejection::bad_signature:
       return 401;
+    case Rejection::length_required:
+      return 411;
     case Rejection::timed_out:
       return 408;
   }
@@ -96,7 +100,10 @@ Rejection RequestHandler::check_head(std::string_view method, std::string_view p
   if (method != "POST") {
     return Rejection::wrong_method;
   }
-  if (content_length && *content_length > m_settings.max_body) {
+  if (!content_length) {
+    return Rejection::length_required;
+  }
+  if (*content_length > m_settings.max_body) {
     return Rejection::body_too_large;
   }
   return Rejection::none;

@@ -31,6 +31,7 @@ enum class Rejection {
   stale_timestamp,      // 401: X-Signature-Timestamp is not a number, or too far from our clock
   bad_signature,        // 401: the signature does not verify
   bad_validation,       // 400: op 13 whose plain_token or event_ts does not look like the platform's
+  length_required,      // 411: no valid Content-Length (the platform always sends one)
   timed_out,            // 408: the request did not arrive in time (set by the server)
 };
 inline constexpr std::size_t k_rejection_kinds = static_cast<std::size_t>(Rejection::timed_out) + 1;

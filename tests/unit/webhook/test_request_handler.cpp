@@ -88,6 +88,8 @@ TEST_CASE("the path, the method and the size are checked before the body") {
   REQUIRE(h.handler.check_head("GET", "/qq/webhook", std::nullopt) == Rejection::wrong_method);
   REQUIRE(h.handler.check_head("POST", "/qq/webhook", 1'048'577) == Rejection::body_too_large);
   REQUIRE(h.handler.check_head("POST", "/qq/webhook", 1'048'576) == Rejection::none);
+  REQUIRE(h.handler.check_head("POST", "/qq/webhook", std::nullopt) == Rejection::length_required);
+  REQUIRE(relay::webhook::status_for(Rejection::length_required) == 411);
   REQUIRE(relay::webhook::status_for(Rejection::wrong_path) == 404);
   REQUIRE(relay::webhook::status_for(Rejection::wrong_method) == 405);
   REQUIRE(relay::webhook::status_for(Rejection::body_too_large) == 413);
