@@ -44,6 +44,9 @@ int exit_code_for(gateway::StopCategory category) {
   }
 }
 
+// relay_seq numbers reserved in the state file at a time; a crash costs at most this many unused numbers.
+constexpr std::uint64_t k_relay_seq_block = 10'000;
+
 // How long close frames get to leave before the loop stops.
 constexpr util::Millis k_close_grace{300};
 
@@ -69,7 +72,14 @@ RelayApp::RelayApp(config::Config config)
                                           [this] { return snapshot(); });
   auto settings = gateway_settings(m_config);
   if (auto saved = m_state->load()) {
-    m_publisher->resume_relay_seq_after(saved->relay_seq);
+    m_publisher->resume_relay_seq_after(saved->relay_seq_reserved);
+    if (saved->relay_seq_reserved > saved->relay_seq) {
+      spdlog::warn(
+          "the previous run did not stop cleanly: relay_seq continues after {} (it published up to {} at the "
+          "last "
+          "save; later numbers up to the reservation were lost with the crash or never used)",
+          saved->relay_seq_reserved, saved->relay_seq);
+    }
     m_saved_shards = saved->shards;
     for (auto& shard : saved->shards) {
       settings.saved_sessions.push_back(
@@ -82,12 +92,41 @@ RelayApp::RelayApp(config::Config config)
   if (m_config.webhook.enabled) {
     start_webhook();
   }
+  if (!m_config.publish.replay_endpoint.empty()) {
+    start_replay();
+  }
+  reserve_relay_seqs();
 }
 
 RelayApp::~RelayApp() {
   m_gateway.reset();
   if (m_signal_fd >= 0) {
     close(m_signal_fd);
+  }
+}
+
+void RelayApp::start_replay() {
+  m_retention =
+      std::make_unique<publish::Retention>(m_config.publish.retain_messages, m_config.publish.retain_bytes);
+  m_publisher->retain_in(m_retention.get());
+  m_replay = std::make_unique<publish::ReplayServer>(m_publisher->context(), m_config.publish.replay_endpoint,
+                                                     *m_retention);
+  m_loop.watch_fd(m_replay->fd(), [this] { m_replay->on_readable(); });
+  spdlog::info("replay: answering catch-up requests on {} (keeping up to {} messages, {} bytes)",
+               m_replay->bound_endpoint(), m_config.publish.retain_messages, m_config.publish.retain_bytes);
+}
+
+void RelayApp::reserve_relay_seqs() {
+  const std::uint64_t last = m_publisher->last_relay_seq();
+  if (last + k_relay_seq_block / 2 < m_reserved_relay_seq) {
+    return;
+  }
+  const bool first = m_reserved_relay_seq == 0;
+  m_reserved_relay_seq = last + k_relay_seq_block;
+  if (first) {
+    m_state->save_now();  // before the first message, so that even an early crash cannot reuse a number
+  } else {
+    m_state->save_soon();
   }
 }
 
@@ -121,6 +160,7 @@ int RelayApp::run() {
                  m_webhook ? "; events come by webhook only" : "");
   }
   m_loop.run();
+  m_stopped_cleanly = true;
   m_state->save_now();
   std::uint64_t repeated_seqs = 0;
   for (unsigned i = 0; m_gateway && i < m_gateway->shard_count(); ++i) {
@@ -215,6 +255,7 @@ void RelayApp::on_webhook_event(const protocol::Frame& event, std::string_view b
   info.event_id = event.id;
   info.received_at_us = received_at_us;
   m_publisher->publish(event.t, body, info);
+  reserve_relay_seqs();
   m_state->mark_changed();
 }
 
@@ -223,6 +264,7 @@ state::SavedState RelayApp::snapshot() const {
   saved.app_id = m_config.bot.app_id;
   saved.saved_at_us = util::unix_micros_now();
   saved.relay_seq = m_publisher->last_relay_seq();
+  saved.relay_seq_reserved = m_stopped_cleanly ? saved.relay_seq : m_reserved_relay_seq;
   if (m_gateway) {
     for (auto& position : m_gateway->positions()) {
       saved.shards.push_back(state::SavedShard{position.shard.index, position.shard.count,
@@ -248,6 +290,7 @@ void RelayApp::on_dispatch(const gateway::ShardId& shard, std::string_view sessi
   info.event_id = event.event_id;
   info.received_at_us = received_at_us;
   m_publisher->publish(event.event_type, event.frame, info);
+  reserve_relay_seqs();
 }
 
 void RelayApp::on_shard_state(const gateway::ShardId& shard, std::string_view session_id,
@@ -269,6 +312,7 @@ void RelayApp::on_shard_state(const gateway::ShardId& shard, std::string_view se
   info.session_id = session_id;
   info.received_at_us = util::unix_micros_now();
   m_publisher->publish("relay.shard", body, info);
+  reserve_relay_seqs();
   m_state->mark_changed();
 }
 

@@ -10,6 +10,8 @@
 #include "ingress/gateway_client.hpp"
 #include "ingress/webhook_server.hpp"
 #include "publish/recent_ids.hpp"
+#include "publish/replay_server.hpp"
+#include "publish/retention.hpp"
 #include "publish/zmq_publisher.hpp"
 
 namespace relay::app {
@@ -39,6 +41,9 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
   // False (and counted) when the event's id was published recently, by either source.
   bool first_sighting(std::string_view event_id, std::string_view event_type, std::string_view source);
   state::SavedState snapshot() const;
+  // relay_seq must never repeat, even after a crash: numbers are reserved in the state file ahead of use.
+  void reserve_relay_seqs();
+  void start_replay();
 
   config::Config m_config;
   ingress::EventLoop m_loop;
@@ -46,6 +51,10 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
   publish::RecentIds m_recent_ids;
   std::uint64_t m_repeated_ids = 0;
   std::unique_ptr<StateKeeper> m_state;
+  std::uint64_t m_reserved_relay_seq = 0;
+  bool m_stopped_cleanly = false;
+  std::unique_ptr<publish::Retention> m_retention;
+  std::unique_ptr<publish::ReplayServer> m_replay;
   std::vector<state::SavedShard> m_saved_shards;
   std::unique_ptr<ingress::GatewayClient> m_gateway;
   std::unique_ptr<ingress::WebhookServer> m_webhook;

@@ -77,6 +77,11 @@ void StateKeeper::save_later() {
   }
 }
 
+void StateKeeper::save_soon() {
+  m_timer.cancel();
+  save_later();
+}
+
 bool StateKeeper::save_now() {
   m_timer.cancel();
   m_scheduled = false;

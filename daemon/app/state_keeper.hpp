@@ -27,6 +27,8 @@ class StateKeeper {
 
   // Positions moved: schedule a write within the save interval.
   void mark_changed();
+  // Writes the current positions now, without waiting for the disk.
+  void save_soon();
   // Writes the current positions and waits until they are on disk; false if that failed.
   bool save_now();
 

@@ -34,6 +34,9 @@ struct PublishConfig {
   std::string topic_prefix;
   int sndhwm = 100000;
   std::size_t dedupe_window = 65536;  // recent event ids remembered; 0 turns id de-duplication off
+  std::string replay_endpoint;        // empty: no catch-up endpoint
+  std::size_t retain_messages = 100000;
+  std::size_t retain_bytes = 67108864;
 };
 
 struct WebhookConfig {

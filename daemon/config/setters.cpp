@@ -243,6 +243,35 @@ Outcome set_dedupe_window(const toml::node& value, Draft& draft) {
   return {};
 }
 
+Outcome set_replay_endpoint(const toml::node& value, Draft& draft) {
+  const std::string& endpoint = string_of(value);
+  const bool known_transport = (endpoint.starts_with("tcp://") || endpoint.starts_with("ipc://")) &&
+                               endpoint.size() > std::string_view("tcp://").size();
+  if (!endpoint.empty() && !known_transport) {
+    return Problem{in_quotes(endpoint) + " is not a tcp:// or ipc:// endpoint (or \"\" for none)", {}};
+  }
+  draft.config.publish.replay_endpoint = endpoint;
+  return {};
+}
+
+Outcome set_retain_messages(const toml::node& value, Draft& draft) {
+  std::int64_t count = 0;
+  if (auto problem = integer_in_range(value, 0, 100'000'000, count)) {
+    return problem;
+  }
+  draft.config.publish.retain_messages = static_cast<std::size_t>(count);
+  return {};
+}
+
+Outcome set_retain_bytes(const toml::node& value, Draft& draft) {
+  std::int64_t bytes = 0;
+  if (auto problem = integer_in_range(value, 0, std::int64_t{1} << 40, bytes)) {
+    return problem;
+  }
+  draft.config.publish.retain_bytes = static_cast<std::size_t>(bytes);
+  return {};
+}
+
 Outcome set_save_interval(const toml::node& value, Draft& draft) {
   std::int64_t millis = 0;
   if (auto problem = integer_in_range(value, 10, 60'000, millis)) {

@@ -33,6 +33,9 @@ std::uint64_t ZmqPublisher::publish(std::string_view topic, std::string_view bod
   } catch (const zmq::error_t&) {
     ++m_counters.send_failures;
   }
+  if (m_retention != nullptr) {
+    m_retention->add(relay_seq, m_topic_buffer, body, m_meta_buffer);
+  }
   return relay_seq;
 }
 

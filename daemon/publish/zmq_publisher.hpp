@@ -8,6 +8,7 @@
 #include <zmq.hpp>
 
 #include "publish/metadata.hpp"
+#include "publish/retention.hpp"
 
 namespace relay::publish {
 
@@ -39,6 +40,9 @@ class ZmqPublisher {
   // Continue numbering after a value kept from an earlier run.
   void resume_relay_seq_after(std::uint64_t value) { m_relay_seq = value; }
   const PublisherCounters& counters() const { return m_counters; }
+  // Every message published from now on is also kept here for replay.
+  void retain_in(Retention* retention) { m_retention = retention; }
+  zmq::context_t& context() { return m_context; }
   // The endpoints as bound (a tcp port of 0 or * resolved to the real one).
   const std::vector<std::string>& bound_endpoints() const { return m_bound; }
 
@@ -51,6 +55,7 @@ class ZmqPublisher {
   std::string m_topic_buffer;
   std::string m_meta_buffer;
   PublisherCounters m_counters;
+  Retention* m_retention = nullptr;
 };
 
 }  // namespace relay::publish

@@ -1,5 +1,7 @@
 #include "state/state_file.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <simdjson.h>
 
@@ -44,8 +46,9 @@ std::string encode_state(const SavedState& state) {
   std::string text =
       fmt::format(R"({{"format":"{}","version":{},"app_id":)", k_state_format, k_state_version);
   util::append_json_string(text, state.app_id);
-  fmt::format_to(std::back_inserter(text), R"(,"saved_at_us":{},"relay_seq":{},"shards":[)",
-                 state.saved_at_us, state.relay_seq);
+  fmt::format_to(std::back_inserter(text),
+                 R"(,"saved_at_us":{},"relay_seq":{},"relay_seq_reserved":{},"shards":[)", state.saved_at_us,
+                 state.relay_seq, std::max(state.relay_seq, state.relay_seq_reserved));
   for (std::size_t i = 0; i < state.shards.size(); ++i) {
     const SavedShard& shard = state.shards[i];
     text += i ? ",\n" : "\n";
@@ -87,6 +90,13 @@ std::variant<SavedState, StateProblem> decode_state(std::string_view text, std::
   state.app_id = std::string(app_id);
   if (root["relay_seq"].get_uint64().get(state.relay_seq) != simdjson::SUCCESS) {
     return corrupt("no valid relay_seq");
+  }
+  state.relay_seq_reserved = state.relay_seq;
+  if (auto reserved = root["relay_seq_reserved"]; reserved.error() != simdjson::NO_SUCH_FIELD) {
+    if (reserved.get_uint64().get(state.relay_seq_reserved) != simdjson::SUCCESS ||
+        state.relay_seq_reserved < state.relay_seq) {
+      return corrupt("relay_seq_reserved is not an integer at or above relay_seq");
+    }
   }
   if (root["saved_at_us"].get_int64().get(state.saved_at_us) != simdjson::SUCCESS) {
     return corrupt("no valid saved_at_us");

@@ -20,6 +20,8 @@ struct SavedState {
   std::string app_id;
   std::int64_t saved_at_us = 0;
   std::uint64_t relay_seq = 0;  // the last relay_seq published
+  // Numbers up to here may have been used by a run that did not stop cleanly; a new run starts after it.
+  std::uint64_t relay_seq_reserved = 0;
   std::vector<SavedShard> shards;
 };
 

@@ -1,0 +1,161 @@
+#!/usr/bin/python3
+"""Catch-up through the replay endpoint, with the example client clients/python/relay_subscriber.py: a subscriber
+killed and restarted mid-stream, and a deliberately slow one, both end with every event exactly once.
+Also: malformed replay requests, and relay_seq strictly increasing across relay restarts (graceful and kill -9)."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import zmq
+
+from harness import Checks, Relay, Sim, Subscriber, expect, relay_config, tear_down, wait_for, workdir
+
+SOURCE = os.environ.get("QQ_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+CLIENT = os.path.join(SOURCE, "clients", "python", "relay_subscriber.py")
+
+
+def journal_lines(path):
+    if not os.path.exists(path):
+        return []
+    with open(path, "rb") as f:
+        data = f.read()
+    return [json.loads(line) for line in data[: data.rfind(b"\n") + 1].splitlines()]
+
+
+def generated_numbers(lines):
+    return [json.loads(l["body"])["d"]["seq_no"] for l in lines if l["topic"] == "C2C_MESSAGE_CREATE"]
+
+
+def main():
+    checks = Checks()
+    tmp = workdir()
+    sim = Sim(tmp, "--shards", "1", "--heartbeat-interval", "2000")
+    pub, replay = f"ipc://{tmp}/pub.sock", f"ipc://{tmp}/replay.sock"
+    config = relay_config(sim, pub, f"{tmp}/state").replace(
+        "[publish]\n", f'[publish]\nreplay_endpoint = "{replay}"\nsndhwm = 200\n')
+    relays = [Relay(tmp, config)]
+    clients = []
+    watcher = Subscriber(pub)
+
+    def client(journal, *extra):
+        proc = subprocess.Popen(["/usr/bin/python3", CLIENT, pub, replay, "--journal", journal, *extra],
+                                stdout=subprocess.DEVNULL, stderr=open(journal + ".err", "w"))
+        clients.append(proc)
+        return proc
+
+    def generated():
+        return sim.get("/_sim/state")["shards"][0]["generated"]
+
+    class Closer:
+        def close(self):
+            for proc in clients:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+
+    try:
+        wait_for(lambda: sim.get("/_sim/state")["shards"] and sim.get("/_sim/state")["shards"][0]["connected"], 30,
+                 "the shard READY")
+        watcher.sync(sim)
+
+        def killed_and_restarted():
+            journal = f"{tmp}/killed.jsonl"
+            first = client(journal)
+            time.sleep(1.0)  # let it join
+            sim.post("/_sim/generate", {"count": 3000, "rate": 1000})
+            wait_for(lambda: len(generated_numbers(journal_lines(journal))) > 500, 20, "the client to get going")
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+            time.sleep(1.0)  # events keep coming while it is down
+            client(journal)
+            wait_for(lambda: generated() == 3000, 20, "all 3000 generated")
+            # A last event after the stream, so that a client which missed the tail notices the gap.
+            time.sleep(0.5)
+            sim.post("/_sim/send", {"shard": 0, "t": "END", "d": {}})
+            wait_for(lambda: any(l["topic"] == "END" for l in journal_lines(journal)), 20, "the END marker")
+            numbers = generated_numbers(journal_lines(journal))
+            expect(numbers == list(range(1, 3001)), f"not exactly once: {len(numbers)} lines, "
+                   f"{len(set(numbers))} distinct, first {numbers[:3]}, last {numbers[-3:]}")
+            seqs = [l["relay_seq"] for l in journal_lines(journal)]
+            expect(seqs == list(range(seqs[0], seqs[0] + len(seqs))), "relay_seq has holes in the journal")
+        checks.run("a subscriber killed and restarted mid-stream ends with every event exactly once",
+                   killed_and_restarted)
+
+        def slow_subscriber_recovers():
+            journal = f"{tmp}/slow.jsonl"
+            base = generated()
+            client(journal, "--rcvhwm", "50", "--delay", "0.002")
+            time.sleep(1.0)
+            sim.post("/_sim/send", {"shard": 0, "t": "START", "d": {}})
+            wait_for(lambda: journal_lines(journal), 10, "the slow client to start")
+            sim.post("/_sim/generate", {"count": 3000, "rate": 0})  # as fast as it goes: PUB drops for this one
+            wait_for(lambda: generated() == base + 3000, 30, "3000 more generated")
+            time.sleep(0.5)
+            sim.post("/_sim/send", {"shard": 0, "t": "END", "d": {}})
+            wait_for(lambda: sum(l["topic"] == "END" for l in journal_lines(journal)) == 1, 60, "the slow END")
+            numbers = generated_numbers(journal_lines(journal))
+            expect(numbers == list(range(base + 1, base + 3001)), f"{len(numbers)} of 3000, first {numbers[:3]}")
+            with open(journal + ".err") as f:
+                err = f.read()
+            expect("lost for good" not in err, err)
+            expect("gap: relay_seq" in err, "the slow client never fell behind, so nothing was tested")
+        checks.run("a deliberately slow subscriber (small HWM) recovers every event", slow_subscriber_recovers)
+
+        def malformed_requests():
+            context = zmq.Context()
+            req = context.socket(zmq.REQ)
+            req.setsockopt(zmq.RCVTIMEO, 5000)
+            req.setsockopt(zmq.LINGER, 0)
+            req.connect(replay)
+            for request, wanted in ((b"not json", "not a JSON object"), (b"[1]", "not a JSON object"),
+                                    (b'{"max":5}', '"since"'), (b'{"since":-1}', '"since"'),
+                                    (b'{"since":"5"}', '"since"'), (b'{"since":1,"max":0}', '"max"')):
+                req.send(request)
+                answer = req.recv_multipart()
+                expect(len(answer) == 1 and wanted in json.loads(answer[0])["error"], f"{request}: {answer}")
+            req.send_multipart([b'{"since":0}', b"extra"])
+            expect("one frame" in json.loads(req.recv_multipart()[0])["error"], "a two-frame request was accepted")
+            req.send(b'{"since":0,"max":2}')
+            answer = req.recv_multipart()
+            header = json.loads(answer[0])
+            expect(header["count"] == 2 and len(answer) == 7, f"a REQ client got {header}")
+            expect(json.loads(answer[3])["relay_seq"] == header["first_available"], "not from the oldest")
+            expect(header["next"] == json.loads(answer[6])["relay_seq"], "next is not the last relay_seq returned")
+            req.close()
+            context.term()
+            expect(relays[-1].proc.poll() is None, "the relay died")
+        checks.run("malformed replay requests get an error reply; REQ clients work", malformed_requests)
+
+        def relay_seq_survives_restarts():
+            before = max(m["relay_seq"] for _, _, m in watcher.events())
+            expect(relays[-1].stop() == 0, "exit code")
+            with open(f"{tmp}/state/relay-state.json") as f:
+                saved = json.load(f)
+            expect(saved["relay_seq"] == saved["relay_seq_reserved"] >= before, f"after a clean stop: {saved}")
+            relays.append(Relay(tmp, config, name="relay-2"))
+            time.sleep(1.0)
+            watcher.sync(sim)
+            probes = [m["relay_seq"] for t, _, m in watcher.events() if t == "PROBE"]
+            expect(probes[-1] > saved["relay_seq"], "relay_seq went back after a clean stop")
+            expect(probes[-1] < saved["relay_seq"] + 100, "relay_seq jumped after a clean stop")
+            last = max(m["relay_seq"] for _, _, m in watcher.events())
+            relays[-1].proc.send_signal(signal.SIGKILL)
+            relays[-1].proc.wait()
+            relays.append(Relay(tmp, config, name="relay-3"))
+            time.sleep(1.0)
+            watcher.sync(sim)
+            probes = [m["relay_seq"] for t, _, m in watcher.events() if t == "PROBE"]
+            expect(probes[-1] > last, "relay_seq went back after kill -9")
+            seqs = [m["relay_seq"] for _, _, m in watcher.events()]
+            expect(seqs == sorted(set(seqs)), "relay_seq is not strictly increasing across the restarts")
+            expect("did not stop cleanly" in relays[-1].log_text(), "the crash is not reported")
+        checks.run("relay_seq strictly increases across a graceful restart and a kill -9", relay_seq_survives_restarts)
+    finally:
+        tear_down(checks, tmp, Closer(), watcher, *relays, sim)
+    checks.finish()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include <simdjson.h>
+#include <catch2/catch.hpp>
+#include <zmq.hpp>
+
+#include "publish/replay_server.hpp"
+#include "publish/retention.hpp"
+
+using relay::publish::ReplayServer;
+using relay::publish::Retention;
+
+namespace {
+
+void fill(Retention& retention, std::uint64_t first, std::uint64_t last) {
+  for (std::uint64_t seq = first; seq <= last; ++seq) {
+    retention.add(seq, "T", "body-" + std::to_string(seq), "{\"relay_seq\":" + std::to_string(seq) + "}");
+  }
+}
+
+// Sends one request from a REQ socket and serves it; returns every frame of the answer.
+std::vector<std::string> ask(zmq::socket_t& client, ReplayServer& server,
+                             const std::vector<std::string>& request) {
+  for (std::size_t i = 0; i < request.size(); ++i) {
+    client.send(zmq::buffer(request[i]),
+                i + 1 < request.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+  }
+  std::vector<std::string> frames;
+  for (int attempt = 0; attempt < 500; ++attempt) {
+    server.on_readable();
+    zmq::message_t frame;
+    if (client.recv(frame, zmq::recv_flags::dontwait)) {
+      frames.push_back(frame.to_string());
+      while (frame.more()) {
+        REQUIRE(client.recv(frame));
+        frames.push_back(frame.to_string());
+      }
+      return frames;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  FAIL("no answer");
+  return frames;
+}
+
+std::string field(const std::string& json, const char* key) {
+  simdjson::dom::parser parser;
+  auto element = parser.parse(json)[key];
+  if (element.is_null()) {
+    return "null";
+  }
+  if (element.is_string()) {
+    return std::string(std::string_view(element.get_string()));
+  }
+  return std::to_string(std::uint64_t(element.get_uint64()));
+}
+
+}  // namespace
+
+TEST_CASE("retention keeps the newest messages within both budgets") {
+  Retention by_count(3, 1 << 20);
+  fill(by_count, 1, 10);
+  REQUIRE(by_count.size() == 3);
+  REQUIRE(by_count.first_available() == 8u);
+  REQUIRE(by_count.last_available() == 10u);
+  REQUIRE(by_count.evicted() == 7);
+  REQUIRE(by_count.first_after(0) == 0);
+  REQUIRE(by_count.first_after(8) == 1);
+  REQUIRE(by_count.first_after(10) == 3);
+  REQUIRE(by_count.first_after(99) == 3);
+  REQUIRE(by_count.at(1).body() == "body-9");
+  REQUIRE(by_count.at(1).topic() == "T");
+  REQUIRE(by_count.at(1).metadata() == "{\"relay_seq\":9}");
+
+  Retention by_bytes(1000, 3 * (sizeof(relay::publish::RetainedMessage) + 30));
+  fill(by_bytes, 1, 10);
+  REQUIRE(by_bytes.size() <= 3);
+  REQUIRE(by_bytes.bytes() <= 3 * (sizeof(relay::publish::RetainedMessage) + 30));
+  REQUIRE(by_bytes.last_available() == 10u);
+
+  Retention off(0, 0);
+  fill(off, 1, 5);
+  REQUIRE(off.size() == 0);
+  REQUIRE_FALSE(off.first_available());
+}
+
+TEST_CASE("the replay endpoint answers REQ clients with the retained triples after `since`") {
+  zmq::context_t context(1);
+  Retention retention(5, 1 << 20);
+  fill(retention, 1, 12);  // keeps 8..12
+  ReplayServer server(context, "inproc://replay-test", retention);
+  zmq::socket_t client(context, zmq::socket_type::req);
+  client.connect("inproc://replay-test");
+
+  auto answer = ask(client, server, {R"({"since":9,"max":2})"});
+  REQUIRE(answer.size() == 1 + 2 * 3);
+  REQUIRE(field(answer[0], "count") == "2");
+  REQUIRE(field(answer[0], "next") == "11");
+  REQUIRE(field(answer[0], "first_available") == "8");
+  REQUIRE(field(answer[0], "last_available") == "12");
+  REQUIRE(answer[2] == "body-10");
+  REQUIRE(answer[6] == "{\"relay_seq\":11}");
+
+  // `since` before what is retained: from the oldest; `next` tells what to ask for next.
+  answer = ask(client, server, {R"({"since":0})"});
+  REQUIRE(field(answer[0], "count") == "5");
+  REQUIRE(answer[2] == "body-8");
+  answer = ask(client, server, {R"({"since":12})"});
+  REQUIRE(answer.size() == 1);
+  REQUIRE(field(answer[0], "count") == "0");
+  REQUIRE(field(answer[0], "next") == "12");
+
+  for (const char* bad : {"", "nope", "{}", R"({"since":"1"})", R"({"since":1,"max":-3})"}) {
+    INFO(bad);
+    answer = ask(client, server, {bad});
+    REQUIRE(answer.size() == 1);
+    REQUIRE(answer[0].find("\"error\"") != std::string::npos);
+  }
+  answer = ask(client, server, {R"({"since":1})", "extra"});
+  REQUIRE(answer[0].find("one frame") != std::string::npos);
+  REQUIRE(server.counters().bad_requests == 6);
+  REQUIRE(server.counters().messages_replayed == 7);
+}
+
+TEST_CASE("DEALER clients are answered too") {
+  zmq::context_t context(1);
+  Retention retention(10, 1 << 20);
+  fill(retention, 1, 3);
+  ReplayServer server(context, "inproc://replay-dealer", retention);
+  zmq::socket_t client(context, zmq::socket_type::dealer);
+  client.connect("inproc://replay-dealer");
+  const auto answer = ask(client, server, {R"({"since":1})"});
+  REQUIRE(answer.size() == 1 + 2 * 3);
+  REQUIRE(field(answer[0], "count") == "2");
+}
