@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "app/exit_codes.hpp"
+#include "app/keygen.hpp"
 #include "app/logging.hpp"
 #include "app/relay_app.hpp"
 #include "config/loader.hpp"
@@ -22,11 +23,19 @@ int run(int argc, char** argv) {
   cli.add_option("--log-level", log_level,
                  "trace, debug, info, warn, error, critical or off (overrides log.level)");
   cli.set_version_flag("--version", std::string("qq-gateway-relay ") + RELAY_VERSION);
+  std::string key_prefix;
+  CLI::App* keygen =
+      cli.add_subcommand("keygen", "write a CURVE key pair: PREFIX.key (secret) and PREFIX.pub");
+  keygen->add_option("prefix", key_prefix, "path prefix of the two files")->required();
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     // --help and --version end here with 0; a bad command line is a configuration error like any other.
     return cli.exit(error) == 0 ? relay::app::k_exit_ok : relay::app::k_exit_config;
+  }
+
+  if (*keygen) {
+    return relay::app::write_curve_keypair(key_prefix);
   }
 
   auto loaded = relay::config::load_file(config_path);

@@ -61,9 +61,16 @@ RelayApp::RelayApp(config::Config config)
   publisher.topic_prefix = m_config.publish.topic_prefix;
   publisher.app_id = m_config.bot.app_id;
   publisher.sndhwm = m_config.publish.sndhwm;
+  publisher.curve_secret_key = m_config.publish.curve_secret_key;
+  publisher.curve_authorized = m_config.publish.curve_authorized;
   m_publisher = std::make_unique<publish::ZmqPublisher>(std::move(publisher));
   for (const auto& endpoint : m_publisher->bound_endpoints()) {
     spdlog::info("publishing on {}", endpoint);
+  }
+  if (auto* authenticator = m_publisher->authenticator()) {
+    m_loop.watch_fd(authenticator->fd(), [authenticator] { authenticator->on_readable(); });
+    spdlog::info("CURVE on: {} authorized client key(s) from {}", authenticator->authorized(),
+                 m_config.publish.curve_authorized_keys);
   }
   m_signal_fd = open_signal_fd();
   m_loop.watch_fd(m_signal_fd, [this] { on_signal(); });
@@ -110,7 +117,7 @@ void RelayApp::start_replay() {
       std::make_unique<publish::Retention>(m_config.publish.retain_messages, m_config.publish.retain_bytes);
   m_publisher->retain_in(m_retention.get());
   m_replay = std::make_unique<publish::ReplayServer>(m_publisher->context(), m_config.publish.replay_endpoint,
-                                                     *m_retention);
+                                                     *m_retention, m_publisher->curve_secret_key());
   m_loop.watch_fd(m_replay->fd(), [this] { m_replay->on_readable(); });
   spdlog::info("replay: answering catch-up requests on {} (keeping up to {} messages, {} bytes)",
                m_replay->bound_endpoint(), m_config.publish.retain_messages, m_config.publish.retain_bytes);
@@ -212,7 +219,19 @@ void RelayApp::reload() {
     spdlog::info("SIGHUP: log.level is now {}", fresh.log.level);
     m_config.log.level = fresh.log.level;
   }
-  spdlog::info("SIGHUP: configuration reloaded; only log.level applies live, other changes need a restart");
+  if (auto* authenticator = m_publisher->authenticator()) {
+    if (fresh.publish.curve_secret_key.empty()) {
+      spdlog::warn("SIGHUP: turning CURVE off needs a restart; keeping the current authorized keys");
+    } else {
+      authenticator->set_authorized(fresh.publish.curve_authorized);
+      spdlog::info("SIGHUP: {} authorized client key(s) from {}", authenticator->authorized(),
+                   fresh.publish.curve_authorized_keys);
+    }
+  }
+  spdlog::info(
+      "SIGHUP: configuration reloaded; log.level and the CURVE authorized keys apply live, other changes "
+      "need a "
+      "restart");
 }
 
 void RelayApp::begin_shutdown(int exit_code) {

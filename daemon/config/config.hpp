@@ -37,6 +37,10 @@ struct PublishConfig {
   std::string replay_endpoint;        // empty: no catch-up endpoint
   std::size_t retain_messages = 100000;
   std::size_t retain_bytes = 67108864;
+  std::string curve_secret_key_file;          // empty: no CURVE
+  std::string curve_authorized_keys;          // a file of client public keys
+  std::string curve_secret_key;               // loaded from curve_secret_key_file (Z85); never logged
+  std::vector<std::string> curve_authorized;  // loaded from curve_authorized_keys
 };
 
 struct WebhookConfig {

@@ -123,6 +123,9 @@ std::vector<Diagnostic> check_document(const toml::table& root, const std::strin
   if (auto problem = detail::check_webhook(draft, section_position("webhook"), directory)) {
     out.push_back(std::move(*problem));
   }
+  if (auto problem = detail::check_curve(draft, directory)) {
+    out.push_back(std::move(*problem));
+  }
   return out;
 }
 

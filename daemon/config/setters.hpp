@@ -29,6 +29,10 @@ Outcome set_dedupe_window(const toml::node& value, Draft& draft);
 Outcome set_replay_endpoint(const toml::node& value, Draft& draft);
 Outcome set_retain_messages(const toml::node& value, Draft& draft);
 Outcome set_retain_bytes(const toml::node& value, Draft& draft);
+Outcome set_curve_secret_key_file(const toml::node& value, Draft& draft);
+Outcome set_curve_authorized_keys(const toml::node& value, Draft& draft);
+// Cross-key checks of CURVE: both files or neither, readable, keys well formed.
+std::optional<Diagnostic> check_curve(Draft& draft, const std::filesystem::path& directory);
 Outcome set_webhook_enabled(const toml::node& value, Draft& draft);
 Outcome set_webhook_listen(const toml::node& value, Draft& draft);
 Outcome set_webhook_path(const toml::node& value, Draft& draft);

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "publish/curve.hpp"
 #include "util/json_writer.hpp"
 
 namespace relay::publish {
@@ -23,9 +24,13 @@ void append_optional(std::string& out, const std::optional<std::uint64_t>& value
 
 }  // namespace
 
-ReplayServer::ReplayServer(zmq::context_t& context, const std::string& endpoint, const Retention& retention)
+ReplayServer::ReplayServer(zmq::context_t& context, const std::string& endpoint, const Retention& retention,
+                           const std::string& curve_secret_key)
     : m_socket(context, zmq::socket_type::router), m_retention(retention) {
   m_socket.set(zmq::sockopt::linger, 0);
+  if (!curve_secret_key.empty()) {
+    make_curve_server(m_socket, curve_secret_key);
+  }
   m_socket.set(zmq::sockopt::sndhwm, 100'000);
   try {
     m_socket.bind(endpoint);

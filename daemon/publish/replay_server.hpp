@@ -27,7 +27,9 @@ class ReplayServer {
   static constexpr std::size_t k_max_reply_bytes = 16 << 20;
 
   // Binds `endpoint`; throws std::runtime_error naming it when it cannot.
-  ReplayServer(zmq::context_t& context, const std::string& endpoint, const Retention& retention);
+  // With a CURVE secret key the socket is a CURVE server, whose clients the context's ZAP handler approves.
+  ReplayServer(zmq::context_t& context, const std::string& endpoint, const Retention& retention,
+               const std::string& curve_secret_key = {});
 
   // The socket's ZMQ_FD, to watch for readability. Edge-triggered: on_readable drains everything.
   int fd();

@@ -5,8 +5,16 @@
 namespace relay::publish {
 
 ZmqPublisher::ZmqPublisher(PublisherSettings settings)
-    : m_settings(std::move(settings)), m_context(1), m_socket(m_context, zmq::socket_type::pub) {
+    : m_settings(std::move(settings)),
+      m_context(1),
+      m_authenticator(m_settings.curve_secret_key.empty()
+                          ? nullptr
+                          : std::make_unique<CurveAuthenticator>(m_context, m_settings.curve_authorized)),
+      m_socket(m_context, zmq::socket_type::pub) {
   m_socket.set(zmq::sockopt::sndhwm, m_settings.sndhwm);
+  if (m_authenticator) {
+    make_curve_server(m_socket, m_settings.curve_secret_key);
+  }
   // Unsent messages are not worth delaying a shutdown for long; subscribers repair gaps from relay_seq.
   m_socket.set(zmq::sockopt::linger, 1000);
   for (const auto& endpoint : m_settings.endpoints) {

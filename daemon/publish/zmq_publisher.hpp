@@ -1,12 +1,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <zmq.hpp>
 
+#include "publish/curve.hpp"
 #include "publish/metadata.hpp"
 #include "publish/retention.hpp"
 
@@ -17,6 +19,9 @@ struct PublisherSettings {
   std::string topic_prefix;
   std::string app_id;
   int sndhwm = 100'000;
+  // CURVE: when set, only clients whose public keys are listed get in (plain clients are refused).
+  std::string curve_secret_key;  // Z85
+  std::vector<std::string> curve_authorized;
 };
 
 struct PublisherCounters {
@@ -43,12 +48,17 @@ class ZmqPublisher {
   // Every message published from now on is also kept here for replay.
   void retain_in(Retention* retention) { m_retention = retention; }
   zmq::context_t& context() { return m_context; }
+  // The ZAP handler when CURVE is on, else null.
+  CurveAuthenticator* authenticator() { return m_authenticator.get(); }
+  const std::string& curve_secret_key() const { return m_settings.curve_secret_key; }
   // The endpoints as bound (a tcp port of 0 or * resolved to the real one).
   const std::vector<std::string>& bound_endpoints() const { return m_bound; }
 
  private:
   PublisherSettings m_settings;
   zmq::context_t m_context;
+  std::unique_ptr<CurveAuthenticator>
+      m_authenticator;  // before the socket: it must exist when the socket binds
   zmq::socket_t m_socket;
   std::vector<std::string> m_bound;
   std::uint64_t m_relay_seq = 0;

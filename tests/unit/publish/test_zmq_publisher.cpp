@@ -9,7 +9,12 @@
 using namespace relay::publish;
 
 TEST_CASE("the publisher sends three frames per message over a real socket, numbering relay_seq from 1") {
-  ZmqPublisher publisher({{"tcp://127.0.0.1:*"}, "qq.", "102000000", 1000});
+  PublisherSettings settings;
+  settings.endpoints = {"tcp://127.0.0.1:*"};
+  settings.topic_prefix = "qq.";
+  settings.app_id = "102000000";
+  settings.sndhwm = 1000;
+  ZmqPublisher publisher(settings);
   const std::string endpoint = publisher.bound_endpoints().at(0);
   zmq::context_t context;
   zmq::socket_t sub(context, zmq::socket_type::sub);

@@ -1,9 +1,14 @@
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <array>
+#include <cstdio>
+#include <fstream>
 
 #include "util/backoff.hpp"
 #include "util/json_writer.hpp"
+#include "util/key_file.hpp"
 #include "util/strings.hpp"
 #include "util/url.hpp"
 
@@ -56,4 +61,26 @@ TEST_CASE("closest_match suggests near misses only") {
   REQUIRE(closest_match("shard", keys) == "shards");
   REQUIRE(closest_match("apibase", keys) == "api_base");
   REQUIRE(closest_match("completely_else", keys).empty());
+}
+
+TEST_CASE("key files: one Z85 key per line, comments and trailing text") {
+  const std::string path = "/tmp/relay-test-keys-" + std::to_string(::getpid());
+  {
+    std::ofstream out(path);
+    out << "# client keys\n\n"
+        << "#?(y<nvCv+<f=L?%3HON]+jJb>=0g@dLgy(nDG$U  no key starts with # (it would not fit 32 bits)\n"
+        << "  rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7 bot-2\n";
+  }
+  auto file = relay::util::read_key_file(path);
+  CHECK(file.error.empty());
+  REQUIRE(file.keys.size() == 1);
+  CHECK(file.keys[0] == "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7");
+  {
+    std::ofstream out(path);
+    out << "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\nnot-a-key\n";
+  }
+  file = relay::util::read_key_file(path);
+  CHECK(file.error == path + ":2: not a CURVE key (40 characters of Z85)");
+  std::remove(path.c_str());
+  CHECK(relay::util::read_key_file(path).error == path + ": cannot read");
 }

@@ -1,0 +1,66 @@
+#include "config/setters.hpp"
+#include "config/toml_values.hpp"
+#include "util/key_file.hpp"
+
+namespace relay::config::detail {
+namespace {
+
+const std::string& string_of(const toml::node& value) {
+  return value.as_string()->get();
+}
+
+std::optional<Position> seen(const Draft& draft, std::string_view name) {
+  const auto it = draft.seen.find(name);
+  return it == draft.seen.end() ? std::nullopt : std::optional(it->second);
+}
+
+std::string resolve(const std::string& written, const std::filesystem::path& directory) {
+  const std::filesystem::path path(written);
+  return (path.is_absolute() ? path : directory / path).string();
+}
+
+}  // namespace
+
+Outcome set_curve_secret_key_file(const toml::node& value, Draft& draft) {
+  draft.config.publish.curve_secret_key_file = string_of(value);
+  return {};
+}
+
+Outcome set_curve_authorized_keys(const toml::node& value, Draft& draft) {
+  draft.config.publish.curve_authorized_keys = string_of(value);
+  return {};
+}
+
+std::optional<Diagnostic> check_curve(Draft& draft, const std::filesystem::path& directory) {
+  PublishConfig& publish = draft.config.publish;
+  const auto secret_at = seen(draft, "publish.curve_secret_key_file");
+  const auto keys_at = seen(draft, "publish.curve_authorized_keys");
+  if (publish.curve_secret_key_file.empty() != publish.curve_authorized_keys.empty()) {
+    const bool secret = !publish.curve_secret_key_file.empty();
+    return Diagnostic{secret ? *secret_at : *keys_at,
+                      secret ? "publish.curve_secret_key_file" : "publish.curve_authorized_keys",
+                      secret ? "needs publish.curve_authorized_keys as well (the clients allowed in)"
+                             : "needs publish.curve_secret_key_file as well (the relay's own key)"};
+  }
+  if (publish.curve_secret_key_file.empty()) {
+    return std::nullopt;
+  }
+  publish.curve_secret_key_file = resolve(publish.curve_secret_key_file, directory);
+  publish.curve_authorized_keys = resolve(publish.curve_authorized_keys, directory);
+  const util::KeyFile secret = util::read_key_file(publish.curve_secret_key_file);
+  if (!secret.error.empty() || secret.keys.size() != 1) {
+    return Diagnostic{*secret_at, "publish.curve_secret_key_file",
+                      secret.error.empty() ? "expected exactly one key (from qq-gateway-relay keygen) in " +
+                                                 in_quotes(publish.curve_secret_key_file)
+                                           : secret.error};
+  }
+  const util::KeyFile authorized = util::read_key_file(publish.curve_authorized_keys);
+  if (!authorized.error.empty()) {
+    return Diagnostic{*keys_at, "publish.curve_authorized_keys", authorized.error};
+  }
+  publish.curve_secret_key = secret.keys.front();
+  publish.curve_authorized = authorized.keys;
+  return std::nullopt;
+}
+
+}  // namespace relay::config::detail

@@ -1,0 +1,63 @@
+#include "util/key_file.hpp"
+
+#include <cstdint>
+#include <fstream>
+
+namespace relay::util {
+namespace {
+
+constexpr std::string_view k_z85_alphabet =
+    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+
+}  // namespace
+
+bool is_z85_key(std::string_view text) {
+  if (text.size() != 40) {
+    return false;
+  }
+  // Each group of 5 characters is a base-85 number that must fit in 32 bits.
+  for (std::size_t group = 0; group < text.size(); group += 5) {
+    std::uint64_t value = 0;
+    for (std::size_t i = group; i < group + 5; ++i) {
+      const auto digit = k_z85_alphabet.find(text[i]);
+      if (digit == std::string_view::npos) {
+        return false;
+      }
+      value = value * 85 + digit;
+    }
+    if (value > 0xFFFFFFFFu) {
+      return false;
+    }
+  }
+  return true;
+}
+
+KeyFile read_key_file(const std::string& path) {
+  KeyFile result;
+  std::ifstream in(path);
+  if (!in) {
+    result.error = path + ": cannot read";
+    return result;
+  }
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    const auto start = line.find_first_not_of(" \t\r");
+    if (start == std::string::npos) {
+      continue;
+    }
+    const auto end = line.find_first_of(" \t\r", start);
+    const std::string key = line.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    // '#' is a Z85 digit too, but too large to begin a key (the first group would not fit 32 bits).
+    if (line[start] == '#') {
+      continue;
+    }
+    if (!is_z85_key(key)) {
+      result.error = path + ":" + std::to_string(number) + ": not a CURVE key (40 characters of Z85)";
+      return result;
+    }
+    result.keys.push_back(key);
+  }
+  return result;
+}
+
+}  // namespace relay::util
