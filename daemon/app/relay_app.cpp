@@ -115,6 +115,23 @@ RelayApp::~RelayApp() {
 void RelayApp::start_replay() {
   m_retention =
       std::make_unique<publish::Retention>(m_config.publish.retain_messages, m_config.publish.retain_bytes);
+  if (m_config.publish.journal) {
+    m_journal = std::make_unique<publish::Journal>(m_config.state.directory + "/journal",
+                                                   m_config.publish.journal_max_bytes);
+    m_journal->load([this](const publish::RetainedMessage& message) {
+      m_retention->add(message.relay_seq, message.topic(), message.body(), message.metadata());
+    });
+    spdlog::info("journal: {} message(s) loaded from {}{}", m_journal->counters().records_loaded,
+                 m_journal->directory(),
+                 m_journal->counters().damaged_segments
+                     ? " (a segment cut short by a crash was read up to the cut)"
+                     : "");
+    m_publisher->journal_in(m_journal.get());
+    m_journal_timer = std::make_unique<ingress::Timer>(m_loop, [this] {
+      m_journal_flush_scheduled = false;
+      m_journal->flush();
+    });
+  }
   m_publisher->retain_in(m_retention.get());
   m_replay = std::make_unique<publish::ReplayServer>(m_publisher->context(), m_config.publish.replay_endpoint,
                                                      *m_retention, m_publisher->curve_secret_key());
@@ -124,6 +141,14 @@ void RelayApp::start_replay() {
 }
 
 void RelayApp::reserve_relay_seqs() {
+  if (m_journal && m_journal->has_pending()) {
+    if (m_journal->pending_bytes() > (1u << 20)) {
+      m_journal->flush();
+    } else if (!m_journal_flush_scheduled) {
+      m_journal_flush_scheduled = true;
+      m_journal_timer->schedule_in(util::Millis(200));
+    }
+  }
   const std::uint64_t last = m_publisher->last_relay_seq();
   if (last + k_relay_seq_block / 2 < m_reserved_relay_seq) {
     return;
@@ -167,6 +192,9 @@ int RelayApp::run() {
                  m_webhook ? "; events come by webhook only" : "");
   }
   m_loop.run();
+  if (m_journal) {
+    m_journal->flush(true);
+  }
   m_stopped_cleanly = true;
   m_state->save_now();
   std::uint64_t repeated_seqs = 0;

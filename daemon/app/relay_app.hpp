@@ -9,6 +9,7 @@
 #include "ingress/event_loop.hpp"
 #include "ingress/gateway_client.hpp"
 #include "ingress/webhook_server.hpp"
+#include "publish/journal.hpp"
 #include "publish/recent_ids.hpp"
 #include "publish/replay_server.hpp"
 #include "publish/retention.hpp"
@@ -55,6 +56,9 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
   bool m_stopped_cleanly = false;
   std::unique_ptr<publish::Retention> m_retention;
   std::unique_ptr<publish::ReplayServer> m_replay;
+  std::unique_ptr<publish::Journal> m_journal;
+  std::unique_ptr<ingress::Timer> m_journal_timer;
+  bool m_journal_flush_scheduled = false;
   std::vector<state::SavedShard> m_saved_shards;
   std::unique_ptr<ingress::GatewayClient> m_gateway;
   std::unique_ptr<ingress::WebhookServer> m_webhook;

@@ -37,6 +37,8 @@ struct PublishConfig {
   std::string replay_endpoint;        // empty: no catch-up endpoint
   std::size_t retain_messages = 100000;
   std::size_t retain_bytes = 67108864;
+  bool journal = false;  // keep published messages in state.directory/journal for replay across restarts
+  std::size_t journal_max_bytes = 268435456;
   std::string curve_secret_key_file;          // empty: no CURVE
   std::string curve_authorized_keys;          // a file of client public keys
   std::string curve_secret_key;               // loaded from curve_secret_key_file (Z85); never logged

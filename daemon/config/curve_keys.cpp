@@ -33,6 +33,10 @@ Outcome set_curve_authorized_keys(const toml::node& value, Draft& draft) {
 
 std::optional<Diagnostic> check_curve(Draft& draft, const std::filesystem::path& directory) {
   PublishConfig& publish = draft.config.publish;
+  if (publish.journal && publish.replay_endpoint.empty()) {
+    return Diagnostic{*seen(draft, "publish.journal"), "publish.journal",
+                      "is only read by the replay endpoint: set publish.replay_endpoint too"};
+  }
   const auto secret_at = seen(draft, "publish.curve_secret_key_file");
   const auto keys_at = seen(draft, "publish.curve_authorized_keys");
   if (publish.curve_secret_key_file.empty() != publish.curve_authorized_keys.empty()) {

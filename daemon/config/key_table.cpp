@@ -32,6 +32,8 @@ constexpr std::array k_keys{
     KeySpec{"publish", "replay_endpoint",    Expect::String,      k_optional, k_public, &set_replay_endpoint},
     KeySpec{"publish", "retain_messages",    Expect::Integer,     k_optional, k_public, &set_retain_messages},
     KeySpec{"publish", "retain_bytes",       Expect::Integer,     k_optional, k_public, &set_retain_bytes},
+    KeySpec{"publish", "journal",            Expect::Boolean,     k_optional, k_public, &set_journal},
+    KeySpec{"publish", "journal_max_bytes",  Expect::Integer,     k_optional, k_public, &set_journal_max_bytes},
     KeySpec{"publish", "curve_secret_key_file", Expect::String,   k_optional, k_public, &set_curve_secret_key_file},
     KeySpec{"publish", "curve_authorized_keys", Expect::String,   k_optional, k_public, &set_curve_authorized_keys},
     KeySpec{"webhook", "enabled",            Expect::Boolean,     k_optional, k_public, &set_webhook_enabled},

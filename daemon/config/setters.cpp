@@ -272,6 +272,20 @@ Outcome set_retain_bytes(const toml::node& value, Draft& draft) {
   return {};
 }
 
+Outcome set_journal(const toml::node& value, Draft& draft) {
+  draft.config.publish.journal = value.as_boolean()->get();
+  return {};
+}
+
+Outcome set_journal_max_bytes(const toml::node& value, Draft& draft) {
+  std::int64_t bytes = 0;
+  if (auto problem = integer_in_range(value, 1 << 20, std::int64_t{1} << 40, bytes)) {
+    return problem;
+  }
+  draft.config.publish.journal_max_bytes = static_cast<std::size_t>(bytes);
+  return {};
+}
+
 Outcome set_save_interval(const toml::node& value, Draft& draft) {
   std::int64_t millis = 0;
   if (auto problem = integer_in_range(value, 10, 60'000, millis)) {

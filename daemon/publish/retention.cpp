@@ -9,12 +9,8 @@ void Retention::add(std::uint64_t relay_seq, std::string_view topic, std::string
   if (m_max_messages == 0 || m_max_bytes == 0) {
     return;
   }
-  if (!m_messages.empty() && relay_seq != m_messages.back().relay_seq + 1) {
-    // A jump in numbering (a reservation after a crash never happens mid-run, but be safe): start afresh so
-    // that index arithmetic stays valid.
-    m_evicted += m_messages.size();
-    m_messages.clear();
-    m_bytes = 0;
+  if (!m_messages.empty() && relay_seq <= m_messages.back().relay_seq) {
+    return;  // never out of order: lookups depend on it
   }
   RetainedMessage message;
   message.relay_seq = relay_seq;
@@ -40,14 +36,9 @@ std::optional<std::uint64_t> Retention::last_available() const {
 }
 
 std::size_t Retention::first_after(std::uint64_t since) const {
-  if (m_messages.empty()) {
-    return 0;
-  }
-  const std::uint64_t first = m_messages.front().relay_seq;
-  if (since < first) {
-    return 0;
-  }
-  return static_cast<std::size_t>(std::min<std::uint64_t>(since - first + 1, m_messages.size()));
+  const auto it = std::partition_point(m_messages.begin(), m_messages.end(),
+                                       [since](const RetainedMessage& m) { return m.relay_seq <= since; });
+  return static_cast<std::size_t>(it - m_messages.begin());
 }
 
 }  // namespace relay::publish

@@ -21,8 +21,9 @@ struct RetainedMessage {
   std::string_view metadata() const { return std::string_view(frames).substr(topic_size + body_size); }
 };
 
-// The newest published messages, within a count and a byte budget, oldest dropped first. relay_seq values are
-// consecutive within one run, so a lookup is an index computation, not a search.
+// The newest published messages, within a count and a byte budget, oldest dropped first. relay_seq values
+// only grow, though not always by one (a journal loaded after a crash ends before the numbers the crash
+// skipped).
 class Retention {
  public:
   Retention(std::size_t max_messages, std::size_t max_bytes)

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "publish/journal.hpp"
+
 namespace relay::publish {
 
 ZmqPublisher::ZmqPublisher(PublisherSettings settings)
@@ -43,6 +45,9 @@ std::uint64_t ZmqPublisher::publish(std::string_view topic, std::string_view bod
   }
   if (m_retention != nullptr) {
     m_retention->add(relay_seq, m_topic_buffer, body, m_meta_buffer);
+  }
+  if (m_journal != nullptr) {
+    m_journal->append(relay_seq, m_topic_buffer, body, m_meta_buffer);
   }
   return relay_seq;
 }

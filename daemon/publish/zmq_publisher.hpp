@@ -47,6 +47,8 @@ class ZmqPublisher {
   const PublisherCounters& counters() const { return m_counters; }
   // Every message published from now on is also kept here for replay.
   void retain_in(Retention* retention) { m_retention = retention; }
+  // ... and appended to this journal.
+  void journal_in(class Journal* journal) { m_journal = journal; }
   zmq::context_t& context() { return m_context; }
   // The ZAP handler when CURVE is on, else null.
   CurveAuthenticator* authenticator() { return m_authenticator.get(); }
@@ -66,6 +68,7 @@ class ZmqPublisher {
   std::string m_meta_buffer;
   PublisherCounters m_counters;
   Retention* m_retention = nullptr;
+  class Journal* m_journal = nullptr;
 };
 
 }  // namespace relay::publish

@@ -1,0 +1,176 @@
+#include "publish/journal.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace relay::publish {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::uint32_t k_magic = 0x314A5251;            // "QRJ1"
+constexpr std::size_t k_header = 4 + 8 + 4 + 4 + 4 + 4;  // magic, seq, three sizes, checksum
+
+std::uint32_t checksum(std::string_view bytes) {
+  std::uint32_t hash = 2166136261u;  // FNV-1a: enough to tell a torn record from a whole one
+  for (const char c : bytes) {
+    hash = (hash ^ static_cast<unsigned char>(c)) * 16777619u;
+  }
+  return hash;
+}
+
+template <typename T>
+void put(std::string& out, T value) {
+  char bytes[sizeof(T)];
+  std::memcpy(bytes, &value, sizeof(T));
+  out.append(bytes, sizeof(T));
+}
+
+template <typename T>
+T get(const char* in) {
+  T value;
+  std::memcpy(&value, in, sizeof(T));
+  return value;
+}
+
+std::vector<fs::path> segments(const std::string& directory) {
+  std::vector<fs::path> found;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(directory, error)) {
+    if (entry.path().extension() == ".seg") {
+      found.push_back(entry.path());
+    }
+  }
+  std::sort(found.begin(), found.end());  // names are zero-padded first relay_seq values
+  return found;
+}
+
+}  // namespace
+
+Journal::Journal(std::string directory, std::size_t max_bytes, std::size_t segment_bytes)
+    : m_directory(std::move(directory)), m_max_bytes(max_bytes), m_segment_bytes(segment_bytes) {
+  std::error_code error;
+  fs::create_directories(m_directory, error);
+}
+
+Journal::~Journal() {
+  flush(true);
+  if (m_fd >= 0) {
+    ::close(m_fd);
+  }
+}
+
+void Journal::load(const std::function<void(const RetainedMessage&)>& sink) {
+  for (const fs::path& path : segments(m_directory)) {
+    std::ifstream in(path, std::ios::binary);
+    const std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::size_t offset = 0;
+    while (offset + k_header <= data.size()) {
+      const char* p = data.data() + offset;
+      const auto topic = get<std::uint32_t>(p + 12);
+      const auto body = get<std::uint32_t>(p + 16);
+      const auto meta = get<std::uint32_t>(p + 20);
+      const std::size_t payload = std::size_t{topic} + body + meta;
+      if (get<std::uint32_t>(p) != k_magic || offset + k_header + payload > data.size() ||
+          checksum(std::string_view(p + k_header, payload)) != get<std::uint32_t>(p + 24)) {
+        ++m_counters.damaged_segments;  // torn by a crash: what follows in this segment is lost
+        break;
+      }
+      RetainedMessage message;
+      message.relay_seq = get<std::uint64_t>(p + 4);
+      message.topic_size = topic;
+      message.body_size = body;
+      message.frames.assign(p + k_header, payload);
+      sink(message);
+      ++m_counters.records_loaded;
+      offset += k_header + payload;
+    }
+  }
+}
+
+void Journal::append(std::uint64_t relay_seq, std::string_view topic, std::string_view body,
+                     std::string_view metadata) {
+  if (m_buffer.empty()) {
+    m_buffer_first_seq = relay_seq;
+  }
+  const std::size_t start = m_buffer.size();
+  put(m_buffer, k_magic);
+  put(m_buffer, relay_seq);
+  put(m_buffer, static_cast<std::uint32_t>(topic.size()));
+  put(m_buffer, static_cast<std::uint32_t>(body.size()));
+  put(m_buffer, static_cast<std::uint32_t>(metadata.size()));
+  put(m_buffer, std::uint32_t{0});  // checksum, filled in below
+  m_buffer.append(topic).append(body).append(metadata);
+  const std::uint32_t sum = checksum(std::string_view(m_buffer).substr(start + k_header));
+  std::memcpy(m_buffer.data() + start + 24, &sum, sizeof(sum));
+  ++m_counters.records_written;
+}
+
+void Journal::open_segment(std::uint64_t first_seq) {
+  if (m_fd >= 0) {
+    ::close(m_fd);
+  }
+  const std::string path = fmt::format("{}/{:020}.seg", m_directory, first_seq);
+  m_fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  m_segment_size = 0;
+  prune();
+}
+
+void Journal::flush(bool sync) {
+  if (m_buffer.empty()) {
+    if (sync && m_fd >= 0) {
+      ::fsync(m_fd);
+    }
+    return;
+  }
+  if (m_fd < 0 || m_segment_size >= m_segment_bytes) {
+    open_segment(m_buffer_first_seq);
+  }
+  if (m_fd < 0) {
+    ++m_counters.write_failures;
+    m_buffer.clear();
+    return;
+  }
+  std::string_view rest = m_buffer;
+  while (!rest.empty()) {
+    const ssize_t written = ::write(m_fd, rest.data(), rest.size());
+    if (written < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      ++m_counters.write_failures;
+      break;
+    }
+    rest.remove_prefix(static_cast<std::size_t>(written));
+  }
+  m_counters.bytes_written += m_buffer.size() - rest.size();
+  m_segment_size += m_buffer.size() - rest.size();
+  m_buffer.clear();
+  if (sync) {
+    ::fsync(m_fd);
+  }
+}
+
+void Journal::prune() {
+  auto found = segments(m_directory);
+  std::uintmax_t total = 0;
+  std::error_code error;
+  for (const auto& path : found) {
+    total += fs::file_size(path, error);
+  }
+  // The newest segment (the one being written) always stays.
+  for (std::size_t i = 0; i + 1 < found.size() && total > m_max_bytes; ++i) {
+    total -= fs::file_size(found[i], error);
+    fs::remove(found[i], error);
+  }
+}
+
+}  // namespace relay::publish
