@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages the relay needs to build, run and test; installs nothing already present.
+# Installs the Debian 12 packages the relay needs to build, run and test, and the Node.js client's npm packages;
+# installs nothing already present.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config clang-format curl
@@ -15,16 +17,28 @@ for package in "${packages[@]}"; do
     missing+=("$package")
   fi
 done
-
-if ((${#missing[@]} == 0)); then
-  exit 0
+# Node.js for clients/node: any node and npm will do (e.g. NodeSource's nodejs, which bundles npm and conflicts
+# with Debian's npm package), so Debian's packages are installed only when the commands are missing.
+if ! command -v node >/dev/null; then
+  missing+=(nodejs)
+fi
+if ! command -v npm >/dev/null; then
+  missing+=(npm)
 fi
 
-echo "installing: ${missing[*]}"
-sudo=""
-if [[ $(id -u) != 0 ]]; then
-  sudo="sudo"
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  sudo=""
+  if [[ $(id -u) != 0 ]]; then
+    sudo="sudo"
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
 fi
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+
+# The Node.js client's packages, exactly as locked (zeromq ships prebuilt binaries: nothing is compiled).
+if [[ ! -d clients/node/node_modules/zeromq ]]; then
+  echo "installing: clients/node npm packages"
+  (cd clients/node && npm ci --no-audit --no-fund --loglevel=error </dev/null)
+fi

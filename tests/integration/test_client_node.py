@@ -1,0 +1,195 @@
+#!/usr/bin/python3
+"""The Node.js client clients/node/relay_subscriber.mjs, in the scenarios the Python client is tested in: killed
+and restarted mid-stream, and deliberately slow (tiny HWM), both ending with every event exactly once; and catching
+up after a restart, plain and over CURVE. Its journal is byte for byte the Python client's.
+
+Runs the `node` found on PATH; clients/node/node_modules comes from scripts/install-deps.sh (npm ci)."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+from harness import RELAY_BIN, Checks, Relay, Sim, Subscriber, expect, relay_config, tear_down, wait_for, workdir
+
+SOURCE = os.environ.get("QQ_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+CLIENT = os.path.join(SOURCE, "clients", "node", "relay_subscriber.mjs")
+PYTHON_CLIENT = os.path.join(SOURCE, "clients", "python", "relay_subscriber.py")
+NODE = shutil.which("node")
+
+
+def journal_lines(path):
+    if not os.path.exists(path):
+        return []
+    with open(path, "rb") as f:
+        data = f.read()
+    return [json.loads(line) for line in data[: data.rfind(b"\n") + 1].splitlines()]
+
+
+def generated_numbers(lines):
+    return [json.loads(l["body"])["d"]["seq_no"] for l in lines if l["topic"] == "C2C_MESSAGE_CREATE"]
+
+
+def keygen(prefix):
+    result = subprocess.run([RELAY_BIN, "keygen", prefix], capture_output=True, text=True)
+    expect(result.returncode == 0, f"keygen failed: {result.stderr}")
+    with open(prefix + ".pub") as f:
+        public = f.read().strip()
+    with open(prefix + ".key") as f:
+        secret = [line for line in f.read().splitlines() if not line.startswith("#")][0]
+    return public, secret
+
+
+def main():
+    checks = Checks()
+    if not NODE or not os.path.isdir(os.path.join(SOURCE, "clients", "node", "node_modules", "zeromq")):
+        checks.run("node and clients/node/node_modules are installed (scripts/install-deps.sh)",
+                   lambda: expect(False, f"node: {NODE}; run scripts/install-deps.sh"))
+        checks.finish()
+    tmp = workdir()
+    sim = Sim(tmp, "--shards", "1", "--heartbeat-interval", "2000")
+    pub, replay = f"ipc://{tmp}/pub.sock", f"ipc://{tmp}/replay.sock"
+    config = relay_config(sim, pub, f"{tmp}/state").replace(
+        "[publish]\n", f'[publish]\nreplay_endpoint = "{replay}"\nsndhwm = 200\n')
+    relays = [Relay(tmp, config)]
+    clients = []
+    watcher = Subscriber(pub)
+
+    def client(journal, *extra, python=False):
+        command = ["/usr/bin/python3", PYTHON_CLIENT] if python else [NODE, CLIENT]
+        proc = subprocess.Popen([*command, pub, replay, "--journal", journal, *extra],
+                                stdout=subprocess.DEVNULL, stderr=open(journal + ".err", "a"))
+        clients.append(proc)
+        return proc
+
+    def kill(proc):
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+    def generated():
+        return sim.get("/_sim/state")["shards"][0]["generated"]
+
+    def errors(journal):
+        with open(journal + ".err") as f:
+            return f.read()
+
+    class Closer:
+        def close(self):
+            for proc in clients:
+                if proc.poll() is None:
+                    kill(proc)
+
+    try:
+        wait_for(lambda: sim.get("/_sim/state")["shards"] and sim.get("/_sim/state")["shards"][0]["connected"], 30,
+                 "the shard READY")
+        watcher.sync(sim)
+
+        def killed_and_restarted():
+            journal = f"{tmp}/killed.jsonl"
+            first = client(journal)
+            time.sleep(1.0)  # let it join
+            sim.post("/_sim/generate", {"count": 3000, "rate": 1000})
+            wait_for(lambda: len(generated_numbers(journal_lines(journal))) > 500, 20, "the client to get going")
+            kill(first)
+            time.sleep(1.0)  # events keep coming while it is down
+            client(journal)
+            wait_for(lambda: generated() == 3000, 20, "all 3000 generated")
+            # A last event after the stream, so that a client which missed the tail notices the gap.
+            time.sleep(0.5)
+            sim.post("/_sim/send", {"shard": 0, "t": "END", "d": {}})
+            wait_for(lambda: any(l["topic"] == "END" for l in journal_lines(journal)), 20, "the END marker")
+            numbers = generated_numbers(journal_lines(journal))
+            expect(numbers == list(range(1, 3001)), f"not exactly once: {len(numbers)} lines, "
+                   f"{len(set(numbers))} distinct, first {numbers[:3]}, last {numbers[-3:]}")
+            seqs = [l["relay_seq"] for l in journal_lines(journal)]
+            expect(seqs == list(range(seqs[0], seqs[0] + len(seqs))), "relay_seq has holes in the journal")
+            expect("lost for good" not in errors(journal), errors(journal))
+        checks.run("the Node client killed and restarted mid-stream ends with every event exactly once",
+                   killed_and_restarted)
+
+        def slow_subscriber_recovers():
+            journal = f"{tmp}/slow.jsonl"
+            base = generated()
+            client(journal, "--rcvhwm", "50", "--delay", "0.002")
+            time.sleep(1.0)
+            sim.post("/_sim/send", {"shard": 0, "t": "START", "d": {}})
+            wait_for(lambda: journal_lines(journal), 10, "the slow client to start")
+            sim.post("/_sim/generate", {"count": 3000, "rate": 0})  # as fast as it goes: PUB drops for this one
+            wait_for(lambda: generated() == base + 3000, 30, "3000 more generated")
+            time.sleep(0.5)
+            sim.post("/_sim/send", {"shard": 0, "t": "END", "d": {}})
+            wait_for(lambda: sum(l["topic"] == "END" for l in journal_lines(journal)) == 1, 60, "the slow END")
+            numbers = generated_numbers(journal_lines(journal))
+            expect(numbers == list(range(base + 1, base + 3001)), f"{len(numbers)} of 3000, first {numbers[:3]}")
+            err = errors(journal)
+            expect("lost for good" not in err, err)
+            expect("gap: relay_seq" in err, "the slow client never fell behind, so nothing was tested")
+        checks.run("a deliberately slow Node client (small HWM) recovers every event", slow_subscriber_recovers)
+
+        def catch_up(name, keys=()):
+            """The CURVE test's scenario: one event, the client killed, 200 events, the client restarted."""
+            journal = f"{tmp}/{name}.jsonl"
+            base = generated()
+            proc = client(journal, *keys)
+            time.sleep(1.0)
+            sim.post("/_sim/send", {"shard": 0, "t": "START", "d": {}})
+            wait_for(lambda: journal_lines(journal), 10, "the client")
+            kill(proc)
+            sim.post("/_sim/generate", {"count": 200, "rate": 0})
+            time.sleep(1.0)
+            proc = client(journal, *keys)
+            wait_for(lambda: len(generated_numbers(journal_lines(journal))) >= 200, 20, "200 events caught up")
+            kill(proc)
+            lines = journal_lines(journal)
+            expect(lines[0]["topic"] == "START", f"the journal starts with {lines[0]}")
+            expect(generated_numbers(lines) == list(range(base + 1, base + 201)), "not exactly the 200 events")
+            seqs = [l["relay_seq"] for l in lines]
+            expect(seqs == list(range(seqs[0], seqs[0] + len(seqs))), "relay_seq has holes in the journal")
+            expect(errors(journal) == "", errors(journal))
+            return journal
+
+        def plain_catch_up():
+            journal = catch_up("plain")
+            # The Python client, started from the same position, writes the same bytes.
+            with open(journal, "rb") as f:
+                node_bytes = f.read()
+            python_journal = f"{tmp}/python.jsonl"
+            with open(python_journal, "wb") as f:
+                f.write(node_bytes[: node_bytes.index(b"\n") + 1])
+            proc = client(python_journal, python=True)
+            wait_for(lambda: os.path.getsize(python_journal) >= len(node_bytes), 20, "the Python client's catch-up")
+            kill(proc)
+            with open(python_journal, "rb") as f:
+                python_bytes = f.read()
+            expect(python_bytes[: len(node_bytes)] == node_bytes, "the journals differ")
+        checks.run("the Node client catches up after a restart; its journal is the Python client's, byte for byte",
+                   plain_catch_up)
+
+        def curve_catch_up():
+            server_public, _ = keygen(f"{tmp}/relay")
+            client_public, client_secret = keygen(f"{tmp}/client")
+            with open(f"{tmp}/authorized_keys", "w") as f:
+                f.write(f"{client_public} node-client\n")
+            curve_config = config.replace("[publish]\n", """[publish]
+curve_secret_key_file = "relay.key"
+curve_authorized_keys = "authorized_keys"
+""")
+            old_conn = sim.get("/_sim/state")["shards"][0]["conn"]
+            expect(relays[-1].stop() == 0, "the plain relay's exit code")
+            relays.append(Relay(tmp, curve_config, name="relay-curve"))
+            wait_for(lambda: "CURVE on: 1 authorized client key(s)" in relays[-1].log_text(), 10, "CURVE on")
+            wait_for(lambda: (lambda s: s["connected"] and s["conn"] != old_conn)(sim.get("/_sim/state")["shards"][0]),
+                     30, "the CURVE relay's shard connection")
+            catch_up("curve", ("--server-key", server_public, "--public-key", client_public,
+                               "--secret-key", client_secret))
+            expect(relays[-1].proc.poll() is None, "the relay died")
+        checks.run("the Node client catches up over CURVE", curve_catch_up)
+        checks.run("SIGTERM exits 0", lambda: expect(relays[-1].stop() == 0, "exit code"))
+    finally:
+        tear_down(checks, tmp, Closer(), watcher, *relays, sim)
+    checks.finish()
+
+
+if __name__ == "__main__":
+    main()
