@@ -103,6 +103,12 @@ RelayApp::RelayApp(config::Config config)
     start_replay();
   }
   reserve_relay_seqs();
+  if (!m_config.metrics.listen.empty()) {
+    m_status = std::make_unique<ingress::StatusServer>(
+        m_loop, m_config.metrics.host, m_config.metrics.port, [this] { return metrics(); },
+        [this] { return health(); });
+    spdlog::info("metrics: http://{}/metrics and /healthz", m_config.metrics.listen);
+  }
 }
 
 RelayApp::~RelayApp() {
@@ -302,6 +308,7 @@ void RelayApp::on_webhook_event(const protocol::Frame& event, std::string_view b
   info.event_id = event.id;
   info.received_at_us = received_at_us;
   m_publisher->publish(event.t, body, info);
+  count_event("webhook", event.t);
   reserve_relay_seqs();
   m_state->mark_changed();
 }
@@ -337,11 +344,32 @@ void RelayApp::on_dispatch(const gateway::ShardId& shard, std::string_view sessi
   info.event_id = event.event_id;
   info.received_at_us = received_at_us;
   m_publisher->publish(event.event_type, event.frame, info);
+  count_event("gateway", event.event_type);
   reserve_relay_seqs();
+}
+
+void RelayApp::count_event(std::string_view source, std::string_view type) {
+  // Event types are a short, fixed list: after the first of each, counting allocates nothing.
+  auto by_source = m_events_by_type.find(source);
+  if (by_source == m_events_by_type.end()) {
+    by_source =
+        m_events_by_type.emplace(std::string(source), std::map<std::string, std::uint64_t, std::less<>>{})
+            .first;
+  }
+  auto& by_type = by_source->second;
+  if (auto it = by_type.find(type); it != by_type.end()) {
+    ++it->second;
+  } else {
+    by_type.emplace(std::string(type), 1);
+  }
 }
 
 void RelayApp::on_shard_state(const gateway::ShardId& shard, std::string_view session_id,
                               const gateway::StateChanged& change) {
+  if (change.state == gateway::ShardState::disconnected || change.state == gateway::ShardState::stopped) {
+    ++m_disconnects;
+    ++m_close_codes[change.close_code];
+  }
   std::string& body = m_state_body;
   body = fmt::format(R"({{"shard":[{},{}],"state":"{}","session_id":)", shard.index, shard.count,
                      gateway::to_string(change.state));

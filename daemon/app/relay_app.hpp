@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -8,6 +9,7 @@
 #include "config/config.hpp"
 #include "ingress/event_loop.hpp"
 #include "ingress/gateway_client.hpp"
+#include "ingress/status_server.hpp"
 #include "ingress/webhook_server.hpp"
 #include "publish/journal.hpp"
 #include "publish/recent_ids.hpp"
@@ -34,6 +36,10 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
   void on_webhook_event(const protocol::Frame& event, std::string_view body,
                         std::int64_t received_at_us) override;
 
+  // GET /metrics and GET /healthz (relay_metrics.cpp).
+  ingress::StatusResponse metrics() const;
+  ingress::StatusResponse health() const;
+
  private:
   void on_signal();
   void reload();
@@ -45,6 +51,7 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
   // relay_seq must never repeat, even after a crash: numbers are reserved in the state file ahead of use.
   void reserve_relay_seqs();
   void start_replay();
+  void count_event(std::string_view source, std::string_view type);
 
   config::Config m_config;
   ingress::EventLoop m_loop;
@@ -62,6 +69,11 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
   std::vector<state::SavedShard> m_saved_shards;
   std::unique_ptr<ingress::GatewayClient> m_gateway;
   std::unique_ptr<ingress::WebhookServer> m_webhook;
+  std::unique_ptr<ingress::StatusServer> m_status;
+  // source -> event type -> count; std::less<> lets a string_view find an entry without building a string.
+  std::map<std::string, std::map<std::string, std::uint64_t, std::less<>>, std::less<>> m_events_by_type;
+  std::map<int, std::uint64_t> m_close_codes;
+  std::uint64_t m_disconnects = 0;
   ingress::Timer m_shutdown_timer;
   int m_signal_fd = -1;
   int m_exit_code = 0;

@@ -58,6 +58,12 @@ struct WebhookConfig {
   unsigned request_timeout = 10;  // seconds for a whole request to arrive
 };
 
+struct MetricsConfig {
+  std::string listen;  // empty: no metrics listener
+  std::string host;
+  int port = 0;
+};
+
 struct StateConfig {
   std::string directory = "/var/lib/qq-gateway-relay";
   unsigned save_interval_ms = 1000;  // longest a published position waits before it is written
@@ -73,6 +79,7 @@ struct Config {
   GatewayConfig gateway;
   PublishConfig publish;
   WebhookConfig webhook;
+  MetricsConfig metrics;
   StateConfig state;
   LogConfig log;
 };

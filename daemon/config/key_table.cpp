@@ -44,6 +44,7 @@ constexpr std::array k_keys{
     KeySpec{"webhook", "max_body",           Expect::Integer,     k_optional, k_public, &set_webhook_max_body},
     KeySpec{"webhook", "max_clock_skew",     Expect::Integer,     k_optional, k_public, &set_webhook_max_clock_skew},
     KeySpec{"webhook", "request_timeout",    Expect::Integer,     k_optional, k_public, &set_webhook_request_timeout},
+    KeySpec{"metrics", "listen",             Expect::String,      k_optional, k_public, &set_metrics_listen},
     KeySpec{"state",   "directory",          Expect::String,      k_optional, k_public, &set_state_directory},
     KeySpec{"state",   "save_interval_ms",   Expect::Integer,     k_optional, k_public, &set_save_interval},
     KeySpec{"log",     "level",              Expect::String,      k_optional, k_public, &set_log_level},

@@ -37,6 +37,21 @@ Outcome set_webhook_listen(const toml::node& value, Draft& draft) {
   return {};
 }
 
+Outcome set_metrics_listen(const toml::node& value, Draft& draft) {
+  const std::string& text = string_of(value);
+  if (text.empty()) {
+    draft.config.metrics = MetricsConfig{};
+    return {};
+  }
+  const auto parsed = util::parse_host_port(text);
+  if (!parsed) {
+    return Problem{"expected \"address:port\" (e.g. \"127.0.0.1:9464\"), or \"\" for none, got " + in_quotes(text),
+                   {}};
+  }
+  draft.config.metrics = MetricsConfig{text, parsed->host, parsed->port};
+  return {};
+}
+
 Outcome set_webhook_path(const toml::node& value, Draft& draft) {
   const std::string& path = string_of(value);
   if (!path.starts_with('/') || path.find_first_of("?# \t") != std::string::npos) {

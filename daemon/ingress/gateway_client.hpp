@@ -73,6 +73,7 @@ class GatewayClient {
   std::size_t shard_count() const { return m_shards.size(); }
   std::size_t ready_shards() const;
   const GatewayCounters& counters() const { return m_counters; }
+  std::uint64_t token_refreshes() const { return m_tokens ? m_tokens->refreshes() : 0; }
   const gateway::Session* session(unsigned index) const;
   // Every shard that has a session, with its last published `s`.
   std::vector<SessionPosition> positions() const;

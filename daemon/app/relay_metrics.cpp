@@ -1,0 +1,187 @@
+// What /metrics and /healthz say: every counter the relay keeps, in the Prometheus text format (version
+// 0.0.4).
+#include <fmt/format.h>
+
+#include "app/relay_app.hpp"
+#include "util/json_writer.hpp"
+
+namespace relay::app {
+namespace {
+
+class Exposition {
+ public:
+  void family(std::string_view name, std::string_view type, std::string_view help) {
+    fmt::format_to(std::back_inserter(m_text), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  }
+  void sample(std::string_view name, double value, std::string_view labels = {}) {
+    if (labels.empty()) {
+      fmt::format_to(std::back_inserter(m_text), "{} {}\n", name, value);
+    } else {
+      fmt::format_to(std::back_inserter(m_text), "{}{{{}}} {}\n", name, labels, value);
+    }
+  }
+  void single(std::string_view name, std::string_view type, std::string_view help, double value) {
+    family(name, type, help);
+    sample(name, value);
+  }
+  std::string take() { return std::move(m_text); }
+
+ private:
+  std::string m_text;
+};
+
+// Label values come from the network (event types): escape them as the format requires.
+std::string label_value(std::string_view value) {
+  std::string out;
+  for (const char c : value) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+ingress::StatusResponse RelayApp::metrics() const {
+  Exposition out;
+  const auto& published = m_publisher->counters();
+  out.single("qq_relay_messages_published_total", "counter", "Messages published on the PUB socket.",
+             static_cast<double>(published.published));
+  out.single("qq_relay_publish_failures_total", "counter", "Sends the PUB socket refused.",
+             static_cast<double>(published.send_failures));
+  out.single("qq_relay_relay_seq", "gauge", "The last relay_seq published.",
+             static_cast<double>(m_publisher->last_relay_seq()));
+
+  out.family("qq_relay_events_total", "counter", "Events published, by type and source.");
+  for (const auto& [source, by_type] : m_events_by_type) {
+    for (const auto& [type, count] : by_type) {
+      out.sample("qq_relay_events_total", static_cast<double>(count),
+                 fmt::format(R"(source="{}",type="{}")", source, label_value(type)));
+    }
+  }
+  std::uint64_t repeated_seqs = 0;
+  if (m_gateway) {
+    const auto& gateway = m_gateway->counters();
+    out.family("qq_relay_shard_up", "gauge", "1 while the shard's session is ready, else 0.");
+    std::uint64_t identifies = 0, resumes = 0, zombies = 0, heartbeats = 0, acks = 0;
+    for (unsigned i = 0; i < m_gateway->shard_count(); ++i) {
+      const auto* session = m_gateway->session(i);
+      out.sample("qq_relay_shard_up", session->phase() == gateway::Phase::ready ? 1 : 0,
+                 fmt::format(R"(shard="{}")", i));
+      const auto& c = session->counters();
+      identifies += c.identifies;
+      resumes += c.resumes;
+      zombies += c.zombies;
+      heartbeats += c.heartbeats_sent;
+      acks += c.heartbeat_acks;
+      repeated_seqs += c.duplicates_dropped;
+    }
+    out.family("qq_relay_heartbeat_rtt_seconds", "gauge",
+               "Round trip of the shard's last acknowledged heartbeat.");
+    for (unsigned i = 0; i < m_gateway->shard_count(); ++i) {
+      if (const auto rtt = m_gateway->session(i)->last_heartbeat_rtt()) {
+        out.sample("qq_relay_heartbeat_rtt_seconds", static_cast<double>(rtt->count()) / 1000.0,
+                   fmt::format(R"(shard="{}")", i));
+      }
+    }
+    out.single("qq_relay_identifies_total", "counter", "Identify (new session) sent.",
+               static_cast<double>(identifies));
+    out.single("qq_relay_resumes_total", "counter", "Resume sent.", static_cast<double>(resumes));
+    out.single("qq_relay_zombie_connections_total", "counter",
+               "Connections closed for an unacknowledged heartbeat.", static_cast<double>(zombies));
+    out.single("qq_relay_heartbeats_total", "counter", "Heartbeats sent.", static_cast<double>(heartbeats));
+    out.single("qq_relay_heartbeat_acks_total", "counter", "Heartbeat ACKs received.",
+               static_cast<double>(acks));
+    out.single("qq_relay_gateway_frames_total", "counter", "Gateway frames received.",
+               static_cast<double>(gateway.frames));
+    out.single("qq_relay_parse_errors_total", "counter", "Gateway frames that did not decode.",
+               static_cast<double>(gateway.bad_frames));
+    out.single("qq_relay_oversized_frames_total", "counter", "Gateway messages over gateway.max_frame_bytes.",
+               static_cast<double>(gateway.oversized_frames));
+    out.single("qq_relay_token_refreshes_total", "counter", "Access tokens obtained.",
+               static_cast<double>(m_gateway->token_refreshes()));
+  }
+  out.single("qq_relay_disconnects_total", "counter",
+             "Gateway connections that ended (each is followed by a reconnect).",
+             static_cast<double>(m_disconnects));
+  out.family("qq_relay_close_codes_total", "counter",
+             "Gateway connections ended, by close code (0: closed by the relay).");
+  for (const auto& [code, count] : m_close_codes) {
+    out.sample("qq_relay_close_codes_total", static_cast<double>(count), fmt::format(R"(code="{}")", code));
+  }
+  out.family("qq_relay_duplicates_dropped_total", "counter", "Repeats dropped before publishing, by check.");
+  out.sample("qq_relay_duplicates_dropped_total", static_cast<double>(repeated_seqs), R"(by="seq")");
+  out.sample("qq_relay_duplicates_dropped_total", static_cast<double>(m_repeated_ids), R"(by="event_id")");
+  if (m_webhook) {
+    const auto& webhook = m_webhook->counters();
+    out.single("qq_relay_webhook_requests_total", "counter", "Webhook requests received.",
+               static_cast<double>(webhook.requests));
+    out.single("qq_relay_webhook_validations_total", "counter", "op 13 validations answered.",
+               static_cast<double>(webhook.validations));
+    out.family("qq_relay_webhook_rejections_total", "counter", "Webhook requests refused, by reason.");
+    for (std::size_t i = 1; i < webhook.rejected.size(); ++i) {
+      out.sample("qq_relay_webhook_rejections_total", static_cast<double>(webhook.rejected[i]),
+                 fmt::format(R"(reason="{}")", webhook::to_string(static_cast<webhook::Rejection>(i))));
+    }
+  }
+  if (m_replay) {
+    const auto& replay = m_replay->counters();
+    out.single("qq_relay_replay_requests_total", "counter", "Catch-up requests received.",
+               static_cast<double>(replay.requests));
+    out.single("qq_relay_replay_bad_requests_total", "counter", "Catch-up requests refused as malformed.",
+               static_cast<double>(replay.bad_requests));
+    out.single("qq_relay_replay_messages_total", "counter", "Messages sent in catch-up replies.",
+               static_cast<double>(replay.messages_replayed));
+    out.single("qq_relay_retained_messages", "gauge", "Messages kept for catch-up.",
+               static_cast<double>(m_retention->size()));
+    out.single("qq_relay_retained_bytes", "gauge", "Bytes kept for catch-up.",
+               static_cast<double>(m_retention->bytes()));
+  }
+  if (auto* authenticator = m_publisher->authenticator()) {
+    out.family("qq_relay_curve_handshakes_total", "counter", "CURVE clients checked, by result.");
+    out.sample("qq_relay_curve_handshakes_total", static_cast<double>(authenticator->counters().accepted),
+               R"(result="accepted")");
+    out.sample("qq_relay_curve_handshakes_total", static_cast<double>(authenticator->counters().refused),
+               R"(result="refused")");
+  }
+  const auto writes = m_state->counters();
+  out.family("qq_relay_state_writes_total", "counter", "State file writes, by result.");
+  out.sample("qq_relay_state_writes_total", static_cast<double>(writes.writes), R"(result="ok")");
+  out.sample("qq_relay_state_writes_total", static_cast<double>(writes.failures), R"(result="failed")");
+  return {200, "text/plain; version=0.0.4; charset=utf-8", out.take()};
+}
+
+ingress::StatusResponse RelayApp::health() const {
+  std::string problem;
+  if (m_gateway) {
+    if (m_gateway->shard_count() == 0) {
+      problem = "the gateway shards have not started";
+    }
+    for (unsigned i = 0; problem.empty() && i < m_gateway->shard_count(); ++i) {
+      const auto* session = m_gateway->session(i);
+      if (session->phase() != gateway::Phase::ready) {
+        problem = fmt::format("shard {}/{} is {}", i, m_gateway->shard_count(),
+                              gateway::to_string(session->phase()));
+      }
+    }
+  } else if (!m_webhook) {
+    problem = "neither the gateway nor the webhook is enabled";
+  }
+  if (!problem.empty()) {
+    std::string body = R"({"status":"unavailable","reason":)";
+    util::append_json_string(body, problem);
+    body += "}\n";
+    return {503, "application/json", body};
+  }
+  return {200, "application/json",
+          R"({"status":"ok"})"
+          "\n"};
+}
+
+}  // namespace relay::app

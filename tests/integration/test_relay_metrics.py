@@ -1,0 +1,96 @@
+#!/usr/bin/python3
+"""GET /metrics (Prometheus text format) and GET /healthz: counters move as the simulator injects faults, and
+health turns 503 with a reason when a shard is down."""
+import json
+import re
+import time
+import urllib.error
+import urllib.request
+
+from harness import Checks, Relay, Sim, expect, relay_config, tear_down, wait_for, workdir
+from webhook_client import free_port
+
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})? (\S+)$')
+
+
+def get(port, path):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, response.headers.get("Content-Type"), response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Content-Type"), error.read().decode()
+    except urllib.error.URLError:
+        return 0, None, ""  # not listening yet
+
+
+def parse(text):
+    """{(name, labels): value}; fails on any line that is not a comment or a sample."""
+    samples = {}
+    for line in text.splitlines():
+        if not line or line.startswith("# HELP ") or line.startswith("# TYPE "):
+            continue
+        match = SAMPLE.match(line)
+        expect(match, f"not a Prometheus sample line: {line!r}")
+        samples[(match.group(1), match.group(3) or "")] = float(match.group(4))
+    return samples
+
+
+def main():
+    checks = Checks()
+    tmp = workdir()
+    sim = Sim(tmp, "--shards", "2", "--max-concurrency", "2", "--heartbeat-interval", "500")
+    port = free_port()
+    relay = Relay(tmp, relay_config(sim, f"ipc://{tmp}/relay.sock", f"{tmp}/state") +
+                  f'[metrics]\nlisten = "127.0.0.1:{port}"\n')
+    try:
+        def metrics():
+            status, content_type, body = get(port, "/metrics")
+            expect(status == 200 and content_type.startswith("text/plain; version=0.0.4"), f"{status} {content_type}")
+            return parse(body)
+
+        def healthy_when_ready():
+            wait_for(lambda: get(port, "/healthz")[0] == 200, 30, "/healthz 200")
+            status, content_type, body = get(port, "/healthz")
+            expect(json.loads(body) == {"status": "ok"} and content_type == "application/json", body)
+            m = metrics()
+            expect(m[("qq_relay_shard_up", 'shard="0"')] == 1 and m[("qq_relay_shard_up", 'shard="1"')] == 1, "shard_up")
+            expect(m[("qq_relay_identifies_total", "")] == 2, "identifies")
+            expect(m[("qq_relay_events_total", 'source="gateway",type="READY"')] == 2, "READY events")
+            expect(get(port, "/other")[0] == 404, "another path")
+        checks.run("/healthz is 200 once every shard is ready; /metrics parses", healthy_when_ready)
+
+        def counters_move():
+            before = metrics()
+            sim.post("/_sim/send", {"shard": 0, "t": "GROUP_AT_MESSAGE_CREATE", "d": {}})
+            sim.post("/_sim/fault", {"shard": 0, "kind": "close", "code": 4009})
+            sim.post("/_sim/fault", {"shard": 1, "kind": "malformed"})
+            wait_for(lambda: metrics().get(("qq_relay_resumes_total", ""), 0) == before.get(("qq_relay_resumes_total", ""), 0) + 1,
+                     20, "a resume")
+            wait_for(lambda: ("qq_relay_heartbeat_rtt_seconds", 'shard="1"') in metrics(), 10, "a heartbeat RTT")
+            after = metrics()
+            expect(after[("qq_relay_close_codes_total", 'code="4009"')] == 1, "close code 4009 not counted")
+            expect(after[("qq_relay_parse_errors_total", "")] == before[("qq_relay_parse_errors_total", "")] + 1,
+                   "the malformed frame")
+            expect(after[("qq_relay_events_total", 'source="gateway",type="GROUP_AT_MESSAGE_CREATE"')] == 1, "event")
+            expect(after[("qq_relay_messages_published_total", "")] > before[("qq_relay_messages_published_total", "")],
+                   "published")
+            expect(after[("qq_relay_token_refreshes_total", "")] >= 1, "token refreshes")
+            expect(after[("qq_relay_heartbeats_total", "")] >= 2, "heartbeats")
+        checks.run("counters move as faults are injected", counters_move)
+
+        def unhealthy_when_a_shard_stops():
+            sim.post("/_sim/fault", {"shard": 1, "kind": "close", "code": 4014})
+            wait_for(lambda: get(port, "/healthz")[0] == 503, 20, "/healthz 503")
+            body = json.loads(get(port, "/healthz")[2])
+            expect(body["status"] == "unavailable" and "shard 1/2 is stopped" in body["reason"], body)
+            expect(metrics()[("qq_relay_shard_up", 'shard="1"')] == 0, "shard_up of the stopped shard")
+            expect(relay.proc.poll() is None, "the relay exited with a shard still running")
+        checks.run("/healthz turns 503 with a reason when a shard stops for good", unhealthy_when_a_shard_stops)
+        checks.run("SIGTERM exits 0", lambda: expect(relay.stop() == 0, "exit code"))
+    finally:
+        tear_down(checks, tmp, relay, sim)
+    checks.finish()
+
+
+if __name__ == "__main__":
+    main()
