@@ -45,8 +45,8 @@ Outcome set_metrics_listen(const toml::node& value, Draft& draft) {
   }
   const auto parsed = util::parse_host_port(text);
   if (!parsed) {
-    return Problem{"expected \"address:port\" (e.g. \"127.0.0.1:9464\"), or \"\" for none, got " + in_quotes(text),
-                   {}};
+    return Problem{
+        "expected \"address:port\" (e.g. \"127.0.0.1:9464\"), or \"\" for none, got " + in_quotes(text), {}};
   }
   draft.config.metrics = MetricsConfig{text, parsed->host, parsed->port};
   return {};
