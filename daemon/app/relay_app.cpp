@@ -122,8 +122,9 @@ void RelayApp::start_replay() {
   m_retention =
       std::make_unique<publish::Retention>(m_config.publish.retain_messages, m_config.publish.retain_bytes);
   if (m_config.publish.journal) {
-    m_journal = std::make_unique<publish::Journal>(m_config.state.directory + "/journal",
-                                                   m_config.publish.journal_max_bytes);
+    // One journal per bot, so that a state directory shared by mistake never mixes two bots' messages.
+    m_journal = std::make_unique<publish::Journal>(
+        m_config.state.directory + "/journal/" + m_config.bot.app_id, m_config.publish.journal_max_bytes);
     m_journal->load([this](const publish::RetainedMessage& message) {
       m_retention->add(message.relay_seq, message.topic(), message.body(), message.metadata());
     });
@@ -132,18 +133,39 @@ void RelayApp::start_replay() {
                  m_journal->counters().damaged_segments
                      ? " (a segment cut short by a crash was read up to the cut)"
                      : "");
+    if (m_journal->last_loaded() > m_publisher->last_relay_seq()) {
+      // The state file was lost or rejected: never number new messages below what the journal already holds.
+      spdlog::warn("journal: continuing relay_seq after {}, the newest message in the journal",
+                   m_journal->last_loaded());
+      m_publisher->resume_relay_seq_after(m_journal->last_loaded());
+    }
     m_publisher->journal_in(m_journal.get());
     m_journal_timer = std::make_unique<ingress::Timer>(m_loop, [this] {
       m_journal_flush_scheduled = false;
       m_journal->flush();
+      if (m_journal->last_error() != m_journal_error) {
+        m_journal_error = m_journal->last_error();
+        if (m_journal_error.empty()) {
+          spdlog::info("journal: writing again");
+        } else {
+          spdlog::error("journal: {}; catch-up across a restart misses what is not written", m_journal_error);
+        }
+      }
     });
   }
   m_publisher->retain_in(m_retention.get());
   m_replay = std::make_unique<publish::ReplayServer>(m_publisher->context(), m_config.publish.replay_endpoint,
                                                      *m_retention, m_publisher->curve_secret_key());
-  m_loop.watch_fd(m_replay->fd(), [this] { m_replay->on_readable(); });
+  m_replay_timer = std::make_unique<ingress::Timer>(m_loop, [this] { serve_replay(); });
+  m_loop.watch_fd(m_replay->fd(), [this] { serve_replay(); });
   spdlog::info("replay: answering catch-up requests on {} (keeping up to {} messages, {} bytes)",
                m_replay->bound_endpoint(), m_config.publish.retain_messages, m_config.publish.retain_bytes);
+}
+
+void RelayApp::serve_replay() {
+  if (m_replay->on_readable()) {
+    m_replay_timer->schedule_in(util::Millis(0));
+  }
 }
 
 void RelayApp::reserve_relay_seqs() {
@@ -156,15 +178,27 @@ void RelayApp::reserve_relay_seqs() {
     }
   }
   const std::uint64_t last = m_publisher->last_relay_seq();
-  if (last + k_relay_seq_block / 2 < m_reserved_relay_seq) {
-    return;
+  if (m_reservation_ticket != 0 && m_state->written(m_reservation_ticket)) {
+    m_durable_relay_seq = m_reserved_relay_seq;
+    m_reservation_ticket = 0;
   }
-  const bool first = m_reserved_relay_seq == 0;
-  m_reserved_relay_seq = last + k_relay_seq_block;
-  if (first) {
-    m_state->save_now();  // before the first message, so that even an early crash cannot reuse a number
-  } else {
-    m_state->save_soon();
+  if (last + k_relay_seq_block / 2 >= m_reserved_relay_seq) {
+    // Half a block ahead, in the background: normally on disk long before it is needed.
+    m_reserved_relay_seq = last + k_relay_seq_block;
+    m_reservation_ticket = m_state->save_soon();
+  }
+  if (last + 1 >= m_durable_relay_seq) {
+    // The next number would be beyond what the disk promises (the first message, or a disk slower than half a
+    // block of messages): wait for the write rather than risk reusing numbers after a crash.
+    if (m_state->save_now()) {
+      m_durable_relay_seq = m_reserved_relay_seq;
+      m_reservation_ticket = 0;
+    } else if (!m_reservation_warned) {
+      m_reservation_warned = true;
+      spdlog::critical(
+          "cannot save the relay_seq reservation in {}: after a crash, relay_seq numbers may be used twice",
+          m_state->path());
+    }
   }
 }
 

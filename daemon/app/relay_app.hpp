@@ -51,6 +51,7 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
   // relay_seq must never repeat, even after a crash: numbers are reserved in the state file ahead of use.
   void reserve_relay_seqs();
   void start_replay();
+  void serve_replay();
   void count_event(std::string_view source, std::string_view type);
 
   config::Config m_config;
@@ -59,13 +60,18 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
   publish::RecentIds m_recent_ids;
   std::uint64_t m_repeated_ids = 0;
   std::unique_ptr<StateKeeper> m_state;
-  std::uint64_t m_reserved_relay_seq = 0;
+  std::uint64_t m_reserved_relay_seq = 0;  // the reservation being written
+  std::uint64_t m_durable_relay_seq = 0;   // the reservation known to be on disk
+  std::uint64_t m_reservation_ticket = 0;
+  bool m_reservation_warned = false;
   bool m_stopped_cleanly = false;
   std::unique_ptr<publish::Retention> m_retention;
   std::unique_ptr<publish::ReplayServer> m_replay;
   std::unique_ptr<publish::Journal> m_journal;
+  std::unique_ptr<ingress::Timer> m_replay_timer;  // continues a drain that stopped at its per-call limit
   std::unique_ptr<ingress::Timer> m_journal_timer;
   bool m_journal_flush_scheduled = false;
+  std::string m_journal_error;  // the last one logged
   std::vector<state::SavedShard> m_saved_shards;
   std::unique_ptr<ingress::GatewayClient> m_gateway;
   std::unique_ptr<ingress::WebhookServer> m_webhook;

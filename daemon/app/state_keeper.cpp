@@ -77,9 +77,14 @@ void StateKeeper::save_later() {
   }
 }
 
-void StateKeeper::save_soon() {
+std::uint64_t StateKeeper::save_soon() {
   m_timer.cancel();
-  save_later();
+  m_scheduled = false;
+  const std::uint64_t ticket = m_writer->submit(state::encode_state(m_snapshot()));
+  if (m_writer->last_write_failed()) {
+    mark_changed();
+  }
+  return ticket;
 }
 
 bool StateKeeper::save_now() {

@@ -27,8 +27,9 @@ class StateKeeper {
 
   // Positions moved: schedule a write within the save interval.
   void mark_changed();
-  // Writes the current positions now, without waiting for the disk.
-  void save_soon();
+  // Writes the current positions now, without waiting for the disk; written(ticket) tells when it landed.
+  std::uint64_t save_soon();
+  bool written(std::uint64_t ticket) const { return m_writer->written(ticket); }
   // Writes the current positions and waits until they are on disk; false if that failed.
   bool save_now();
 

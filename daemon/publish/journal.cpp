@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -56,7 +57,9 @@ std::vector<fs::path> segments(const std::string& directory) {
 }  // namespace
 
 Journal::Journal(std::string directory, std::size_t max_bytes, std::size_t segment_bytes)
-    : m_directory(std::move(directory)), m_max_bytes(max_bytes), m_segment_bytes(segment_bytes) {
+    : m_directory(std::move(directory)),
+      m_max_bytes(max_bytes),
+      m_segment_bytes(std::max<std::size_t>(std::min(segment_bytes, max_bytes / 4), 4096)) {
   std::error_code error;
   fs::create_directories(m_directory, error);
 }
@@ -89,6 +92,7 @@ void Journal::load(const std::function<void(const RetainedMessage&)>& sink) {
       message.topic_size = topic;
       message.body_size = body;
       message.frames.assign(p + k_header, payload);
+      m_last_loaded = std::max(m_last_loaded, message.relay_seq);
       sink(message);
       ++m_counters.records_loaded;
       offset += k_header + payload;
@@ -118,10 +122,16 @@ void Journal::open_segment(std::uint64_t first_seq) {
   if (m_fd >= 0) {
     ::close(m_fd);
   }
-  const std::string path = fmt::format("{}/{:020}.seg", m_directory, first_seq);
-  m_fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  // A new file every time: appending to an old segment could bury its records behind a torn one.
+  std::string path = fmt::format("{}/{:020}.seg", m_directory, first_seq);
+  for (int suffix = 1; ::access(path.c_str(), F_OK) == 0; ++suffix) {
+    path = fmt::format("{}/{:020}-{}.seg", m_directory, first_seq, suffix);
+  }
+  m_fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   m_segment_size = 0;
-  prune();
+  if (m_fd < 0) {
+    m_last_error = fmt::format("cannot create {}: {}", path, std::strerror(errno));
+  }
 }
 
 void Journal::flush(bool sync) {
@@ -136,7 +146,7 @@ void Journal::flush(bool sync) {
   }
   if (m_fd < 0) {
     ++m_counters.write_failures;
-    m_buffer.clear();
+    m_buffer.clear();  // the stream goes on; only catch-up across a restart loses these
     return;
   }
   std::string_view rest = m_buffer;
@@ -146,17 +156,31 @@ void Journal::flush(bool sync) {
       if (errno == EINTR) {
         continue;
       }
-      ++m_counters.write_failures;
       break;
     }
     rest.remove_prefix(static_cast<std::size_t>(written));
   }
-  m_counters.bytes_written += m_buffer.size() - rest.size();
-  m_segment_size += m_buffer.size() - rest.size();
+  if (!rest.empty()) {
+    // Cut the partial batch off again, and start a new segment next time, so that no torn record ends up in
+    // the middle of a segment with whole ones after it.
+    m_last_error = fmt::format("cannot write to the journal in {}: {}", m_directory, std::strerror(errno));
+    ++m_counters.write_failures;
+    if (::ftruncate(m_fd, static_cast<off_t>(m_segment_size)) != 0) {
+      m_segment_size = m_segment_bytes;  // force a new segment
+    }
+    ::close(m_fd);
+    m_fd = -1;
+    m_buffer.clear();
+    return;
+  }
+  m_last_error.clear();
+  m_counters.bytes_written += m_buffer.size();
+  m_segment_size += m_buffer.size();
   m_buffer.clear();
   if (sync) {
     ::fsync(m_fd);
   }
+  prune();
 }
 
 void Journal::prune() {

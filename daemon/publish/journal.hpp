@@ -22,6 +22,7 @@ struct JournalCounters {
 // segments deleted once the total passes max_bytes. A record cut short by a crash ends its segment's replay.
 class Journal {
  public:
+  // Segments are 16 MiB, or a quarter of max_bytes when that is smaller, so the limit holds within a segment.
   Journal(std::string directory, std::size_t max_bytes, std::size_t segment_bytes = 16 << 20);
   ~Journal();
   Journal(const Journal&) = delete;
@@ -38,6 +39,10 @@ class Journal {
   std::size_t pending_bytes() const { return m_buffer.size(); }
 
   const JournalCounters& counters() const { return m_counters; }
+  // The newest relay_seq load() found, 0 if none.
+  std::uint64_t last_loaded() const { return m_last_loaded; }
+  // Why the last flush failed, or empty.
+  const std::string& last_error() const { return m_last_error; }
   const std::string& directory() const { return m_directory; }
 
  private:
@@ -51,6 +56,8 @@ class Journal {
   std::size_t m_segment_size = 0;
   std::string m_buffer;
   std::uint64_t m_buffer_first_seq = 0;
+  std::uint64_t m_last_loaded = 0;
+  std::string m_last_error;
   JournalCounters m_counters;
 };
 

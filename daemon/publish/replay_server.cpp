@@ -31,7 +31,10 @@ ReplayServer::ReplayServer(zmq::context_t& context, const std::string& endpoint,
   if (!curve_secret_key.empty()) {
     make_curve_server(m_socket, curve_secret_key);
   }
-  m_socket.set(zmq::sockopt::sndhwm, 100'000);
+  // A client that asks and never reads must not pile up replies (each up to 16 MiB): beyond this many queued
+  // frames for it, further replies to it are dropped.
+  m_socket.set(zmq::sockopt::sndhwm, 1000);
+  m_socket.set(zmq::sockopt::rcvhwm, 1000);
   try {
     m_socket.bind(endpoint);
   } catch (const zmq::error_t& error) {
@@ -44,9 +47,13 @@ int ReplayServer::fd() {
   return m_socket.get(zmq::sockopt::fd);
 }
 
-void ReplayServer::on_readable() {
-  // ZMQ_FD only signals a change; keep going until the socket says nothing more is readable.
-  while (m_socket.get(zmq::sockopt::events) & ZMQ_POLLIN) {
+bool ReplayServer::on_readable() {
+  // ZMQ_FD only signals a change; keep going until the socket says nothing more is readable, but a bounded
+  // number at a time, so that a flood of requests cannot hold the event loop.
+  for (int answered = 0; m_socket.get(zmq::sockopt::events) & ZMQ_POLLIN; ++answered) {
+    if (answered == k_requests_per_call) {
+      return true;
+    }
     std::vector<zmq::message_t> frames;
     for (;;) {
       zmq::message_t frame;
@@ -77,6 +84,7 @@ void ReplayServer::on_readable() {
     }
     answer(envelope, frames[next]);
   }
+  return false;
 }
 
 void ReplayServer::send_error(std::vector<zmq::message_t>& envelope, std::string_view message) {

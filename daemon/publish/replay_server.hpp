@@ -33,7 +33,10 @@ class ReplayServer {
 
   // The socket's ZMQ_FD, to watch for readability. Edge-triggered: on_readable drains everything.
   int fd();
-  void on_readable();
+  // Answers up to k_requests_per_call requests; true if more are waiting (call again soon, from a timer: the
+  // descriptor will not signal them again).
+  bool on_readable();
+  static constexpr int k_requests_per_call = 64;
 
   const std::string& bound_endpoint() const { return m_bound; }
   const ReplayCounters& counters() const { return m_counters; }

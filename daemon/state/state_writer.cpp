@@ -16,13 +16,20 @@ StateWriter::~StateWriter() {
   m_thread.join();
 }
 
-void StateWriter::submit(std::string content) {
+std::uint64_t StateWriter::submit(std::string content) {
+  std::uint64_t ticket = 0;
   {
     std::lock_guard lock(m_mutex);
     m_pending = std::move(content);
-    ++m_submitted;
+    ticket = ++m_submitted;
   }
   m_wake.notify_one();
+  return ticket;
+}
+
+bool StateWriter::written(std::uint64_t ticket) const {
+  std::lock_guard lock(m_mutex);
+  return m_written_ok >= ticket;
 }
 
 std::string StateWriter::flush() {
@@ -60,6 +67,9 @@ void StateWriter::run() {
     ++(error.empty() ? m_counters.writes : m_counters.failures);
     m_last_error = error;
     m_completed = batch;
+    if (error.empty()) {
+      m_written_ok = batch;
+    }
     m_done.notify_all();
     if ((!error.empty() || recovered) && m_on_error) {
       lock.unlock();

@@ -27,7 +27,9 @@ class StateWriter {
   StateWriter(const StateWriter&) = delete;
   StateWriter& operator=(const StateWriter&) = delete;
 
-  void submit(std::string content);
+  // Returns a ticket: written(ticket) is true once this content (or newer) is on disk.
+  std::uint64_t submit(std::string content);
+  bool written(std::uint64_t ticket) const;
   // Blocks until everything submitted so far is written (or failed); returns the last write's error.
   std::string flush();
 
@@ -46,6 +48,7 @@ class StateWriter {
   std::optional<std::string> m_pending;
   std::uint64_t m_submitted = 0;
   std::uint64_t m_completed = 0;
+  std::uint64_t m_written_ok = 0;  // the newest ticket whose content reached the disk
   std::string m_last_error;
   WriterCounters m_counters;
   bool m_stopping = false;

@@ -124,6 +124,27 @@ TEST_CASE("the replay endpoint answers REQ clients with the retained triples aft
   REQUIRE(server.counters().messages_replayed == 7);
 }
 
+TEST_CASE("one readable signal answers every request already queued") {
+  zmq::context_t context(1);
+  Retention retention(10, 1 << 20);
+  fill(retention, 1, 3);
+  ReplayServer server(context, "inproc://replay-drain", retention);
+  std::vector<zmq::socket_t> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.emplace_back(context, zmq::socket_type::dealer);
+    clients.back().connect("inproc://replay-drain");
+    clients.back().send(zmq::str_buffer(R"({"since":0,"max":1})"));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // all three are queued at the server
+  REQUIRE_FALSE(server.on_readable());
+  for (auto& client : clients) {
+    zmq::message_t header;
+    REQUIRE(client.recv(header, zmq::recv_flags::dontwait));
+    REQUIRE(field(header.to_string(), "count") == "1");
+  }
+  REQUIRE(server.counters().requests == 3);
+}
+
 TEST_CASE("DEALER clients are answered too") {
   zmq::context_t context(1);
   Retention retention(10, 1 << 20);
