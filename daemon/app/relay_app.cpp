@@ -224,7 +224,23 @@ void RelayApp::start_webhook() {
                config.path);
 }
 
+std::string RelayApp::service_status() const {
+  std::string text;
+  if (m_gateway) {
+    text = fmt::format("{}/{} shards ready", m_gateway->ready_shards(), m_gateway->shard_count());
+  }
+  if (m_webhook) {
+    text += text.empty() ? "webhook listening" : ", webhook listening";
+  }
+  return fmt::format("{}, {} messages published", text, m_publisher->counters().published);
+}
+
 int RelayApp::run() {
+  m_service = std::make_unique<ServiceNotifier>(m_loop);
+  if (!m_gateway) {
+    m_service->ready(
+        service_status());  // the publisher is bound and the webhook listens: nothing to wait for
+  }
   if (m_gateway) {
     m_gateway->start();
   } else {
@@ -308,6 +324,9 @@ void RelayApp::begin_shutdown(int exit_code) {
   }
   m_shutting_down = true;
   m_exit_code = exit_code;
+  if (m_service) {
+    m_service->stopping();
+  }
   if (m_gateway) {
     m_gateway->shutdown();
   }
@@ -403,6 +422,14 @@ void RelayApp::on_shard_state(const gateway::ShardId& shard, std::string_view se
   if (change.state == gateway::ShardState::disconnected || change.state == gateway::ShardState::stopped) {
     ++m_disconnects;
     ++m_close_codes[change.close_code];
+  }
+  if (m_service && !m_shutting_down) {
+    // Ready for systemd once the first shard is: the publisher is bound and events flow.
+    const bool up =
+        change.state == gateway::ShardState::ready || change.state == gateway::ShardState::resumed;
+    if (up || m_service->is_ready()) {
+      m_service->ready(service_status());
+    }
   }
   std::string& body = m_state_body;
   body = fmt::format(R"({{"shard":[{},{}],"state":"{}","session_id":)", shard.index, shard.count,

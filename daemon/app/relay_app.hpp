@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "app/service_notifier.hpp"
 #include "app/state_keeper.hpp"
 #include "config/config.hpp"
 #include "ingress/event_loop.hpp"
@@ -60,6 +61,8 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
   publish::RecentIds m_recent_ids;
   std::uint64_t m_repeated_ids = 0;
   std::unique_ptr<StateKeeper> m_state;
+  std::unique_ptr<ServiceNotifier> m_service;
+  std::string service_status() const;
   std::uint64_t m_reserved_relay_seq = 0;  // the reservation being written
   std::uint64_t m_durable_relay_seq = 0;   // the reservation known to be on disk
   std::uint64_t m_reservation_ticket = 0;

@@ -93,14 +93,14 @@ level = "debug"
 
 
 class Relay:
-    def __init__(self, workdir, config_text, *args, name="relay"):
+    def __init__(self, workdir, config_text, *args, name="relay", env=None):
         self.config_path = os.path.join(workdir, f"{name}.toml")
         with open(self.config_path, "w") as f:
             f.write(config_text)
         self.log_path = os.path.join(workdir, f"{name}.log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen([RELAY_BIN, "--config", self.config_path, *args],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=env)
 
     def log_text(self):
         with open(self.log_path) as f:
