@@ -83,8 +83,7 @@ RelayApp::RelayApp(config::Config config)
     if (saved->relay_seq_reserved > saved->relay_seq) {
       spdlog::warn(
           "the previous run did not stop cleanly: relay_seq continues after {} (it published up to {} at the "
-          "last "
-          "save; later numbers up to the reservation were lost with the crash or never used)",
+          "last save; later numbers up to the reservation were lost with the crash or never used)",
           saved->relay_seq_reserved, saved->relay_seq);
     }
     m_saved_shards = saved->shards;
@@ -168,7 +167,7 @@ void RelayApp::serve_replay() {
   }
 }
 
-void RelayApp::reserve_relay_seqs() {
+void RelayApp::after_publish() {
   if (m_journal && m_journal->has_pending()) {
     if (m_journal->pending_bytes() > (1u << 20)) {
       m_journal->flush();
@@ -177,6 +176,11 @@ void RelayApp::reserve_relay_seqs() {
       m_journal_timer->schedule_in(util::Millis(200));
     }
   }
+  reserve_relay_seqs();
+  m_state->mark_changed();
+}
+
+void RelayApp::reserve_relay_seqs() {
   const std::uint64_t last = m_publisher->last_relay_seq();
   if (m_reservation_ticket != 0 && m_state->written(m_reservation_ticket)) {
     m_durable_relay_seq = m_reserved_relay_seq;
@@ -237,13 +241,11 @@ std::string RelayApp::service_status() const {
 
 int RelayApp::run() {
   m_service = std::make_unique<ServiceNotifier>(m_loop);
-  if (!m_gateway) {
-    m_service->ready(
-        service_status());  // the publisher is bound and the webhook listens: nothing to wait for
-  }
   if (m_gateway) {
     m_gateway->start();
   } else {
+    // The publisher is bound and the webhook (if any) listens: nothing more to wait for.
+    m_service->ready(service_status());
     spdlog::warn("gateway.enabled is false: no gateway connection will be made{}",
                  m_webhook ? "; events come by webhook only" : "");
   }
@@ -314,8 +316,8 @@ void RelayApp::reload() {
   }
   spdlog::info(
       "SIGHUP: configuration reloaded; log.level and the CURVE authorized keys apply live, other changes "
-      "need a "
-      "restart");
+      "need "
+      "a restart");
 }
 
 void RelayApp::begin_shutdown(int exit_code) {
@@ -362,8 +364,7 @@ void RelayApp::on_webhook_event(const protocol::Frame& event, std::string_view b
   info.received_at_us = received_at_us;
   m_publisher->publish(event.t, body, info);
   count_event("webhook", event.t);
-  reserve_relay_seqs();
-  m_state->mark_changed();
+  after_publish();
 }
 
 state::SavedState RelayApp::snapshot() const {
@@ -398,7 +399,7 @@ void RelayApp::on_dispatch(const gateway::ShardId& shard, std::string_view sessi
   info.received_at_us = received_at_us;
   m_publisher->publish(event.event_type, event.frame, info);
   count_event("gateway", event.event_type);
-  reserve_relay_seqs();
+  after_publish();
 }
 
 void RelayApp::count_event(std::string_view source, std::string_view type) {
@@ -448,15 +449,13 @@ void RelayApp::on_shard_state(const gateway::ShardId& shard, std::string_view se
   info.session_id = session_id;
   info.received_at_us = util::unix_micros_now();
   m_publisher->publish("relay.shard", body, info);
-  reserve_relay_seqs();
-  m_state->mark_changed();
+  after_publish();
 }
 
-void RelayApp::on_gateway_stopped(gateway::StopCategory category, const std::string& message) {
+void RelayApp::on_gateway_stopped(gateway::StopCategory category, const std::string& /*message*/) {
   // The reason was logged where it happened; this line says what the process does about it.
   const int code = exit_code_for(category);
   spdlog::critical("no gateway shard is left running; exiting with status {}", code);
-  static_cast<void>(message);
   begin_shutdown(code);
 }
 

@@ -51,6 +51,8 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
   state::SavedState snapshot() const;
   // relay_seq must never repeat, even after a crash: numbers are reserved in the state file ahead of use.
   void reserve_relay_seqs();
+  // After every publish: the journal flush, the relay_seq reservation, and a state save within the interval.
+  void after_publish();
   void start_replay();
   void serve_replay();
   void count_event(std::string_view source, std::string_view type);

@@ -150,9 +150,7 @@ void GatewayClient::on_limits(HttpResponse&& response) {
     if (response.status == 401 && m_tokens) {
       m_tokens->invalidate();
     }
-    std::uniform_real_distribution<double> unit(0.0, 1.0);
-    std::mt19937_64 random(std::random_device{}());
-    const auto delay = std::max(util::Millis(500), m_limits_backoff.next(unit(random)));
+    const auto delay = retry_delay(m_limits_backoff);
     spdlog::warn("GET /gateway/bot for the session quota failed ({}); retrying in {} ms",
                  response.status ? fmt::format("HTTP {}", response.status) : response.error, delay.count());
     m_limits_retry_pending = true;
@@ -160,12 +158,20 @@ void GatewayClient::on_limits(HttpResponse&& response) {
     return;
   }
   m_limits_backoff.reset();
-  const auto now = m_loop.now();
-  // A reset_after of 0 (or missing) with nothing remaining must not turn into a busy loop of requests.
-  m_pacer.set_limits(info->max_concurrency, info->remaining,
-                     now + util::Millis(std::max<std::uint64_t>(info->reset_after_ms, 1'000)));
+  apply_limits(*info);
   spdlog::info("session quota: {} starts left, resets in {} s", info->remaining, info->reset_after_ms / 1000);
   poll_pacer();
+}
+
+util::Millis GatewayClient::retry_delay(util::Backoff& backoff) {
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  return std::max(util::Millis(500), backoff.next(unit(m_random)));
+}
+
+void GatewayClient::apply_limits(const protocol::GatewayInfo& info) {
+  // A reset_after of 0 (or missing) with nothing remaining must not turn into a busy loop of requests.
+  m_pacer.set_limits(info.max_concurrency, info.remaining,
+                     m_loop.now() + util::Millis(std::max<std::uint64_t>(info.reset_after_ms, 1'000)));
 }
 
 void GatewayClient::discover_later(util::Millis delay) {
@@ -182,9 +188,7 @@ void GatewayClient::on_discovered(HttpResponse&& response) {
     info = protocol::parse_gateway_info(response.body);
   }
   if (!info) {
-    std::uniform_real_distribution<double> unit(0.0, 1.0);
-    std::mt19937_64 random(std::random_device{}());
-    const auto delay = std::max(util::Millis(500), m_discovery_backoff.next(unit(random)));
+    const auto delay = retry_delay(m_discovery_backoff);
     if (response.status == 401 && m_tokens) {
       spdlog::warn("GET /gateway/bot refused the access token; fetching a new one");
       m_tokens->invalidate();
@@ -237,8 +241,7 @@ std::size_t GatewayClient::resumable_sessions(unsigned count) const {
 void GatewayClient::start_shards(const protocol::GatewayInfo& info) {
   const unsigned count = shard_count_for(info);
   const auto now = m_loop.now();
-  m_pacer.set_limits(info.max_concurrency, info.remaining,
-                     now + util::Millis(std::max<std::uint64_t>(info.reset_after_ms, 1'000)));
+  apply_limits(info);
   spdlog::info("gateway {} : starting {} shard(s), max_concurrency {}, {} session starts left", info.url,
                count, info.max_concurrency, info.remaining);
   for (unsigned index = 0; index < count; ++index) {

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -86,6 +87,9 @@ class GatewayClient {
   void discover();
   void on_discovered(HttpResponse&& response);
   void discover_later(util::Millis delay);
+  // Full jitter from `backoff`, at least half a second: for retries of /gateway/bot.
+  util::Millis retry_delay(util::Backoff& backoff);
+  void apply_limits(const protocol::GatewayInfo& info);
   void start_shards(const protocol::GatewayInfo& info);
   void restore_sessions(unsigned count);
   void stop_shards(std::string_view reason = "relay shutting down", bool will_resume = true);
@@ -117,6 +121,7 @@ class GatewayClient {
   Timer m_limits_timer;
   bool m_limits_retry_pending = false;
   util::Backoff m_limits_backoff{util::Millis(1'000), util::Millis(60'000)};
+  std::mt19937_64 m_random{std::random_device{}()};
   Timer m_reshard_timer;
   unsigned m_min_shards = 1;
   std::vector<unsigned> m_granted;

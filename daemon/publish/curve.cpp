@@ -1,6 +1,7 @@
 #include "publish/curve.hpp"
 
 #include <zmq.h>
+#include <zmq_addon.hpp>
 
 #include <array>
 #include <stdexcept>
@@ -35,16 +36,8 @@ int CurveAuthenticator::fd() {
 void CurveAuthenticator::on_readable() {
   while (m_socket.get(zmq::sockopt::events) & ZMQ_POLLIN) {
     std::vector<zmq::message_t> frames;
-    for (;;) {
-      zmq::message_t frame;
-      if (!m_socket.recv(frame, zmq::recv_flags::dontwait)) {
-        break;
-      }
-      const bool more = frame.more();
-      frames.push_back(std::move(frame));
-      if (!more) {
-        break;
-      }
+    if (!zmq::recv_multipart(m_socket, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
+      break;
     }
     // version, request id, domain, address, identity, mechanism, credentials...
     bool allowed = false;

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 #include <simdjson.h>
+#include <zmq_addon.hpp>
 
 #include "publish/curve.hpp"
 #include "util/json_writer.hpp"
@@ -55,16 +56,8 @@ bool ReplayServer::on_readable() {
       return true;
     }
     std::vector<zmq::message_t> frames;
-    for (;;) {
-      zmq::message_t frame;
-      if (!m_socket.recv(frame, zmq::recv_flags::dontwait)) {
-        break;
-      }
-      const bool more = frame.more();
-      frames.push_back(std::move(frame));
-      if (!more) {
-        break;
-      }
+    if (!zmq::recv_multipart(m_socket, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
+      break;
     }
     if (frames.size() < 2) {
       continue;  // nothing but an identity: not a request
