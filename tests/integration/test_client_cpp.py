@@ -16,7 +16,8 @@ import time
 
 import zmq
 
-from harness import RELAY_BIN, Checks, Relay, Sim, expect, relay_config, tear_down, wait_for, workdir
+from harness import Checks, Relay, Sim, expect, relay_config, tear_down, wait_for, workdir
+from client_journal import journal_lines, generated_numbers, keygen
 
 SOURCE = os.environ.get("QQ_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 PYTHON_CLIENT = ["/usr/bin/python3", os.path.join(SOURCE, "clients", "python", "relay_subscriber.py")]
@@ -25,28 +26,6 @@ UNDER_TEST = os.environ.get("QQ_CLIENT_UNDER_TEST", "cpp")
 CLIENT = PYTHON_CLIENT if UNDER_TEST == "python" else CPP_CLIENT
 # The Python client has no SIGTERM handler (it dies of the signal); Ctrl-C is its clean stop.
 STOP_SIGNALS = (signal.SIGINT,) if UNDER_TEST == "python" else (signal.SIGTERM, signal.SIGINT)
-
-
-def journal_lines(path):
-    if not os.path.exists(path):
-        return []
-    with open(path, "rb") as f:
-        data = f.read()
-    return [json.loads(line) for line in data[: data.rfind(b"\n") + 1].splitlines()]
-
-
-def generated_numbers(lines):
-    return [json.loads(l["body"])["d"]["seq_no"] for l in lines if l["topic"] == "C2C_MESSAGE_CREATE"]
-
-
-def keygen(prefix):
-    result = subprocess.run([RELAY_BIN, "keygen", prefix], capture_output=True, text=True)
-    expect(result.returncode == 0, f"keygen failed: {result.stderr}")
-    with open(prefix + ".pub") as f:
-        public = f.read().strip()
-    with open(prefix + ".key") as f:
-        secret = [line for line in f.read().splitlines() if not line.startswith("#")][0]
-    return public, secret
 
 
 class Clients:

@@ -4,41 +4,19 @@ and restarted mid-stream, and deliberately slow (tiny HWM), both ending with eve
 up after a restart, plain and over CURVE. Its journal is byte for byte the Python client's.
 
 Runs the `node` found on PATH; clients/node/node_modules comes from scripts/install-deps.sh (npm ci)."""
-import json
 import os
 import shutil
 import signal
 import subprocess
 import time
 
-from harness import RELAY_BIN, Checks, Relay, Sim, Subscriber, expect, relay_config, tear_down, wait_for, workdir
+from harness import Checks, Relay, Sim, Subscriber, expect, relay_config, tear_down, wait_for, workdir
+from client_journal import journal_lines, generated_numbers, keygen
 
 SOURCE = os.environ.get("QQ_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 CLIENT = os.path.join(SOURCE, "clients", "node", "relay_subscriber.mjs")
 PYTHON_CLIENT = os.path.join(SOURCE, "clients", "python", "relay_subscriber.py")
 NODE = shutil.which("node")
-
-
-def journal_lines(path):
-    if not os.path.exists(path):
-        return []
-    with open(path, "rb") as f:
-        data = f.read()
-    return [json.loads(line) for line in data[: data.rfind(b"\n") + 1].splitlines()]
-
-
-def generated_numbers(lines):
-    return [json.loads(l["body"])["d"]["seq_no"] for l in lines if l["topic"] == "C2C_MESSAGE_CREATE"]
-
-
-def keygen(prefix):
-    result = subprocess.run([RELAY_BIN, "keygen", prefix], capture_output=True, text=True)
-    expect(result.returncode == 0, f"keygen failed: {result.stderr}")
-    with open(prefix + ".pub") as f:
-        public = f.read().strip()
-    with open(prefix + ".key") as f:
-        secret = [line for line in f.read().splitlines() if not line.startswith("#")][0]
-    return public, secret
 
 
 def main():

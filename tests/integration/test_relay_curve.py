@@ -10,20 +10,11 @@ import time
 
 import zmq
 
-from harness import RELAY_BIN, Checks, Relay, Sim, expect, relay_config, tear_down, wait_for, workdir
+from harness import Checks, Relay, Sim, expect, relay_config, tear_down, wait_for, workdir
+from client_journal import keygen
 
 SOURCE = os.environ.get("QQ_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 CLIENT = os.path.join(SOURCE, "clients", "python", "relay_subscriber.py")
-
-
-def keygen(prefix):
-    result = subprocess.run([RELAY_BIN, "keygen", prefix], capture_output=True, text=True)
-    expect(result.returncode == 0, f"keygen failed: {result.stderr}")
-    with open(prefix + ".pub") as f:
-        public = f.read().strip()
-    with open(prefix + ".key") as f:
-        secret = [line for line in f.read().splitlines() if not line.startswith("#")][0]
-    return public, secret
 
 
 def main():

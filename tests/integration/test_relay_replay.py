@@ -11,21 +11,10 @@ import time
 import zmq
 
 from harness import Checks, Relay, Sim, Subscriber, expect, relay_config, tear_down, wait_for, workdir
+from client_journal import journal_lines, generated_numbers
 
 SOURCE = os.environ.get("QQ_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 CLIENT = os.path.join(SOURCE, "clients", "python", "relay_subscriber.py")
-
-
-def journal_lines(path):
-    if not os.path.exists(path):
-        return []
-    with open(path, "rb") as f:
-        data = f.read()
-    return [json.loads(line) for line in data[: data.rfind(b"\n") + 1].splitlines()]
-
-
-def generated_numbers(lines):
-    return [json.loads(l["body"])["d"]["seq_no"] for l in lines if l["topic"] == "C2C_MESSAGE_CREATE"]
 
 
 def main():

@@ -9,6 +9,7 @@
 #include <variant>
 
 #include "config/loader.hpp"
+#include "config_test_support.hpp"
 
 namespace {
 
@@ -70,23 +71,8 @@ class TempDir {
   std::filesystem::path m_path;
 };
 
-std::variant<Config, ConfigError> load(const std::string& text) {
-  return relay::config::load_string(text, "relay.toml");
-}
-
-Config config_of(const std::string& text) {
-  auto result = load(text);
-  if (const auto* error = std::get_if<ConfigError>(&result)) {
-    FAIL("unexpected error: " << error->message);
-  }
-  return std::get<Config>(std::move(result));
-}
-
-std::string error_of(const std::string& text) {
-  auto result = load(text);
-  REQUIRE(std::holds_alternative<ConfigError>(result));
-  return std::get<ConfigError>(result).message;
-}
+using relay::test::config_of;
+using relay::test::error_of;
 
 std::string bot_with(const std::string& credentials) {
   return "[bot]\napp_id = \"102000000\"\n" + credentials + "intents = [\"GUILDS\"]\n";

@@ -6,16 +6,13 @@
 #include <variant>
 
 #include "config/loader.hpp"
+#include "config_test_support.hpp"
 
 namespace {
 
 using relay::config::ConfigError;
 
-std::string error_of(std::string_view text) {
-  auto result = relay::config::load_string(text, "relay.toml");
-  REQUIRE(std::holds_alternative<ConfigError>(result));
-  return std::get<ConfigError>(result).message;
-}
+using relay::test::error_of;
 
 }  // namespace
 

@@ -5,6 +5,7 @@
 #include <variant>
 
 #include "config/loader.hpp"
+#include "config_test_support.hpp"
 
 namespace {
 
@@ -19,19 +20,8 @@ const std::string k_bot =
     "client_secret = \"change-me\"\n"
     "intents = [\"GUILDS\"]\n";
 
-Config config_of(const std::string& text) {
-  auto result = relay::config::load_string(text, "relay.toml");
-  if (const auto* error = std::get_if<ConfigError>(&result)) {
-    FAIL("unexpected error: " << error->message);
-  }
-  return std::get<Config>(std::move(result));
-}
-
-std::string error_of(const std::string& text) {
-  auto result = relay::config::load_string(text, "relay.toml");
-  REQUIRE(std::holds_alternative<ConfigError>(result));
-  return std::get<ConfigError>(result).message;
-}
+using relay::test::config_of;
+using relay::test::error_of;
 
 }  // namespace
 

@@ -4,11 +4,11 @@
 #include <variant>
 
 #include "config/loader.hpp"
+#include "config_test_support.hpp"
 
 namespace {
 
 using relay::config::Config;
-using relay::config::ConfigError;
 
 const std::string k_bot =
     "[bot]\n"
@@ -16,18 +16,15 @@ const std::string k_bot =
     "client_secret = \"change-me\"\n"
     "intents = [\"GUILDS\"]\n";
 
+// An absolute path, so that relative key files resolve to a known directory.
+const std::string k_path = "/etc/relay/relay.toml";
+
 std::string error_of(const std::string& text) {
-  auto result = relay::config::load_string(text, "/etc/relay/relay.toml");
-  REQUIRE(std::holds_alternative<ConfigError>(result));
-  return std::get<ConfigError>(result).message;
+  return relay::test::error_of(text, k_path);
 }
 
 Config config_of(const std::string& text) {
-  auto result = relay::config::load_string(text, "/etc/relay/relay.toml");
-  if (auto* error = std::get_if<ConfigError>(&result)) {
-    FAIL(error->message);
-  }
-  return std::get<Config>(result);
+  return relay::test::config_of(text, k_path);
 }
 
 }  // namespace
