@@ -2,38 +2,10 @@
 """GET /metrics (Prometheus text format) and GET /healthz: counters move as the simulator injects faults, and
 health turns 503 with a reason when a shard is down."""
 import json
-import re
-import time
-import urllib.error
-import urllib.request
 
 from harness import Checks, Relay, Sim, expect, relay_config, tear_down, wait_for, workdir
+from metrics_client import get, parse
 from webhook_client import free_port
-
-SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})? (\S+)$')
-
-
-def get(port, path):
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
-            return response.status, response.headers.get("Content-Type"), response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers.get("Content-Type"), error.read().decode()
-    except urllib.error.URLError:
-        return 0, None, ""  # not listening yet
-
-
-def parse(text):
-    """{(name, labels): value}; fails on any line that is not a comment or a sample."""
-    samples = {}
-    for line in text.splitlines():
-        if not line or line.startswith("# HELP ") or line.startswith("# TYPE "):
-            continue
-        match = SAMPLE.match(line)
-        expect(match, f"not a Prometheus sample line: {line!r}")
-        samples[(match.group(1), match.group(3) or "")] = float(match.group(4))
-    return samples
-
 
 def main():
     checks = Checks()

@@ -5,11 +5,12 @@ Also the two duplicate filters: the per-session `s` check after a replay, and th
 """
 import json
 import os
-import re
 import signal
 import time
 
 from harness import Checks, Relay, Sim, Subscriber, expect, relay_config, tear_down, wait_for, workdir
+from metrics_client import metrics
+from webhook_client import free_port
 
 SHARDS = 2
 
@@ -21,7 +22,8 @@ def main():
     endpoint = f"ipc://{tmp}/relay.sock"
     state_dir = f"{tmp}/state"
     state_file = os.path.join(state_dir, "relay-state.json")
-    config = relay_config(sim, endpoint, state_dir)
+    metrics_port = free_port()  # relays run one at a time, so they can share it
+    config = relay_config(sim, endpoint, state_dir) + f'[metrics]\nlisten = "127.0.0.1:{metrics_port}"\n'
     parts = []
     runs = iter(range(100))
 
@@ -66,10 +68,11 @@ def main():
                     return None
             wait_for(lambda: saved() == wanted, 5, f"the state file to hold {wanted}")
             expect(oct(os.stat(state_file).st_mode & 0o777) == "0o600", "the state file is readable by others")
-            expect(relay.stop() == 0, "exit code")
-            writes = int(re.search(r"state saved (\d+) times", relay.log_text()).group(1))
-            published = int(re.search(r"stopped; (\d+) messages published", relay.log_text()).group(1))
+            counters = metrics(metrics_port)
+            writes = counters[("qq_relay_state_writes_total", 'result="ok"')]
+            published = counters[("qq_relay_messages_published_total", "")]
             expect(published > 6000 and writes < 30, f"{writes} state writes for {published} messages")
+            expect(relay.stop() == 0, "exit code")
         checks.run("positions are written in batches, not once per event", positions_are_saved_in_batches)
 
         def a_crash_still_resumes():
@@ -187,10 +190,11 @@ def main():
             expect([m["event_id"] for t, _, m in events if t == "GROUP_AT_MESSAGE_CREATE"] == ["dup-1", "other"],
                    "a repeated id was published")
             expect(sum(t == "C2C_MESSAGE_CREATE" for t, _, _ in events) == 5, "the replay was published again")
+            counters = metrics(metrics_port)
+            by_seq = counters[("qq_relay_duplicates_dropped_total", 'by="seq"')]
+            by_id = counters[("qq_relay_duplicates_dropped_total", 'by="event_id"')]
+            expect(by_seq >= 4 and by_id == 2, f"repeats not counted: {by_seq} by s, {by_id} by event id")
             expect(relay.stop() == 0, "exit code")
-            stats = re.search(r"(\d+) repeats dropped \((\d+) by s, (\d+) by event id\)", relay.log_text())
-            expect(stats and int(stats.group(2)) >= 4 and int(stats.group(3)) == 2,
-                   f"repeats not counted: {stats and stats.group(0)}")
         checks.run("repeats are dropped and counted, by s after a replay and by event id across shards",
                    repeats_are_dropped)
     finally:
