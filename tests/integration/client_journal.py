@@ -2,8 +2,9 @@
 import json
 import os
 import subprocess
+import time
 
-from harness import RELAY_BIN, expect
+from harness import RELAY_BIN, expect, wait_for
 
 
 def journal_lines(path):
@@ -29,3 +30,13 @@ def keygen(prefix):
     with open(prefix + ".key") as f:
         secret = [line for line in f.read().splitlines() if not line.startswith("#")][0]
     return public, secret
+
+
+def wait_started(sim, journal, timeout=20):
+    """Sends START events until the client has journaled one: a client that has just started (or a relay that has
+    just restarted) may not have joined yet, and a single event sent too early would be lost to it."""
+    def started():
+        sim.post("/_sim/send", {"shard": 0, "t": "START", "d": {}})
+        time.sleep(0.3)
+        return journal_lines(journal)
+    wait_for(started, timeout, f"a client to journal its first event in {journal}")

@@ -17,7 +17,7 @@ import time
 import zmq
 
 from harness import Checks, Relay, Sim, expect, relay_config, tear_down, wait_for, workdir
-from client_journal import journal_lines, generated_numbers, keygen
+from client_journal import journal_lines, generated_numbers, keygen, wait_started
 
 SOURCE = os.environ.get("QQ_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 PYTHON_CLIENT = ["/usr/bin/python3", os.path.join(SOURCE, "clients", "python", "relay_subscriber.py")]
@@ -220,9 +220,7 @@ def main():
             journal = f"{tmp}/slow.jsonl"
             base = generated()
             proc = clients.start(CLIENT, pub, replay, journal, "--rcvhwm", "50", "--delay", "0.002")
-            time.sleep(1.0)
-            sim.post("/_sim/send", {"shard": 0, "t": "START", "d": {}})
-            wait_for(lambda: journal_lines(journal), 10, "the slow client to start")
+            wait_started(sim, journal)
             sim.post("/_sim/generate", {"count": 3000, "rate": 0})  # as fast as it goes: PUB drops for this one
             wait_for(lambda: generated() == base + 3000, 30, "3000 more generated")
             time.sleep(0.5)

@@ -11,7 +11,7 @@ import subprocess
 import time
 
 from harness import Checks, Relay, Sim, Subscriber, expect, relay_config, tear_down, wait_for, workdir
-from client_journal import journal_lines, generated_numbers, keygen
+from client_journal import journal_lines, generated_numbers, keygen, wait_started
 
 SOURCE = os.environ.get("QQ_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 CLIENT = os.path.join(SOURCE, "clients", "node", "relay_subscriber.mjs")
@@ -90,9 +90,7 @@ def main():
             journal = f"{tmp}/slow.jsonl"
             base = generated()
             client(journal, "--rcvhwm", "50", "--delay", "0.002")
-            time.sleep(1.0)
-            sim.post("/_sim/send", {"shard": 0, "t": "START", "d": {}})
-            wait_for(lambda: journal_lines(journal), 10, "the slow client to start")
+            wait_started(sim, journal)
             sim.post("/_sim/generate", {"count": 3000, "rate": 0})  # as fast as it goes: PUB drops for this one
             wait_for(lambda: generated() == base + 3000, 30, "3000 more generated")
             time.sleep(0.5)
@@ -110,9 +108,7 @@ def main():
             journal = f"{tmp}/{name}.jsonl"
             base = generated()
             proc = client(journal, *keys)
-            time.sleep(1.0)
-            sim.post("/_sim/send", {"shard": 0, "t": "START", "d": {}})
-            wait_for(lambda: journal_lines(journal), 10, "the client")
+            wait_started(sim, journal)
             kill(proc)
             sim.post("/_sim/generate", {"count": 200, "rate": 0})
             time.sleep(1.0)

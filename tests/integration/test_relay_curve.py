@@ -11,7 +11,7 @@ import time
 import zmq
 
 from harness import Checks, Relay, Sim, expect, relay_config, tear_down, wait_for, workdir
-from client_journal import keygen
+from client_journal import keygen, wait_started
 
 SOURCE = os.environ.get("QQ_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 CLIENT = os.path.join(SOURCE, "clients", "python", "relay_subscriber.py")
@@ -92,9 +92,7 @@ curve_authorized_keys = "authorized_keys"
                     "--secret-key", allowed_secret]
             proc = subprocess.Popen(["/usr/bin/python3", CLIENT, pub, replay, *args], stderr=subprocess.DEVNULL)
             try:
-                time.sleep(1.0)
-                sim.post("/_sim/send", {"shard": 0, "t": "START", "d": {}})
-                wait_for(lambda: os.path.exists(journal) and os.path.getsize(journal) > 0, 10, "the client")
+                wait_started(sim, journal)
                 proc.kill()
                 proc.wait()
                 sim.post("/_sim/generate", {"count": 200, "rate": 0})

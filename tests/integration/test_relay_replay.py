@@ -11,7 +11,7 @@ import time
 import zmq
 
 from harness import Checks, Relay, Sim, Subscriber, expect, relay_config, tear_down, wait_for, workdir
-from client_journal import journal_lines, generated_numbers
+from client_journal import journal_lines, generated_numbers, wait_started
 
 SOURCE = os.environ.get("QQ_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 CLIENT = os.path.join(SOURCE, "clients", "python", "relay_subscriber.py")
@@ -76,9 +76,7 @@ def main():
             journal = f"{tmp}/slow.jsonl"
             base = generated()
             client(journal, "--rcvhwm", "50", "--delay", "0.002")
-            time.sleep(1.0)
-            sim.post("/_sim/send", {"shard": 0, "t": "START", "d": {}})
-            wait_for(lambda: journal_lines(journal), 10, "the slow client to start")
+            wait_started(sim, journal)
             sim.post("/_sim/generate", {"count": 3000, "rate": 0})  # as fast as it goes: PUB drops for this one
             wait_for(lambda: generated() == base + 3000, 30, "3000 more generated")
             time.sleep(0.5)
