@@ -129,10 +129,24 @@ function usageError(message) {
   process.exit(2);
 }
 
+// Z85 keys may begin with '-', which parseArgs would take for an option: pass them on as --name=KEY.
+function joinedKeyOptions(args) {
+  const out = [];
+  for (let i = 0; i < args.length; i++) {
+    if (["--server-key", "--public-key", "--secret-key"].includes(args[i]) && i + 1 < args.length) {
+      out.push(`${args[i]}=${args[++i]}`);
+    } else {
+      out.push(args[i]);
+    }
+  }
+  return out;
+}
+
 function parseCommandLine() {
   let parsed;
   try {
     parsed = parseArgs({
+      args: joinedKeyOptions(process.argv.slice(2)),
       allowPositionals: true,
       options: {
         journal: { type: "string" }, // append messages here; its last line is the position

@@ -109,6 +109,20 @@ class Subscriber:
                 time.sleep(delay)  # a deliberately slow consumer, for tests
 
 
+def joined_key_options(argv):
+    """Z85 keys may begin with '-', which argparse would take for an option: pass them as --name=KEY."""
+    out = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in ("--server-key", "--public-key", "--secret-key") and i + 1 < len(argv):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pub_endpoint")
@@ -119,7 +133,7 @@ def main():
     parser.add_argument("--secret-key", help="this client's CURVE secret key (Z85)")
     parser.add_argument("--rcvhwm", type=int, default=1000)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds to sleep after each message")
-    args = parser.parse_args()
+    args = parser.parse_args(joined_key_options(sys.argv[1:]))
     curve = None
     if args.server_key:
         curve = {"server": args.server_key, "public": args.public_key, "secret": args.secret_key}

@@ -4,6 +4,8 @@ import os
 import subprocess
 import time
 
+import zmq
+
 from harness import RELAY_BIN, expect, wait_for
 
 
@@ -40,3 +42,12 @@ def wait_started(sim, journal, timeout=20):
         time.sleep(0.3)
         return journal_lines(journal)
     wait_for(started, timeout, f"a client to journal its first event in {journal}")
+
+
+def dash_keypair():
+    """A client key pair whose public key begins with '-' (a Z85 digit), so that every run checks that the
+    clients take such a key on their command line rather than mistaking it for an option."""
+    while True:
+        public, secret = zmq.curve_keypair()
+        if public.startswith(b"-"):
+            return public.decode(), secret.decode()

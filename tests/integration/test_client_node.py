@@ -11,7 +11,7 @@ import subprocess
 import time
 
 from harness import Checks, Relay, Sim, Subscriber, expect, relay_config, tear_down, wait_for, workdir
-from client_journal import journal_lines, generated_numbers, keygen, wait_started
+from client_journal import dash_keypair, journal_lines, generated_numbers, keygen, wait_started
 
 SOURCE = os.environ.get("QQ_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 CLIENT = os.path.join(SOURCE, "clients", "node", "relay_subscriber.mjs")
@@ -142,7 +142,7 @@ def main():
 
         def curve_catch_up():
             server_public, _ = keygen(f"{tmp}/relay")
-            client_public, client_secret = keygen(f"{tmp}/client")
+            client_public, client_secret = dash_keypair()
             with open(f"{tmp}/authorized_keys", "w") as f:
                 f.write(f"{client_public} node-client\n")
             curve_config = config.replace("[publish]\n", """[publish]

@@ -11,7 +11,7 @@ import time
 import zmq
 
 from harness import Checks, Relay, Sim, expect, relay_config, tear_down, wait_for, workdir
-from client_journal import keygen, wait_started
+from client_journal import dash_keypair, keygen, wait_started
 
 SOURCE = os.environ.get("QQ_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 CLIENT = os.path.join(SOURCE, "clients", "python", "relay_subscriber.py")
@@ -24,7 +24,7 @@ def main():
     parts = [sim]
     try:
         server_public, _ = keygen(f"{tmp}/relay")
-        allowed_public, allowed_secret = keygen(f"{tmp}/allowed")
+        allowed_public, allowed_secret = dash_keypair()
         late_public, late_secret = keygen(f"{tmp}/late")
         stranger_public, stranger_secret = keygen(f"{tmp}/stranger")
         authorized = f"{tmp}/authorized_keys"
