@@ -6,10 +6,13 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "ingress/lws_log.hpp"
+#include "util/json_writer.hpp"
+
 namespace relay::app {
 namespace {
 
-class JournalPrefixFormatter final : public spdlog::custom_flag_formatter {
+class JournalPrefixFlag final : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
     // sd-daemon(3) priorities: err 3, warning 4, info 6, debug 7.
@@ -20,23 +23,51 @@ class JournalPrefixFormatter final : public spdlog::custom_flag_formatter {
     dest.push_back('>');
   }
   std::unique_ptr<custom_flag_formatter> clone() const override {
-    return std::make_unique<JournalPrefixFormatter>();
+    return std::make_unique<JournalPrefixFlag>();
   }
 };
 
+// The message as a JSON string, quotes included.
+class JsonMessageFlag final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    m_text.clear();
+    util::append_json_string(m_text, std::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(m_text.data(), m_text.data() + m_text.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<JsonMessageFlag>();
+  }
+
+ private:
+  std::string m_text;
+};
+
+bool under_journald() {
+  return std::getenv("JOURNAL_STREAM") != nullptr;
+}
+
 }  // namespace
 
-void setup_logging(const std::string& level) {
-  auto logger = spdlog::stderr_color_mt("relay");
-  if (std::getenv("JOURNAL_STREAM")) {
-    auto formatter = std::make_unique<spdlog::pattern_formatter>();
-    formatter->add_flag<JournalPrefixFormatter>('*').set_pattern("%*%v");
-    logger->set_formatter(std::move(formatter));
-  } else {
-    logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
-  }
-  spdlog::set_default_logger(logger);
+void setup_logging(const std::string& level, config::LogFormat format) {
+  spdlog::set_default_logger(spdlog::stderr_color_mt("relay"));
+  set_log_format(format);
   set_log_level(level);
+}
+
+void set_log_format(config::LogFormat format) {
+  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  formatter->add_flag<JournalPrefixFlag>('*').add_flag<JsonMessageFlag>('J');
+  const std::string prefix = under_journald() ? "%*" : "";
+  if (format == config::LogFormat::json) {
+    formatter->set_pattern(prefix + R"({"time":"%Y-%m-%dT%H:%M:%S.%f%z","level":"%l","msg":%J})");
+  } else if (under_journald()) {
+    // journald stamps each line itself.
+    formatter->set_pattern(prefix + "%v");
+  } else {
+    formatter->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
+  }
+  spdlog::default_logger()->set_formatter(std::move(formatter));
 }
 
 bool set_log_level(const std::string& level) {
@@ -45,6 +76,7 @@ bool set_log_level(const std::string& level) {
     return false;
   }
   spdlog::set_level(parsed);
+  ingress::route_lws_logs(parsed);
   return true;
 }
 

@@ -57,7 +57,7 @@ int run(int argc, char** argv) {
     return relay::app::k_exit_ok;
   }
 
-  relay::app::setup_logging(config.log.level);
+  relay::app::setup_logging(config.log.level, config.log.format);
   spdlog::info("qq-gateway-relay {} starting with {}", RELAY_VERSION, config_path);
   try {
     relay::app::RelayApp app(std::move(config));

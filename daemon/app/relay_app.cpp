@@ -5,12 +5,14 @@
 
 #include <csignal>
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "app/exit_codes.hpp"
 #include "app/logging.hpp"
 #include "app/signals.hpp"
 #include "config/loader.hpp"
+#include "config/reload.hpp"
 #include "util/json_writer.hpp"
 #include "webhook/signature.hpp"
 
@@ -240,7 +242,7 @@ std::string RelayApp::service_status() const {
 }
 
 int RelayApp::run() {
-  m_service = std::make_unique<ServiceNotifier>(m_loop);
+  m_service = std::make_unique<ServiceNotifier>(m_loop, [this] { return service_status(); });
   if (m_gateway) {
     m_gateway->start();
   } else {
@@ -297,27 +299,58 @@ void RelayApp::on_signal() {
 void RelayApp::reload() {
   auto loaded = config::load_file(m_config.source_path);
   if (auto* error = std::get_if<config::ConfigError>(&loaded)) {
-    spdlog::error("SIGHUP: keeping the running configuration: {}", error->message);
+    ++m_reloads_invalid;
+    spdlog::error("SIGHUP: the configuration is not valid, nothing changed: {}", error->message);
     return;
   }
   const auto& fresh = std::get<config::Config>(loaded);
-  if (fresh.log.level != m_config.log.level && set_log_level(fresh.log.level)) {
-    spdlog::info("SIGHUP: log.level is now {}", fresh.log.level);
-    m_config.log.level = fresh.log.level;
-  }
-  if (auto* authenticator = m_publisher->authenticator()) {
-    if (fresh.publish.curve_secret_key.empty()) {
-      spdlog::warn("SIGHUP: turning CURVE off needs a restart; keeping the current authorized keys");
+  const config::ReloadPlan plan = config::plan_reload(m_config, fresh);
+  for (const std::string& key : plan.live) {
+    apply_live(key, fresh);
+    // What is running now matches the file for this key; keys that need a restart keep their running value,
+    // so the next SIGHUP still names them.
+    if (const auto it = fresh.written.find(key); it != fresh.written.end()) {
+      m_config.written[key] = it->second;
     } else {
-      authenticator->set_authorized(fresh.publish.curve_authorized);
-      spdlog::info("SIGHUP: {} authorized client key(s) from {}", authenticator->authorized(),
-                   fresh.publish.curve_authorized_keys);
+      m_config.written.erase(key);
     }
   }
-  spdlog::info(
-      "SIGHUP: configuration reloaded; log.level and the CURVE authorized keys apply live, other changes "
-      "need "
-      "a restart");
+  if (m_webhook && m_webhook->tls()) {
+    if (std::string error = m_webhook->reload_certificate(); !error.empty()) {
+      spdlog::error("SIGHUP: keeping the webhook's current TLS certificate: {}", error);
+    }
+  }
+  ++m_reloads_applied;
+  if (!plan.need_restart.empty()) {
+    spdlog::warn("SIGHUP: changed but not applied until a restart: {}", fmt::join(plan.need_restart, ", "));
+  }
+  spdlog::info("SIGHUP: configuration reloaded{}{}", plan.live.empty() ? "; no live setting changed" : ": ",
+               fmt::join(plan.live, ", "));
+}
+
+void RelayApp::apply_live(const std::string& key, const config::Config& fresh) {
+  if (key == "log.level") {
+    set_log_level(fresh.log.level);
+    m_config.log.level = fresh.log.level;
+  } else if (key == "log.format") {
+    set_log_format(fresh.log.format);
+    m_config.log.format = fresh.log.format;
+  } else if (key == "publish.topic_prefix") {
+    m_publisher->set_topic_prefix(fresh.publish.topic_prefix);
+    m_config.publish.topic_prefix = fresh.publish.topic_prefix;
+  } else if (key == "publish.curve_authorized_keys") {
+    auto* authenticator = m_publisher->authenticator();
+    if (authenticator == nullptr || fresh.publish.curve_secret_key.empty()) {
+      spdlog::warn(
+          "SIGHUP: turning CURVE on or off needs a restart; publish.curve_authorized_keys not applied");
+      return;
+    }
+    authenticator->set_authorized(fresh.publish.curve_authorized);
+    m_config.publish.curve_authorized = fresh.publish.curve_authorized;
+    m_config.publish.curve_authorized_keys = fresh.publish.curve_authorized_keys;
+    spdlog::info("SIGHUP: {} authorized client key(s) from {}", authenticator->authorized(),
+                 fresh.publish.curve_authorized_keys);
+  }
 }
 
 void RelayApp::begin_shutdown(int exit_code) {

@@ -44,6 +44,8 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
  private:
   void on_signal();
   void reload();
+  // Applies one key that config::applies_on_reload() accepts.
+  void apply_live(const std::string& key, const config::Config& fresh);
   void start_webhook();
   void begin_shutdown(int exit_code);
   // False (and counted) when the event's id was published recently, by either source.
@@ -85,6 +87,8 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
   std::map<std::string, std::map<std::string, std::uint64_t, std::less<>>, std::less<>> m_events_by_type;
   std::map<int, std::uint64_t> m_close_codes;
   std::uint64_t m_disconnects = 0;
+  std::uint64_t m_reloads_applied = 0;
+  std::uint64_t m_reloads_invalid = 0;
   ingress::Timer m_shutdown_timer;
   int m_signal_fd = -1;
   int m_exit_code = 0;

@@ -58,6 +58,11 @@ ingress::StatusResponse RelayApp::metrics() const {
   out.single("qq_relay_relay_seq", "gauge", "The last relay_seq published.",
              static_cast<double>(m_publisher->last_relay_seq()));
 
+  out.family("qq_relay_config_reloads_total", "counter",
+             "SIGHUP reloads: applied, or refused because the file was not valid.");
+  out.sample("qq_relay_config_reloads_total", static_cast<double>(m_reloads_applied), R"(result="applied")");
+  out.sample("qq_relay_config_reloads_total", static_cast<double>(m_reloads_invalid), R"(result="invalid")");
+
   out.family("qq_relay_events_total", "counter", "Events published, by type and source.");
   for (const auto& [source, by_type] : m_events_by_type) {
     for (const auto& [type, count] : by_type) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -13,7 +14,9 @@ namespace relay::app {
 // $NOTIFY_SOCKET (not under a Type=notify unit) every call does nothing.
 class ServiceNotifier {
  public:
-  explicit ServiceNotifier(ingress::EventLoop& loop);
+  // `current_status` is asked for a fresh STATUS= line every few seconds once ready, so that
+  // `systemctl status` shows the message count moving; the line is sent only when it changed.
+  ServiceNotifier(ingress::EventLoop& loop, std::function<std::string()> current_status);
 
   void ready(const std::string& status);
   void status(const std::string& status);
@@ -22,8 +25,11 @@ class ServiceNotifier {
 
  private:
   void ping();
+  void refresh();
 
+  std::function<std::string()> m_current_status;
   std::unique_ptr<ingress::Timer> m_watchdog;
+  std::unique_ptr<ingress::Timer> m_refresh;
   std::chrono::microseconds m_interval{0};
   bool m_ready = false;
   std::string m_last_status;

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -69,12 +70,20 @@ struct StateConfig {
   unsigned save_interval_ms = 1000;  // longest a published position waits before it is written
 };
 
+enum class LogFormat {
+  text,  // readable lines (coloured on a terminal, with journald priority prefixes under systemd)
+  json,  // one JSON object per line
+};
+
 struct LogConfig {
   std::string level = "info";
+  LogFormat format = LogFormat::text;
 };
 
 struct Config {
   std::string source_path;
+  // "section.key" -> the value as written in the file (a digest for secrets): what a reload compares.
+  std::map<std::string, std::string> written;
   BotConfig bot;
   GatewayConfig gateway;
   PublishConfig publish;

@@ -25,6 +25,9 @@ struct Draft {
 // Custom keys accept several types and check them themselves.
 enum class Expect { String, Integer, Boolean, StringArray, Custom };
 
+// Whether a changed value takes effect on SIGHUP or only after a restart.
+enum class Change { restart, reload };
+
 using Setter = Outcome (*)(const toml::node& value, Draft& draft);
 
 struct KeySpec {
@@ -33,6 +36,7 @@ struct KeySpec {
   Expect expect;
   bool required;
   bool secret;  // its value must never reach a message, not even through a syntax error
+  Change change;
   Setter apply;
 };
 

@@ -69,6 +69,9 @@ void check_section(std::string_view section, const toml::table& table, Draft& dr
     if (!problem) {
       problem = spec->apply(value, draft);
     }
+    if (!problem) {
+      draft.config.written[name] = detail::written_text(value, spec->secret);
+    }
     if (problem) {
       out.push_back({problem->where.value_or(position_of(value.source())), name, std::move(problem->what)});
     }

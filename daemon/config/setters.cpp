@@ -319,4 +319,16 @@ Outcome set_log_level(const toml::node& value, Draft& draft) {
   return {};
 }
 
+Outcome set_log_format(const toml::node& value, Draft& draft) {
+  const std::string& format = string_of(value);
+  if (format == "text") {
+    draft.config.log.format = LogFormat::text;
+  } else if (format == "json") {
+    draft.config.log.format = LogFormat::json;
+  } else {
+    return Problem{"unknown format " + in_quotes(format) + " (expected \"text\" or \"json\")", {}};
+  }
+  return {};
+}
+
 }  // namespace relay::config::detail

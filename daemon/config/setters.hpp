@@ -50,5 +50,6 @@ Outcome set_metrics_listen(const toml::node& value, Draft& draft);
 Outcome set_state_directory(const toml::node& value, Draft& draft);
 Outcome set_save_interval(const toml::node& value, Draft& draft);
 Outcome set_log_level(const toml::node& value, Draft& draft);
+Outcome set_log_format(const toml::node& value, Draft& draft);
 
 }  // namespace relay::config::detail

@@ -1,6 +1,8 @@
 #include "config/toml_values.hpp"
 
 #include <cstdio>
+#include <functional>
+#include <sstream>
 
 namespace relay::config::detail {
 
@@ -28,6 +30,15 @@ std::string_view type_name(const toml::node& node) {
       break;
   }
   return "nothing";
+}
+
+std::string written_text(const toml::node& value, bool secret) {
+  std::ostringstream text;
+  value.visit([&text](const auto& node) { text << node; });
+  if (secret) {
+    return "digest " + std::to_string(std::hash<std::string>{}(text.str()));
+  }
+  return text.str();
 }
 
 std::string in_quotes(std::string_view text) {

@@ -16,6 +16,9 @@ std::string_view type_name(const toml::node& node);
 // A user-supplied string made safe to embed in a one-line message: quoted, with control characters escaped.
 std::string in_quotes(std::string_view text);
 
+// A key's value as TOML text, to compare two loads of a file; for a secret, only a digest of it.
+std::string written_text(const toml::node& value, bool secret);
+
 Position position_of(const toml::source_position& where);
 inline Position position_of(const toml::source_region& region) {
   return position_of(region.begin);

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "ingress/lws_callbacks.hpp"
+#include "ingress/lws_log.hpp"
 
 namespace relay::ingress {
 
@@ -32,20 +33,6 @@ int raw_file_trampoline(lws* wsi, lws_callback_reasons reason, void* user, void*
   return raw_file_callback(wsi, static_cast<int>(reason), user, in, len);
 }
 
-void log_from_lws(int level, const char* line) {
-  std::string_view text(line);
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
-    text.remove_suffix(1);
-  }
-  if (level & LLL_ERR) {
-    spdlog::error("lws: {}", text);
-  } else if (level & LLL_WARN) {
-    spdlog::warn("lws: {}", text);
-  } else {
-    spdlog::debug("lws: {}", text);
-  }
-}
-
 const lws_protocols k_protocols[] = {
     {"qq-gateway", gateway_socket_callback, 0, 65536, 0, nullptr, 0},
     {"relay-http", http_request_callback, 0, 16384, 0, nullptr, 0},
@@ -56,7 +43,7 @@ const lws_protocols k_protocols[] = {
 }  // namespace
 
 EventLoop::EventLoop() {
-  lws_set_log_level(LLL_ERR | LLL_WARN, log_from_lws);
+  route_lws_logs(spdlog::get_level());
   lws_context_creation_info info{};
   info.port = CONTEXT_PORT_NO_LISTEN;
   info.protocols = k_protocols;

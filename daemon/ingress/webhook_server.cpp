@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "ingress/tls_files.hpp"
 #include "util/time.hpp"
 
 namespace relay::ingress {
@@ -122,6 +123,19 @@ WebhookServer::WebhookServer(EventLoop& loop, WebhookServerSettings settings, we
                                          tls() ? " (or cannot load webhook.tls_cert/tls_key)" : ""));
   }
   m_port = lws_get_vhost_listen_port(m_vhost);
+}
+
+std::string WebhookServer::reload_certificate() {
+  const CertificateCheck check = check_certificate_pair(m_settings.tls_cert, m_settings.tls_key);
+  if (!check.error.empty()) {
+    return check.error;
+  }
+  // Updates every vhost created with these two paths: ours.
+  lws_tls_cert_updated(m_loop.context(), m_settings.tls_cert.c_str(), m_settings.tls_key.c_str(), nullptr, 0,
+                       nullptr, 0);
+  spdlog::info("webhook: TLS certificate re-read from {} (valid until {})", m_settings.tls_cert,
+               check.not_after);
+  return {};
 }
 
 WebhookServer::~WebhookServer() {

@@ -53,6 +53,9 @@ class WebhookServer {
   int port() const { return m_port; }
   bool tls() const { return !m_settings.tls_cert.empty(); }
   const WebhookCounters& counters() const { return m_counters; }
+  // Re-reads tls_cert and tls_key (same paths) for new connections; connections already open keep theirs.
+  // Returns an empty string on success; on failure the listener keeps the certificate it had.
+  std::string reload_certificate();
 
   struct Request;  // one HTTP request in progress
   // For the libwebsockets callback only.

@@ -134,11 +134,11 @@ def main():
             with open(relay.config_path, "w") as f:
                 f.write(text.replace('level = "debug"', 'level = "info"'))
             relay.proc.send_signal(signal.SIGHUP)
-            wait_for(lambda: "log.level is now info" in relay.log_text(), 5, "the reload")
+            wait_for(lambda: "configuration reloaded: log.level" in relay.log_text(), 5, "the reload")
             with open(relay.config_path, "w") as f:
                 f.write(text + "\n[nonsense]\n")
             relay.proc.send_signal(signal.SIGHUP)
-            wait_for(lambda: "keeping the running configuration" in relay.log_text(), 5, "the rejected reload")
+            wait_for(lambda: "configuration is not valid, nothing changed" in relay.log_text(), 5, "the rejected reload")
             time.sleep(0.2)
             assert relay.proc.poll() is None
             assert not sim.get("/_sim/log")["closes"]

@@ -63,6 +63,14 @@ def main():
             ready = [m for m in messages if m.startswith("READY=1")]
             expect(len(ready) == 1 and "STATUS=" in ready[0] and "shards ready" in ready[0], f"READY: {ready}")
             wait_for(lambda: any("2/2 shards ready" in m for m in drain()), 20, "STATUS with both shards")
+            # No shard changes state now: the message count still reaches STATUS, by the periodic refresh.
+            sim.post("/_sim/generate", {"count": 50, "rate": 0, "size": 300})
+
+            def published_in_status():
+                counts = [int(m) for m in re.findall(r"STATUS=2/2 shards ready, (\d+) messages published",
+                                                     "\n".join(drain()))]
+                return counts and counts[-1] >= 100
+            wait_for(published_in_status, 15, "a STATUS line counting the 100 generated events")
             before = sum(m == "WATCHDOG=1" for m in drain())
             time.sleep(1.0)
             pings = sum(m == "WATCHDOG=1" for m in drain()) - before

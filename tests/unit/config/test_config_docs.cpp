@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "config/loader.hpp"
+#include "config/reload.hpp"
 #include "protocol/intents.hpp"
 
 namespace {
@@ -86,7 +87,7 @@ TEST_CASE("known_keys lists section.key names in table order", "[config][docs]")
   const auto keys = relay::config::known_keys();
   REQUIRE(keys.size() >= 15);
   CHECK(keys.front() == "bot.app_id");
-  CHECK(keys.back() == "log.level");
+  CHECK(keys.back() == "log.format");
 }
 
 TEST_CASE("every intent name is in the configuration reference", "[config][docs]") {
@@ -94,5 +95,19 @@ TEST_CASE("every intent name is in the configuration reference", "[config][docs]
   for (const auto& intent : relay::protocol::intent_table()) {
     INFO(intent.name);
     CHECK(reference.find("`" + std::string(intent.name) + "`") != std::string::npos);
+  }
+}
+
+TEST_CASE("the reference's \"change needs\" column says which keys apply on SIGHUP", "[config][docs]") {
+  const std::string reference = read_text(std::string(RELAY_SOURCE_DIR) + "/docs/configuration.md");
+  for (const std::string& name : relay::config::known_keys()) {
+    INFO(name);
+    const auto row = reference.find("| `" + name + "` |");
+    REQUIRE(row != std::string::npos);
+    const auto line_end = reference.find('\n', row);
+    const std::string line = reference.substr(row, line_end - row);
+    const auto last_cell = line.rfind('|', line.size() - 2);
+    const std::string change = trim(line.substr(last_cell + 1, line.size() - last_cell - 2));
+    CHECK(change.starts_with("reload") == relay::config::applies_on_reload(name));
   }
 }
