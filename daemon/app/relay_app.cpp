@@ -56,6 +56,7 @@ constexpr util::Millis k_close_grace{300};
 
 RelayApp::RelayApp(config::Config config)
     : m_config(std::move(config)),
+      m_started_at_us(util::unix_micros_now()),
       m_recent_ids(m_config.publish.dedupe_window),
       m_shutdown_timer(m_loop, [this] { m_loop.stop(); }) {
   publish::PublisherSettings publisher;

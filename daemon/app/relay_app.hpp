@@ -60,6 +60,7 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
   void count_event(std::string_view source, std::string_view type);
 
   config::Config m_config;
+  std::int64_t m_started_at_us;
   ingress::EventLoop m_loop;
   std::unique_ptr<publish::ZmqPublisher> m_publisher;
   publish::RecentIds m_recent_ids;

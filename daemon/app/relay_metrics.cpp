@@ -51,6 +51,10 @@ std::string label_value(std::string_view value) {
 ingress::StatusResponse RelayApp::metrics() const {
   Exposition out;
   const auto& published = m_publisher->counters();
+  out.family("qq_relay_build_info", "gauge", "Always 1; the version is in the label.");
+  out.sample("qq_relay_build_info", 1, fmt::format(R"(version="{}")", RELAY_VERSION));
+  out.single("qq_relay_start_time_seconds", "gauge", "When the relay started, in Unix seconds.",
+             static_cast<double>(m_started_at_us / 1000000));
   out.single("qq_relay_messages_published_total", "counter", "Messages published on the PUB socket.",
              static_cast<double>(published.published));
   out.single("qq_relay_publish_failures_total", "counter", "Sends the PUB socket refused.",
@@ -86,6 +90,14 @@ ingress::StatusResponse RelayApp::metrics() const {
       heartbeats += c.heartbeats_sent;
       acks += c.heartbeat_acks;
       repeated_seqs += c.duplicates_dropped;
+    }
+    out.family(
+        "qq_relay_shard_phase", "gauge",
+        "1 for each shard's current phase (waiting_to_reconnect, waiting_identify_slot, ready, stopped...).");
+    for (unsigned i = 0; i < m_gateway->shard_count(); ++i) {
+      out.sample(
+          "qq_relay_shard_phase", 1,
+          fmt::format(R"(shard="{}",phase="{}")", i, gateway::to_string(m_gateway->session(i)->phase())));
     }
     out.family("qq_relay_heartbeat_rtt_seconds", "gauge",
                "Round trip of the shard's last acknowledged heartbeat.");

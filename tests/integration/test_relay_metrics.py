@@ -2,8 +2,10 @@
 """GET /metrics (Prometheus text format) and GET /healthz: counters move as the simulator injects faults, and
 health turns 503 with a reason when a shard is down."""
 import json
+import subprocess
+import time
 
-from harness import Checks, Relay, Sim, expect, relay_config, tear_down, wait_for, workdir
+from harness import RELAY_BIN, Checks, Relay, Sim, expect, relay_config, tear_down, wait_for, workdir
 from metrics_client import get, parse
 from webhook_client import free_port
 
@@ -26,6 +28,9 @@ def main():
             expect(json.loads(body) == {"status": "ok"} and content_type == "application/json", body)
             m = metrics()
             expect(m[("qq_relay_shard_up", 'shard="0"')] == 1 and m[("qq_relay_shard_up", 'shard="1"')] == 1, "shard_up")
+            version = subprocess.run([RELAY_BIN, "--version"], capture_output=True, text=True).stdout.split()[-1]
+            expect(m[("qq_relay_build_info", f'version="{version}"')] == 1, "build_info")
+            expect(abs(m[("qq_relay_start_time_seconds", "")] - time.time()) < 120, "start_time_seconds")
             expect(m[("qq_relay_identifies_total", "")] == 2, "identifies")
             expect(m[("qq_relay_events_total", 'source="gateway",type="READY"')] == 2, "READY events")
             expect(get(port, "/other")[0] == 404, "another path")
@@ -58,6 +63,8 @@ def main():
             body = json.loads(get(port, "/healthz")[2])
             expect(body["status"] == "unavailable" and "shard 1/2 is stopped" in body["reason"], body)
             expect(metrics()[("qq_relay_shard_up", 'shard="1"')] == 0, "shard_up of the stopped shard")
+            phases = {labels: v for (name, labels), v in metrics().items() if name == "qq_relay_shard_phase"}
+            expect(phases == {'shard="0",phase="ready"': 1, 'shard="1",phase="stopped"': 1}, f"phases: {phases}")
             expect(relay.proc.poll() is None, "the relay exited with a shard still running")
         checks.run("/healthz turns 503 with a reason when a shard stops for good", unhealthy_when_a_shard_stops)
         checks.run("SIGTERM exits 0", lambda: expect(relay.stop() == 0, "exit code"))
