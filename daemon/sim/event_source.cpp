@@ -66,9 +66,11 @@ void append_webhook_head(std::string& buf, Random& random, std::string_view t, s
 }
 
 // Appends the `d` of a generated C2C_MESSAGE_CREATE and the closing brace of its envelope, padded so that
-// the text from `start` on is about `size` bytes. A webhook event (no shard) is labelled "webhook".
-void append_generated_d(std::string& buf, std::size_t start, Random& random,
-                        std::optional<std::int64_t> shard, std::uint64_t n, std::size_t size) {
+// the text from `start` on is about `size` bytes. A webhook event (no shard) is labelled "webhook". With
+// `stamp`, `d` ends with a "send_ns" field of kStampDigits zeros and the offset of those digits is returned.
+std::size_t append_generated_d(std::string& buf, std::size_t start, Random& random,
+                               std::optional<std::int64_t> shard, std::uint64_t n, std::size_t size,
+                               bool stamp = false) {
   buf += R"({"id":")";
   random.append_uuid(buf);
   const auto openid = static_cast<std::uint32_t>(shard.value_or(-1));
@@ -82,10 +84,14 @@ void append_generated_d(std::string& buf, std::size_t start, Random& random,
         R"(","author":{{"user_openid":"{:08X}0000000000000000C2C0FFEE"}},"content":"event webhook-{})",
         openid, n);
   }
-  // What follows the padding: `","timestamp":"...","seq_no":N}}`.
-  char tail[128];
+  // What follows the padding: `","timestamp":"...","seq_no":N}}`, or with `stamp`
+  // `","timestamp":"...","seq_no":N,"send_ns":"0000000000000000000"}}`.
+  constexpr std::string_view k_stamp_head = R"(,"send_ns":")";
+  char tail[160];
   const auto result =
-      fmt::format_to_n(tail, sizeof(tail), R"(","timestamp":"{}","seq_no":{}}}}})", rfc3339_now(), n);
+      stamp ? fmt::format_to_n(tail, sizeof(tail), R"(","timestamp":"{}","seq_no":{}{}{:0>{}}"}}}})",
+                               rfc3339_now(), n, k_stamp_head, "", kStampDigits)
+            : fmt::format_to_n(tail, sizeof(tail), R"(","timestamp":"{}","seq_no":{}}}}})", rfc3339_now(), n);
   const std::string_view tail_text(tail, std::min(result.size, sizeof(tail)));
   const std::size_t have = buf.size() - start + tail_text.size();
   if (have + 1 < size) {
@@ -93,6 +99,8 @@ void append_generated_d(std::string& buf, std::size_t start, Random& random,
     buf.append(size - have - 1, 'x');
   }
   buf += tail_text;
+  // The digits are followed by `"}}`.
+  return stamp ? buf.size() - 3 - kStampDigits : 0;
 }
 
 }  // namespace
@@ -184,11 +192,24 @@ FramePtr build_dispatch(Random& random, std::uint64_t s, std::string_view t, std
 }
 
 FramePtr build_generated(Random& random, std::uint64_t s, std::int64_t shard, std::uint64_t n,
-                         std::size_t size) {
-  std::string buf = frame_start(std::max<std::size_t>(size, 320) + 16);
+                         std::size_t size, bool stamp) {
+  std::string buf = frame_start(std::max<std::size_t>(size, 360) + 16);
   append_dispatch_head(buf, random, s, "C2C_MESSAGE_CREATE");
-  append_generated_d(buf, kFramePre, random, shard, n, size);
-  return wrap(std::move(buf));
+  const std::size_t at = append_generated_d(buf, kFramePre, random, shard, n, size, stamp);
+  FramePtr frame = wrap(std::move(buf));
+  frame->stamp = at;
+  return frame;
+}
+
+void stamp_frame(Frame& frame, std::uint64_t now_ns) {
+  if (frame.stamp == 0) {
+    return;
+  }
+  char* digits = frame.buf.data() + frame.stamp;
+  for (std::size_t i = kStampDigits; i > 0; --i) {
+    digits[i - 1] = static_cast<char>('0' + now_ns % 10);
+    now_ns /= 10;
+  }
 }
 
 std::string build_webhook_event(Random& random, std::string_view t, std::string_view d, std::string_view id) {

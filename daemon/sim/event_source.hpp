@@ -15,9 +15,13 @@ namespace qqsim {
 // and send the frame in place (gateway_server.cpp checks LWS_PRE fits).
 inline constexpr std::size_t kFramePre = 16;
 
+// Digits of the "send_ns" stamp (--stamp): CLOCK_MONOTONIC nanoseconds, zero-padded.
+inline constexpr std::size_t kStampDigits = 19;
+
 // One outgoing WebSocket text frame, built once and shared by the session history and the send queues.
 struct Frame {
-  std::string buf;  // kFramePre bytes of headroom, then the frame text
+  std::string buf;        // kFramePre bytes of headroom, then the frame text
+  std::size_t stamp = 0;  // with --stamp: offset in `buf` of the kStampDigits digits of "send_ns", else 0
 
   std::string_view text() const { return std::string_view(buf).substr(kFramePre); }
   std::size_t size() const { return buf.size() - kFramePre; }
@@ -55,9 +59,13 @@ bool load_fixtures(const std::string& dir, std::vector<Fixture>& out, std::strin
 FramePtr build_dispatch(Random& random, std::uint64_t s, std::string_view t, std::string_view d);
 
 // A generated C2C_MESSAGE_CREATE dispatch of about `size` bytes whose content is "event <shard>-<n> ...",
-// with seq_no = n (the per-shard counter).
+// with seq_no = n (the per-shard counter). With `stamp`, `d` ends with "send_ns":"<19 zeros>", which
+// stamp_frame() overwrites each time the frame is written.
 FramePtr build_generated(Random& random, std::uint64_t s, std::int64_t shard, std::uint64_t n,
-                         std::size_t size);
+                         std::size_t size, bool stamp = false);
+
+// Writes `now_ns` into the "send_ns" field of a stamped frame; does nothing to other frames.
+void stamp_frame(Frame& frame, std::uint64_t now_ns);
 
 // A webhook body (SPEC 11.2): {"op":0,"id":<id>,"t":"<t>","d":<d>} with `d` copied byte for byte. There is
 // no "s": webhook delivery has no session and no sequence. An empty `id` becomes "<t>:<uuid>".

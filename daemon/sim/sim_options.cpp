@@ -51,6 +51,13 @@ int parse_options(int argc, char** argv, Options& out) {
           "URL"));
   app.add_option("--event-size", out.event_size, "Approximate size of generated events in bytes")
       ->capture_default_str();
+  app.add_flag(
+      "--stamp", out.stamp,
+      "Benchmarks: generated events carry d.send_ns, the CLOCK_MONOTONIC nanoseconds of their write");
+  app.add_option("--rate-tick-us", out.rate_tick_us,
+                 "Timer period in microseconds while events are generated at a rate (smaller = smoother)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::int64_t{100}, std::int64_t{1000000}));
   app.add_option("--history", out.history, "Dispatch frames retained per session for Resume")
       ->capture_default_str();
   app.add_option("--history-bytes", out.history_bytes,

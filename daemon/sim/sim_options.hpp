@@ -26,6 +26,8 @@ struct Options {
   double rate = 0;
   std::string webhook_url;  // when set, --rate events go here by webhook instead of over the gateway
   std::size_t event_size = 300;
+  bool stamp = false;  // generated events carry "send_ns", the CLOCK_MONOTONIC time of their write
+  std::int64_t rate_tick_us = 10000;  // timer period while something generates at a rate
   std::size_t history = 100000;
   std::size_t history_bytes = 512u * 1024u * 1024u;
   std::size_t log_limit = 100000;

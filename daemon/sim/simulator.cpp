@@ -1,6 +1,7 @@
 #include "simulator.hpp"
 
 #include <sys/socket.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -20,11 +21,18 @@ namespace {
 constexpr int k_batches_per_callback = 1;         // batches written per SERVER_WRITEABLE callback at most
 constexpr std::size_t k_batch_bytes = 64 * 1024;  // bytes of frames coalesced into one write
 constexpr std::size_t k_batch_frames = 1024;
-constexpr std::size_t k_refill_low = 256;       // refill a rate-0 generator below this queue length
-constexpr std::size_t k_refill_batch = 512;     // events generated per refill
-constexpr std::size_t k_queue_high = 20000;     // rate-limited generators hold off above this queue length
-constexpr std::int64_t k_fast_tick_us = 10000;  // timer period while something generates at a rate
+constexpr std::size_t k_refill_low = 256;    // refill a rate-0 generator below this queue length
+constexpr std::size_t k_refill_batch = 512;  // events generated per refill
+constexpr std::size_t k_queue_high = 20000;  // rate-limited generators hold off above this queue length
+// Timer period while nothing generates at a rate (while something does, it is --rate-tick-us).
 constexpr std::int64_t k_slow_tick_us = 100000;
+
+// CLOCK_MONOTONIC in nanoseconds, for the --stamp field (what a benchmark's receiver compares it with).
+std::uint64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
+}
 
 void on_timer_cb(lws_sorted_usec_list_t* sul) {
   // SimTimer is standard-layout with the sul first, so the pointers are interconvertible.
@@ -77,7 +85,7 @@ void Simulator::schedule_timer() {
     return;
   }
   timer_fast_ = opt_.rate > 0 || !rate_gens_.empty();
-  lws_sul_schedule(context_, 0, &timer_.sul, on_timer_cb, timer_fast_ ? k_fast_tick_us : k_slow_tick_us);
+  lws_sul_schedule(context_, 0, &timer_.sul, on_timer_cb, timer_fast_ ? opt_.rate_tick_us : k_slow_tick_us);
 }
 
 // ---- connections ---------------------------------------------------------------------------------
@@ -323,7 +331,7 @@ std::pair<std::uint64_t, FramePtr> Simulator::dispatch(Session& session, std::st
 void Simulator::generate_one(Session& session, std::size_t size) {
   const std::uint64_t n = ++store_.shard(session.shard).generated;
   const std::uint64_t s = session.next_s++;
-  dispatch_frame(session, build_generated(random_, s, session.shard, n, size), s, true);
+  dispatch_frame(session, build_generated(random_, s, session.shard, n, size, opt_.stamp), s, true);
 }
 
 bool Simulator::queue_full(const Session& session) const {
@@ -375,6 +383,8 @@ int Simulator::write_batch(Connection& conn) {
   unsigned char* p = start;
   std::size_t frames = 0;
   std::uint64_t dispatches = 0;
+  // --stamp: every stamped frame of this write gets the same time, taken just before it is copied out.
+  const std::uint64_t now_ns = opt_.stamp ? monotonic_ns() : 0;
   for (const OutItem& item : conn.queue) {
     if (item.kind != OutItem::Kind::frame || frames == k_batch_frames) {
       break;
@@ -383,6 +393,7 @@ int Simulator::write_batch(Connection& conn) {
     if (static_cast<std::size_t>(p - start) + len + 10 > k_batch_bytes) {
       break;
     }
+    stamp_frame(*item.frame, now_ns);
     p = put_text_frame_header(p, len);
     std::memcpy(p, item.frame->text().data(), len);
     p += len;
@@ -392,6 +403,7 @@ int Simulator::write_batch(Connection& conn) {
   if (frames == 0) {
     // A frame too big for the batch buffer: lws frames it, in place (Frame keeps LWS_PRE headroom).
     Frame& frame = *conn.queue.front().frame;
+    stamp_frame(frame, now_ns);
     auto* payload = reinterpret_cast<unsigned char*>(frame.buf.data()) + kFramePre;
     const int written = lws_write(conn.wsi, payload, frame.size(), LWS_WRITE_TEXT);
     if (written < 0 || static_cast<std::size_t>(written) < frame.size()) {
