@@ -117,15 +117,21 @@ Timer::~Timer() {
 }
 
 void Timer::schedule_in(util::Millis delay) {
+  m_armed_at.reset();
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(std::max(delay, util::Millis(0)));
   lws_sul_schedule(m_loop.context(), 0, &m_slot->sul, timer_fired, static_cast<lws_usec_t>(micros.count()));
 }
 
 void Timer::schedule_at(util::TimePoint when) {
+  if (m_armed_at == when) {
+    return;
+  }
   schedule_in(std::chrono::ceil<util::Millis>(when - m_loop.now()));
+  m_armed_at = when;
 }
 
 void Timer::cancel() {
+  m_armed_at.reset();
   lws_sul_cancel(&m_slot->sul);
 }
 

@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "util/time.hpp"
@@ -56,13 +57,18 @@ class Timer {
   void cancel();
 
   // For the loop's timer callback only.
-  void fire_for_loop() { m_on_fire(); }
+  void fire_for_loop() {
+    m_armed_at.reset();
+    m_on_fire();
+  }
   struct Slot;
 
  private:
   EventLoop& m_loop;
   std::function<void()> m_on_fire;
   std::unique_ptr<Slot> m_slot;
+  // The deadline schedule_at armed, so that re-arming the same one (after every gateway frame) is free.
+  std::optional<util::TimePoint> m_armed_at;
 };
 
 }  // namespace relay::ingress

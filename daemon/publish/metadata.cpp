@@ -1,12 +1,21 @@
 #include "publish/metadata.hpp"
 
-#include <iterator>
-
-#include <fmt/format.h>
+#include <charconv>
 
 #include "util/json_writer.hpp"
 
 namespace relay::publish {
+namespace {
+
+// Every message's metadata is built here: std::to_chars, not a formatting library, on the hot path.
+template <typename Integer>
+void append_integer(std::string& out, Integer value) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof(digits), value).ptr;
+  out.append(digits, end);
+}
+
+}  // namespace
 
 std::string_view to_string(Source source) {
   switch (source) {
@@ -24,14 +33,18 @@ void encode_metadata(std::string& out, std::string_view app_id, const MessageInf
                      std::uint64_t relay_seq) {
   out.clear();
   out += R"({"v":)";
-  fmt::format_to(std::back_inserter(out), "{}", k_contract_version);
+  append_integer(out, k_contract_version);
   out += R"(,"app_id":)";
   util::append_json_string(out, app_id);
   out += R"(,"source":")";
   out += to_string(info.source);
   out += R"(","shard":)";
   if (info.shard) {
-    fmt::format_to(std::back_inserter(out), "[{},{}]", info.shard->index, info.shard->count);
+    out += '[';
+    append_integer(out, info.shard->index);
+    out += ',';
+    append_integer(out, info.shard->count);
+    out += ']';
   } else {
     out += "null";
   }
@@ -43,7 +56,7 @@ void encode_metadata(std::string& out, std::string_view app_id, const MessageInf
   }
   out += R"(,"seq":)";
   if (info.seq) {
-    fmt::format_to(std::back_inserter(out), "{}", *info.seq);
+    append_integer(out, *info.seq);
   } else {
     out += "null";
   }
@@ -53,8 +66,11 @@ void encode_metadata(std::string& out, std::string_view app_id, const MessageInf
   } else {
     util::append_json_string(out, info.event_id);
   }
-  fmt::format_to(std::back_inserter(out), R"(,"relay_seq":{},"received_at_us":{}}})", relay_seq,
-                 info.received_at_us);
+  out += R"(,"relay_seq":)";
+  append_integer(out, relay_seq);
+  out += R"(,"received_at_us":)";
+  append_integer(out, info.received_at_us);
+  out += '}';
 }
 
 }  // namespace relay::publish

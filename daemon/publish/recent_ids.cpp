@@ -38,16 +38,17 @@ bool RecentIds::insert(std::string_view id) {
     return true;
   }
   const std::uint64_t hash = hash_of(id);
-  const std::size_t slot = find_slot(hash);
+  std::size_t slot = find_slot(hash);
   if (m_table[slot] != 0) {
     return false;
   }
   if (m_size == m_ring.size()) {
     erase(m_ring[m_next]);
     --m_size;
+    // The eviction may have moved entries, so look for the free slot again.
+    slot = find_slot(hash);
   }
-  // The eviction may have moved entries, so look for the free slot again.
-  m_table[find_slot(hash)] = hash;
+  m_table[slot] = hash;
   m_ring[m_next] = hash;
   m_next = (m_next + 1) % m_ring.size();
   ++m_size;

@@ -56,6 +56,21 @@ TEST_CASE("JSON strings escape quotes, backslashes and control characters, and k
   REQUIRE(out == "\"a\\\"b\\\\c\\n\\u0001群\"");
 }
 
+TEST_CASE("JSON string escapes at the edges, in a row, and around plain runs") {
+  const auto quoted = [](std::string_view text) {
+    std::string out = "prefix:";
+    append_json_string(out, text);
+    return out;
+  };
+  CHECK(quoted("") == "prefix:\"\"");
+  CHECK(quoted("plain-id_123") == "prefix:\"plain-id_123\"");
+  CHECK(quoted("\"start") == "prefix:\"\\\"start\"");
+  CHECK(quoted("end\\") == "prefix:\"end\\\\\"");
+  CHECK(quoted("\t\r\n\x1f") == "prefix:\"\\t\\r\\n\\u001f\"");
+  CHECK(quoted(std::string_view("a\0b", 3)) == "prefix:\"a\\u0000b\"");
+  CHECK(quoted("\x7f\xe7\xbe\xa4") == "prefix:\"\x7f\xe7\xbe\xa4\"");
+}
+
 TEST_CASE("closest_match suggests near misses only") {
   constexpr std::array<std::string_view, 3> keys{"shards", "api_base", "token_url"};
   REQUIRE(closest_match("shard", keys) == "shards");
