@@ -1,3 +1,6 @@
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <variant>
@@ -12,6 +15,22 @@
 #include "config/loader.hpp"
 
 namespace {
+
+// Every shard is a socket, and a replaced connection lingers for a moment: the usual soft limit of 1024
+// descriptors (systemd's default) is too few for a thousand shards. libwebsockets sizes its descriptor table
+// from this limit when the loop is created, so it is raised first.
+void raise_descriptor_limit() {
+  constexpr rlim_t k_wanted = 65536;
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= k_wanted) {
+    return;
+  }
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = std::min(k_wanted, limit.rlim_max);
+  if (limit.rlim_cur > before && setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    spdlog::debug("open file limit raised from {} to {}", before, limit.rlim_cur);
+  }
+}
 
 int run(int argc, char** argv) {
   CLI::App cli{"qq-gateway-relay: holds every gateway shard of a QQ bot and publishes each event on ZeroMQ"};
@@ -58,6 +77,7 @@ int run(int argc, char** argv) {
   }
 
   relay::app::setup_logging(config.log.level, config.log.format);
+  raise_descriptor_limit();
   spdlog::info("qq-gateway-relay {} starting with {}", RELAY_VERSION, config_path);
   try {
     relay::app::RelayApp app(std::move(config));

@@ -1,5 +1,6 @@
 #include "app/relay_app.hpp"
 
+#include <malloc.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -48,6 +49,8 @@ int exit_code_for(gateway::StopCategory category) {
 
 // relay_seq numbers reserved in the state file at a time; a crash costs at most this many unused numbers.
 constexpr std::uint64_t k_relay_seq_block = 10'000;
+// glibc keeps freed chunks (a 64 KiB message's buffers) in its heap; malloc_trim returns the free pages.
+constexpr util::Millis k_trim_interval{10'000};
 
 // How long close frames get to leave before the loop stops.
 constexpr util::Millis k_close_grace{300};
@@ -58,7 +61,11 @@ RelayApp::RelayApp(config::Config config)
     : m_config(std::move(config)),
       m_started_at_us(util::unix_micros_now()),
       m_recent_ids(m_config.publish.dedupe_window),
-      m_shutdown_timer(m_loop, [this] { m_loop.stop(); }) {
+      m_shutdown_timer(m_loop, [this] { m_loop.stop(); }),
+      m_trim_timer(m_loop, [this] {
+        malloc_trim(0);
+        m_trim_timer.schedule_in(k_trim_interval);
+      }) {
   publish::PublisherSettings publisher;
   publisher.endpoints = m_config.publish.endpoints;
   publisher.topic_prefix = m_config.publish.topic_prefix;
@@ -243,6 +250,7 @@ std::string RelayApp::service_status() const {
 }
 
 int RelayApp::run() {
+  m_trim_timer.schedule_in(k_trim_interval);
   m_service = std::make_unique<ServiceNotifier>(m_loop, [this] { return service_status(); });
   if (m_gateway) {
     m_gateway->start();

@@ -91,6 +91,8 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
   std::uint64_t m_reloads_applied = 0;
   std::uint64_t m_reloads_invalid = 0;
   ingress::Timer m_shutdown_timer;
+  // Gives memory freed after large messages back to the system, so that idle shards stay small.
+  ingress::Timer m_trim_timer;
   int m_signal_fd = -1;
   int m_exit_code = 0;
   bool m_shutting_down = false;

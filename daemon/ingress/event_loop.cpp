@@ -33,8 +33,13 @@ int raw_file_trampoline(lws* wsi, lws_callback_reasons reason, void* user, void*
   return raw_file_callback(wsi, static_cast<int>(reason), user, in, len);
 }
 
+// lws reads at most min(rx buffer, service buffer) bytes per recv(): 16 KiB is about 50 small events per
+// system call in a flood, while a shard's rx buffer (resident once a large message has filled it) stays
+// small. Larger messages arrive in 16 KiB fragments, which GatewaySocket joins.
+constexpr std::size_t k_read_bytes = 16 * 1024;
+
 const lws_protocols k_protocols[] = {
-    {"qq-gateway", gateway_socket_callback, 0, 65536, 0, nullptr, 0},
+    {"qq-gateway", gateway_socket_callback, 0, k_read_bytes, 0, nullptr, 0},
     {"relay-http", http_request_callback, 0, 16384, 0, nullptr, 0},
     {"relay-fd", raw_file_trampoline, 0, 0, 0, nullptr, 0},
     {nullptr, nullptr, 0, 0, 0, nullptr, 0},
@@ -47,6 +52,7 @@ EventLoop::EventLoop() {
   lws_context_creation_info info{};
   info.port = CONTEXT_PORT_NO_LISTEN;
   info.protocols = k_protocols;
+  info.pt_serv_buf_size = k_read_bytes;
   info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
   info.gid = -1;
   info.uid = -1;

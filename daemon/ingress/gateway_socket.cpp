@@ -11,7 +11,7 @@
 namespace relay::ingress {
 namespace {
 // A buffer that grew for a rare large message is given back rather than kept by an idle shard.
-constexpr std::size_t k_retained_buffer_bytes = 64 * 1024;
+constexpr std::size_t k_retained_buffer_bytes = 16 * 1024;
 constexpr int k_close_message_too_big = 1009;
 constexpr int k_close_abnormal = 1006;
 }  // namespace

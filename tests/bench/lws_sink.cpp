@@ -208,8 +208,12 @@ int callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::s
   }
 }
 
+// The same read sizes as the relay's EventLoop (daemon/ingress/event_loop.cpp), so that both read the flood
+// in the same chunks.
+constexpr std::size_t k_read_bytes = 16 * 1024;
+
 const lws_protocols k_protocols[] = {
-    {"qq-gateway", callback, 0, 65536, 0, nullptr, 0},
+    {"qq-gateway", callback, 0, k_read_bytes, 0, nullptr, 0},
     {nullptr, nullptr, 0, 0, 0, nullptr, 0},
 };
 
@@ -330,6 +334,7 @@ int main(int argc, char** argv) {
   lws_context_creation_info info{};
   info.port = CONTEXT_PORT_NO_LISTEN;
   info.protocols = k_protocols;
+  info.pt_serv_buf_size = k_read_bytes;
   info.gid = -1;
   info.uid = -1;
   g_sink.context = lws_create_context(&info);
