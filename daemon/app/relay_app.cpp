@@ -49,8 +49,10 @@ int exit_code_for(gateway::StopCategory category) {
 
 // relay_seq numbers reserved in the state file at a time; a crash costs at most this many unused numbers.
 constexpr std::uint64_t k_relay_seq_block = 10'000;
-// glibc keeps freed chunks (a 64 KiB message's buffers) in its heap; malloc_trim returns the free pages.
-constexpr util::Millis k_trim_interval{10'000};
+// glibc keeps the freed buffers of large messages in its heap, resident; malloc_trim gives the free pages
+// back, within a second of the last large message, so that shards that carried one are small again when idle.
+constexpr util::Millis k_trim_interval{1'000};
+constexpr std::size_t k_large_message_bytes = 16 * 1024;
 
 // How long close frames get to leave before the loop stops.
 constexpr util::Millis k_close_grace{300};
@@ -63,7 +65,10 @@ RelayApp::RelayApp(config::Config config)
       m_recent_ids(m_config.publish.dedupe_window),
       m_shutdown_timer(m_loop, [this] { m_loop.stop(); }),
       m_trim_timer(m_loop, [this] {
-        malloc_trim(0);
+        if (m_large_since_trim) {
+          m_large_since_trim = false;
+          malloc_trim(0);
+        }
         m_trim_timer.schedule_in(k_trim_interval);
       }) {
   publish::PublisherSettings publisher;
@@ -177,7 +182,10 @@ void RelayApp::serve_replay() {
   }
 }
 
-void RelayApp::after_publish() {
+void RelayApp::after_publish(std::size_t body_bytes) {
+  if (body_bytes > k_large_message_bytes) {
+    m_large_since_trim = true;
+  }
   if (m_journal && m_journal->has_pending()) {
     if (m_journal->pending_bytes() > (1u << 20)) {
       m_journal->flush();
@@ -406,7 +414,7 @@ void RelayApp::on_webhook_event(const protocol::Frame& event, std::string_view b
   info.received_at_us = received_at_us;
   m_publisher->publish(event.t, body, info);
   count_event("webhook", event.t);
-  after_publish();
+  after_publish(body.size());
 }
 
 state::SavedState RelayApp::snapshot() const {
@@ -441,7 +449,7 @@ void RelayApp::on_dispatch(const gateway::ShardId& shard, std::string_view sessi
   info.received_at_us = received_at_us;
   m_publisher->publish(event.event_type, event.frame, info);
   count_event("gateway", event.event_type);
-  after_publish();
+  after_publish(event.frame.size());
 }
 
 void RelayApp::count_event(std::string_view source, std::string_view type) {
@@ -491,7 +499,7 @@ void RelayApp::on_shard_state(const gateway::ShardId& shard, std::string_view se
   info.session_id = session_id;
   info.received_at_us = util::unix_micros_now();
   m_publisher->publish("relay.shard", body, info);
-  after_publish();
+  after_publish(body.size());
 }
 
 void RelayApp::on_gateway_stopped(gateway::StopCategory category, const std::string& /*message*/) {

@@ -54,7 +54,7 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
   // relay_seq must never repeat, even after a crash: numbers are reserved in the state file ahead of use.
   void reserve_relay_seqs();
   // After every publish: the journal flush, the relay_seq reservation, and a state save within the interval.
-  void after_publish();
+  void after_publish(std::size_t body_bytes);
   void start_replay();
   void serve_replay();
   void count_event(std::string_view source, std::string_view type);
@@ -93,6 +93,7 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
   ingress::Timer m_shutdown_timer;
   // Gives memory freed after large messages back to the system, so that idle shards stay small.
   ingress::Timer m_trim_timer;
+  bool m_large_since_trim = false;
   int m_signal_fd = -1;
   int m_exit_code = 0;
   bool m_shutting_down = false;

@@ -73,6 +73,11 @@ void GatewaySocket::report_closed(int code, std::string_view reason) {
   }
 }
 
+void GatewaySocket::release_buffer() {
+  // Not `m_message = std::string()`: moving in a short (inline) string keeps the old allocation.
+  std::string().swap(m_message);
+}
+
 int GatewaySocket::handle(lws* wsi, int reason, void* in, std::size_t len) {
   switch (reason) {
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
@@ -90,7 +95,7 @@ int GatewaySocket::handle(lws* wsi, int reason, void* in, std::size_t len) {
       }
       if (m_message.size() + len > m_max_message_bytes) {
         m_discarding = true;
-        m_message = std::string();
+        release_buffer();
         report_closed(k_close_message_too_big, "message larger than gateway.max_frame_bytes");
         close(k_close_message_too_big, "message too big");
         return 0;
@@ -105,7 +110,7 @@ int GatewaySocket::handle(lws* wsi, int reason, void* in, std::size_t len) {
           m_handler->on_message(m_message, m_message.capacity());
         }
         if (m_message.capacity() > k_retained_buffer_bytes) {
-          m_message = std::string();
+          release_buffer();
         }
       }
       return 0;

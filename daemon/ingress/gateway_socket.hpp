@@ -42,6 +42,7 @@ class GatewaySocket {
 
  private:
   void report_closed(int code, std::string_view reason);
+  void release_buffer();
 
   SocketHandler* m_handler;
   std::size_t m_max_message_bytes;
