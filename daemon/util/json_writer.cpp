@@ -1,5 +1,7 @@
 #include "util/json_writer.hpp"
 
+#include <array>
+
 namespace relay::util {
 namespace {
 
@@ -28,6 +30,17 @@ void append_escaped(std::string& out, unsigned char c) {
   }
 }
 
+// True for the bytes JSON requires escaped: controls, the quote and the backslash.
+constexpr auto k_needs_escape = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 0x20; ++c) {
+    table[c] = true;
+  }
+  table['"'] = true;
+  table['\\'] = true;
+  return table;
+}();
+
 }  // namespace
 
 void append_json_string(std::string& out, std::string_view text) {
@@ -36,7 +49,7 @@ void append_json_string(std::string& out, std::string_view text) {
   std::size_t plain_from = 0;
   for (std::size_t i = 0; i < text.size(); ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') {
+    if (!k_needs_escape[c]) {
       continue;
     }
     out.append(text.data() + plain_from, i - plain_from);
