@@ -33,6 +33,8 @@
 
 #include <zmq.hpp>
 
+#include "send_stamp.hpp"
+
 namespace {
 
 std::int64_t clock_ns(clockid_t clock) {
@@ -87,24 +89,6 @@ double percentile_us(const std::vector<std::int64_t>& sorted, double p) {
 
 double cpu_seconds(const timeval& tv) {
   return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
-}
-
-// The 19 digits of `"send_ns":"...` near the end of an event; 0 when there is none.
-std::uint64_t stamp_of(std::string_view body) {
-  constexpr std::string_view key = R"("send_ns":")";
-  const std::string_view tail = body.substr(body.size() > 64 ? body.size() - 64 : 0);
-  const auto at = tail.rfind(key);
-  if (at == std::string_view::npos || at + key.size() + 19 > tail.size()) {
-    return 0;
-  }
-  std::uint64_t value = 0;
-  for (char c : tail.substr(at + key.size(), 19)) {
-    if (c < '0' || c > '9') {
-      return 0;
-    }
-    value = value * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  return value;
 }
 
 struct Measurement {
@@ -243,7 +227,7 @@ int main(int argc, char** argv) {
       m.last_ns = received;
       const std::string_view body = body_part.to_string_view();
       m.bytes += body.size();
-      if (const std::uint64_t sent = stamp_of(body); sent != 0) {
+      if (const std::uint64_t sent = bench::stamp_of(body); sent != 0) {
         m.latencies_ns.push_back(static_cast<std::int64_t>(received - sent));
         if (const std::int64_t published_us = have_metadata ? received_at_us(extra.to_string_view()) : 0;
             published_us != 0) {

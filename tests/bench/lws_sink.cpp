@@ -30,6 +30,8 @@
 
 #include <libwebsockets.h>
 
+#include "send_stamp.hpp"
+
 namespace {
 
 std::uint64_t now_ns() {
@@ -86,23 +88,6 @@ void on_signal(int) {
   g_stop = 1;
 }
 
-// Parses the 19 digits of `"send_ns":"...` from the end of a message; 0 when there is none.
-std::uint64_t stamp_of(std::string_view tail) {
-  constexpr std::string_view key = R"("send_ns":")";
-  const auto at = tail.rfind(key);
-  if (at == std::string_view::npos || at + key.size() + 19 > tail.size()) {
-    return 0;
-  }
-  std::uint64_t value = 0;
-  for (char c : tail.substr(at + key.size(), 19)) {
-    if (c < '0' || c > '9') {
-      return 0;
-    }
-    value = value * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  return value;
-}
-
 void on_event(Conn& conn, std::size_t message_bytes) {
   Sink& s = g_sink;
   const std::uint64_t now = now_ns();
@@ -116,7 +101,7 @@ void on_event(Conn& conn, std::size_t message_bytes) {
   s.last_ns = now;
   s.bytes += message_bytes;
   if (s.opt.latency) {
-    if (const std::uint64_t sent = stamp_of(std::string_view(conn.tail, conn.tail_len)); sent != 0) {
+    if (const std::uint64_t sent = bench::stamp_of(std::string_view(conn.tail, conn.tail_len)); sent != 0) {
       s.latencies_ns.push_back(static_cast<std::int64_t>(now - sent));
     }
   }
