@@ -92,13 +92,19 @@ listen = "127.0.0.1:{metrics_port}"
         subscriber.sync(sim)
         connects_at_start = len(sim.get("/_sim/log")["connects"])
 
-        def reload_and_wait(text, marker):
+        def reloads():
+            values = metrics(metrics_port)
+            return {result: values[("qq_relay_config_reloads_total", f'result="{result}"')]
+                    for result in ("applied", "invalid")}
+
+        def reload_and_wait(text, result):
+            """Sends SIGHUP (after writing `text` as the config, if given) and waits until it is counted."""
             if text is not None:
                 with open(relay.config_path, "w") as f:
                     f.write(text)
-            before = relay.log_text().count(marker)
+            before = reloads()
             relay.proc.send_signal(signal.SIGHUP)
-            wait_for(lambda: relay.log_text().count(marker) > before, 10, f"the relay to log {marker!r}")
+            wait_for(lambda: reloads()[result] == before[result] + 1, 10, f"the reload, counted as {result}")
 
         def generated_events():
             return [(topic, json.loads(body), meta) for topic, body, meta in subscriber.events()
@@ -108,20 +114,20 @@ listen = "127.0.0.1:{metrics_port}"
             sim.post("/_sim/generate", {"count": PER_SHARD, "rate": 250, "size": 300})
             wait_for(lambda: len(generated_events()) >= 200, 20, "the stream to start")
             # 1. Valid: live keys apply, a restart-only key is named and not applied.
-            reload_and_wait(config("b.", level="info", log_format="json", sndhwm=5000), "configuration reloaded")
+            reload_and_wait(config("b.", level="info", log_format="json", sndhwm=5000), "applied")
             expect(served_certificate(webhook_port) == pem_to_der(first[0]), "the certificate changed by itself")
             count_after_valid = len(generated_events())
             wait_for(lambda: len(generated_events()) >= count_after_valid + 200, 20, "events after the reload")
             # 2. Invalid: nothing changes, and the error names file, line and key.
-            reload_and_wait(config("c.", extra_publish="colour = 1\n"), "is not valid")
+            reload_and_wait(config("c.", extra_publish="colour = 1\n"), "invalid")
             # 3. A renewed certificate under the same paths is served to new connections (with the valid file
             # back: a SIGHUP with an invalid file changes nothing, the certificate included).
             install(*second)
-            reload_and_wait(config("b.", level="info", log_format="json", sndhwm=5000), "TLS certificate re-read")
+            reload_and_wait(config("b.", level="info", log_format="json", sndhwm=5000), "applied")
             expect(served_certificate(webhook_port) == pem_to_der(second[0]), "the renewed certificate is not served")
             # 4. A renewal gone wrong (the key of another certificate) is refused; the old one stays.
             install(first[0], second[1])
-            reload_and_wait(None, "keeping the webhook's current TLS certificate")
+            reload_and_wait(None, "applied")
             expect(served_certificate(webhook_port) == pem_to_der(second[0]), "a mismatched pair replaced the cert")
             # The stream goes on to its end.
             wait_for(lambda: len(generated_events()) >= SHARDS * PER_SHARD, 60,
@@ -160,6 +166,10 @@ listen = "127.0.0.1:{metrics_port}"
         def logs_say_what_happened():
             text = relay.log_text()
             expect("changed but not applied until a restart: publish.sndhwm" in text, "restart keys not named")
+            expect("TLS certificate re-read" in text and "valid until" in text, "the renewal is not logged")
+            expect("keeping the webhook's current TLS certificate: cannot load the private key" in text
+                   and "key values mismatch" in text,
+                   "the refused renewal is not logged with its reason")
             # The invalid file's error names file:line and the key, as at start.
             error = next(line for line in text.splitlines() if "is not valid" in line)
             expect(f"{relay.config_path}:" in error and "publish.colour: unknown key" in error, error)
