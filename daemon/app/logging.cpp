@@ -8,6 +8,7 @@
 
 #include "ingress/lws_log.hpp"
 #include "util/json_writer.hpp"
+#include "util/strings.hpp"
 
 namespace relay::app {
 namespace {
@@ -27,12 +28,15 @@ class JournalPrefixFlag final : public spdlog::custom_flag_formatter {
   }
 };
 
-// The message as a JSON string, quotes included.
+// The message as a JSON string, quotes included. A message can carry a peer's bytes (a close reason), so a
+// byte that is not part of well-formed UTF-8 becomes U+FFFD: every line stays valid JSON.
 class JsonMessageFlag final : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    m_valid.clear();
+    util::append_valid_utf8(m_valid, std::string_view(msg.payload.data(), msg.payload.size()));
     m_text.clear();
-    util::append_json_string(m_text, std::string_view(msg.payload.data(), msg.payload.size()));
+    util::append_json_string(m_text, m_valid);
     dest.append(m_text.data(), m_text.data() + m_text.size());
   }
   std::unique_ptr<custom_flag_formatter> clone() const override {
@@ -40,6 +44,7 @@ class JsonMessageFlag final : public spdlog::custom_flag_formatter {
   }
 
  private:
+  std::string m_valid;
   std::string m_text;
 };
 

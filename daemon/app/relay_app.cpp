@@ -50,8 +50,9 @@ int exit_code_for(gateway::StopCategory category) {
 // relay_seq numbers reserved in the state file at a time; a crash costs at most this many unused numbers.
 constexpr std::uint64_t k_relay_seq_block = 10'000;
 // glibc keeps the freed buffers of large messages in its heap, resident; malloc_trim gives the free pages
-// back, within a second of the last large message, so that shards that carried one are small again when idle.
-constexpr util::Millis k_trim_interval{1'000};
+// back once large messages have stopped for this long, so that shards that carried one are small again when
+// idle. Never while they keep coming: the pages would be faulted straight back in.
+constexpr util::Millis k_trim_after_quiet{1'000};
 constexpr std::size_t k_large_message_bytes = 16 * 1024;
 
 // How long close frames get to leave before the loop stops.
@@ -64,13 +65,7 @@ RelayApp::RelayApp(config::Config config)
       m_started_at_us(util::unix_micros_now()),
       m_recent_ids(m_config.publish.dedupe_window),
       m_shutdown_timer(m_loop, [this] { m_loop.stop(); }),
-      m_trim_timer(m_loop, [this] {
-        if (m_large_since_trim) {
-          m_large_since_trim = false;
-          malloc_trim(0);
-        }
-        m_trim_timer.schedule_in(k_trim_interval);
-      }) {
+      m_trim_timer(m_loop, [this] { trim_heap_when_quiet(); }) {
   publish::PublisherSettings publisher;
   publisher.endpoints = m_config.publish.endpoints;
   publisher.topic_prefix = m_config.publish.topic_prefix;
@@ -184,7 +179,11 @@ void RelayApp::serve_replay() {
 
 void RelayApp::after_publish(std::size_t body_bytes) {
   if (body_bytes > k_large_message_bytes) {
-    m_large_since_trim = true;
+    m_last_large_message = m_loop.now();
+    if (!m_trim_scheduled) {
+      m_trim_scheduled = true;
+      m_trim_timer.schedule_in(k_trim_after_quiet);
+    }
   }
   if (m_journal && m_journal->has_pending()) {
     if (m_journal->pending_bytes() > (1u << 20)) {
@@ -257,8 +256,17 @@ std::string RelayApp::service_status() const {
   return fmt::format("{}, {} messages published", text, m_publisher->counters().published);
 }
 
+void RelayApp::trim_heap_when_quiet() {
+  const auto quiet_until = m_last_large_message + k_trim_after_quiet;
+  if (m_loop.now() < quiet_until) {
+    m_trim_timer.schedule_at(quiet_until);
+    return;
+  }
+  m_trim_scheduled = false;
+  malloc_trim(0);
+}
+
 int RelayApp::run() {
-  m_trim_timer.schedule_in(k_trim_interval);
   m_service = std::make_unique<ServiceNotifier>(m_loop, [this] { return service_status(); });
   if (m_gateway) {
     m_gateway->start();
@@ -322,10 +330,16 @@ void RelayApp::reload() {
   }
   const auto& fresh = std::get<config::Config>(loaded);
   const config::ReloadPlan plan = config::plan_reload(m_config, fresh);
+  std::vector<std::string> applied;
+  std::vector<std::string> not_applied = plan.need_restart;
   for (const std::string& key : plan.live) {
-    apply_live(key, fresh);
-    // What is running now matches the file for this key; keys that need a restart keep their running value,
-    // so the next SIGHUP still names them.
+    if (!apply_live(key, fresh)) {
+      not_applied.push_back(key);
+      continue;
+    }
+    applied.push_back(key);
+    // What is running now matches the file for this key; keys not applied keep their running value, so the
+    // next SIGHUP still names them.
     if (const auto it = fresh.written.find(key); it != fresh.written.end()) {
       m_config.written[key] = it->second;
     } else {
@@ -338,14 +352,14 @@ void RelayApp::reload() {
     }
   }
   ++m_reloads_applied;
-  if (!plan.need_restart.empty()) {
-    spdlog::warn("SIGHUP: changed but not applied until a restart: {}", fmt::join(plan.need_restart, ", "));
+  if (!not_applied.empty()) {
+    spdlog::warn("SIGHUP: changed but not applied until a restart: {}", fmt::join(not_applied, ", "));
   }
-  spdlog::info("SIGHUP: configuration reloaded{}{}", plan.live.empty() ? "; no live setting changed" : ": ",
-               fmt::join(plan.live, ", "));
+  spdlog::info("SIGHUP: configuration reloaded{}{}", applied.empty() ? "; no live setting changed" : ": ",
+               fmt::join(applied, ", "));
 }
 
-void RelayApp::apply_live(const std::string& key, const config::Config& fresh) {
+bool RelayApp::apply_live(const std::string& key, const config::Config& fresh) {
   if (key == "log.level") {
     set_log_level(fresh.log.level);
     m_config.log.level = fresh.log.level;
@@ -358,9 +372,8 @@ void RelayApp::apply_live(const std::string& key, const config::Config& fresh) {
   } else if (key == "publish.curve_authorized_keys") {
     auto* authenticator = m_publisher->authenticator();
     if (authenticator == nullptr || fresh.publish.curve_secret_key.empty()) {
-      spdlog::warn(
-          "SIGHUP: turning CURVE on or off needs a restart; publish.curve_authorized_keys not applied");
-      return;
+      spdlog::warn("SIGHUP: turning CURVE on or off needs a restart");
+      return false;
     }
     authenticator->set_authorized(fresh.publish.curve_authorized);
     m_config.publish.curve_authorized = fresh.publish.curve_authorized;
@@ -368,6 +381,7 @@ void RelayApp::apply_live(const std::string& key, const config::Config& fresh) {
     spdlog::info("SIGHUP: {} authorized client key(s) from {}", authenticator->authorized(),
                  fresh.publish.curve_authorized_keys);
   }
+  return true;
 }
 
 void RelayApp::begin_shutdown(int exit_code) {

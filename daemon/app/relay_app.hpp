@@ -44,8 +44,8 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
  private:
   void on_signal();
   void reload();
-  // Applies one key that config::applies_on_reload() accepts.
-  void apply_live(const std::string& key, const config::Config& fresh);
+  // Applies one key that config::applies_on_reload() accepts; false when it cannot be applied live after all.
+  bool apply_live(const std::string& key, const config::Config& fresh);
   void start_webhook();
   void begin_shutdown(int exit_code);
   // False (and counted) when the event's id was published recently, by either source.
@@ -55,6 +55,7 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
   void reserve_relay_seqs();
   // After every publish: the journal flush, the relay_seq reservation, and a state save within the interval.
   void after_publish(std::size_t body_bytes);
+  void trim_heap_when_quiet();
   void start_replay();
   void serve_replay();
   void count_event(std::string_view source, std::string_view type);
@@ -93,7 +94,8 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
   ingress::Timer m_shutdown_timer;
   // Gives memory freed after large messages back to the system, so that idle shards stay small.
   ingress::Timer m_trim_timer;
-  bool m_large_since_trim = false;
+  bool m_trim_scheduled = false;
+  util::TimePoint m_last_large_message{};
   int m_signal_fd = -1;
   int m_exit_code = 0;
   bool m_shutting_down = false;

@@ -102,7 +102,12 @@ int GatewaySocket::handle(lws* wsi, int reason, void* in, std::size_t len) {
       }
       const std::size_t needed = m_message.size() + len + simdjson::SIMDJSON_PADDING;
       if (m_message.capacity() < needed) {
-        m_message.reserve(std::max(needed, m_message.capacity() * 2));
+        // Doubling; but a message that fits in the retained size gets no more than that, so that medium
+        // messages do not leave a buffer that is released and allocated again for every message.
+        const std::size_t doubled = m_message.capacity() * 2;
+        const std::size_t grown =
+            needed <= k_retained_buffer_bytes ? std::min(doubled, k_retained_buffer_bytes) : doubled;
+        m_message.reserve(std::max(needed, grown));
       }
       m_message.append(static_cast<const char*>(in), len);
       if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) {

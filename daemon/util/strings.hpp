@@ -12,4 +12,8 @@ std::size_t edit_distance(std::string_view a, std::string_view b);
 // The candidate closest to `word`, or an empty view when none is close enough to be a plausible typo.
 std::string_view closest_match(std::string_view word, std::span<const std::string_view> candidates);
 
+// Appends `text` with every byte that is not part of well-formed UTF-8 (overlong forms, surrogates and code
+// points past U+10FFFF included) replaced by U+FFFD.
+void append_valid_utf8(std::string& out, std::string_view text);
+
 }  // namespace relay::util

@@ -99,3 +99,21 @@ TEST_CASE("key files: one Z85 key per line, comments and trailing text") {
   std::remove(path.c_str());
   CHECK(relay::util::read_key_file(path).error == path + ": cannot read");
 }
+
+TEST_CASE("append_valid_utf8 keeps well-formed UTF-8 and replaces every other byte with U+FFFD") {
+  const auto valid = [](std::string_view text) {
+    std::string out;
+    append_valid_utf8(out, text);
+    return out;
+  };
+  const std::string replacement = "\xEF\xBF\xBD";
+  CHECK(valid("plain ascii\n") == "plain ascii\n");
+  CHECK(valid("群 \xC3\xA9 \xF0\x9F\x98\x80") == "群 \xC3\xA9 \xF0\x9F\x98\x80");
+  CHECK(valid("a\xFF"
+              "b") == "a" + replacement + "b");
+  CHECK(valid("\xC3") == replacement);                                                        // cut short
+  CHECK(valid("\xC0\xAF") == replacement + replacement);                                      // overlong
+  CHECK(valid("\xED\xA0\x80") == replacement + replacement + replacement);                    // a surrogate
+  CHECK(valid("\xF4\x90\x80\x80") == replacement + replacement + replacement + replacement);  // > U+10FFFF
+  CHECK(valid("\xE7\xBE") == replacement + replacement);
+}
