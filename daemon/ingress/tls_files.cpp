@@ -1,16 +1,18 @@
 #include "ingress/tls_files.hpp"
 
 #include <memory>
+#include <utility>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 namespace relay::ingress {
 namespace {
 
-std::string openssl_error(const char* what) {
+std::string openssl_error(const std::string& what) {
   const unsigned long code = ERR_get_error();
   ERR_clear_error();
   if (code == 0) {
@@ -18,7 +20,7 @@ std::string openssl_error(const char* what) {
   }
   char text[256];
   ERR_error_string_n(code, text, sizeof(text));
-  return std::string(what) + ": " + text;
+  return what + ": " + text;
 }
 
 std::string printed(const ASN1_TIME* time) {
@@ -31,24 +33,93 @@ std::string printed(const ASN1_TIME* time) {
   return std::string(data, static_cast<std::size_t>(size));
 }
 
+using FileBio = std::unique_ptr<BIO, decltype(&BIO_free)>;
+
+FileBio open_file(const std::string& path) {
+  return FileBio(BIO_new_file(path.c_str(), "r"), &BIO_free);
+}
+
 }  // namespace
 
-CertificateCheck check_certificate_pair(const std::string& cert_path, const std::string& key_path) {
-  CertificateCheck check;
+CertificatePair CertificatePair::load(const std::string& cert_path, const std::string& key_path) {
+  CertificatePair pair;
   ERR_clear_error();
-  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> context(SSL_CTX_new(TLS_server_method()), &SSL_CTX_free);
-  if (!context) {
-    check.error = openssl_error("cannot create a TLS context");
-  } else if (SSL_CTX_use_certificate_chain_file(context.get(), cert_path.c_str()) != 1) {
-    check.error = openssl_error(("cannot load the certificate " + cert_path).c_str());
-  } else if (SSL_CTX_use_PrivateKey_file(context.get(), key_path.c_str(), SSL_FILETYPE_PEM) != 1) {
-    check.error = openssl_error(("cannot load the private key " + key_path).c_str());
-  } else if (SSL_CTX_check_private_key(context.get()) != 1) {
-    check.error = openssl_error("the private key does not match the certificate");
-  } else if (const X509* certificate = SSL_CTX_get0_certificate(context.get())) {
-    check.not_after = printed(X509_get0_notAfter(certificate));
+  FileBio cert_file = open_file(cert_path);
+  if (!cert_file) {
+    pair.m_error = openssl_error("cannot read the certificate " + cert_path);
+    return pair;
   }
-  return check;
+  pair.m_leaf = PEM_read_bio_X509_AUX(cert_file.get(), nullptr, nullptr, nullptr);
+  if (pair.m_leaf == nullptr) {
+    pair.m_error = openssl_error("cannot load the certificate " + cert_path);
+    return pair;
+  }
+  pair.m_chain = sk_X509_new_null();
+  while (X509* issuer = PEM_read_bio_X509(cert_file.get(), nullptr, nullptr, nullptr)) {
+    sk_X509_push(pair.m_chain, issuer);
+  }
+  ERR_clear_error();  // the end of the file reads as an error
+  FileBio key_file = open_file(key_path);
+  if (!key_file) {
+    pair.m_error = openssl_error("cannot read the private key " + key_path);
+    return pair;
+  }
+  pair.m_key = PEM_read_bio_PrivateKey(key_file.get(), nullptr, nullptr, nullptr);
+  if (pair.m_key == nullptr) {
+    pair.m_error = openssl_error("cannot load the private key " + key_path);
+    return pair;
+  }
+  if (X509_check_private_key(pair.m_leaf, pair.m_key) != 1) {
+    pair.m_error = openssl_error("the private key " + key_path + " does not match the certificate");
+    return pair;
+  }
+  pair.m_not_after = printed(X509_get0_notAfter(pair.m_leaf));
+  return pair;
+}
+
+std::string CertificatePair::install_into(ssl_ctx_st* context) const {
+  if (!m_error.empty()) {
+    return m_error;
+  }
+  ERR_clear_error();
+  // The key was checked against this certificate, so setting one after the other cannot leave a mismatch.
+  if (SSL_CTX_use_certificate(context, m_leaf) != 1 || SSL_CTX_use_PrivateKey(context, m_key) != 1 ||
+      SSL_CTX_clear_chain_certs(context) != 1) {
+    return openssl_error("cannot install the certificate");
+  }
+  for (int i = 0; i < sk_X509_num(m_chain); ++i) {
+    if (SSL_CTX_add1_chain_cert(context, sk_X509_value(m_chain, i)) != 1) {
+      return openssl_error("cannot install the certificate chain");
+    }
+  }
+  if (SSL_CTX_check_private_key(context) != 1) {
+    return openssl_error("the installed key does not match the installed certificate");
+  }
+  return {};
+}
+
+CertificatePair::~CertificatePair() {
+  X509_free(m_leaf);
+  sk_X509_pop_free(m_chain, X509_free);
+  EVP_PKEY_free(m_key);
+}
+
+CertificatePair::CertificatePair(CertificatePair&& other) noexcept
+    : m_leaf(std::exchange(other.m_leaf, nullptr)),
+      m_chain(std::exchange(other.m_chain, nullptr)),
+      m_key(std::exchange(other.m_key, nullptr)),
+      m_error(std::move(other.m_error)),
+      m_not_after(std::move(other.m_not_after)) {}
+
+CertificatePair& CertificatePair::operator=(CertificatePair&& other) noexcept {
+  if (this != &other) {
+    std::swap(m_leaf, other.m_leaf);
+    std::swap(m_chain, other.m_chain);
+    std::swap(m_key, other.m_key);
+    m_error = std::move(other.m_error);
+    m_not_after = std::move(other.m_not_after);
+  }
+  return *this;
 }
 
 }  // namespace relay::ingress

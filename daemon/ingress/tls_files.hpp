@@ -1,16 +1,40 @@
 #pragma once
 
+#include <memory>
 #include <string>
+
+struct ssl_ctx_st;
+struct x509_st;
+struct evp_pkey_st;
+struct stack_st_X509;
 
 namespace relay::ingress {
 
-struct CertificateCheck {
-  std::string error;      // empty when the pair is usable
-  std::string not_after;  // the certificate's expiry, as OpenSSL prints it
-};
+// A PEM certificate chain and its private key, read once from their files and checked to belong together, so
+// that what is checked is exactly what is installed: a renewal replacing the files again meanwhile cannot
+// slip a different pair in.
+class CertificatePair {
+ public:
+  // Never throws; error() says what is wrong.
+  static CertificatePair load(const std::string& cert_path, const std::string& key_path);
+  ~CertificatePair();
+  CertificatePair(CertificatePair&&) noexcept;
+  CertificatePair& operator=(CertificatePair&&) noexcept;
 
-// Loads a PEM certificate chain and its private key the way the TLS listener will, and checks that they
-// belong together, without touching the listener: a renewal that went wrong is refused before it is used.
-CertificateCheck check_certificate_pair(const std::string& cert_path, const std::string& key_path);
+  const std::string& error() const { return m_error; }  // empty when the pair is usable
+  const std::string& not_after() const { return m_not_after; }
+
+  // Replaces the certificate, chain and key of a listener's TLS context; new connections get them, open ones
+  // keep theirs. Returns an empty string on success.
+  std::string install_into(ssl_ctx_st* context) const;
+
+ private:
+  CertificatePair() = default;
+  x509_st* m_leaf = nullptr;
+  stack_st_X509* m_chain = nullptr;
+  evp_pkey_st* m_key = nullptr;
+  std::string m_error;
+  std::string m_not_after;
+};
 
 }  // namespace relay::ingress

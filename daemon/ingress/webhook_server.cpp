@@ -76,6 +76,11 @@ int webhook_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in
   if (server == nullptr) {
     return lws_callback_http_dummy(wsi, reason, user, in, len);
   }
+  if (reason == LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS) {
+    // Sent once while the vhost is created: `user` is its TLS context, kept for certificate reloads.
+    server->adopt_tls_context(static_cast<ssl_ctx_st*>(user));
+    return 0;
+  }
   try {
     return server->on_callback(wsi, static_cast<int>(reason), user, in, len);
   } catch (const std::exception& error) {
@@ -126,17 +131,15 @@ WebhookServer::WebhookServer(EventLoop& loop, WebhookServerSettings settings, we
 }
 
 std::string WebhookServer::reload_certificate() {
-  const CertificateCheck check = check_certificate_pair(m_settings.tls_cert, m_settings.tls_key);
-  if (!check.error.empty()) {
-    return check.error;
+  if (m_tls_context == nullptr) {
+    return "the listener's TLS context is not known; a restart loads the new certificate";
   }
-  // Updates every vhost created with these two paths: ours. lws reads the files again and reports nothing
-  // (lws 4.1.6 returns 0 whatever happens); the check above used the same OpenSSL calls on the same files a
-  // moment earlier, so only files replaced again within that moment could differ.
-  lws_tls_cert_updated(m_loop.context(), m_settings.tls_cert.c_str(), m_settings.tls_key.c_str(), nullptr, 0,
-                       nullptr, 0);
+  const CertificatePair pair = CertificatePair::load(m_settings.tls_cert, m_settings.tls_key);
+  if (std::string error = pair.install_into(m_tls_context); !error.empty()) {
+    return error;
+  }
   spdlog::info("webhook: TLS certificate re-read from {} (valid until {})", m_settings.tls_cert,
-               check.not_after);
+               pair.not_after());
   return {};
 }
 

@@ -12,6 +12,7 @@
 #include "webhook/request_handler.hpp"
 
 struct lws_vhost;
+struct ssl_ctx_st;
 
 namespace relay::ingress {
 
@@ -59,6 +60,7 @@ class WebhookServer {
 
   struct Request;  // one HTTP request in progress
   // For the libwebsockets callback only.
+  void adopt_tls_context(ssl_ctx_st* context) { m_tls_context = context; }
   int on_callback(struct lws* wsi, int reason, void* user, void* in, std::size_t len);
 
  private:
@@ -75,6 +77,7 @@ class WebhookServer {
   webhook::RequestHandler m_handler;
   WebhookSink& m_sink;
   lws_vhost* m_vhost = nullptr;
+  ssl_ctx_st* m_tls_context = nullptr;  // owned by lws; set while the vhost is created
   int m_port = 0;
   WebhookCounters m_counters;
   std::array<std::int64_t, webhook::k_rejection_kinds> m_last_logged_us{};

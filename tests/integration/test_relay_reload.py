@@ -167,8 +167,8 @@ listen = "127.0.0.1:{metrics_port}"
             text = relay.log_text()
             expect("changed but not applied until a restart: publish.sndhwm" in text, "restart keys not named")
             expect("TLS certificate re-read" in text and "valid until" in text, "the renewal is not logged")
-            expect("keeping the webhook's current TLS certificate: cannot load the private key" in text
-                   and "key values mismatch" in text,
+            expect("keeping the webhook's current TLS certificate: the private key" in text
+                   and "does not match the certificate" in text,
                    "the refused renewal is not logged with its reason")
             # The invalid file's error names file:line and the key, as at start.
             error = next(line for line in text.splitlines() if "is not valid" in line)
@@ -183,6 +183,40 @@ listen = "127.0.0.1:{metrics_port}"
             expect(values[("qq_relay_config_reloads_total", 'result="applied"')] == 3, "applied reloads")
             expect(values[("qq_relay_config_reloads_total", 'result="invalid"')] == 1, "refused reloads")
         checks.run("logs and metrics tell each reload apart", logs_say_what_happened)
+
+        def renewed_chain_is_served():
+            # root -> intermediate -> leaf, the certificate file holding leaf and intermediate: a client that
+            # trusts only the root verifies the listener only if the intermediate is served too.
+            def run(*args):
+                subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=tmp)
+            ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+            run("req", "-x509", *ec, "-keyout", "root.key", "-out", "root.crt", "-days", "1", "-subj", "/CN=root",
+                "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign")
+            run("req", *ec, "-keyout", "mid.key", "-out", "mid.csr", "-subj", "/CN=intermediate")
+            with open(f"{tmp}/ca.ext", "w") as f:
+                f.write("basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n")
+            run("x509", "-req", "-in", "mid.csr", "-CA", "root.crt", "-CAkey", "root.key", "-CAcreateserial",
+                "-out", "mid.crt", "-days", "1", "-extfile", "ca.ext")
+            run("req", *ec, "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=localhost")
+            run("x509", "-req", "-in", "leaf.csr", "-CA", "mid.crt", "-CAkey", "mid.key", "-CAcreateserial",
+                "-out", "leaf.crt", "-days", "1")
+            trusting_root = ssl.create_default_context(cafile=f"{tmp}/root.crt")
+            trusting_root.check_hostname = False
+
+            def verifies():
+                try:
+                    with socket.create_connection(("127.0.0.1", webhook_port), timeout=5) as raw:
+                        with trusting_root.wrap_socket(raw):
+                            return True
+                except ssl.SSLCertVerificationError:
+                    return False
+            expect(not verifies(), "the self-signed certificate verified against an unrelated root")
+            with open(f"{tmp}/leaf.crt", "rb") as leaf, open(f"{tmp}/mid.crt", "rb") as mid, \
+                    open(f"{tmp}/leaf.key", "rb") as key:
+                install(leaf.read() + mid.read(), key.read())
+            reload_and_wait(None, "applied")
+            expect(verifies(), "the renewed chain (leaf + intermediate) does not verify against its root")
+        checks.run("a renewed certificate chain is served whole", renewed_chain_is_served)
 
         def webhook_still_serves():
             client = WebhookClient(webhook_port, tls=True)
