@@ -5,15 +5,6 @@
 namespace relay::config::detail {
 namespace {
 
-const std::string& string_of(const toml::node& value) {
-  return value.as_string()->get();
-}
-
-std::optional<Position> seen(const Draft& draft, std::string_view name) {
-  const auto it = draft.seen.find(name);
-  return it == draft.seen.end() ? std::nullopt : std::optional(it->second);
-}
-
 std::string resolve(const std::string& written, const std::filesystem::path& directory) {
   const std::filesystem::path path(written);
   return (path.is_absolute() ? path : directory / path).string();

@@ -12,11 +12,6 @@
 namespace relay::config::detail {
 namespace {
 
-// Setters run after the loader's type check (see Expect), so `value.as_string()` etc. are never null here.
-const std::string& string_of(const toml::node& value) {
-  return value.as_string()->get();
-}
-
 Outcome not_empty(const toml::node& value) {
   if (string_of(value).empty()) {
     return Problem{"must not be empty", {}};

@@ -32,6 +32,15 @@ std::string_view type_name(const toml::node& node) {
   return "nothing";
 }
 
+const std::string& string_of(const toml::node& value) {
+  return value.as_string()->get();
+}
+
+std::optional<Position> seen(const Draft& draft, std::string_view name) {
+  const auto it = draft.seen.find(name);
+  return it == draft.seen.end() ? std::nullopt : std::optional(it->second);
+}
+
 std::string written_text(const toml::node& value, bool secret) {
   std::ostringstream text;
   value.visit([&text](const auto& node) { text << node; });

@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,6 +27,12 @@ inline Position position_of(const toml::source_region& region) {
 
 // The generic type check the loader applies before a key's setter runs.
 Outcome check_type(const toml::node& value, Expect expect);
+
+// The text of a key that the loader has already type-checked as a string.
+const std::string& string_of(const toml::node& value);
+
+// Where `name` ("section.key") was written, if it was.
+std::optional<Position> seen(const Draft& draft, std::string_view name);
 
 // Reads an integer key that the loader has already type-checked, and range-checks it.
 Outcome integer_in_range(const toml::node& value, std::int64_t low, std::int64_t high, std::int64_t& out);

@@ -6,19 +6,6 @@
 #include "util/url.hpp"
 
 namespace relay::config::detail {
-namespace {
-
-const std::string& string_of(const toml::node& value) {
-  return value.as_string()->get();
-}
-
-std::optional<Position> seen(const Draft& draft, std::string_view name) {
-  const auto it = draft.seen.find(name);
-  return it == draft.seen.end() ? std::nullopt : std::optional(it->second);
-}
-
-}  // namespace
-
 Outcome set_webhook_enabled(const toml::node& value, Draft& draft) {
   draft.config.webhook.enabled = value.as_boolean()->get();
   return {};
