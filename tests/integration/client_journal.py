@@ -1,6 +1,7 @@
 """What the subscriber-client tests share: reading a client's journal, and CURVE keys from `keygen`."""
 import json
 import os
+import signal
 import subprocess
 import time
 
@@ -89,3 +90,26 @@ def flood_a_slow_client(sim, journal, count=3000):
     err = client_errors(journal)
     expect("lost for good" not in err, err)
     expect("gap: relay_seq" in err, "the slow client never fell behind, so nothing was tested")
+
+
+def kill_mid_stream_and_restart(sim, journal, start, while_down=None, count=3000):
+    """A client (`start(journal)` returns its process) is killed with SIGKILL a sixth of the way into a stream of
+    `count` events and started again while the stream goes on; `while_down()` runs in between. Its journal
+    must end with every event exactly once. Returns the restarted process."""
+    first = start(journal)
+    wait_started(sim, journal)
+    sim.post("/_sim/generate", {"count": count, "rate": 1000})
+    wait_for(lambda: len(generated_numbers(journal_lines(journal))) > count // 6, 20, "the client to get going")
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    if while_down is not None:
+        while_down()
+    time.sleep(1.0)  # events keep coming while it is down
+    second = start(journal)
+    wait_for(lambda: generated_on_shard_0(sim) == count, 20, f"all {count} generated")
+    # A last event after the stream, so that a client which missed the tail notices the gap.
+    time.sleep(0.5)
+    sim.post("/_sim/send", {"shard": 0, "t": "END", "d": {}})
+    wait_for(lambda: any(l["topic"] == "END" for l in journal_lines(journal)), 20, "the END marker")
+    expect_exactly_once(journal, 1, count)
+    return second

@@ -17,7 +17,7 @@ import time
 import zmq
 
 from harness import Checks, Relay, Sim, expect, relay_config, tear_down, wait_for, workdir
-from client_journal import (expect_exactly_once, flood_a_slow_client, generated_numbers, journal_lines, keygen,
+from client_journal import (flood_a_slow_client, generated_numbers, journal_lines, keygen, kill_mid_stream_and_restart,
                             wait_started)
 
 SOURCE = os.environ.get("QQ_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -193,22 +193,12 @@ def main():
 
         def killed_and_restarted():
             journal = f"{tmp}/killed.jsonl"
-            first = clients.start(CLIENT, pub, replay, journal)
-            time.sleep(1.0)  # let it join
-            sim.post("/_sim/generate", {"count": 3000, "rate": 1000})
-            wait_for(lambda: len(generated_numbers(journal_lines(journal))) > 500, 20, "the client to get going")
-            first.send_signal(signal.SIGKILL)
-            first.wait()
-            with open(journal, "ab") as f:
-                f.write(b'{"relay_seq": 1')  # as if killed in the middle of a line
-            time.sleep(1.0)  # events keep coming while it is down
-            second = clients.start(CLIENT, pub, replay, journal)
-            wait_for(lambda: generated() == 3000, 20, "all 3000 generated")
-            # A last event after the stream, so that a client which missed the tail notices the gap.
-            time.sleep(0.5)
-            sim.post("/_sim/send", {"shard": 0, "t": "END", "d": {}})
-            wait_for(lambda: any(l["topic"] == "END" for l in journal_lines(journal)), 20, "the END marker")
-            expect_exactly_once(journal, 1, 3000)
+
+            def cut_a_line_short():
+                with open(journal, "ab") as f:
+                    f.write(b'{"relay_seq": 1')  # as if killed in the middle of a line
+            second = kill_mid_stream_and_restart(
+                sim, journal, lambda j: clients.start(CLIENT, pub, replay, j), while_down=cut_a_line_short)
             stop(second)
         checks.run("a subscriber killed and restarted mid-stream ends with every event exactly once",
                    killed_and_restarted)

@@ -11,8 +11,8 @@ import subprocess
 import time
 
 from harness import Checks, Relay, Sim, Subscriber, expect, relay_config, tear_down, wait_for, workdir
-from client_journal import (dash_keypair, expect_exactly_once, flood_a_slow_client, generated_numbers, journal_lines,
-                            keygen, wait_started)
+from client_journal import (dash_keypair, flood_a_slow_client, generated_numbers, journal_lines, keygen,
+                            kill_mid_stream_and_restart, wait_started)
 
 SOURCE = os.environ.get("QQ_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 CLIENT = os.path.join(SOURCE, "clients", "node", "relay_subscriber.mjs")
@@ -66,19 +66,7 @@ def main():
 
         def killed_and_restarted():
             journal = f"{tmp}/killed.jsonl"
-            first = client(journal)
-            time.sleep(1.0)  # let it join
-            sim.post("/_sim/generate", {"count": 3000, "rate": 1000})
-            wait_for(lambda: len(generated_numbers(journal_lines(journal))) > 500, 20, "the client to get going")
-            kill(first)
-            time.sleep(1.0)  # events keep coming while it is down
-            client(journal)
-            wait_for(lambda: generated() == 3000, 20, "all 3000 generated")
-            # A last event after the stream, so that a client which missed the tail notices the gap.
-            time.sleep(0.5)
-            sim.post("/_sim/send", {"shard": 0, "t": "END", "d": {}})
-            wait_for(lambda: any(l["topic"] == "END" for l in journal_lines(journal)), 20, "the END marker")
-            expect_exactly_once(journal, 1, 3000)
+            kill_mid_stream_and_restart(sim, journal, client)
             expect("lost for good" not in errors(journal), errors(journal))
         checks.run("the Node client killed and restarted mid-stream ends with every event exactly once",
                    killed_and_restarted)
