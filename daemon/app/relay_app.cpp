@@ -276,7 +276,9 @@ int RelayApp::run() {
     spdlog::warn("gateway.enabled is false: no gateway connection will be made{}",
                  m_webhook ? "; events come by webhook only" : "");
   }
+  m_loop.on_pass_end([this] { m_publisher->flush(); });
   m_loop.run();
+  m_publisher->flush();
   if (m_journal) {
     m_journal->flush(true);
   }

@@ -77,6 +77,9 @@ void EventLoop::run() {
     if (lws_service(m_context, 0) < 0) {
       break;
     }
+    if (m_on_pass_end) {
+      m_on_pass_end();
+    }
   }
 }
 

@@ -29,6 +29,8 @@ class EventLoop {
   void run();
   void stop();
   bool stopping() const { return m_stopping; }
+  // Called after every pass of the loop (all the events that were ready, handled), before it waits again.
+  void on_pass_end(std::function<void()> callback) { m_on_pass_end = std::move(callback); }
 
   // Calls `on_readable` whenever `fd` is readable. The loop closes its own duplicate of `fd` on teardown.
   void watch_fd(int fd, std::function<void()> on_readable);
@@ -38,6 +40,7 @@ class EventLoop {
  private:
   lws_context* m_context = nullptr;
   bool m_stopping = false;
+  std::function<void()> m_on_pass_end;
   struct Watch;
   std::vector<std::unique_ptr<Watch>> m_watches;
 

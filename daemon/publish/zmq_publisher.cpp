@@ -29,27 +29,45 @@ ZmqPublisher::ZmqPublisher(PublisherSettings settings)
   }
 }
 
+ZmqPublisher::~ZmqPublisher() {
+  flush();
+}
+
 std::uint64_t ZmqPublisher::publish(std::string_view topic, std::string_view body, const MessageInfo& info) {
   const std::uint64_t relay_seq = ++m_relay_seq;
   m_topic_buffer.assign(m_settings.topic_prefix);
   m_topic_buffer += topic;
   encode_metadata(m_meta_buffer, m_settings.app_id, info, relay_seq);
-  try {
-    const auto flags = zmq::send_flags::dontwait;
-    m_socket.send(zmq::buffer(m_topic_buffer), flags | zmq::send_flags::sndmore);
-    m_socket.send(zmq::buffer(body.data(), body.size()), flags | zmq::send_flags::sndmore);
-    m_socket.send(zmq::buffer(m_meta_buffer), flags);
-    ++m_counters.published;
-  } catch (const zmq::error_t&) {
-    ++m_counters.send_failures;
-  }
+  m_queue.emplace_back(m_topic_buffer.data(), m_topic_buffer.size());
+  m_queue.emplace_back(body.data(), body.size());
+  m_queue.emplace_back(m_meta_buffer.data(), m_meta_buffer.size());
+  m_queued_bytes += m_topic_buffer.size() + body.size() + m_meta_buffer.size();
   if (m_retention != nullptr) {
     m_retention->add(relay_seq, m_topic_buffer, body, m_meta_buffer);
   }
   if (m_journal != nullptr) {
     m_journal->append(relay_seq, m_topic_buffer, body, m_meta_buffer);
   }
+  if (queued_messages() >= k_max_queued_messages || m_queued_bytes >= k_max_queued_bytes) {
+    flush();
+  }
   return relay_seq;
+}
+
+void ZmqPublisher::flush() {
+  const auto flags = zmq::send_flags::dontwait;
+  for (std::size_t frame = 0; frame + 2 < m_queue.size(); frame += 3) {
+    try {
+      m_socket.send(m_queue[frame], flags | zmq::send_flags::sndmore);
+      m_socket.send(m_queue[frame + 1], flags | zmq::send_flags::sndmore);
+      m_socket.send(m_queue[frame + 2], flags);
+      ++m_counters.published;
+    } catch (const zmq::error_t&) {
+      ++m_counters.send_failures;
+    }
+  }
+  m_queue.clear();
+  m_queued_bytes = 0;
 }
 
 }  // namespace relay::publish

@@ -25,20 +25,35 @@ struct PublisherSettings {
 };
 
 struct PublisherCounters {
-  std::uint64_t published = 0;
+  std::uint64_t published = 0;  // handed to ZeroMQ by flush()
   std::uint64_t send_failures = 0;
 };
 
 // The one ZeroMQ PUB socket every message leaves through, as three frames: topic, body, metadata.
 // Sends never block: PUB drops for a subscriber past its high-water mark, which subscribers see as a
 // relay_seq gap.
+//
+// Messages leave in batches: publish() numbers, retains and queues a message, flush() hands the queue to
+// ZeroMQ. ZeroMQ wakes its I/O thread whenever a message arrives while that thread sleeps; called once per
+// event-loop pass, flush() lets one wake-up (and one TCP write) carry many messages instead of one.
 class ZmqPublisher {
  public:
+  // A full queue is flushed at once, so memory stays bounded within one long event-loop pass.
+  static constexpr std::size_t k_max_queued_messages = 1024;
+  static constexpr std::size_t k_max_queued_bytes = 4 * 1024 * 1024;
+
   // Binds every endpoint; throws std::runtime_error naming the endpoint that cannot be bound.
   explicit ZmqPublisher(PublisherSettings settings);
+  ~ZmqPublisher();
+  ZmqPublisher(const ZmqPublisher&) = delete;
+  ZmqPublisher& operator=(const ZmqPublisher&) = delete;
 
-  // Publishes on topic `topic_prefix + topic`, and returns the relay_seq it assigned.
+  // Queues a message on topic `topic_prefix + topic` and returns the relay_seq it assigned. It is retained
+  // and journaled at once, and sent by the next flush().
   std::uint64_t publish(std::string_view topic, std::string_view body, const MessageInfo& info);
+  // Sends every queued message, in order.
+  void flush();
+  std::size_t queued_messages() const { return m_queue.size() / 3; }
 
   void set_topic_prefix(std::string prefix) { m_settings.topic_prefix = std::move(prefix); }
   std::uint64_t last_relay_seq() const { return m_relay_seq; }
@@ -66,6 +81,8 @@ class ZmqPublisher {
   std::uint64_t m_relay_seq = 0;
   std::string m_topic_buffer;
   std::string m_meta_buffer;
+  std::vector<zmq::message_t> m_queue;  // three frames per message
+  std::size_t m_queued_bytes = 0;
   PublisherCounters m_counters;
   Retention* m_retention = nullptr;
   class Journal* m_journal = nullptr;

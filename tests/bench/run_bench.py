@@ -673,6 +673,10 @@ def main():
     parser.add_argument("--quick", action="store_true", help="smaller floods and shorter windows (1-2 minutes)")
     parser.add_argument("--only", choices=["throughput", "latency", "idle"], action="append",
                         help="run only these parts (repeatable)")
+    parser.add_argument("--sizes", type=int, nargs="+", choices=FULL["sizes"],
+                        help="throughput: only these event sizes (bytes)")
+    parser.add_argument("--shards", type=int, nargs="+", choices=FULL["shards"],
+                        help="throughput: only these shard counts")
     parser.add_argument("--json", help="write every number here")
     parser.add_argument("--perf", metavar="FILE",
                         help="also record the relay with perf (DWARF call graphs) for 4 s during an extra 300 B "
@@ -687,7 +691,11 @@ def main():
     for path in bins.values():
         if not os.access(path, os.X_OK):
             sys.exit(f"missing {path}: build the 'bench' target first")
-    p = QUICK if args.quick else FULL
+    p = dict(QUICK if args.quick else FULL)
+    if args.sizes:
+        p["sizes"] = args.sizes
+    if args.shards:
+        p["shards"] = args.shards
     parts = args.only or ["throughput", "latency", "idle"]
     workdir = tempfile.mkdtemp(prefix="qq-relay-bench-")
     results = {"quick": args.quick, "params": p, "machine": machine(), "bins": bins}

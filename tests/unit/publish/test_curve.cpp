@@ -21,6 +21,7 @@ bool receives(ZmqPublisher& publisher, zmq::socket_t& sub) {
   for (int attempt = 0; attempt < 60; ++attempt) {
     publisher.authenticator()->on_readable();
     publisher.publish("T", "{}", MessageInfo{});
+    publisher.flush();
     zmq::message_t frame;
     if (sub.recv(frame, zmq::recv_flags::dontwait)) {
       return true;

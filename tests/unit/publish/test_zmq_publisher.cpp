@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <optional>
+#include <string>
 #include <thread>
 
 #include <zmq.hpp>
@@ -26,6 +28,7 @@ TEST_CASE("the publisher sends three frames per message over a real socket, numb
   std::vector<zmq::message_t> frames;
   for (int attempt = 0; attempt < 50 && frames.empty(); ++attempt) {
     publisher.publish("AT_MESSAGE_CREATE", R"({"op":0})", MessageInfo{});
+    publisher.flush();
     zmq::message_t first;
     if (sub.recv(first)) {
       frames.push_back(std::move(first));
@@ -41,4 +44,131 @@ TEST_CASE("the publisher sends three frames per message over a real socket, numb
   REQUIRE(frames[1].to_string() == R"({"op":0})");
   REQUIRE(frames[2].to_string().find(R"("relay_seq":)") != std::string::npos);
   REQUIRE(publisher.counters().published == publisher.last_relay_seq());
+}
+
+namespace {
+
+struct Subscribed {
+  ZmqPublisher publisher;
+  zmq::context_t context;
+  zmq::socket_t sub{context, zmq::socket_type::sub};
+
+  explicit Subscribed(PublisherSettings settings) : publisher(std::move(settings)) {
+    sub.set(zmq::sockopt::subscribe, "");
+    sub.set(zmq::sockopt::rcvtimeo, 200);
+    sub.connect(publisher.bound_endpoints().at(0));
+    // PUB/SUB joins asynchronously: probe until the subscription has reached the publisher.
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      publisher.publish("probe", "{}", MessageInfo{});
+      publisher.flush();
+      if (receive_body()) {
+        while (receive_body()) {
+        }
+        return;
+      }
+    }
+    FAIL("the subscriber never joined");
+  }
+
+  // The body of the next message, or nothing within the receive timeout.
+  std::optional<std::string> receive_body() {
+    zmq::message_t topic, body, meta;
+    if (!sub.recv(topic)) {
+      return std::nullopt;
+    }
+    REQUIRE(sub.recv(body));
+    REQUIRE(sub.recv(meta));
+    return body.to_string();
+  }
+};
+
+PublisherSettings loopback_settings() {
+  PublisherSettings settings;
+  settings.endpoints = {"tcp://127.0.0.1:*"};
+  settings.app_id = "102000000";
+  settings.sndhwm = 0;
+  return settings;
+}
+
+}  // namespace
+
+TEST_CASE("published messages wait in the queue until flush sends them, in order") {
+  Subscribed bus(loopback_settings());
+  const std::uint64_t published_before = bus.publisher.counters().published;
+  const std::uint64_t first = bus.publisher.publish("T", R"({"n":1})", MessageInfo{});
+  const std::uint64_t second = bus.publisher.publish("T", R"({"n":2})", MessageInfo{});
+  REQUIRE(second == first + 1);
+  REQUIRE(bus.publisher.queued_messages() == 2);
+  REQUIRE_FALSE(bus.receive_body());
+  REQUIRE(bus.publisher.counters().published == published_before);
+
+  bus.publisher.flush();
+  REQUIRE(bus.publisher.queued_messages() == 0);
+  REQUIRE(bus.publisher.counters().published == published_before + 2);
+  REQUIRE(bus.receive_body() == R"({"n":1})");
+  REQUIRE(bus.receive_body() == R"({"n":2})");
+}
+
+TEST_CASE("a full queue is sent without waiting for flush") {
+  Subscribed bus(loopback_settings());
+  SECTION("by message count") {
+    for (std::size_t i = 0; i < ZmqPublisher::k_max_queued_messages; ++i) {
+      bus.publisher.publish("T", std::to_string(i), MessageInfo{});
+    }
+    REQUIRE(bus.publisher.queued_messages() == 0);
+    for (std::size_t i = 0; i < ZmqPublisher::k_max_queued_messages; ++i) {
+      REQUIRE(bus.receive_body() == std::to_string(i));
+    }
+  }
+  SECTION("by bytes") {
+    const std::string large(ZmqPublisher::k_max_queued_bytes / 4, 'x');
+    for (int i = 0; i < 3; ++i) {
+      bus.publisher.publish("T", large, MessageInfo{});
+    }
+    REQUIRE(bus.publisher.queued_messages() == 3);
+    bus.publisher.publish("T", large, MessageInfo{});
+    REQUIRE(bus.publisher.queued_messages() == 0);
+    for (int i = 0; i < 4; ++i) {
+      REQUIRE(bus.receive_body()->size() == large.size());
+    }
+  }
+  REQUIRE_FALSE(bus.receive_body());
+}
+
+TEST_CASE("messages still queued when the publisher is destroyed are sent") {
+  zmq::context_t context;
+  zmq::socket_t sub(context, zmq::socket_type::sub);
+  sub.set(zmq::sockopt::subscribe, "");
+  sub.set(zmq::sockopt::rcvtimeo, 2000);
+  {
+    Subscribed bus(loopback_settings());
+    sub.connect(bus.publisher.bound_endpoints().at(0));
+    // Join this second subscriber too before anything is queued.
+    bool joined = false;
+    for (int attempt = 0; attempt < 50 && !joined; ++attempt) {
+      bus.publisher.publish("probe", "{}", MessageInfo{});
+      bus.publisher.flush();
+      zmq::message_t frame;
+      sub.set(zmq::sockopt::rcvtimeo, 100);
+      joined = sub.recv(frame).has_value();
+    }
+    REQUIRE(joined);
+    sub.set(zmq::sockopt::rcvtimeo, 2000);
+    bus.publisher.publish("T", "last words", MessageInfo{});
+    REQUIRE(bus.publisher.queued_messages() == 1);
+  }
+  std::optional<std::string> body;
+  for (int i = 0; i < 200 && body != "last words"; ++i) {
+    zmq::message_t frame;
+    if (!sub.recv(frame)) {
+      break;
+    }
+    if (!frame.more()) {
+      continue;
+    }
+    zmq::message_t payload;
+    REQUIRE(sub.recv(payload));
+    body = payload.to_string();
+  }
+  REQUIRE(body == "last words");
 }
