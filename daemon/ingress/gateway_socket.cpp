@@ -1,24 +1,51 @@
 #include "ingress/gateway_socket.hpp"
 
-#include <algorithm>
+#include <array>
 #include <cstring>
 
+#include <openssl/rand.h>
 #include <simdjson.h>
 
 #include "ingress/lws_callbacks.hpp"
 #include "ingress/lws_util.hpp"
+#include "websocket/frame_writer.hpp"
 
 namespace relay::ingress {
 namespace {
 // A buffer that grew for a rare large message is given back rather than kept by an idle shard.
 constexpr std::size_t k_retained_buffer_bytes = 16 * 1024;
-constexpr int k_close_message_too_big = 1009;
 constexpr int k_close_abnormal = 1006;
+constexpr int k_close_no_status = 1005;
+// The TLS handshake and the upgrade together (connecting has libwebsockets' own timeout).
+constexpr int k_handshake_timeout_s = 20;
+// How long a close frame waits for the server's answer before the connection is dropped.
+constexpr int k_close_answer_timeout_s = 1;
+
+template <std::size_t N>
+std::array<unsigned char, N> random_bytes() {
+  std::array<unsigned char, N> bytes{};
+  if (RAND_bytes(bytes.data(), static_cast<int>(N)) != 1) {
+    // Masks and keys need to be unpredictable to a proxy, not secret; never fail a connection over them.
+    for (auto& byte : bytes) {
+      byte = static_cast<unsigned char>(std::rand());
+    }
+  }
+  return bytes;
+}
+
+// Decrypted bytes are handed on at once, so one buffer serves every connection of the (single) loop.
+std::string& decrypted_scratch() {
+  static std::string buffer;
+  return buffer;
+}
+
 }  // namespace
 
 GatewaySocket::GatewaySocket(EventLoop& loop, const util::Url& url, std::size_t max_message_bytes,
                              SocketHandler& handler)
-    : m_handler(&handler), m_max_message_bytes(max_message_bytes) {
+    : m_handler(&handler),
+      m_wants_tls(url.tls),
+      m_frames(max_message_bytes, simdjson::SIMDJSON_PADDING, k_retained_buffer_bytes) {
   m_host = url.host;
   m_path = url.path;
   m_host_header = host_header(url);
@@ -28,10 +55,8 @@ GatewaySocket::GatewaySocket(EventLoop& loop, const util::Url& url, std::size_t 
   info.port = url.port;
   info.path = m_path.c_str();
   info.host = m_host_header.c_str();
-  info.origin = m_host_header.c_str();
-  info.ssl_connection = url.tls ? LCCSCF_USE_SSL : 0;
+  info.method = "RAW";
   info.local_protocol_name = "qq-gateway";
-  info.ietf_version_or_minus_one = -1;
   info.userdata = this;
   info.pwsi = &m_wsi;
   if (!lws_client_connect_via_info(&info)) {
@@ -46,109 +71,196 @@ GatewaySocket::~GatewaySocket() {
 }
 
 void GatewaySocket::send(std::string text) {
-  if (!m_wsi || m_close_code) {
+  if (!m_wsi || m_phase != Phase::open) {
     return;
   }
-  m_outbox.push_back(std::move(text));
-  lws_callback_on_writable(m_wsi);
+  queue_frame(websocket::Opcode::text, text);
 }
 
 void GatewaySocket::close(int code, std::string_view reason) {
   m_handler = nullptr;
-  if (!m_wsi || m_close_code) {
+  if (!m_wsi || m_phase == Phase::closing) {
     return;
   }
-  m_close_code = code;
-  m_close_reason = std::string(reason.substr(0, 120));
-  m_outbox.clear();
-  lws_callback_on_writable(m_wsi);
+  if (m_phase != Phase::open) {
+    // No WebSocket yet to close politely.
+    m_end_after_write = true;
+    m_pending.clear();
+    m_phase = Phase::closing;
+    lws_callback_on_writable(m_wsi);
+    return;
+  }
+  m_pending.clear();
+  queue_frame(websocket::Opcode::close, websocket::close_payload(code, reason));
+  m_phase = Phase::closing;
+  lws_set_timeout(m_wsi, PENDING_TIMEOUT_CLOSE_ACK, k_close_answer_timeout_s);
 }
 
 void GatewaySocket::report_closed(int code, std::string_view reason) {
   SocketHandler* handler = m_handler;
   m_handler = nullptr;
   if (handler) {
-    handler->on_closed(code,
-                       reason);  // may destroy nothing: the owner retires sockets, never deletes in here
+    handler->on_closed(code, reason);  // the owner retires sockets, never deletes one in here
   }
 }
 
-void GatewaySocket::release_buffer() {
-  // Not `m_message = std::string()`: moving in a short (inline) string keeps the old allocation.
-  std::string().swap(m_message);
+void GatewaySocket::fail(int code, const std::string& reason) {
+  report_closed(code, reason);
+  close(code, reason);
+}
+
+std::string GatewaySocket::closed_reason() const {
+  switch (m_phase) {
+    case Phase::connecting:
+      return "connect failed";
+    case Phase::upgrading:
+      return m_wants_tls && !(m_tls && m_tls->handshake_done())
+                 ? "connect failed: the connection closed during the TLS handshake"
+                 : "connect failed: the connection closed before the WebSocket upgrade was answered";
+    default:
+      return "connection lost without a close frame";
+  }
+}
+
+void GatewaySocket::queue_plaintext(std::string_view bytes) {
+  m_pending.append(bytes);
+  if (m_wsi) {
+    lws_callback_on_writable(m_wsi);
+  }
+}
+
+void GatewaySocket::queue_frame(websocket::Opcode opcode, std::string_view payload) {
+  std::string frame;
+  websocket::append_client_frame(frame, opcode, payload, random_bytes<4>());
+  queue_plaintext(frame);
+}
+
+void GatewaySocket::on_connected() {
+  m_phase = Phase::upgrading;
+  lws_set_timeout(m_wsi, PENDING_TIMEOUT_AWAITING_SERVER_RESPONSE, k_handshake_timeout_s);
+  const websocket::UpgradeRequest request =
+      websocket::make_upgrade_request(m_host_header, m_path, random_bytes<16>());
+  m_upgrade.emplace(request.key);
+  if (m_wants_tls) {
+    m_tls = std::make_unique<TlsClient>(m_host);
+  }
+  queue_plaintext(request.text);
+}
+
+bool GatewaySocket::on_bytes(const char* data, std::size_t size) {
+  if (!m_tls) {
+    return on_plaintext(data, size);
+  }
+  std::string& plaintext = decrypted_scratch();
+  plaintext.clear();
+  if (!m_tls->receive(data, size, plaintext)) {
+    report_closed(k_close_abnormal,
+                  m_phase == Phase::upgrading ? "connect failed: " + m_tls->error() : m_tls->error());
+    return false;
+  }
+  if (m_tls->has_output() || (m_tls->handshake_done() && !m_pending.empty())) {
+    lws_callback_on_writable(m_wsi);
+  }
+  return plaintext.empty() || on_plaintext(plaintext.data(), plaintext.size());
+}
+
+bool GatewaySocket::on_plaintext(const char* data, std::size_t size) {
+  if (m_phase == Phase::upgrading) {
+    std::size_t used = 0;
+    switch (m_upgrade->feed(data, size, used)) {
+      case websocket::UpgradeResponse::Result::incomplete:
+        return true;
+      case websocket::UpgradeResponse::Result::refused:
+        report_closed(k_close_abnormal, "connect failed: " + m_upgrade->error());
+        return false;
+      case websocket::UpgradeResponse::Result::accepted:
+        break;
+    }
+    m_upgrade.reset();
+    m_phase = Phase::open;
+    lws_set_timeout(m_wsi, NO_PENDING_TIMEOUT, 0);
+    if (m_handler) {
+      m_handler->on_open();
+    }
+    data += used;
+    size -= used;
+  }
+  if (size == 0 || m_frames.closed()) {
+    return true;
+  }
+  if (!m_frames.feed(data, size, *this) && !m_frames.closed()) {
+    fail(m_frames.error_code(), m_frames.error());
+  }
+  return true;
+}
+
+void GatewaySocket::on_message(std::string_view text, std::size_t capacity) {
+  if (m_handler && m_phase == Phase::open) {
+    m_handler->on_message(text, capacity);
+  }
+}
+
+void GatewaySocket::on_ping(std::string_view payload) {
+  if (m_phase == Phase::open) {
+    queue_frame(websocket::Opcode::pong, payload);
+  }
+}
+
+void GatewaySocket::on_close(int code, std::string_view reason) {
+  m_peer_close_code = code;
+  m_peer_close_reason = std::string(reason);
+  if (m_phase != Phase::closing) {
+    // Answer with the same code (RFC 6455 section 5.5.1), then end the connection.
+    m_pending.clear();
+    queue_frame(websocket::Opcode::close,
+                code == k_close_no_status ? std::string() : websocket::close_payload(code, {}));
+    m_phase = Phase::closing;
+  }
+  m_end_after_write = true;
+  lws_callback_on_writable(m_wsi);
+}
+
+bool GatewaySocket::write_pending(lws* wsi) {
+  m_wire.assign(LWS_PRE, '\0');
+  if (m_tls) {
+    if (m_tls->handshake_done() && !m_pending.empty()) {
+      if (!m_tls->send(m_pending)) {
+        report_closed(k_close_abnormal, m_tls->error());
+        return false;
+      }
+      m_pending.clear();
+    }
+    m_tls->take_output(m_wire);
+  } else {
+    m_wire += m_pending;
+    m_pending.clear();
+  }
+  const std::size_t size = m_wire.size() - LWS_PRE;
+  if (size > 0) {
+    auto* bytes = reinterpret_cast<unsigned char*>(m_wire.data() + LWS_PRE);
+    if (lws_write(wsi, bytes, size, LWS_WRITE_RAW) < static_cast<int>(size)) {
+      return false;
+    }
+  }
+  if (m_wire.capacity() > k_retained_buffer_bytes) {
+    std::string().swap(m_wire);
+  }
+  return !m_end_after_write;
 }
 
 int GatewaySocket::handle(lws* wsi, int reason, void* in, std::size_t len) {
   switch (reason) {
-    case LWS_CALLBACK_CLIENT_ESTABLISHED:
-      if (m_handler) {
-        m_handler->on_open();
+    case LWS_CALLBACK_RAW_CONNECTED:
+      m_wsi = wsi;
+      if (m_phase == Phase::closing) {
+        return -1;  // closed while connecting
       }
+      on_connected();
       return 0;
-    case LWS_CALLBACK_CLIENT_RECEIVE: {
-      if (lws_is_first_fragment(wsi)) {
-        m_message.clear();
-        m_discarding = false;
-      }
-      if (m_discarding) {
-        return 0;
-      }
-      if (m_message.size() + len > m_max_message_bytes) {
-        m_discarding = true;
-        release_buffer();
-        report_closed(k_close_message_too_big, "message larger than gateway.max_frame_bytes");
-        close(k_close_message_too_big, "message too big");
-        return 0;
-      }
-      const std::size_t needed = m_message.size() + len + simdjson::SIMDJSON_PADDING;
-      if (m_message.capacity() < needed) {
-        // Doubling; but a message that fits in the retained size gets no more than that, so that medium
-        // messages do not leave a buffer that is released and allocated again for every message.
-        const std::size_t doubled = m_message.capacity() * 2;
-        const std::size_t grown =
-            needed <= k_retained_buffer_bytes ? std::min(doubled, k_retained_buffer_bytes) : doubled;
-        m_message.reserve(std::max(needed, grown));
-      }
-      m_message.append(static_cast<const char*>(in), len);
-      if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) {
-        if (m_handler) {
-          m_handler->on_message(m_message, m_message.capacity());
-        }
-        if (m_message.capacity() > k_retained_buffer_bytes) {
-          release_buffer();
-        }
-      }
-      return 0;
-    }
-    case LWS_CALLBACK_CLIENT_WRITEABLE: {
-      if (m_close_code) {
-        lws_close_reason(wsi, static_cast<lws_close_status>(m_close_code),
-                         reinterpret_cast<unsigned char*>(m_close_reason.data()), m_close_reason.size());
-        return -1;
-      }
-      if (m_outbox.empty()) {
-        return 0;
-      }
-      const std::string& text = m_outbox.front();
-      m_write_buffer.resize(LWS_PRE + text.size());
-      std::memcpy(m_write_buffer.data() + LWS_PRE, text.data(), text.size());
-      const int written = lws_write(wsi, m_write_buffer.data() + LWS_PRE, text.size(), LWS_WRITE_TEXT);
-      m_outbox.pop_front();
-      if (written < static_cast<int>(text.size())) {
-        return -1;
-      }
-      if (!m_outbox.empty()) {
-        lws_callback_on_writable(wsi);
-      }
-      return 0;
-    }
-    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-      if (len >= 2) {
-        const auto* bytes = static_cast<const unsigned char*>(in);
-        m_peer_close_code = (bytes[0] << 8) | bytes[1];
-        m_peer_close_reason.assign(reinterpret_cast<const char*>(bytes + 2), len - 2);
-      }
-      return 0;
+    case LWS_CALLBACK_RAW_RX:
+      return on_bytes(static_cast<const char*>(in), len) ? 0 : -1;
+    case LWS_CALLBACK_RAW_WRITEABLE:
+      return write_pending(wsi) ? 0 : -1;
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
       m_wsi = nullptr;
       lws_set_wsi_user(wsi, nullptr);
@@ -160,13 +272,13 @@ int GatewaySocket::handle(lws* wsi, int reason, void* in, std::size_t len) {
       report_closed(k_close_abnormal, why);
       return 0;
     }
-    case LWS_CALLBACK_CLIENT_CLOSED:
+    case LWS_CALLBACK_RAW_CLOSE:
       m_wsi = nullptr;
       lws_set_wsi_user(wsi, nullptr);
       if (m_peer_close_code) {
         report_closed(m_peer_close_code, m_peer_close_reason);
       } else {
-        report_closed(k_close_abnormal, "connection lost without a close frame");
+        report_closed(k_close_abnormal, closed_reason());
       }
       return 0;
     default:

@@ -176,6 +176,12 @@ int callback(struct lws* wsi, enum lws_callback_reasons reason, void* user, void
       }
       return 0;
     }
+    case LWS_CALLBACK_RECEIVE_PONG:
+      if (pss != nullptr && pss->conn != nullptr) {
+        ++pss->conn->pongs;
+        pss->conn->last_pong.assign(static_cast<const char*>(in), len);
+      }
+      return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
       if (pss == nullptr || pss->conn == nullptr) {
         return 0;
@@ -309,8 +315,12 @@ int run_server(Simulator& sim, const volatile std::sig_atomic_t& stop) {
   info.uid = -1;
   info.vhost_name = "default";
   info.pt_serv_buf_size = 64 * 1024;
-  // Webhook delivery to https:// URLs needs the client TLS context; the server side stays plain.
+  // Webhook delivery to https:// URLs needs the client TLS context.
   info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+  if (!opt.tls_cert.empty()) {
+    info.ssl_cert_filepath = opt.tls_cert.c_str();
+    info.ssl_private_key_filepath = opt.tls_key.c_str();
+  }
   if (opt.listen == "0.0.0.0") {
     info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
   }
@@ -335,7 +345,8 @@ int run_server(Simulator& sim, const volatile std::sig_atomic_t& stop) {
     return 1;
   }
   const std::string shown = opt.listen.find(':') != std::string::npos ? "[" + opt.listen + "]" : opt.listen;
-  fmt::print("qq-gateway-sim listening on http://{}:{}\n", shown, port);
+  fmt::print("qq-gateway-sim listening on {}://{}:{}\n", opt.tls_cert.empty() ? "http" : "https", shown,
+             port);
   std::fflush(stdout);
 
   while (stop == 0) {

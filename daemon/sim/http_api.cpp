@@ -111,14 +111,17 @@ bool Simulator::valid_http_auth(const HttpRequest& request) const {
 }
 
 std::string Simulator::gateway_url(const HttpRequest& request) const {
-  if (is_wildcard(opt_.listen) && !request.host.empty()) {
-    return fmt::format("ws://{}/websocket/", request.host);
+  const std::string_view scheme = opt_.tls_cert.empty() ? "ws" : "wss";
+  if (opt_.gateway_host.empty() && is_wildcard(opt_.listen) && !request.host.empty()) {
+    return fmt::format("{}://{}/websocket/", scheme, request.host);
   }
-  std::string host = is_wildcard(opt_.listen) ? "127.0.0.1" : opt_.listen;
+  std::string host = !opt_.gateway_host.empty() ? opt_.gateway_host
+                     : is_wildcard(opt_.listen) ? "127.0.0.1"
+                                                : opt_.listen;
   if (host.find(':') != std::string::npos) {
     host = "[" + host + "]";
   }
-  return fmt::format("ws://{}:{}/websocket/", host, port_);
+  return fmt::format("{}://{}:{}/websocket/", scheme, host, port_);
 }
 
 HttpResponse Simulator::handle_gateway(const HttpRequest& request, bool bot) {
@@ -217,11 +220,13 @@ HttpResponse Simulator::control_state() {
     fmt::format_to(
         it,
         R"(,"attached":{},"acks":{},"closing":{},"sent":{},"frames_sent":{},"queued":{},"pending":{},)"
-        R"("heartbeats":{},"last_heartbeat":{},"connected_at_us":{}}})",
+        R"("heartbeats":{},"last_heartbeat":{},"pongs":{},"connected_at_us":{},"last_pong":)",
         conn->session != nullptr, conn->acks, conn->closing, conn->sent, conn->frames_sent,
         conn->queue.size(), pending, conn->heartbeats,
         conn->last_heartbeat.empty() ? std::string_view("null") : std::string_view(conn->last_heartbeat),
-        conn->connected_at_us);
+        conn->pongs, conn->connected_at_us);
+    append_json_string(out, conn->last_pong);
+    out += '}';
   }
   fmt::format_to(
       it, R"(],"sessions":{},"identifies":{},"resumes":{},"token_requests":{},"remaining":{},"shards":[)",
@@ -505,6 +510,8 @@ HttpResponse Simulator::control_fault(const JsonObject& req) {
       return control_error(400, "raw needs a string field text");
     }
     text = *t;
+  } else if (kind == "ping") {
+    text = req.get_string("text").value_or("sim-ping");
   } else if (kind != "reconnect" && kind != "stop_acks" && kind != "resume_acks" && kind != "drop" &&
              kind != "heartbeat_request") {
     return control_error(400, "unknown fault kind " + kind);
@@ -535,6 +542,8 @@ HttpResponse Simulator::control_fault(const JsonObject& req) {
       enqueue_text(*conn, text);
     } else if (kind == "heartbeat_request") {
       enqueue_text(*conn, R"({"op":1,"d":null})");
+    } else if (kind == "ping") {
+      enqueue_ping(*conn, text);
     }
     r.body += first ? "" : ",";
     first = false;

@@ -15,6 +15,15 @@ int parse_options(int argc, char** argv, Options& out) {
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
   app.add_option("--port-file", out.port_file, "Write the bound port number here once listening");
+  auto* cert = app.add_option("--tls-cert", out.tls_cert,
+                              "PEM certificate chain: serve HTTPS and wss:// instead of http:// and ws://")
+                   ->check(CLI::ExistingFile);
+  auto* key =
+      app.add_option("--tls-key", out.tls_key, "PEM private key of --tls-cert")->check(CLI::ExistingFile);
+  cert->needs(key);
+  key->needs(cert);
+  app.add_option("--gateway-host", out.gateway_host,
+                 "Host name or address the gateway URL from /gateway names (default: the listen address)");
   app.add_option("--app-id", out.app_id, "AppID the token endpoint accepts")->capture_default_str();
   app.add_option("--secret", out.secret, "clientSecret the token endpoint accepts")->capture_default_str();
   app.add_option("--bot-token", out.bot_token, "Also accept the legacy static token 'Bot <app_id>.<T>'");

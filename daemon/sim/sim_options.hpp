@@ -11,6 +11,11 @@ struct Options {
   std::string listen = "127.0.0.1";
   int port = 0;
   std::string port_file;
+  // HTTPS and wss:// on the one port when both are set.
+  std::string tls_cert;
+  std::string tls_key;
+  // The host the gateway URL names instead of the listen address (certificate name checks).
+  std::string gateway_host;
   std::string app_id = "102000000";
   std::string secret = "sim-secret";
   std::string bot_token;

@@ -301,6 +301,15 @@ void Simulator::enqueue_close(Connection& conn, int code, std::string reason) {
   request_write(conn);
 }
 
+void Simulator::enqueue_ping(Connection& conn, std::string payload) {
+  if (conn.closing) {
+    return;
+  }
+  payload.resize(std::min<std::size_t>(payload.size(), 125));
+  conn.queue.push_back(OutItem{OutItem::Kind::ping, false, 0, nullptr, std::move(payload)});
+  request_write(conn);
+}
+
 void Simulator::enqueue_drop(Connection& conn, bool immediate) {
   if (immediate) {
     conn.queue.clear();
@@ -451,6 +460,16 @@ int Simulator::on_ws_writeable(Connection& conn) {
         conn.queue.clear();
         log(LogLevel::info, "conn {}: closing with {}", conn.id, conn.server_close_code.value_or(0));
         return -1;
+      }
+      case OutItem::Kind::ping: {
+        std::string buffer(LWS_PRE + item.reason.size(), '\0');
+        std::memcpy(buffer.data() + LWS_PRE, item.reason.data(), item.reason.size());
+        auto* payload = reinterpret_cast<unsigned char*>(buffer.data() + LWS_PRE);
+        if (lws_write(conn.wsi, payload, item.reason.size(), LWS_WRITE_PING) < 0) {
+          return -1;
+        }
+        conn.queue.pop_front();
+        break;
       }
       case OutItem::Kind::drop: {
         conn.queue.clear();

@@ -23,12 +23,12 @@ namespace qqsim {
 
 // One queued item of a connection's send queue.
 struct OutItem {
-  enum class Kind : std::uint8_t { frame, close, drop };
+  enum class Kind : std::uint8_t { frame, close, drop, ping };
   Kind kind = Kind::frame;
   bool dispatch = false;  // counts in Connection::sent
   int close_code = 0;
   FramePtr frame;
-  std::string reason;
+  std::string reason;  // a close's reason, a ping's payload
 };
 
 // One WebSocket client connection.
@@ -48,6 +48,8 @@ struct Connection {
   std::uint64_t frames_sent = 0;  // all frames written
   std::uint64_t heartbeats = 0;
   std::string last_heartbeat;  // raw `d` of the last op 1
+  std::uint64_t pongs = 0;
+  std::string last_pong;  // payload of the last pong
   std::optional<int> peer_close_code;
   std::optional<int> server_close_code;
   std::int64_t connected_at_us = 0;
@@ -118,6 +120,7 @@ class Simulator {
   void enqueue_text(Connection& conn, std::string_view text) { enqueue_frame(conn, make_frame(text), false); }
   void enqueue_close(Connection& conn, int code, std::string reason);
   void enqueue_drop(Connection& conn, bool immediate);
+  void enqueue_ping(Connection& conn, std::string payload);
   void request_write(Connection& conn);
   // Sends a dispatch on `session` (history + its live connection, if any). Returns its s and frame.
   std::pair<std::uint64_t, FramePtr> dispatch(Session& session, std::string_view t, std::string_view d,

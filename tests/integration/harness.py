@@ -3,6 +3,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -29,7 +30,10 @@ def wait_for(predicate, timeout, what):
 
 
 class Sim:
-    def __init__(self, workdir, *args):
+    """The simulator. With `ca_file` it serves HTTPS and wss:// (pass --tls-cert and --tls-key in args), and
+    the control requests here trust that CA."""
+
+    def __init__(self, workdir, *args, ca_file=None):
         self.port_file = os.path.join(workdir, "sim.port")
         if os.path.exists(self.port_file):
             os.unlink(self.port_file)  # a previous simulator's port must not be mistaken for this one's
@@ -38,12 +42,13 @@ class Sim:
                                      stdout=self.log, stderr=subprocess.STDOUT)
         self.port = int(wait_for(lambda: os.path.exists(self.port_file) and open(self.port_file).read().strip(),
                                  10, "the simulator's port file"))
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = f"{'https' if ca_file else 'http'}://127.0.0.1:{self.port}"
+        self.ssl_context = ssl.create_default_context(cafile=ca_file) if ca_file else None
 
     def request(self, method, path, body=None):
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.base + path, data=data, method=method)
-        with urllib.request.urlopen(req, timeout=10) as response:
+        with urllib.request.urlopen(req, timeout=10, context=self.ssl_context) as response:
             return json.loads(response.read())
 
     def get(self, path):

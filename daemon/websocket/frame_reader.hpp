@@ -1,0 +1,79 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace relay::websocket {
+
+// Close codes of RFC 6455 section 7.4.1 that the reader reports.
+constexpr int k_close_protocol_error = 1002;
+constexpr int k_close_message_too_big = 1009;
+
+// What a server sends to a client, as the reader delivers it.
+class FrameHandler {
+ public:
+  virtual ~FrameHandler() = default;
+  // One whole data message (its fragments joined). `capacity` bytes are readable from text.data(), at least
+  // `padding` past the end, so a parser that reads ahead needs no copy.
+  virtual void on_message(std::string_view text, std::size_t capacity) = 0;
+  virtual void on_ping(std::string_view payload) = 0;
+  // The peer's close frame; code 1005 when it carried none. Nothing more is read after it.
+  virtual void on_close(int code, std::string_view reason) = 0;
+};
+
+// Reads the frames a WebSocket server sends (RFC 6455 section 5), from bytes in whatever pieces they arrive.
+// A whole frame already in the input is handled without staging its header; its payload is copied once,
+// into the message buffer. No extension is negotiated, so RSV bits are errors; a server's frames must not be
+// masked. Text messages are not checked for UTF-8 here: the JSON parser does that.
+class FrameReader {
+ public:
+  // `padding`: bytes readable past every message's end. `retained_bytes`: the message buffer is kept up to
+  // this size between messages, and given back after a larger message, so an idle connection stays small.
+  FrameReader(std::size_t max_message_bytes, std::size_t padding, std::size_t retained_bytes);
+
+  // Handles `size` more bytes. Returns false after a violation (then error_code() and error() say which)
+  // or after a close frame; the caller stops reading either way.
+  bool feed(const char* data, std::size_t size, FrameHandler& handler);
+
+  int error_code() const { return m_error_code; }
+  const std::string& error() const { return m_error; }
+  bool closed() const { return m_closed; }
+  // Gives back the message buffer.
+  void release_buffer();
+
+ private:
+  struct Header {
+    bool fin = false;
+    int opcode = 0;
+    std::uint64_t length = 0;
+  };
+  enum class HeaderResult { incomplete, ok, invalid };
+
+  HeaderResult parse_header(const unsigned char* bytes, std::size_t size, Header& header, std::size_t& used);
+  bool start_frame(const Header& header);
+  bool payload(const char* data, std::size_t size, FrameHandler& handler);
+  bool finish_frame(FrameHandler& handler);
+  void reserve_message(std::size_t bytes);
+  bool fail(int code, std::string why);
+
+  std::size_t m_max_message_bytes;
+  std::size_t m_padding;
+  std::size_t m_retained_bytes;
+  // The frame being read.
+  unsigned char m_header_bytes[14];
+  std::size_t m_header_size = 0;
+  bool m_in_frame = false;
+  Header m_frame;
+  std::uint64_t m_frame_remaining = 0;
+  std::string m_control;  // a control frame's payload
+  // The data message being joined.
+  bool m_in_message = false;
+  std::string m_message;
+  bool m_closed = false;
+  int m_error_code = 0;
+  std::string m_error;
+};
+
+}  // namespace relay::websocket

@@ -1,0 +1,40 @@
+#include "websocket/frame_writer.hpp"
+
+namespace relay::websocket {
+namespace {
+constexpr std::size_t k_max_close_reason = 123;  // 125 bytes of control payload, less the code
+}  // namespace
+
+void append_client_frame(std::string& out, Opcode opcode, std::string_view payload,
+                         const std::array<unsigned char, 4>& mask) {
+  out.push_back(static_cast<char>(0x80 | static_cast<unsigned>(opcode)));
+  const std::uint64_t length = payload.size();
+  if (length < 126) {
+    out.push_back(static_cast<char>(0x80 | length));
+  } else if (length <= 0xFFFF) {
+    out.push_back(static_cast<char>(0x80 | 126));
+    out.push_back(static_cast<char>(length >> 8));
+    out.push_back(static_cast<char>(length & 0xFF));
+  } else {
+    out.push_back(static_cast<char>(0x80 | 127));
+    for (int shift = 56; shift >= 0; shift -= 8) {
+      out.push_back(static_cast<char>((length >> shift) & 0xFF));
+    }
+  }
+  out.append(reinterpret_cast<const char*>(mask.data()), mask.size());
+  const std::size_t start = out.size();
+  out.append(payload);
+  for (std::size_t i = 0; i < payload.size(); ++i) {
+    out[start + i] = static_cast<char>(static_cast<unsigned char>(out[start + i]) ^ mask[i % 4]);
+  }
+}
+
+std::string close_payload(int code, std::string_view reason) {
+  std::string payload;
+  payload.push_back(static_cast<char>((code >> 8) & 0xFF));
+  payload.push_back(static_cast<char>(code & 0xFF));
+  payload.append(reason.substr(0, k_max_close_reason));
+  return payload;
+}
+
+}  // namespace relay::websocket

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace relay::websocket {
+
+// The client's opening handshake (RFC 6455 section 4.1): one GET with the upgrade headers.
+struct UpgradeRequest {
+  std::string key;   // Sec-WebSocket-Key: 16 random bytes, base64
+  std::string text;  // the whole request
+};
+UpgradeRequest make_upgrade_request(std::string_view host_header, std::string_view path,
+                                    const std::array<unsigned char, 16>& nonce);
+
+// The Sec-WebSocket-Accept a server must answer `key` with.
+std::string expected_accept(std::string_view key);
+
+// Reads the server's answer to the upgrade request, from bytes in whatever pieces they arrive.
+class UpgradeResponse {
+ public:
+  static constexpr std::size_t k_max_bytes = 16 * 1024;
+
+  explicit UpgradeResponse(std::string key) : m_accept(expected_accept(key)) {}
+
+  enum class Result { incomplete, accepted, refused };
+  // On `accepted`, `used` is how many of `size` bytes belonged to the response: the rest are frames.
+  Result feed(const char* data, std::size_t size, std::size_t& used);
+  // Why the upgrade was refused, for the log.
+  const std::string& error() const { return m_error; }
+  int status() const { return m_status; }
+
+ private:
+  Result check();
+
+  std::string m_accept;
+  std::string m_head;
+  std::string m_error;
+  int m_status = 0;
+};
+
+}  // namespace relay::websocket
