@@ -49,9 +49,10 @@ int exit_code_for(gateway::StopCategory category) {
 
 // relay_seq numbers reserved in the state file at a time; a crash costs at most this many unused numbers.
 constexpr std::uint64_t k_relay_seq_block = 10'000;
-// glibc keeps the freed buffers of large messages in its heap, resident; malloc_trim gives the free pages
-// back once large messages have stopped for this long, so that shards that carried one are small again when
-// idle. Never while they keep coming: the pages would be faulted straight back in.
+// glibc keeps freed memory in its heap, resident: the buffers of large messages, and what TLS handshakes and
+// session starts allocate for a moment. malloc_trim gives the free pages back once these have stopped for
+// this long, so that shards are small again when idle. Never while they keep coming: the pages would be
+// faulted straight back in.
 constexpr util::Millis k_trim_after_quiet{1'000};
 constexpr std::size_t k_large_message_bytes = 16 * 1024;
 
@@ -177,13 +178,17 @@ void RelayApp::serve_replay() {
   }
 }
 
+void RelayApp::note_heap_churn() {
+  m_last_heap_churn = m_loop.now();
+  if (!m_trim_scheduled) {
+    m_trim_scheduled = true;
+    m_trim_timer.schedule_in(k_trim_after_quiet);
+  }
+}
+
 void RelayApp::after_publish(std::size_t body_bytes) {
   if (body_bytes > k_large_message_bytes) {
-    m_last_large_message = m_loop.now();
-    if (!m_trim_scheduled) {
-      m_trim_scheduled = true;
-      m_trim_timer.schedule_in(k_trim_after_quiet);
-    }
+    note_heap_churn();
   }
   if (m_journal && m_journal->has_pending()) {
     if (m_journal->pending_bytes() > (1u << 20)) {
@@ -257,7 +262,7 @@ std::string RelayApp::service_status() const {
 }
 
 void RelayApp::trim_heap_when_quiet() {
-  const auto quiet_until = m_last_large_message + k_trim_after_quiet;
+  const auto quiet_until = m_last_heap_churn + k_trim_after_quiet;
   if (m_loop.now() < quiet_until) {
     m_trim_timer.schedule_at(quiet_until);
     return;
@@ -490,10 +495,12 @@ void RelayApp::on_shard_state(const gateway::ShardId& shard, std::string_view se
     ++m_disconnects;
     ++m_close_codes[change.close_code];
   }
+  const bool up = change.state == gateway::ShardState::ready || change.state == gateway::ShardState::resumed;
+  if (up) {
+    note_heap_churn();  // the handshakes that led here freed more than they kept
+  }
   if (m_service && !m_shutting_down) {
     // Ready for systemd once the first shard is: the publisher is bound and events flow.
-    const bool up =
-        change.state == gateway::ShardState::ready || change.state == gateway::ShardState::resumed;
     if (up || m_service->is_ready()) {
       m_service->ready(service_status());
     }

@@ -56,6 +56,8 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
   // After every publish: the journal flush, the relay_seq reservation, and a state save within the interval.
   void after_publish(std::size_t body_bytes);
   void trim_heap_when_quiet();
+  // Freed memory worth giving back once things are quiet (see trim_heap_when_quiet).
+  void note_heap_churn();
   void start_replay();
   void serve_replay();
   void count_event(std::string_view source, std::string_view type);
@@ -95,7 +97,7 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
   // Gives memory freed after large messages back to the system, so that idle shards stay small.
   ingress::Timer m_trim_timer;
   bool m_trim_scheduled = false;
-  util::TimePoint m_last_large_message{};
+  util::TimePoint m_last_heap_churn{};
   int m_signal_fd = -1;
   int m_exit_code = 0;
   bool m_shutting_down = false;

@@ -12,6 +12,8 @@ using enum StopCategory;
 // docs/architecture.md mirrors it and tests walk it.
 constexpr std::array k_rules{
     CloseRule{1000, 1001, resume, none, "normal closure by the server", ""},
+    CloseRule{1002, 1002, resume, none, "WebSocket protocol error", ""},
+    CloseRule{1005, 1005, resume, none, "closed without a code", ""},
     CloseRule{1006, 1006, resume, none, "connection lost", ""},
     CloseRule{4000, 4000, resume, none, "unknown error", ""},
     CloseRule{4001, 4002, identify_bounded, other, "invalid opcode or payload",

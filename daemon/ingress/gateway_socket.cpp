@@ -105,8 +105,13 @@ void GatewaySocket::report_closed(int code, std::string_view reason) {
 }
 
 void GatewaySocket::fail(int code, const std::string& reason) {
-  report_closed(code, reason);
+  // Close first, so that the close frame carries this code and not the one the handler's reaction would
+  // close with.
+  SocketHandler* handler = m_handler;
   close(code, reason);
+  if (handler) {
+    handler->on_closed(code, reason);
+  }
 }
 
 std::string GatewaySocket::closed_reason() const {
@@ -135,7 +140,7 @@ void GatewaySocket::queue_frame(websocket::Opcode opcode, std::string_view paylo
   queue_plaintext(frame);
 }
 
-void GatewaySocket::on_connected() {
+bool GatewaySocket::on_connected() {
   m_phase = Phase::upgrading;
   lws_set_timeout(m_wsi, PENDING_TIMEOUT_AWAITING_SERVER_RESPONSE, k_handshake_timeout_s);
   const websocket::UpgradeRequest request =
@@ -143,8 +148,13 @@ void GatewaySocket::on_connected() {
   m_upgrade.emplace(request.key);
   if (m_wants_tls) {
     m_tls = std::make_unique<TlsClient>(m_host);
+    if (!m_tls->error().empty()) {
+      report_closed(k_close_abnormal, "connect failed: " + m_tls->error());
+      return false;
+    }
   }
   queue_plaintext(request.text);
+  return true;
 }
 
 bool GatewaySocket::on_bytes(const char* data, std::size_t size) {
@@ -154,18 +164,27 @@ bool GatewaySocket::on_bytes(const char* data, std::size_t size) {
   std::string& plaintext = decrypted_scratch();
   plaintext.clear();
   if (!m_tls->receive(data, size, plaintext)) {
-    report_closed(k_close_abnormal,
-                  m_phase == Phase::upgrading ? "connect failed: " + m_tls->error() : m_tls->error());
+    if (m_peer_close_code) {
+      report_closed(m_peer_close_code, m_peer_close_reason);  // the close frame came first: it is the news
+    } else {
+      report_closed(k_close_abnormal,
+                    m_phase == Phase::upgrading ? "connect failed: " + m_tls->error() : m_tls->error());
+    }
     return false;
   }
   if (m_tls->has_output() || (m_tls->handshake_done() && !m_pending.empty())) {
     lws_callback_on_writable(m_wsi);
   }
-  return plaintext.empty() || on_plaintext(plaintext.data(), plaintext.size());
+  if (!plaintext.empty() && !on_plaintext(plaintext.data(), plaintext.size())) {
+    return false;
+  }
+  // After close_notify nothing more can come: what was decrypted before it has been handled, and the
+  // connection ends (RAW_CLOSE reports the close frame's code if one came).
+  return !m_tls->peer_closed();
 }
 
 bool GatewaySocket::on_plaintext(const char* data, std::size_t size) {
-  if (m_phase == Phase::upgrading) {
+  if (m_upgrade) {
     std::size_t used = 0;
     switch (m_upgrade->feed(data, size, used)) {
       case websocket::UpgradeResponse::Result::incomplete:
@@ -255,8 +274,7 @@ int GatewaySocket::handle(lws* wsi, int reason, void* in, std::size_t len) {
       if (m_phase == Phase::closing) {
         return -1;  // closed while connecting
       }
-      on_connected();
-      return 0;
+      return on_connected() ? 0 : -1;
     case LWS_CALLBACK_RAW_RX:
       return on_bytes(static_cast<const char*>(in), len) ? 0 : -1;
     case LWS_CALLBACK_RAW_WRITEABLE:

@@ -53,7 +53,8 @@ class GatewaySocket final : private websocket::FrameHandler {
   void on_ping(std::string_view payload) override;
   void on_close(int code, std::string_view reason) override;
 
-  void on_connected();
+  // False when the connection must end now.
+  bool on_connected();
   // False when the connection must end now.
   bool on_bytes(const char* data, std::size_t size);
   bool on_plaintext(const char* data, std::size_t size);
@@ -74,9 +75,8 @@ class GatewaySocket final : private websocket::FrameHandler {
   bool m_wants_tls = false;
   std::optional<websocket::UpgradeResponse> m_upgrade;
   websocket::FrameReader m_frames;
-  std::string m_plaintext;  // decrypted bytes being handled
-  std::string m_pending;    // plaintext (request, frames) not yet handed to the socket
-  std::string m_wire;       // LWS_PRE bytes of headroom, then what one write sends
+  std::string m_pending;  // plaintext (request, frames) not yet handed to the socket
+  std::string m_wire;     // LWS_PRE bytes of headroom, then what one write sends
   bool m_end_after_write = false;
   int m_peer_close_code = 0;
   std::string m_peer_close_reason;

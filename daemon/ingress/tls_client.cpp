@@ -1,5 +1,6 @@
 #include "ingress/tls_client.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <openssl/err.h>
@@ -7,6 +8,10 @@
 
 namespace relay::ingress {
 namespace {
+
+// Ciphertext goes into the memory BIO in slices of this size: a memory BIO never gives back the buffer it
+// grew to, so this is what each idle connection keeps, not the 16 KiB a read can bring.
+constexpr std::size_t k_input_slice = 4096;
 
 // One context for every gateway connection: the trust store is loaded once.
 SSL_CTX* client_context() {
@@ -96,6 +101,9 @@ bool TlsClient::fail(const char* what, int ssl_result) {
 }
 
 bool TlsClient::advance(std::string& plaintext) {
+  // libwebsockets' own TLS connections share this thread's error queue; a stale entry would make
+  // SSL_get_error report a fatal error for a mere "want more data".
+  ERR_clear_error();
   if (!m_handshake_done) {
     const int result = SSL_do_handshake(m_ssl);
     if (result != 1) {
@@ -114,23 +122,36 @@ bool TlsClient::advance(std::string& plaintext) {
       continue;
     }
     const int reason = SSL_get_error(m_ssl, result);
+    if (reason == SSL_ERROR_ZERO_RETURN) {
+      m_peer_closed = true;
+      return true;
+    }
     return reason == SSL_ERROR_WANT_READ || reason == SSL_ERROR_WANT_WRITE ? true
                                                                            : fail("TLS read failed", result);
   }
 }
 
 bool TlsClient::receive(const char* data, std::size_t size, std::string& plaintext) {
-  if (!m_error.empty()) {
-    return false;
+  while (m_error.empty() && !m_peer_closed) {
+    const std::size_t slice = std::min(size, k_input_slice);
+    if (BIO_write(m_in, data, static_cast<int>(slice)) != static_cast<int>(slice)) {
+      m_error = "TLS: cannot buffer received data";
+      return false;
+    }
+    if (!advance(plaintext)) {
+      return false;
+    }
+    data += slice;
+    size -= slice;
+    if (size == 0) {
+      return true;
+    }
   }
-  if (BIO_write(m_in, data, static_cast<int>(size)) != static_cast<int>(size)) {
-    m_error = "TLS: cannot buffer received data";
-    return false;
-  }
-  return advance(plaintext);
+  return m_error.empty();
 }
 
 bool TlsClient::send(std::string_view plaintext) {
+  ERR_clear_error();
   while (!plaintext.empty()) {
     const int result = SSL_write(m_ssl, plaintext.data(), static_cast<int>(plaintext.size()));
     if (result <= 0) {

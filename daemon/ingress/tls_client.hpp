@@ -20,7 +20,8 @@ class TlsClient {
   TlsClient& operator=(const TlsClient&) = delete;
 
   // Feeds ciphertext and appends whatever plaintext it completes to `plaintext`. False on a TLS failure
-  // (a bad certificate, a protocol error); error() says what.
+  // (a bad certificate, a protocol error); error() says what. The server's close_notify is not a failure:
+  // the plaintext before it is delivered and peer_closed() turns true.
   bool receive(const char* data, std::size_t size, std::string& plaintext);
   // Encrypts `plaintext` for sending; the handshake must be done.
   bool send(std::string_view plaintext);
@@ -29,6 +30,7 @@ class TlsClient {
   void take_output(std::string& out);
 
   bool handshake_done() const { return m_handshake_done; }
+  bool peer_closed() const { return m_peer_closed; }
   const std::string& error() const { return m_error; }
 
  private:
@@ -39,6 +41,7 @@ class TlsClient {
   BIO* m_in = nullptr;   // owned by m_ssl
   BIO* m_out = nullptr;  // owned by m_ssl
   bool m_handshake_done = false;
+  bool m_peer_closed = false;
   std::string m_error;
 };
 

@@ -523,7 +523,7 @@ HttpResponse Simulator::control_fault(const JsonObject& req) {
   bool first = true;
   for (Connection* conn : targets) {
     if (kind == "close") {
-      enqueue_close(*conn, code, text);
+      enqueue_close(*conn, code, text, req.get_bool("abrupt").value_or(false));
     } else if (kind == "reconnect") {
       enqueue_text(*conn, R"({"op":7,"d":false})");
       enqueue_close(*conn, 4009, "Session timed out");

@@ -9,6 +9,7 @@
 #include <iterator>
 
 #include <fmt/format.h>
+#include <openssl/ssl.h>
 
 #include "log.hpp"
 #include "util/json_writer.hpp"
@@ -289,7 +290,7 @@ void Simulator::enqueue_frame(Connection& conn, FramePtr frame, bool dispatch) {
   request_write(conn);
 }
 
-void Simulator::enqueue_close(Connection& conn, int code, std::string reason) {
+void Simulator::enqueue_close(Connection& conn, int code, std::string reason, bool abrupt) {
   if (conn.closing) {
     return;
   }
@@ -297,7 +298,7 @@ void Simulator::enqueue_close(Connection& conn, int code, std::string reason) {
   if (reason.size() > 120) {
     reason.resize(120);
   }
-  conn.queue.push_back(OutItem{OutItem::Kind::close, false, code, nullptr, std::move(reason)});
+  conn.queue.push_back(OutItem{OutItem::Kind::close, false, code, nullptr, std::move(reason), abrupt});
   request_write(conn);
 }
 
@@ -455,6 +456,24 @@ int Simulator::on_ws_writeable(Connection& conn) {
         break;
       case OutItem::Kind::close: {
         conn.server_close_code = item.close_code;
+        if (item.abrupt) {
+          // The close frame, then close_notify and FIN at once, without waiting for the client's answer.
+          std::string frame(LWS_PRE, '\0');
+          frame += static_cast<char>(0x88);
+          frame += static_cast<char>(2 + item.reason.size());
+          frame += static_cast<char>(item.close_code >> 8);
+          frame += static_cast<char>(item.close_code & 0xFF);
+          frame += item.reason;
+          auto* bytes = reinterpret_cast<unsigned char*>(frame.data() + LWS_PRE);
+          lws_write(conn.wsi, bytes, frame.size() - LWS_PRE, LWS_WRITE_RAW);
+          if (SSL* ssl = lws_get_ssl(conn.wsi)) {
+            SSL_shutdown(ssl);
+          }
+          ::shutdown(lws_get_socket_fd(conn.wsi), SHUT_RDWR);
+          conn.queue.clear();
+          log(LogLevel::info, "conn {}: closed abruptly with {}", conn.id, item.close_code);
+          return -1;
+        }
         lws_close_reason(conn.wsi, static_cast<enum lws_close_status>(item.close_code),
                          reinterpret_cast<unsigned char*>(item.reason.data()), item.reason.size());
         conn.queue.clear();

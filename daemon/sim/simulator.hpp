@@ -28,7 +28,8 @@ struct OutItem {
   bool dispatch = false;  // counts in Connection::sent
   int close_code = 0;
   FramePtr frame;
-  std::string reason;  // a close's reason, a ping's payload
+  std::string reason;   // a close's reason, a ping's payload
+  bool abrupt = false;  // close: end the TLS session and the TCP connection right after the close frame
 };
 
 // One WebSocket client connection.
@@ -118,7 +119,7 @@ class Simulator {
   // sending
   void enqueue_frame(Connection& conn, FramePtr frame, bool dispatch);
   void enqueue_text(Connection& conn, std::string_view text) { enqueue_frame(conn, make_frame(text), false); }
-  void enqueue_close(Connection& conn, int code, std::string reason);
+  void enqueue_close(Connection& conn, int code, std::string reason, bool abrupt = false);
   void enqueue_drop(Connection& conn, bool immediate);
   void enqueue_ping(Connection& conn, std::string payload);
   void request_write(Connection& conn);

@@ -108,7 +108,8 @@ void FrameReader::reserve_message(std::size_t bytes) {
   // Doubling; but a message that fits in the retained size gets no more than that, so that medium messages
   // do not leave a buffer that is released and allocated again for every message.
   const std::size_t doubled = m_message.capacity() * 2;
-  const std::size_t grown = needed <= m_retained_bytes ? std::min(doubled, m_retained_bytes) : doubled;
+  const std::size_t grown = needed <= m_retained_bytes ? std::min(doubled, m_retained_bytes)
+                                                       : std::min(doubled, m_max_message_bytes + m_padding);
   m_message.reserve(std::max(needed, grown));
 }
 

@@ -4,7 +4,11 @@
 // the limit the relay's throughput is compared with (tests/bench/run_bench.py, docs/performance.md).
 //
 // usage: bench-lws-sink --url ws://127.0.0.1:PORT/websocket/ --shards S --token "Bot APPID.TOKEN"
-//                       --count N [--skip K] [--timeout SECONDS] [--latency]
+//                       --count N [--skip K] [--timeout SECONDS] [--latency] [--framing lws|relay]
+//
+// --framing lws (the default) uses libwebsockets' WebSocket client. --framing relay reads a raw lws socket
+// with the relay's own upgrade and frame reader (daemon/websocket), as the relay's GatewaySocket does: the
+// floor of the relay's own transport.
 //
 // Every connection gets Hello, sends Identify for its shard and gets READY; once all S are ready, the sink
 // prints {"ready":...}. Every later message is an event: after the first K, the next N are counted and the
@@ -17,6 +21,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <array>
 #include <cinttypes>
 #include <csignal>
 #include <cstdint>
@@ -24,6 +29,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +37,9 @@
 #include <libwebsockets.h>
 
 #include "send_stamp.hpp"
+#include "websocket/frame_reader.hpp"
+#include "websocket/frame_writer.hpp"
+#include "websocket/handshake.hpp"
 
 namespace {
 
@@ -50,8 +59,12 @@ struct Options {
   std::uint64_t skip = 0;
   double timeout_s = 30;
   bool latency = false;
+  bool own_framing = false;          // --framing relay
   std::uint64_t intents = 1u << 25;  // GROUP_AND_C2C_EVENT
 };
+
+constexpr std::size_t k_max_message_bytes = 64 * 1024 * 1024;
+constexpr std::size_t k_padding = 64;
 
 struct Conn {
   unsigned index = 0;
@@ -61,6 +74,10 @@ struct Conn {
   // The last bytes of the message being received, for --latency (the stamp is at its end).
   char tail[64] = {};
   std::size_t tail_len = 0;
+  // --framing relay
+  std::optional<relay::websocket::UpgradeResponse> upgrade;
+  relay::websocket::FrameReader frames{k_max_message_bytes, k_padding, 16 * 1024};
+  std::string out;  // LWS_PRE bytes, then what the next write sends
 };
 
 struct Sink {
@@ -112,9 +129,132 @@ void on_event(Conn& conn, std::size_t message_bytes) {
 
 std::size_t g_message_bytes = 0;  // bytes of the message being received (one thread, one message at a time)
 
+std::string identify_for(const Conn& conn) {
+  const Sink& s = g_sink;
+  char text[1024];
+  const int n =
+      std::snprintf(text, sizeof text,
+                    R"({"op":2,"d":{"token":"%s","intents":%)" PRIu64 R"(,"shard":[%u,%u],"properties":{}}})",
+                    s.opt.token.c_str(), s.opt.intents, conn.index, s.opt.shards);
+  return n > 0 && static_cast<std::size_t>(n) < sizeof text ? std::string(text, static_cast<std::size_t>(n))
+                                                            : std::string();
+}
+
+// A whole message has arrived on `conn`: Hello, READY, then events.
+void on_message_end(Conn& conn, lws* wsi) {
+  Sink& s = g_sink;
+  ++conn.messages;
+  if (conn.messages == 1) {  // Hello
+    conn.identify_pending = true;
+    lws_callback_on_writable(wsi);
+  } else if (conn.messages == 2) {  // READY
+    if (++s.ready == s.opt.shards) {
+      getrusage(RUSAGE_SELF, &s.usage_at_ready);
+      std::printf("{\"ready\":true,\"shards\":%u,\"connect_ms\":%.1f}\n", s.opt.shards,
+                  static_cast<double>(now_ns() - s.connect_started_ns) / 1e6);
+      std::fflush(stdout);
+      s.last_activity_ns = now_ns();
+    }
+  } else {
+    on_event(conn, g_message_bytes);
+  }
+}
+
+// --framing relay: what the relay's FrameReader delivers.
+struct OwnFraming final : relay::websocket::FrameHandler {
+  Conn* conn = nullptr;
+  lws* wsi = nullptr;
+  void on_message(std::string_view text, std::size_t) override {
+    g_message_bytes = text.size();
+    if (g_sink.opt.latency) {
+      conn->tail_len = std::min(text.size(), sizeof conn->tail);
+      std::memcpy(conn->tail, text.data() + text.size() - conn->tail_len, conn->tail_len);
+    }
+    on_message_end(*conn, wsi);
+  }
+  void on_ping(std::string_view) override {}
+  void on_close(int code, std::string_view) override {
+    std::fprintf(stderr, "bench-lws-sink: shard %u: closed with %d\n", conn->index, code);
+  }
+};
+
+int own_framing_callback(lws* wsi, lws_callback_reasons reason, Conn& conn, void* in, std::size_t len) {
+  Sink& s = g_sink;
+  switch (reason) {
+    case LWS_CALLBACK_RAW_CONNECTED: {
+      std::array<unsigned char, 16> nonce{};
+      nonce[0] = static_cast<unsigned char>(conn.index);
+      const std::string host = s.opt.host + ":" + std::to_string(s.opt.port);
+      const auto request = relay::websocket::make_upgrade_request(host, s.opt.path, nonce);
+      conn.upgrade.emplace(request.key);
+      conn.out.assign(LWS_PRE, '\0');
+      conn.out += request.text;
+      lws_callback_on_writable(wsi);
+      return 0;
+    }
+    case LWS_CALLBACK_RAW_RX: {
+      const auto* data = static_cast<const char*>(in);
+      if (conn.upgrade) {
+        std::size_t used = 0;
+        const auto result = conn.upgrade->feed(data, len, used);
+        if (result == relay::websocket::UpgradeResponse::Result::refused) {
+          std::fprintf(stderr, "bench-lws-sink: shard %u: %s\n", conn.index, conn.upgrade->error().c_str());
+          s.failed = true;
+          return -1;
+        }
+        if (result == relay::websocket::UpgradeResponse::Result::incomplete) {
+          return 0;
+        }
+        conn.upgrade.reset();
+        data += used;
+        len -= used;
+      }
+      OwnFraming handler;
+      handler.conn = &conn;
+      handler.wsi = wsi;
+      if (!conn.frames.feed(data, len, handler)) {
+        std::fprintf(stderr, "bench-lws-sink: shard %u: %s\n", conn.index, conn.frames.error().c_str());
+        s.failed = !s.done;
+        return -1;
+      }
+      return 0;
+    }
+    case LWS_CALLBACK_RAW_WRITEABLE: {
+      if (conn.identify_pending) {
+        conn.identify_pending = false;
+        if (conn.out.empty()) {
+          conn.out.assign(LWS_PRE, '\0');
+        }
+        relay::websocket::append_client_frame(conn.out, relay::websocket::Opcode::text, identify_for(conn),
+                                              {1, 2, 3, 4});
+      }
+      if (conn.out.size() > LWS_PRE) {
+        auto* bytes = reinterpret_cast<unsigned char*>(conn.out.data() + LWS_PRE);
+        const std::size_t size = conn.out.size() - LWS_PRE;
+        if (lws_write(wsi, bytes, size, LWS_WRITE_RAW) < static_cast<int>(size)) {
+          return -1;
+        }
+      }
+      conn.out.clear();
+      return 0;
+    }
+    case LWS_CALLBACK_RAW_CLOSE:
+      if (!s.done) {
+        std::fprintf(stderr, "bench-lws-sink: shard %u: closed early\n", conn.index);
+        s.failed = true;
+      }
+      return 0;
+    default:
+      return 0;
+  }
+}
+
 int callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::size_t len) {
   auto* conn = static_cast<Conn*>(user);
   Sink& s = g_sink;
+  if (s.opt.own_framing && conn != nullptr && reason != LWS_CALLBACK_CLIENT_CONNECTION_ERROR) {
+    return own_framing_callback(wsi, reason, *conn, in, len);
+  }
   switch (reason) {
     case LWS_CALLBACK_CLIENT_RECEIVE: {
       if (conn == nullptr) {
@@ -141,21 +281,7 @@ int callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::s
       if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) != 0) {
         return 0;
       }
-      ++conn->messages;
-      if (conn->messages == 1) {  // Hello
-        conn->identify_pending = true;
-        lws_callback_on_writable(wsi);
-      } else if (conn->messages == 2) {  // READY
-        if (++s.ready == s.opt.shards) {
-          getrusage(RUSAGE_SELF, &s.usage_at_ready);
-          std::printf("{\"ready\":true,\"shards\":%u,\"connect_ms\":%.1f}\n", s.opt.shards,
-                      static_cast<double>(now_ns() - s.connect_started_ns) / 1e6);
-          std::fflush(stdout);
-          s.last_activity_ns = now_ns();
-        }
-      } else {
-        on_event(*conn, g_message_bytes);
-      }
+      on_message_end(*conn, wsi);
       return 0;
     }
     case LWS_CALLBACK_CLIENT_WRITEABLE: {
@@ -163,16 +289,14 @@ int callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::s
         return 0;
       }
       conn->identify_pending = false;
-      char text[LWS_PRE + 1024];
-      const int n = std::snprintf(text + LWS_PRE, sizeof(text) - LWS_PRE,
-                                  R"({"op":2,"d":{"token":"%s","intents":%)" PRIu64
-                                  R"(,"shard":[%u,%u],"properties":{}}})",
-                                  s.opt.token.c_str(), s.opt.intents, conn->index, s.opt.shards);
-      if (n <= 0 || static_cast<std::size_t>(n) >= sizeof(text) - LWS_PRE) {
+      const std::string identify = identify_for(*conn);
+      if (identify.empty()) {
         return -1;
       }
-      auto* payload = reinterpret_cast<unsigned char*>(text + LWS_PRE);
-      if (lws_write(wsi, payload, static_cast<std::size_t>(n), LWS_WRITE_TEXT) < n) {
+      std::string buffer(LWS_PRE, '\0');
+      buffer += identify;
+      auto* payload = reinterpret_cast<unsigned char*>(buffer.data() + LWS_PRE);
+      if (lws_write(wsi, payload, identify.size(), LWS_WRITE_TEXT) < static_cast<int>(identify.size())) {
         return -1;
       }
       return 0;
@@ -240,7 +364,7 @@ int usage() {
   std::fprintf(
       stderr,
       "usage: bench-lws-sink --url ws://HOST:PORT/PATH --shards S --token TOKEN --count N [--skip K]\n"
-      "                      [--timeout SECONDS] [--latency] [--intents MASK]\n");
+      "                      [--timeout SECONDS] [--latency] [--intents MASK] [--framing lws|relay]\n");
   return 2;
 }
 
@@ -297,6 +421,12 @@ int main(int argc, char** argv) {
       opt.intents = std::strtoull(value(), nullptr, 10);
     } else if (arg == "--latency") {
       opt.latency = true;
+    } else if (arg == "--framing") {
+      const std::string_view framing = value();
+      if (framing != "lws" && framing != "relay") {
+        return usage();
+      }
+      opt.own_framing = framing == "relay";
     } else {
       return usage();
     }
@@ -342,6 +472,9 @@ int main(int argc, char** argv) {
     ci.origin = host_header.c_str();
     ci.local_protocol_name = "qq-gateway";
     ci.ietf_version_or_minus_one = -1;
+    if (opt.own_framing) {
+      ci.method = "RAW";
+    }
     ci.userdata = conn.get();
     ci.pwsi = &conn->wsi;
     if (lws_client_connect_via_info(&ci) == nullptr) {

@@ -22,6 +22,7 @@ import select
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -29,6 +30,8 @@ import time
 import urllib.request
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+TLS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "tls")
+TLS_CA = os.path.join(TLS_DIR, "ca.pem")
 APP_ID = "102000000"
 SIM_SECRET = "sim-secret"
 SINK_BOT_TOKEN = "bench"  # the sink identifies with the legacy static token, the relay with access tokens
@@ -149,9 +152,14 @@ def cpu_per_event(before, after, events):
 
 
 class Sim:
-    def __init__(self, bins, workdir, name, *args):
+    """The simulator; with tls, HTTPS and wss:// with the test certificate (tests/data/tls)."""
+
+    def __init__(self, bins, workdir, name, *args, tls=False):
         self.port_file = os.path.join(workdir, f"{name}.port")
         self.log = open(os.path.join(workdir, f"{name}.log"), "w")
+        if tls:
+            args = (*args, "--tls-cert", os.path.join(TLS_DIR, "server.pem"), "--tls-key",
+                    os.path.join(TLS_DIR, "server.key"))
         self.proc = subprocess.Popen(
             [bins["sim"], "--port-file", self.port_file, "--quiet", "--stamp", "--rate-tick-us", "1000",
              "--bot-token", SINK_BOT_TOKEN, "--history", "1000", "--history-bytes", str(64 << 20), *args],
@@ -159,13 +167,14 @@ class Sim:
         self.port = int(wait_for(lambda: os.path.exists(self.port_file) and open(self.port_file).read().strip(),
                                  10, f"the port file of {name}"))
         self.stats = ProcStats(self.proc.pid)
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/websocket/"
+        self.ssl_context = ssl.create_default_context(cafile=TLS_CA) if tls else None
 
     def request(self, method, path, body=None):
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.base + path, data=data, method=method)
-        with urllib.request.urlopen(req, timeout=30) as response:
+        with urllib.request.urlopen(req, timeout=30, context=self.ssl_context) as response:
             return json.loads(response.read())
 
     def post(self, path, body):
@@ -189,7 +198,7 @@ class Sim:
 
 
 class Relay:
-    def __init__(self, bins, workdir, name, sim, endpoint):
+    def __init__(self, bins, workdir, name, sim, endpoint, env=None):
         state_dir = os.path.join(workdir, f"{name}-state")
         self.config_path = os.path.join(workdir, f"{name}.toml")
         with open(self.config_path, "w") as f:
@@ -211,7 +220,7 @@ level = "warn"
         self.log_path = os.path.join(workdir, f"{name}.log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen([bins["relay"], "--config", self.config_path], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, env=env)
         self.stats = ProcStats(self.proc.pid)
 
     def check_alive(self):
@@ -273,11 +282,14 @@ def events_per_second(report):
 
 # ---- the limit: simulator -> bench-lws-sink -------------------------------------------------------------
 
-def sink_run(bins, workdir, sim, shards, count, trigger, skip=0, latency=False, timeout=120):
-    """Starts a sink on `shards` shards, waits until they are ready, calls trigger() and returns its report."""
+def sink_run(bins, workdir, sim, shards, count, trigger, skip=0, latency=False, timeout=120, framing="lws"):
+    """Starts a sink on `shards` shards, waits until they are ready, calls trigger() and returns its report.
+
+    framing "lws" is libwebsockets' WebSocket client (the limit); "relay" is a raw lws socket read by the
+    relay's own frame reader (the floor of the relay's transport)."""
     argv = [bins["sink"], "--url", sim.ws_url, "--shards", str(shards),
             "--token", f"Bot {APP_ID}.{SINK_BOT_TOKEN}", "--count", str(count), "--skip", str(skip),
-            "--timeout", "10"]
+            "--timeout", "10", "--framing", framing]
     if latency:
         argv.append("--latency")
     sink = LineProcess(argv, workdir, "sink")
@@ -293,7 +305,7 @@ def sink_run(bins, workdir, sim, shards, count, trigger, skip=0, latency=False, 
         sink.close()
 
 
-def sink_flood(bins, workdir, sim, shards, size, events):
+def sink_flood(bins, workdir, sim, shards, size, events, framing="lws"):
     per_shard = max(1, events // shards)
     total = per_shard * shards
     sim_before = {}
@@ -302,7 +314,7 @@ def sink_flood(bins, workdir, sim, shards, size, events):
         sim_before.update(sim.stats.snapshot())
         sim.post("/_sim/generate", {"count": per_shard, "rate": 0, "size": size})
 
-    report = sink_run(bins, workdir, sim, shards, total, trigger)
+    report = sink_run(bins, workdir, sim, shards, total, trigger, framing=framing)
     sim_cpu = cpu_per_event(sim_before, sim.stats.snapshot(), report["count"])
     return {"events": total, "received": report["count"], "eps": events_per_second(report),
             "mb_s": report["bytes"] / max((report["last_ns"] - report["first_ns"]) / 1e9, 1e-9) / 1e6,
@@ -315,16 +327,17 @@ def sink_flood(bins, workdir, sim, shards, size, events):
 class RelayRig:
     """A simulator, a relay on `shards` shards and a subscriber that is known to receive."""
 
-    def __init__(self, bins, workdir, shards, name="relay", sim_args=()):
+    def __init__(self, bins, workdir, shards, name="relay", sim_args=(), tls=False):
         self.workdir = workdir
         self.shards = shards
         self.sim = Sim(bins, workdir, f"sim-{name}", "--shards", str(shards), "--max-concurrency", str(shards),
-                       "--remaining", "1000000", "--total", "1000000", *sim_args)
+                       "--remaining", "1000000", "--total", "1000000", *sim_args, tls=tls)
         self.endpoint = f"tcp://127.0.0.1:{free_port()}"
         self.relay = None
         self.sub = None
         started = time.monotonic()
-        self.relay = Relay(bins, workdir, name, self.sim, self.endpoint)
+        env = dict(os.environ, SSL_CERT_FILE=TLS_CA) if tls else None
+        self.relay = Relay(bins, workdir, name, self.sim, self.endpoint, env=env)
         self.sim.wait_connected(shards, 120)
         self.connect_s = time.monotonic() - started
         self.relay.check_alive()
@@ -407,9 +420,9 @@ def sink_paced(bins, workdir, sim, shards, rate, size, warmup_s, seconds):
             "p999_us": report["p999_us"], "max_us": report["max_us"]}
 
 
-def idle_run(bins, workdir, shards, settle_s, window_s, heartbeat_ms):
-    rig = RelayRig(bins, workdir, shards, name=f"idle{shards}",
-                   sim_args=("--heartbeat-interval", str(heartbeat_ms)))
+def idle_run(bins, workdir, shards, settle_s, window_s, heartbeat_ms, tls=False):
+    rig = RelayRig(bins, workdir, shards, name=f"idle{shards}{'tls' if tls else ''}",
+                   sim_args=("--heartbeat-interval", str(heartbeat_ms)), tls=tls)
     try:
         time.sleep(settle_s)
         stats = rig.relay.stats
@@ -462,18 +475,23 @@ def throughput(bins, workdir, p, results):
             rig.start_subscriber(bins)
             for size in p["sizes"]:
                 events = p["flood_events"][size]
-                best_relay, best_sink = None, None
+                best_relay, best_sink, best_floor = None, None, None
                 for _ in range(p["repeats"]):
                     s = sink_flood(bins, workdir, sink_sim, shards, size, events)
+                    f = sink_flood(bins, workdir, sink_sim, shards, size, events, framing="relay")
                     r = rig.flood(size, events)
                     if best_sink is None or s["eps"] > best_sink["eps"]:
                         best_sink = s
+                    if best_floor is None or f["eps"] > best_floor["eps"]:
+                        best_floor = f
                     if best_relay is None or r["eps"] > best_relay["eps"]:
                         best_relay = r
-                row = {"shards": shards, "size": size, "relay": best_relay, "limit": best_sink,
-                       "fraction": best_relay["eps"] / best_sink["eps"] if best_sink["eps"] else 0.0}
+                row = {"shards": shards, "size": size, "relay": best_relay, "limit": best_sink, "floor": best_floor,
+                       "fraction": best_relay["eps"] / best_sink["eps"] if best_sink["eps"] else 0.0,
+                       "floor_fraction": best_relay["eps"] / best_floor["eps"] if best_floor["eps"] else 0.0}
                 log(f"flood {shards} shard(s) {size} B: relay {best_relay['eps']:,.0f}/s "
-                    f"(lost {best_relay['lost']}), limit {best_sink['eps']:,.0f}/s, {row['fraction']:.0%}")
+                    f"(lost {best_relay['lost']}), limit {best_sink['eps']:,.0f}/s, {row['fraction']:.0%}; "
+                    f"floor {best_floor['eps']:,.0f}/s, {row['floor_fraction']:.0%}")
                 rows.append(row)
         finally:
             rig.close()
@@ -503,20 +521,27 @@ def latency(bins, workdir, p, results):
 
 
 def idle(bins, workdir, p, results):
-    one = idle_run(bins, workdir, 1, p["idle_settle_s"], p["idle_window_s"], p["idle_heartbeat_ms"])
-    log(f"idle 1 shard: RSS {one['rss_kb']} KiB, CPU {one['cpu_pct']:.2f}%")
+    """Idle shards over ws:// (results["idle"]) and over wss:// (results["idle_tls"]), as on the platform."""
+    for key, tls in (("idle", False), ("idle_tls", True)):
+        results[key] = idle_measure(bins, workdir, p, tls)
+
+
+def idle_measure(bins, workdir, p, tls):
+    scheme = "wss" if tls else "ws"
+    one = idle_run(bins, workdir, 1, p["idle_settle_s"], p["idle_window_s"], p["idle_heartbeat_ms"], tls)
+    log(f"idle 1 shard ({scheme}): RSS {one['rss_kb']} KiB, CPU {one['cpu_pct']:.2f}%")
     many = idle_run(bins, workdir, p["idle_shards"], p["idle_settle_s"], p["idle_window_s"],
-                    p["idle_heartbeat_ms"])
+                    p["idle_heartbeat_ms"], tls)
     per_shard = {}
     for key in ("rss_kb", "rss_kb_after_300", "rss_kb_after_65536"):
         per_shard[key] = (many[key] - one[key]) / max(many["shards"] - 1, 1)
-    log(f"idle {many['shards']} shards: {many['connected']} connected in {many['connect_s']:.1f} s, "
+    log(f"idle {many['shards']} shards ({scheme}): {many['connected']} connected in {many['connect_s']:.1f} s, "
         f"RSS {many['rss_kb']} KiB ({per_shard['rss_kb']:.1f} KiB/shard; "
         f"{per_shard['rss_kb_after_300']:.1f} after a 300 B event each, "
         f"{per_shard['rss_kb_after_65536']:.1f} after a 64 KiB event each), CPU {many['cpu_pct']:.2f}%")
-    results["idle"] = {"one": one, "many": many, "rss_kb_per_shard": per_shard["rss_kb"],
-                       "rss_kb_per_shard_after": {"300": per_shard["rss_kb_after_300"],
-                                                  "65536": per_shard["rss_kb_after_65536"]}}
+    return {"one": one, "many": many, "rss_kb_per_shard": per_shard["rss_kb"],
+            "rss_kb_per_shard_after": {"300": per_shard["rss_kb_after_300"],
+                                       "65536": per_shard["rss_kb_after_65536"]}}
 
 
 def perf_profile(bins, workdir, p, results, path, shards, seconds=4.0):
@@ -555,15 +580,18 @@ def markdown(results):
                f"Mode: {'quick' if results['quick'] else 'full'}, best of {p['repeats']} per flood.")
     if "throughput" in results:
         out.append("")
-        out.append("Flood throughput (events/s received; the limit is the same flood into bench-lws-sink):")
+        out.append("Flood throughput (events/s received; the limit is the same flood into bench-lws-sink with "
+                   "libwebsockets' WebSocket client, the floor into bench-lws-sink --framing relay):")
         out.append("")
-        out.append("| shards | event | relay events/s | limit events/s | relay / limit | relay MB/s "
-                   "| relay CPU s per M events (user + sys) | relay peak RSS MiB | lost |")
-        out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        out.append("| shards | event | relay events/s | limit events/s | relay / limit | floor events/s "
+                   "| relay / floor | relay MB/s | relay CPU s per M events (user + sys) | relay peak RSS MiB "
+                   "| lost |")
+        out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for row in results["throughput"]:
-            r, s = row["relay"], row["limit"]
+            r, s, f = row["relay"], row["limit"], row["floor"]
             size = f"{row['size'] // 1024} KiB" if row["size"] >= 1024 else f"{row['size']} B"
             out.append(f"| {row['shards']} | {size} | {r['eps']:,.0f} | {s['eps']:,.0f} | {row['fraction']:.0%} "
+                       f"| {f['eps']:,.0f} | {row['floor_fraction']:.0%} "
                        f"| {r['mb_s']:.0f} | {r['user_s_per_m']:.2f} + {r['sys_s_per_m']:.2f} "
                        f"| {fmt_kib(r['hwm_kb'])} | {r['lost']} |")
         out.append("")
@@ -571,15 +599,16 @@ def markdown(results):
                    "relay split by thread):")
         out.append("")
         out.append("| shards | event | sim | relay: event loop | relay: ZeroMQ I/O | relay: other | subscriber "
-                   "| limit run: sim | limit run: sink |")
-        out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+                   "| limit run: sim | limit run: sink | floor run: sim | floor run: sink |")
+        out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for row in results["throughput"]:
-            r, s = row["relay"], row["limit"]
+            r, s, f = row["relay"], row["limit"], row["floor"]
             c = r["relay_cpu_us"]
             size = f"{row['size'] // 1024} KiB" if row["size"] >= 1024 else f"{row['size']} B"
             out.append(f"| {row['shards']} | {size} | {r['sim_cpu_us']:.2f} | {c['main']:.2f} "
                        f"| {c['zmq_io']:.2f} | {c['other']:.2f} | {r['sub_cpu_us']:.2f} "
-                       f"| {s['sim_cpu_us']:.2f} | {s['sink_cpu_us']:.2f} |")
+                       f"| {s['sim_cpu_us']:.2f} | {s['sink_cpu_us']:.2f} "
+                       f"| {f['sim_cpu_us']:.2f} | {f['sink_cpu_us']:.2f} |")
     if "latency" in results:
         out.append("")
         out.append(f"Added latency, simulator write to subscriber receive ({p['latency_shards']} shards, "
@@ -609,13 +638,15 @@ def markdown(results):
                    "| relay publish -> subscriber receive, p50 / p99 / p99.9 µs |")
         out.append("|---:|---:|---:|")
         out.extend(split)
-    if "idle" in results:
-        i = results["idle"]
+    for key, scheme in (("idle", "ws://"), ("idle_tls", "wss://")):
+        if key not in results:
+            continue
+        i = results[key]
         out.append("")
         beats = p["idle_window_s"] * 1000 / p["idle_heartbeat_ms"]
-        out.append(f"Idle (heartbeat_interval {p['idle_heartbeat_ms']} ms, so every shard heartbeats {beats:g} "
-                   f"times in the {p['idle_window_s']:g} s window that starts {p['idle_settle_s']:g} s after all "
-                   f"shards are READY; QQ's is 41 250 ms):")
+        out.append(f"Idle over {scheme} (heartbeat_interval {p['idle_heartbeat_ms']} ms, so every shard heartbeats "
+                   f"{beats:g} times in the {p['idle_window_s']:g} s window that starts {p['idle_settle_s']:g} s "
+                   f"after all shards are READY; QQ's is 41 250 ms):")
         out.append("")
         out.append("| shards | connected | all READY after s | relay VmRSS MiB | VmHWM MiB | threads "
                    "| CPU % | wakeups/s |")
@@ -627,7 +658,7 @@ def markdown(results):
         n = i["many"]["shards"]
         after = i["rss_kb_per_shard_after"]
         out.append("")
-        out.append(f"RSS per idle shard (({n}-shard VmRSS - 1-shard VmRSS) / {n - 1}): "
+        out.append(f"RSS per idle shard over {scheme} (({n}-shard VmRSS - 1-shard VmRSS) / {n - 1}): "
                    f"{i['rss_kb_per_shard']:.1f} KiB freshly connected; {after['300']:.1f} KiB once every shard "
                    f"has carried one 300 B event; {after['65536']:.1f} KiB once every shard has also carried one "
                    f"64 KiB event (VmRSS {fmt_kib(i['one']['rss_kb_after_65536'])} / "
@@ -651,17 +682,21 @@ def targets(results):
         if row["relay"]["rate"] == 10_000:
             checks.append(("p99 added latency < 1 ms at 10 000 events/s", row["relay"]["p99_us"] < 1000,
                            f"{row['relay']['p99_us']:.0f} µs"))
-    if "idle" in results:
-        i = results["idle"]
-        checks.append(("<= 64 KiB RSS per idle shard", i["rss_kb_per_shard"] <= 64,
+    for key, scheme in (("idle", "ws://"), ("idle_tls", "wss://")):
+        if key not in results:
+            continue
+        i = results[key]
+        worst = max(i["rss_kb_per_shard"], *i["rss_kb_per_shard_after"].values())
+        checks.append((f"<= 64 KiB RSS per idle shard over {scheme}", worst <= 64,
                        f"{i['rss_kb_per_shard']:.1f} KiB freshly connected, "
                        f"{i['rss_kb_per_shard_after']['65536']:.1f} KiB after a 64 KiB event on every shard"))
-        checks.append((f"{i['many']['shards']} shards in one process",
+        checks.append((f"{i['many']['shards']} shards in one process over {scheme}",
                        i["many"]["connected"] == i["many"]["shards"],
                        f"{i['many']['connected']} connected"))
         cpu = max(i["one"]["cpu_pct"], i["many"]["cpu_pct"])
-        checks.append((f"idle CPU near zero (< 1% of a core, heartbeats every {p['idle_heartbeat_ms']} ms)",
-                       cpu < 1.0, f"{i['one']['cpu_pct']:.2f}% / {i['many']['cpu_pct']:.2f}%"))
+        checks.append((f"idle CPU near zero over {scheme} (< 1% of a core, heartbeats every "
+                       f"{p['idle_heartbeat_ms']} ms)", cpu < 1.0,
+                       f"{i['one']['cpu_pct']:.2f}% / {i['many']['cpu_pct']:.2f}%"))
     return checks
 
 

@@ -86,7 +86,7 @@ def main():
         checks.run("a flood and frames larger than a TLS record arrive whole, exactly once, in order",
                    flood_and_large_frames)
 
-        def fault_mid_stream(shard, fault):
+        def fault_mid_stream(shard, fault, code):
             def run():
                 before = len(shard_states(shard))
                 burst(shard, count=600, rate=600)
@@ -94,13 +94,18 @@ def main():
                 sim.post("/_sim/fault", dict(fault, shard=shard))
                 wait_for(lambda: any(s["state"] == "resumed" for s in shard_states(shard)[before:]), 30,
                          f"shard {shard} resumed")
+                disconnected = [s for s in shard_states(shard)[before:] if s["state"] == "disconnected"]
+                expect(disconnected and disconnected[0]["close_code"] == code,
+                       f"the disconnect is reported with {code}: {disconnected}")
                 delivered_exactly_once(shard)
             return run
 
-        checks.run("close 4009 mid-stream: the close is answered and the session resumed over TLS",
-                   fault_mid_stream(0, {"kind": "close", "code": 4009}))
-        checks.run("a TCP drop mid-stream: resumed over TLS, nothing lost or repeated",
-                   fault_mid_stream(0, {"kind": "drop", "immediate": True}))
+        checks.run("close 4009 mid-stream: reported as 4009, resumed over TLS",
+                   fault_mid_stream(0, {"kind": "close", "code": 4009}, 4009))
+        checks.run("close 4009 then close_notify and FIN at once: still reported as 4009, resumed",
+                   fault_mid_stream(1, {"kind": "close", "code": 4009, "abrupt": True}, 4009))
+        checks.run("a TCP drop mid-stream: reported as 1006, resumed over TLS, nothing lost or repeated",
+                   fault_mid_stream(0, {"kind": "drop", "immediate": True}, 1006))
 
         def pings_answered():
             sim.post("/_sim/fault", {"shard": 1, "kind": "ping", "text": "are you there"})

@@ -36,6 +36,8 @@ TEST_CASE("the close-code table follows SPEC section 7") {
       {4913, CloseAction::identify, StopCategory::none},
       {4914, CloseAction::stop, StopCategory::credentials},
       {4915, CloseAction::stop, StopCategory::credentials},
+      {1002, CloseAction::resume, StopCategory::none},
+      {1005, CloseAction::resume, StopCategory::none},
       {1006, CloseAction::resume, StopCategory::none},
       {4999, CloseAction::resume, StopCategory::none},
   };

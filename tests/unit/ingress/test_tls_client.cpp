@@ -58,6 +58,7 @@ class TestServer {
       plaintext.append(buffer, static_cast<std::size_t>(n));
     }
   }
+  void shut_down() { SSL_shutdown(m_ssl); }
   void send(const std::string& plaintext) {
     REQUIRE(SSL_write(m_ssl, plaintext.data(), static_cast<int>(plaintext.size())) ==
             static_cast<int>(plaintext.size()));
@@ -142,4 +143,21 @@ TEST_CASE("the TLS client refuses a certificate that is not for the host or not 
   REQUIRE_THAT(client.error(), Catch::Matchers::Contains(c.error, Catch::CaseSensitive::No));
   std::string ignored;
   REQUIRE_FALSE(client.receive("x", 1, ignored));  // a failed session stays failed
+}
+
+TEST_CASE("the server's close_notify ends the stream after the data before it, not as an error") {
+  REQUIRE(k_trust_set);
+  TestServer server("server");
+  TlsClient client("localhost");
+  REQUIRE(pump(client, server).ok);
+  REQUIRE(client.handshake_done());
+  // A close frame and close_notify in one flight, as a server that shuts down at once sends them.
+  server.send("\x88\x02\x0f\xa9");
+  server.shut_down();
+  const std::string flight = server.take_output();
+  std::string plaintext;
+  REQUIRE(client.receive(flight.data(), flight.size(), plaintext));
+  REQUIRE(plaintext == "\x88\x02\x0f\xa9");
+  REQUIRE(client.peer_closed());
+  REQUIRE(client.error().empty());
 }
