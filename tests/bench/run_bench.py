@@ -1,13 +1,15 @@
 #!/usr/bin/python3
 """The relay benchmark: qq-gateway-sim -> qq-gateway-relay -> bench-subscriber on loopback, against the limit
-of the same simulator flood into bench-lws-sink (a libwebsockets client that does nothing with the frames).
+of the same simulator flood into bench-lws-sink (a libwebsockets client that does nothing with the frames) and
+the floor (bench-lws-sink --framing relay: a raw socket read by the relay's own frame reader).
 
 Measures, in one run:
   * flood throughput (events/s) for 1, 16 and 256 shards and events of 300 B, 2 KiB and 64 KiB, for the relay
     and for the limit, with the relay's CPU seconds per million events and peak RSS;
   * added latency (simulator write to subscriber receive, both CLOCK_MONOTONIC) p50/p99/p99.9 at 1 000 and
     10 000 events/s, with the sim -> bench-lws-sink latency at the same rates as a baseline;
-  * the relay's RSS and CPU with 1 000 idle shards (one simulator), against one idle shard.
+  * the relay's RSS and CPU with 1 000 idle shards (one simulator), against one idle shard, over ws:// and
+    over wss://.
 Prints Markdown tables (the ones in docs/performance.md) and writes every number to --json.
 
     /usr/bin/python3 tests/bench/run_bench.py --bin-dir build-bench/bin [--quick] [--json FILE]
