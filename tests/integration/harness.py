@@ -168,6 +168,16 @@ class Subscriber:
     def events(self):
         return [(t.decode(), body, json.loads(meta)) for t, body, meta in self.snapshot()]
 
+    def seq_nos(self, shard):
+        """d.seq_no of the simulator's generated events (C2C_MESSAGE_CREATE) from `shard`, in arrival order."""
+        return [json.loads(body)["d"]["seq_no"] for topic, body, meta in self.events()
+                if topic == "C2C_MESSAGE_CREATE" and meta["shard"][0] == shard]
+
+    def shard_states(self, shard):
+        """The relay.shard messages about `shard`, decoded, in arrival order."""
+        return [json.loads(body) for topic, body, _ in self.events()
+                if topic == "relay.shard" and json.loads(body)["shard"][0] == shard]
+
     def close(self):
         self.running = False
         self.thread.join()

@@ -33,52 +33,43 @@ def main():
     def generated(shard):
         return sim.get("/_sim/state")["shards"][shard]["generated"]
 
-    def stream(shard):
-        """The seq_no values received for a shard's generated events, in arrival order."""
-        return [json.loads(body)["d"]["seq_no"] for topic, body, meta in subscriber.events()
-                if topic == "C2C_MESSAGE_CREATE" and meta["shard"][0] == shard]
-
-    def shard_states(shard):
-        return [json.loads(body) for topic, body, _ in subscriber.events()
-                if topic == "relay.shard" and json.loads(body)["shard"][0] == shard]
-
     def wait_delivered(shard, timeout=40):
         wait_for(lambda: generated(shard) == expected[shard], timeout, f"shard {shard} to generate {expected[shard]}")
-        wait_for(lambda: len(stream(shard)) >= expected[shard], timeout,
-                 f"shard {shard}: {expected[shard]} events at the subscriber (got {len(stream(shard))})")
+        wait_for(lambda: len(subscriber.seq_nos(shard)) >= expected[shard], timeout,
+                 f"shard {shard}: {expected[shard]} events at the subscriber (got {len(subscriber.seq_nos(shard))})")
 
     def burst(shard):
         sim.post("/_sim/generate", {"shard": shard, "count": BURST, "rate": 300, "size": 300})
         expected[shard] += BURST
 
     def wait_back(shard, states_before, state):
-        wait_for(lambda: any(s["state"] == state for s in shard_states(shard)[states_before:]), 30,
+        wait_for(lambda: any(s["state"] == state for s in subscriber.shard_states(shard)[states_before:]), 30,
                  f"shard {shard} {state} again")
 
     def fault_in_flight(shard, fault, back_as="resumed", settle=0.3):
         """Injects `fault` while a burst is flowing; the relay must come back and lose nothing."""
         def run():
-            before = len(shard_states(shard))
+            before = len(subscriber.shard_states(shard))
             burst(shard)
             time.sleep(settle)
             sim.post("/_sim/fault", dict(fault, shard=shard))
             wait_back(shard, before, back_as)
             wait_delivered(shard)
-            expect(stream(shard) == list(range(1, expected[shard] + 1)),
-                   f"shard {shard}: not exactly once in order: {summarize(stream(shard), expected[shard])}")
+            expect(subscriber.seq_nos(shard) == list(range(1, expected[shard] + 1)),
+                   f"shard {shard}: not exactly once in order: {summarize(subscriber.seq_nos(shard), expected[shard])}")
         return run
 
     def session_ending_fault(shard, fault):
         """4006 and op 9: the old session is gone; the new one carries on and nothing is repeated."""
         def run():
             wait_delivered(shard)
-            before = len(shard_states(shard))
+            before = len(subscriber.shard_states(shard))
             sim.post("/_sim/fault", dict(fault, shard=shard))
             wait_back(shard, before, "ready")
             burst(shard)
             wait_delivered(shard)
-            expect(stream(shard) == list(range(1, expected[shard] + 1)),
-                   f"shard {shard}: {summarize(stream(shard), expected[shard])}")
+            expect(subscriber.seq_nos(shard) == list(range(1, expected[shard] + 1)),
+                   f"shard {shard}: {summarize(subscriber.seq_nos(shard), expected[shard])}")
         return run
 
     try:
@@ -133,8 +124,8 @@ def main():
             sim.resume()
             for shard in range(SHARDS):
                 wait_delivered(shard)
-                expect(stream(shard) == list(range(1, expected[shard] + 1)),
-                       f"shard {shard}: {summarize(stream(shard), expected[shard])}")
+                expect(subscriber.seq_nos(shard) == list(range(1, expected[shard] + 1)),
+                       f"shard {shard}: {summarize(subscriber.seq_nos(shard), expected[shard])}")
             auth = [json.loads(r["frame"]) for r in sim.get("/_sim/log")["received"]
                     if json.loads(r["frame"])["op"] in (2, 6)]
             expect(sorted((a["op"], a["d"].get("session_id"), a["d"].get("seq")) for a in auth)

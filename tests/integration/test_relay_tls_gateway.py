@@ -7,7 +7,6 @@ checked again over TLS: events exactly once and in order, frames larger than a T
 dropped connection mid-stream (resumed), the server's pings answered. And the certificate is checked: a gateway
 URL whose host the certificate does not name is refused, and the relay keeps trying.
 """
-import json
 import os
 
 from harness import Checks, Relay, Sim, Subscriber, expect, relay_config, tear_down, wait_for, workdir
@@ -38,22 +37,14 @@ def main():
     mismatch_sim = mismatch_relay = None
     expected = {shard: 0 for shard in range(SHARDS)}
 
-    def stream(shard):
-        return [json.loads(body)["d"]["seq_no"] for topic, body, meta in subscriber.events()
-                if topic == "C2C_MESSAGE_CREATE" and meta["shard"][0] == shard]
-
-    def shard_states(shard):
-        return [json.loads(body) for topic, body, _ in subscriber.events()
-                if topic == "relay.shard" and json.loads(body)["shard"][0] == shard]
-
     def burst(shard, count=400, rate=0, size=300):
         sim.post("/_sim/generate", {"shard": shard, "count": count, "rate": rate, "size": size})
         expected[shard] += count
 
     def delivered_exactly_once(shard):
-        wait_for(lambda: len(stream(shard)) >= expected[shard], 40,
-                 f"shard {shard}: {expected[shard]} events (got {len(stream(shard))})")
-        got = stream(shard)
+        wait_for(lambda: len(subscriber.seq_nos(shard)) >= expected[shard], 40,
+                 f"shard {shard}: {expected[shard]} events (got {len(subscriber.seq_nos(shard))})")
+        got = subscriber.seq_nos(shard)
         expect(got == list(range(1, expected[shard] + 1)),
                f"shard {shard}: not exactly once in order ({len(got)} events, first repeats/gaps near "
                f"{[s for i, s in enumerate(got) if s != i + 1][:5]})")
@@ -88,13 +79,13 @@ def main():
 
         def fault_mid_stream(shard, fault, code):
             def run():
-                before = len(shard_states(shard))
+                before = len(subscriber.shard_states(shard))
                 burst(shard, count=600, rate=600)
-                wait_for(lambda: len(stream(shard)) > expected[shard] - 500, 10, "the burst to start")
+                wait_for(lambda: len(subscriber.seq_nos(shard)) > expected[shard] - 500, 10, "the burst to start")
                 sim.post("/_sim/fault", dict(fault, shard=shard))
-                wait_for(lambda: any(s["state"] == "resumed" for s in shard_states(shard)[before:]), 30,
+                wait_for(lambda: any(s["state"] == "resumed" for s in subscriber.shard_states(shard)[before:]), 30,
                          f"shard {shard} resumed")
-                disconnected = [s for s in shard_states(shard)[before:] if s["state"] == "disconnected"]
+                disconnected = [s for s in subscriber.shard_states(shard)[before:] if s["state"] == "disconnected"]
                 expect(disconnected and disconnected[0]["close_code"] == code,
                        f"the disconnect is reported with {code}: {disconnected}")
                 delivered_exactly_once(shard)
