@@ -1,0 +1,352 @@
+// GatewaySocket against a scripted WebSocket server on loopback: the server side is plain blocking socket
+// code on its own thread, written byte for byte from RFC 6455, so these tests check the relay's client
+// against the wire format rather than against its own reader.
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ingress/event_loop.hpp"
+#include "ingress/gateway_socket.hpp"
+#include "util/url.hpp"
+#include "websocket/handshake.hpp"
+
+using namespace relay;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct ServerFrame {
+  int opcode = -1;  // -1: the connection ended
+  bool masked = false;
+  std::string payload;
+  int close_code() const {
+    return payload.size() >= 2
+               ? (static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1])
+               : 0;
+  }
+};
+
+// One listening socket; the script accepts one connection and talks to it with blocking calls.
+class ScriptedServer {
+ public:
+  ScriptedServer() {
+    m_listener = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(m_listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    REQUIRE(::listen(m_listener, 1) == 0);
+    socklen_t size = sizeof address;
+    ::getsockname(m_listener, reinterpret_cast<sockaddr*>(&address), &size);
+    m_port = ntohs(address.sin_port);
+  }
+  ~ScriptedServer() {
+    if (m_connection >= 0) {
+      ::close(m_connection);
+    }
+    ::close(m_listener);
+  }
+  ScriptedServer(const ScriptedServer&) = delete;
+  ScriptedServer& operator=(const ScriptedServer&) = delete;
+
+  int port() const { return m_port; }
+
+  void accept_connection() {
+    m_connection = ::accept(m_listener, nullptr, nullptr);
+    timeval timeout{5, 0};
+    ::setsockopt(m_connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  }
+
+  // The upgrade request, up to and including the blank line.
+  std::string read_request() {
+    std::string request;
+    while (request.find("\r\n\r\n") == std::string::npos) {
+      char c = 0;
+      if (::recv(m_connection, &c, 1, 0) != 1) {
+        break;
+      }
+      request += c;
+    }
+    return request;
+  }
+
+  void write(const std::string& bytes) {
+    std::size_t sent = 0;
+    while (sent < bytes.size()) {
+      const ssize_t n = ::send(m_connection, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) {
+        return;
+      }
+      sent += static_cast<std::size_t>(n);
+    }
+  }
+
+  ServerFrame read_frame() {
+    ServerFrame frame;
+    unsigned char head[2];
+    if (!read_exactly(head, 2)) {
+      return frame;
+    }
+    frame.opcode = head[0] & 0x0F;
+    frame.masked = (head[1] & 0x80) != 0;
+    std::uint64_t length = head[1] & 0x7F;
+    if (length >= 126) {
+      unsigned char extended[8];
+      const std::size_t count = length == 126 ? 2 : 8;
+      read_exactly(extended, count);
+      length = 0;
+      for (std::size_t i = 0; i < count; ++i) {
+        length = (length << 8) | extended[i];
+      }
+    }
+    unsigned char mask[4] = {0, 0, 0, 0};
+    if (frame.masked) {
+      read_exactly(mask, 4);
+    }
+    frame.payload.resize(length);
+    read_exactly(reinterpret_cast<unsigned char*>(frame.payload.data()), length);
+    for (std::size_t i = 0; i < length; ++i) {
+      frame.payload[i] = static_cast<char>(frame.payload[i] ^ mask[i % 4]);
+    }
+    return frame;
+  }
+
+  // True once the client has closed the TCP connection (within the receive timeout).
+  bool sees_end_of_stream() {
+    char c = 0;
+    return ::recv(m_connection, &c, 1, 0) == 0;
+  }
+
+ private:
+  bool read_exactly(unsigned char* out, std::size_t size) {
+    std::size_t got = 0;
+    while (got < size) {
+      const ssize_t n = ::recv(m_connection, out + got, size - got, 0);
+      if (n <= 0) {
+        return false;
+      }
+      got += static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+
+  int m_listener = -1;
+  int m_connection = -1;
+  int m_port = 0;
+};
+
+std::string frame(int opcode, const std::string& payload, bool fin = true) {
+  std::string out;
+  out.push_back(static_cast<char>((fin ? 0x80 : 0) | opcode));
+  if (payload.size() < 126) {
+    out.push_back(static_cast<char>(payload.size()));
+  } else if (payload.size() <= 0xFFFF) {
+    out.push_back(126);
+    out.push_back(static_cast<char>(payload.size() >> 8));
+    out.push_back(static_cast<char>(payload.size() & 0xFF));
+  } else {
+    out.push_back(127);
+    for (int shift = 56; shift >= 0; shift -= 8) {
+      out.push_back(static_cast<char>((static_cast<std::uint64_t>(payload.size()) >> shift) & 0xFF));
+    }
+  }
+  return out + payload;
+}
+
+std::string close_frame(int code, const std::string& reason) {
+  std::string payload;
+  payload.push_back(static_cast<char>(code >> 8));
+  payload.push_back(static_cast<char>(code & 0xFF));
+  return frame(0x8, payload + reason);
+}
+
+std::string header_value(const std::string& request, const std::string& name) {
+  const std::size_t at = request.find("\r\n" + name + ": ");
+  if (at == std::string::npos) {
+    return {};
+  }
+  const std::size_t start = at + name.size() + 4;
+  return request.substr(start, request.find("\r\n", start) - start);
+}
+
+std::string upgrade_answer(const std::string& request) {
+  return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         "Sec-WebSocket-Accept: " +
+         websocket::expected_accept(header_value(request, "Sec-WebSocket-Key")) + "\r\n\r\n";
+}
+
+struct Recorder : ingress::SocketHandler {
+  std::vector<std::string> messages;
+  bool opened = false;
+  int closed_code = 0;
+  std::string closed_reason;
+  std::function<void(const std::string&)> on_each_message;
+
+  void on_open() override { opened = true; }
+  void on_message(std::string_view text, std::size_t) override {
+    messages.emplace_back(text);
+    if (on_each_message) {
+      on_each_message(messages.back());
+    }
+  }
+  void on_closed(int code, std::string_view reason) override {
+    closed_code = code;
+    closed_reason = std::string(reason);
+  }
+};
+
+// Runs the loop until `done` (checked every 5 ms) or 10 s. Once per loop: a stopped loop stays stopped.
+void run_until(ingress::EventLoop& loop, const std::function<bool()>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  std::unique_ptr<ingress::Timer> poll;
+  poll = std::make_unique<ingress::Timer>(loop, [&] {
+    if (done() || std::chrono::steady_clock::now() > deadline) {
+      loop.stop();
+    } else {
+      poll->schedule_in(util::Millis(5));
+    }
+  });
+  poll->schedule_in(util::Millis(5));
+  loop.run();
+}
+
+util::Url url_of(const ScriptedServer& server) {
+  return *util::parse_url("ws://127.0.0.1:" + std::to_string(server.port()) + "/websocket?v=1");
+}
+
+}  // namespace
+
+TEST_CASE("the socket upgrades, joins messages, answers pings, sends masked frames and echoes the close") {
+  ScriptedServer server;
+  std::atomic<bool> script_done{false};
+  std::string request;
+  ServerFrame identify, pong, close_answer;
+  bool ended = false;
+  std::thread script([&] {
+    server.accept_connection();
+    request = server.read_request();
+    // The answer and the first message in one write: the client must not lose the bytes after the headers.
+    server.write(upgrade_answer(request) + frame(0x1, R"({"op":10})"));
+    identify = server.read_frame();
+    // A 70 000-byte message in two fragments, written in pieces that split headers and payloads.
+    const std::string big =
+        frame(0x1, std::string(40'000, 'a'), false) + frame(0x0, std::string(30'000, 'b'));
+    for (std::size_t at = 0; at < big.size(); at += 9'999) {
+      server.write(big.substr(at, 9'999));
+      std::this_thread::sleep_for(2ms);
+    }
+    server.write(frame(0x9, "are you there"));
+    pong = server.read_frame();
+    server.write(close_frame(4009, "Session timed out"));
+    close_answer = server.read_frame();
+    ended = server.sees_end_of_stream();
+    script_done = true;
+  });
+  ingress::EventLoop loop;
+  Recorder handler;
+  ingress::GatewaySocket socket(loop, url_of(server), 1 << 20, handler);
+  handler.on_each_message = [&](const std::string& message) {
+    if (message == R"({"op":10})") {
+      socket.send(R"({"op":2,"d":{}})");
+    }
+  };
+  run_until(loop, [&] { return script_done && handler.closed_code != 0; });
+  script.join();
+
+  REQUIRE(request.rfind("GET /websocket?v=1 HTTP/1.1\r\n", 0) == 0);
+  REQUIRE(header_value(request, "Host") == "127.0.0.1:" + std::to_string(server.port()));
+  REQUIRE(header_value(request, "Upgrade") == "websocket");
+  REQUIRE(header_value(request, "Sec-WebSocket-Version") == "13");
+  REQUIRE(handler.opened);
+  REQUIRE(handler.messages.size() == 2);
+  REQUIRE(handler.messages[1] == std::string(40'000, 'a') + std::string(30'000, 'b'));
+  REQUIRE(identify.opcode == 0x1);
+  REQUIRE(identify.masked);
+  REQUIRE(identify.payload == R"({"op":2,"d":{}})");
+  REQUIRE(pong.opcode == 0xA);
+  REQUIRE(pong.masked);
+  REQUIRE(pong.payload == "are you there");
+  REQUIRE(close_answer.opcode == 0x8);
+  REQUIRE(close_answer.close_code() == 4009);
+  REQUIRE(ended);
+  REQUIRE(handler.closed_code == 4009);
+  REQUIRE(handler.closed_reason == "Session timed out");
+}
+
+TEST_CASE("close() sends a close frame with its code and ends the connection once the server answers") {
+  ScriptedServer server;
+  std::atomic<bool> script_done{false};
+  ServerFrame close_frame_seen;
+  bool ended = false;
+  std::thread script([&] {
+    server.accept_connection();
+    server.write(upgrade_answer(server.read_request()) + frame(0x1, "close me"));
+    close_frame_seen = server.read_frame();
+    server.write(close_frame(close_frame_seen.close_code(), ""));
+    ended = server.sees_end_of_stream();
+    script_done = true;
+  });
+  ingress::EventLoop loop;
+  Recorder handler;
+  ingress::GatewaySocket socket(loop, url_of(server), 1 << 20, handler);
+  handler.on_each_message = [&](const std::string&) { socket.close(4000, "connection replaced"); };
+  run_until(loop, [&] { return script_done && socket.finished(); });
+  script.join();
+
+  REQUIRE(close_frame_seen.opcode == 0x8);
+  REQUIRE(close_frame_seen.masked);
+  REQUIRE(close_frame_seen.close_code() == 4000);
+  REQUIRE(close_frame_seen.payload.substr(2) == "connection replaced");
+  REQUIRE(ended);
+  REQUIRE(socket.finished());
+  REQUIRE(handler.closed_code == 0);  // after close() the handler hears nothing more
+}
+
+TEST_CASE("a refused upgrade and a protocol violation are reported, the violation closed with its code") {
+  ScriptedServer server;
+  std::atomic<bool> script_done{false};
+  ServerFrame answer;
+  const bool refuse = GENERATE(true, false);
+  std::thread script([&] {
+    server.accept_connection();
+    const std::string request = server.read_request();
+    if (refuse) {
+      server.write("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+    } else {
+      std::string masked = frame(0x1, "hi");
+      masked[1] = static_cast<char>(masked[1] | 0x80);
+      server.write(upgrade_answer(request) + masked + "mask");
+      answer = server.read_frame();
+    }
+    script_done = true;
+  });
+  ingress::EventLoop loop;
+  Recorder handler;
+  ingress::GatewaySocket socket(loop, url_of(server), 1 << 20, handler);
+  run_until(loop, [&] { return script_done && handler.closed_code != 0; });
+  script.join();
+
+  if (refuse) {
+    REQUIRE_FALSE(handler.opened);
+    REQUIRE(handler.closed_code == 1006);
+    REQUIRE(handler.closed_reason == "connect failed: HTTP 403 Forbidden instead of 101 Switching Protocols");
+  } else {
+    REQUIRE(handler.opened);
+    REQUIRE(handler.messages.empty());
+    REQUIRE(handler.closed_code == 1002);
+    REQUIRE(handler.closed_reason == "a masked frame from the server");
+    REQUIRE(answer.opcode == 0x8);
+    REQUIRE(answer.close_code() == 1002);
+  }
+}
