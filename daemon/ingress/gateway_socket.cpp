@@ -16,8 +16,6 @@ namespace {
 constexpr std::size_t k_retained_buffer_bytes = 16 * 1024;
 constexpr int k_close_abnormal = 1006;
 constexpr int k_close_no_status = 1005;
-// The TLS handshake and the upgrade together (connecting has libwebsockets' own timeout).
-constexpr int k_handshake_timeout_s = 20;
 // How long a close frame waits for the server's answer before the connection is dropped.
 constexpr int k_close_answer_timeout_s = 1;
 
@@ -42,8 +40,10 @@ std::string& decrypted_scratch() {
 }  // namespace
 
 GatewaySocket::GatewaySocket(EventLoop& loop, const util::Url& url, std::size_t max_message_bytes,
-                             SocketHandler& handler)
+                             SocketHandler& handler, util::Millis setup_timeout)
     : m_handler(&handler),
+      m_setup_timeout(setup_timeout),
+      m_setup_timer(loop, [this] { on_setup_timeout(); }),
       m_wants_tls(url.tls),
       m_frames(max_message_bytes, simdjson::SIMDJSON_PADDING, k_retained_buffer_bytes) {
   m_host = url.host;
@@ -61,7 +61,24 @@ GatewaySocket::GatewaySocket(EventLoop& loop, const util::Url& url, std::size_t 
   info.pwsi = &m_wsi;
   if (!lws_client_connect_via_info(&info)) {
     m_wsi = nullptr;
+    return;
   }
+  m_setup_timer.schedule_in(m_setup_timeout);
+}
+
+void GatewaySocket::on_setup_timeout() {
+  if (!m_wsi || m_phase == Phase::open || m_phase == Phase::closing) {
+    return;
+  }
+  const char* stage = m_phase == Phase::connecting                         ? "connecting"
+                      : m_wants_tls && !(m_tls && m_tls->handshake_done()) ? "in the TLS handshake"
+                                                                           : "waiting for the upgrade answer";
+  const std::string reason = "connect failed: timed out " + std::string(stage) + " (" +
+                             std::to_string(m_setup_timeout.count()) + " ms)";
+  lws* wsi = m_wsi;
+  m_wsi = nullptr;
+  detach_and_kill(wsi);
+  report_closed(k_close_abnormal, reason);
 }
 
 GatewaySocket::~GatewaySocket() {
@@ -142,7 +159,6 @@ void GatewaySocket::queue_frame(websocket::Opcode opcode, std::string_view paylo
 
 bool GatewaySocket::on_connected() {
   m_phase = Phase::upgrading;
-  lws_set_timeout(m_wsi, PENDING_TIMEOUT_AWAITING_SERVER_RESPONSE, k_handshake_timeout_s);
   const websocket::UpgradeRequest request =
       websocket::make_upgrade_request(m_host_header, m_path, random_bytes<16>());
   m_upgrade.emplace(request.key);
@@ -197,7 +213,7 @@ bool GatewaySocket::on_plaintext(const char* data, std::size_t size) {
     }
     m_upgrade.reset();
     m_phase = Phase::open;
-    lws_set_timeout(m_wsi, NO_PENDING_TIMEOUT, 0);
+    m_setup_timer.cancel();
     if (m_handler) {
       m_handler->on_open();
     }

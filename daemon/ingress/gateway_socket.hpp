@@ -33,7 +33,12 @@ class SocketHandler {
 // Messages larger than `max_message_bytes` close it (reported as 1009) before they can exhaust memory.
 class GatewaySocket final : private websocket::FrameHandler {
  public:
-  GatewaySocket(EventLoop& loop, const util::Url& url, std::size_t max_message_bytes, SocketHandler& handler);
+  // Connecting, the TLS handshake and the upgrade together.
+  static constexpr util::Millis k_default_setup_timeout{20'000};
+
+  // A connection that is not open within `setup_timeout` is given up (reported as 1006).
+  GatewaySocket(EventLoop& loop, const util::Url& url, std::size_t max_message_bytes, SocketHandler& handler,
+                util::Millis setup_timeout = k_default_setup_timeout);
   ~GatewaySocket() override;
   GatewaySocket(const GatewaySocket&) = delete;
   GatewaySocket& operator=(const GatewaySocket&) = delete;
@@ -63,9 +68,12 @@ class GatewaySocket final : private websocket::FrameHandler {
   bool write_pending(lws* wsi);
   void fail(int code, const std::string& reason);
   void report_closed(int code, std::string_view reason);
+  void on_setup_timeout();
   std::string closed_reason() const;
 
   SocketHandler* m_handler;
+  util::Millis m_setup_timeout;
+  Timer m_setup_timer;
   lws* m_wsi = nullptr;
   Phase m_phase = Phase::connecting;
   std::string m_host;

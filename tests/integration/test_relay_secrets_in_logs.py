@@ -47,8 +47,11 @@ def main():
             wait_for(lambda: "ready" in relay.log_text(), 20, "a ready shard")
             subscriber.sync(sim)
             sim.post("/_sim/generate", {"count": 50, "rate": 0, "size": 300})
-            sim.post("/_sim/fault", {"shard": 0, "kind": "reconnect"})  # op 7: a Resume with the current token
+            # Every token dies, then op 7: the Resume carries the dead token, is refused (4004), and the relay
+            # fetches a new one and resumes with it. In this order, not the reverse: a Resume could beat the
+            # expiry and need no new token.
             sim.post("/_sim/fault", {"kind": "expire_token"})
+            sim.post("/_sim/fault", {"shard": 0, "kind": "reconnect"})
             client = WebhookClient(webhook_port, secret=SECRET)
             body = b'{"op":0,"id":"secret-test","t":"GROUP_AT_MESSAGE_CREATE","d":{"content":"hi"}}'
             expect(client.post(body)[0] == 200, "the signed webhook was refused")

@@ -350,3 +350,28 @@ TEST_CASE("a refused upgrade and a protocol violation are reported, the violatio
     REQUIRE(answer.close_code() == 1002);
   }
 }
+
+TEST_CASE("a server that never answers the upgrade is given up after the setup timeout") {
+  ScriptedServer server;
+  std::atomic<bool> script_done{false};
+  bool ended = false;
+  std::thread script([&] {
+    server.accept_connection();
+    server.read_request();
+    ended = server.sees_end_of_stream();  // no answer: wait for the client to give up
+    script_done = true;
+  });
+  ingress::EventLoop loop;
+  Recorder handler;
+  ingress::GatewaySocket socket(loop, url_of(server), 1 << 20, handler, util::Millis(300));
+  const auto started = std::chrono::steady_clock::now();
+  run_until(loop, [&] { return script_done && handler.closed_code != 0; });
+  const auto waited = std::chrono::steady_clock::now() - started;
+  script.join();
+
+  REQUIRE(handler.closed_code == 1006);
+  REQUIRE(handler.closed_reason == "connect failed: timed out waiting for the upgrade answer (300 ms)");
+  REQUIRE(ended);
+  REQUIRE(socket.finished());
+  REQUIRE(waited >= 300ms);
+}
