@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "../websocket/server_frames.hpp"
 #include "ingress/event_loop.hpp"
 #include "ingress/gateway_socket.hpp"
 #include "util/url.hpp"
@@ -147,21 +148,7 @@ class ScriptedServer {
 };
 
 std::string frame(int opcode, const std::string& payload, bool fin = true) {
-  std::string out;
-  out.push_back(static_cast<char>((fin ? 0x80 : 0) | opcode));
-  if (payload.size() < 126) {
-    out.push_back(static_cast<char>(payload.size()));
-  } else if (payload.size() <= 0xFFFF) {
-    out.push_back(126);
-    out.push_back(static_cast<char>(payload.size() >> 8));
-    out.push_back(static_cast<char>(payload.size() & 0xFF));
-  } else {
-    out.push_back(127);
-    for (int shift = 56; shift >= 0; shift -= 8) {
-      out.push_back(static_cast<char>((static_cast<std::uint64_t>(payload.size()) >> shift) & 0xFF));
-    }
-  }
-  return out + payload;
+  return websocket::test::server_frame(opcode, payload, fin);
 }
 
 std::string close_frame(int code, const std::string& reason) {
