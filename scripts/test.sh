@@ -12,6 +12,11 @@ if ((${#sources[@]})); then
   clang-format --dry-run --Werror "${sources[@]}"
 fi
 
+# ccache keys on paths relative to the checkout, so a fresh clone elsewhere reuses what earlier builds
+# compiled (the debug info then names the first checkout's directory).
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}"
+export CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
+
 jobs=$(nproc)
 run_suite() {
   local dir=$1
