@@ -16,4 +16,7 @@ std::string_view closest_match(std::string_view word, std::span<const std::strin
 // points past U+10FFFF included) replaced by U+FFFD.
 void append_valid_utf8(std::string& out, std::string_view text);
 
+// True when `text` is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF).
+bool is_valid_utf8(std::string_view text);
+
 }  // namespace relay::util

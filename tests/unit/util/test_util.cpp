@@ -117,3 +117,22 @@ TEST_CASE("append_valid_utf8 keeps well-formed UTF-8 and replaces every other by
   CHECK(valid("\xF4\x90\x80\x80") == replacement + replacement + replacement + replacement);  // > U+10FFFF
   CHECK(valid("\xE7\xBE") == replacement + replacement);
 }
+
+TEST_CASE("is_valid_utf8 accepts exactly what append_valid_utf8 keeps unchanged") {
+  using relay::util::is_valid_utf8;
+  CHECK(is_valid_utf8(""));
+  CHECK(is_valid_utf8("plain ascii, long enough for the eight-byte steps\n"));
+  CHECK(is_valid_utf8("群 \xC3\xA9 \xF0\x9F\x98\x80 and more ascii after it"));
+  CHECK_FALSE(is_valid_utf8("01234567\xFF"));
+  CHECK_FALSE(is_valid_utf8("\xC3"));
+  CHECK_FALSE(is_valid_utf8("\xC0\xAF"));
+  CHECK_FALSE(is_valid_utf8("\xED\xA0\x80"));
+  CHECK_FALSE(is_valid_utf8("\xF4\x90\x80\x80"));
+  CHECK_FALSE(is_valid_utf8("abcdefgh\xE7\xBE"));
+  for (int byte = 0; byte < 256; ++byte) {
+    const std::string text = "0123456789" + std::string(1, static_cast<char>(byte)) + "x";
+    std::string out;
+    relay::util::append_valid_utf8(out, text);
+    CHECK(is_valid_utf8(text) == (out == text));
+  }
+}
