@@ -65,6 +65,7 @@ RelayApp::RelayApp(config::Config config)
     : m_config(std::move(config)),
       m_started_at_us(util::unix_micros_now()),
       m_recent_ids(m_config.publish.dedupe_window),
+      m_invalid_input(m_config.state.directory, m_config.state.quarantine_max_bytes),
       m_shutdown_timer(m_loop, [this] { m_loop.stop(); }),
       m_trim_timer(m_loop, [this] { trim_heap_when_quiet(); }) {
   publish::PublisherSettings publisher;
@@ -422,6 +423,19 @@ bool RelayApp::first_sighting(std::string_view event_id, std::string_view event_
   ++m_repeated_ids;
   spdlog::debug("{}: dropping {} {}: this event id was published recently", source, event_type, event_id);
   return false;
+}
+
+void RelayApp::on_invalid_frame(const gateway::ShardId& shard, std::optional<std::uint64_t> seq,
+                                std::string_view problem, std::size_t offset, std::string_view bytes) {
+  if (seq) {
+    m_state->mark_changed();  // the shard passed this s
+  }
+  m_invalid_input.note({"gateway", std::pair{shard.index, shard.count}, seq, problem, offset, bytes},
+                       m_loop.now());
+}
+
+void RelayApp::on_invalid_webhook_body(const util::JsonFault& fault, std::string_view body) {
+  m_invalid_input.note({"webhook", std::nullopt, std::nullopt, fault.what, fault.offset, body}, m_loop.now());
 }
 
 void RelayApp::on_webhook_event(const protocol::Frame& event, std::string_view body,

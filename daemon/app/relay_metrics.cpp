@@ -67,6 +67,12 @@ ingress::StatusResponse RelayApp::metrics() const {
   out.sample("qq_relay_config_reloads_total", static_cast<double>(m_reloads_applied), R"(result="applied")");
   out.sample("qq_relay_config_reloads_total", static_cast<double>(m_reloads_invalid), R"(result="invalid")");
 
+  out.family("qq_relay_invalid_frames_total", "counter",
+             "Gateway frames and signed webhook bodies not published: not one valid JSON document.");
+  out.sample("qq_relay_invalid_frames_total", static_cast<double>(m_invalid_input.gateway_count()),
+             R"(source="gateway")");
+  out.sample("qq_relay_invalid_frames_total", static_cast<double>(m_invalid_input.webhook_count()),
+             R"(source="webhook")");
   out.family("qq_relay_events_total", "counter", "Events published, by type and source.");
   for (const auto& [source, by_type] : m_events_by_type) {
     for (const auto& [type, count] : by_type) {

@@ -68,6 +68,9 @@ struct MetricsConfig {
 struct StateConfig {
   std::string directory = "/var/lib/qq-gateway-relay";
   unsigned save_interval_ms = 1000;  // longest a published position waits before it is written
+  // Invalid frames are kept in quarantine.jsonl and quarantine.1.jsonl, together at most this big; 0 keeps
+  // none.
+  std::size_t quarantine_max_bytes = 8'388'608;
 };
 
 enum class LogFormat {

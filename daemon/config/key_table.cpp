@@ -49,6 +49,7 @@ constexpr std::array k_keys{
     KeySpec{"metrics", "listen",             Expect::String,      k_optional, k_public, k_restart, &set_metrics_listen},
     KeySpec{"state",   "directory",          Expect::String,      k_optional, k_public, k_restart, &set_state_directory},
     KeySpec{"state",   "save_interval_ms",   Expect::Integer,     k_optional, k_public, k_restart, &set_save_interval},
+    KeySpec{"state",   "quarantine_max_bytes", Expect::Integer,   k_optional, k_public, k_restart, &set_quarantine_max_bytes},
     KeySpec{"log",     "level",              Expect::String,      k_optional, k_public, k_reload,  &set_log_level},
     KeySpec{"log",     "format",             Expect::String,      k_optional, k_public, k_reload,  &set_log_format},
 };

@@ -290,6 +290,15 @@ Outcome set_save_interval(const toml::node& value, Draft& draft) {
   return {};
 }
 
+Outcome set_quarantine_max_bytes(const toml::node& value, Draft& draft) {
+  std::int64_t bytes = 0;
+  if (auto problem = integer_in_range(value, 0, std::int64_t{1} << 40, bytes)) {
+    return problem;
+  }
+  draft.config.state.quarantine_max_bytes = static_cast<std::size_t>(bytes);
+  return {};
+}
+
 Outcome set_state_directory(const toml::node& value, Draft& draft) {
   if (auto problem = not_empty(value)) {
     return problem;

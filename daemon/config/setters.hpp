@@ -31,6 +31,7 @@ Outcome set_retain_messages(const toml::node& value, Draft& draft);
 Outcome set_retain_bytes(const toml::node& value, Draft& draft);
 Outcome set_journal(const toml::node& value, Draft& draft);
 Outcome set_journal_max_bytes(const toml::node& value, Draft& draft);
+Outcome set_quarantine_max_bytes(const toml::node& value, Draft& draft);
 Outcome set_curve_secret_key_file(const toml::node& value, Draft& draft);
 Outcome set_curve_authorized_keys(const toml::node& value, Draft& draft);
 // Cross-key checks of CURVE: both files or neither, readable, keys well formed.

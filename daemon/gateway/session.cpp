@@ -187,10 +187,15 @@ void Session::handle_dispatch(const Frame& frame, std::string_view raw, TimePoin
     ++m_counters.duplicates_dropped;
     return;
   }
-  out.push_back(Publish{raw, frame.t, frame.id, frame.s});
   if (frame.s) {
+    // A malformed Dispatch counts as handled too: resuming before it would only have it replayed, for ever.
     m_last_published_seq = frame.s;
   }
+  if (frame.fault) {
+    ++m_counters.malformed_dispatches;
+    return;
+  }
+  out.push_back(Publish{raw, frame.t, frame.id, frame.s});
 }
 
 void Session::send_heartbeat(TimePoint now, Actions& out) {

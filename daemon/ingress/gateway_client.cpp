@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "util/json_validate.hpp"
+
 namespace relay::ingress {
 
 using gateway::Actions;
@@ -36,9 +38,16 @@ class GatewayClient::Shard final : public SocketHandler {
     if (!result.frame) {
       // A bad frame changes nothing else: the shard stays up.
       ++owner.m_counters.bad_frames;
-      spdlog::warn("shard {}/{}: ignoring a bad frame ({}, {} bytes): {:.120}", index(), count(),
-                   protocol::describe(result.error), text.size(), text);
+      const auto fault = util::find_json_fault(text);
+      owner.m_sink.on_invalid_frame(session.shard(), std::nullopt,
+                                    fault ? fault->what : protocol::describe(result.error),
+                                    fault ? fault->offset : 0, text);
       return;
+    }
+    if (result.frame->fault) {
+      // Read leniently so that the session can pass its s; the bytes themselves never leave the relay.
+      owner.m_sink.on_invalid_frame(session.shard(), result.frame->s, result.frame->fault->what,
+                                    result.frame->fault->offset, text);
     }
     session.on_frame(*result.frame, text, owner.m_loop.now(), owner.m_actions);
     owner.execute(*this, owner.m_actions);

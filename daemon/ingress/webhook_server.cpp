@@ -273,6 +273,8 @@ void WebhookServer::finish_body(lws* wsi, Request& request) {
   } else if (reply.event) {
     ++m_counters.events;
     m_sink.on_webhook_event(*reply.event, request.body, now_us);
+  } else if (reply.malformed_event) {
+    m_sink.on_invalid_webhook_body(*reply.malformed_event, request.body);
   } else {
     ++m_counters.validations;
     spdlog::info("webhook: answered the platform's callback URL validation (op 13)");

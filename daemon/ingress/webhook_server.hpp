@@ -30,6 +30,8 @@ class WebhookSink {
   virtual ~WebhookSink() = default;
   virtual void on_webhook_event(const protocol::Frame& event, std::string_view body,
                                 std::int64_t received_at_us) = 0;
+  // A signed body that is not one valid JSON document: acknowledged, never published.
+  virtual void on_invalid_webhook_body(const util::JsonFault& fault, std::string_view body) = 0;
 };
 
 struct WebhookCounters {

@@ -42,6 +42,34 @@ bool is_wildcard(std::string_view addr) {
   return addr.empty() || addr == "0.0.0.0" || addr == "::";
 }
 
+// "7b22" -> "{\"": two hex digits per byte, either case.
+bool decode_hex(std::string_view hex, std::string& out) {
+  if (hex.size() % 2 != 0) {
+    return false;
+  }
+  const auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') {
+      return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+      return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+      return c - 'A' + 10;
+    }
+    return -1;
+  };
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    const int high = nibble(hex[i]);
+    const int low = nibble(hex[i + 1]);
+    if (high < 0 || low < 0) {
+      return false;
+    }
+    out.push_back(static_cast<char>(high * 16 + low));
+  }
+  return true;
+}
+
 }  // namespace
 
 HttpResponse Simulator::handle_http(const HttpRequest& request) {
@@ -447,6 +475,29 @@ HttpResponse Simulator::control_fault(const JsonObject& req) {
     }
     token_failures_left_ = static_cast<std::uint64_t>(*count);
     token_failure_status_ = static_cast<int>(*status);
+    r.body += "]}";
+    return r;
+  }
+
+  if (kind == "bad_dispatch") {
+    // Any bytes as d, given in hex because the control API's own JSON can carry only valid UTF-8.
+    const auto hex = req.get_string("d_hex");
+    std::string d;
+    if (!hex || !decode_hex(*hex, d)) {
+      return control_error(400, "bad_dispatch needs d_hex: the bytes of d in hex");
+    }
+    std::vector<Session*> targets;
+    if (!target_sessions(req, targets, error)) {
+      return error;
+    }
+    bool first = true;
+    for (Session* session : targets) {
+      const auto [s, frame] = dispatch(*session, "BAD_DISPATCH", d, req.get_bool("retain").value_or(true));
+      r.body += first ? "" : ",";
+      first = false;
+      fmt::format_to(std::back_inserter(r.body), R"({{"shard":{},"s":{},"bytes":{}}})", session->shard, s,
+                     frame->size());
+    }
     r.body += "]}";
     return r;
   }

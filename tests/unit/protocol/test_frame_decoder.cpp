@@ -34,6 +34,7 @@ TEST_CASE("every gateway fixture decodes, with its op, t and the raw bytes of d"
     INFO(entry.path().filename().string());
     const auto result = decoder.decode(text);
     REQUIRE(result.frame);
+    REQUIRE_FALSE(result.frame->fault);
     if (result.frame->op == k_op_dispatch) {
       REQUIRE_FALSE(result.frame->t.empty());
       // d is kept exactly as written, so nothing is re-serialised on the way to subscribers.
@@ -86,6 +87,44 @@ TEST_CASE("bad frames are told apart") {
   REQUIRE(decoder.decode(R"({"op":0,"s":"1","t":"X"})").error == DecodeError::bad_field);
   REQUIRE(decoder.decode(R"({"op":10,"d":{}})").error == DecodeError::bad_field);
   REQUIRE(decoder.decode(R"({"op":0,"s":null,"t":"X","d":{}})").frame);
+  // A cast to int would make these 13 and 0.
+  REQUIRE(decoder.decode(R"({"op":4294967309})").error == DecodeError::unknown_op);
+  REQUIRE(decoder.decode(R"({"op":-4294967296})").error == DecodeError::unknown_op);
+  REQUIRE(decoder.decode(R"({"op":256})").error == DecodeError::unknown_op);
+}
+
+TEST_CASE("a frame that is not exactly one JSON document in UTF-8 decodes leniently, with its fault") {
+  FrameDecoder decoder;
+  // Each of these was once published byte for byte.
+  for (const std::string text : {
+           R"({"op":0,"s":7,"t":"X","d":{}} more bytes)",
+           R"({"op":0,"s":7,"t":"X","d":{"a":f}})",
+           R"({"op":0,"s":7,"t":"X","d":{"a":01}})",
+           R"({"op":0,"s":7,"t":"X","d":{"a":1.}})",
+           R"({"op":0,"s":7,"t":"X","d":{"a":"\x"}})",
+           R"({"op":0,"s":7,"t":"X","d":{"a":"\ud800"}})",
+           R"({"op":0,"s":7,"t":"X","d":{"a":nul}})",
+           R"({"op":0,"s":7,"t":"X","d":{"a":tru}})",
+           "{\"op\":0,\"s\":7,\"t\":\"X\",\"d\":{\"a\":\"\xff\"}}",
+           R"({"op":0,"s":7,"t":"X","d":{"a":[1,]}})",
+       }) {
+    INFO(text);
+    const auto result = decoder.decode(text);
+    if (!result.frame) {
+      continue;  // refused outright is fine too; what matters is that nothing passes as well-formed
+    }
+    REQUIRE(result.frame->fault);
+    REQUIRE(result.frame->op == k_op_dispatch);
+  }
+  // The lenient read still finds s, so that the shard can pass the frame.
+  const auto trailing = decoder.decode(R"({"op":0,"s":7,"t":"X","d":{}} more bytes)");
+  REQUIRE(trailing.frame);
+  REQUIRE(trailing.frame->s == 7u);
+  REQUIRE(trailing.frame->fault->what == "more bytes after the document");
+  const auto stray = decoder.decode("{\"op\":0,\"s\":8,\"t\":\"X\",\"d\":{\"a\":\"\xed\xa0\x80\"}}");
+  REQUIRE(stray.frame);
+  REQUIRE(stray.frame->s == 8u);
+  REQUIRE(stray.frame->fault->what == "not UTF-8");
 }
 
 TEST_CASE("client frames are the documented JSON") {

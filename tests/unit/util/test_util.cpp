@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "util/backoff.hpp"
+#include "util/base64.hpp"
 #include "util/json_writer.hpp"
 #include "util/key_file.hpp"
 #include "util/strings.hpp"
@@ -151,4 +152,21 @@ TEST_CASE("is_valid_utf8 accepts exactly what append_valid_utf8 keeps unchanged"
     relay::util::append_valid_utf8(out, text);
     CHECK(is_valid_utf8(text) == (out == text));
   }
+}
+
+TEST_CASE("base64 follows RFC 4648's test vectors") {
+  const auto encoded = [](std::string_view bytes) {
+    std::string out = ">";
+    relay::util::append_base64(out, bytes);
+    return out;
+  };
+  CHECK(encoded("") == ">");
+  CHECK(encoded("f") == ">Zg==");
+  CHECK(encoded("fo") == ">Zm8=");
+  CHECK(encoded("foo") == ">Zm9v");
+  CHECK(encoded("foob") == ">Zm9vYg==");
+  CHECK(encoded("fooba") == ">Zm9vYmE=");
+  CHECK(encoded("foobar") == ">Zm9vYmFy");
+  CHECK(encoded("\xff\xfe\x00") == ">//4=");
+  CHECK(encoded(std::string_view("\xfb\xff\x00", 3)) == ">+/8A");
 }
