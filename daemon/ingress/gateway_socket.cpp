@@ -108,7 +108,7 @@ void GatewaySocket::close(int code, std::string_view reason) {
     return;
   }
   m_pending.clear();
-  queue_frame(websocket::Opcode::close, websocket::close_payload(code, reason));
+  queue_close(websocket::close_payload(code, reason));
   m_phase = Phase::closing;
   lws_set_timeout(m_wsi, PENDING_TIMEOUT_CLOSE_ACK, k_close_answer_timeout_s);
 }
@@ -155,6 +155,13 @@ void GatewaySocket::queue_frame(websocket::Opcode opcode, std::string_view paylo
   std::string frame;
   websocket::append_client_frame(frame, opcode, payload, random_bytes<4>());
   queue_plaintext(frame);
+}
+
+void GatewaySocket::queue_close(const std::string& payload) {
+  m_sent_close_code = payload.size() >= 2 ? (static_cast<unsigned char>(payload[0]) << 8) |
+                                                static_cast<unsigned char>(payload[1])
+                                          : k_close_no_status;
+  queue_frame(websocket::Opcode::close, payload);
 }
 
 bool GatewaySocket::on_connected() {
@@ -225,6 +232,10 @@ bool GatewaySocket::on_plaintext(const char* data, std::size_t size) {
   }
   if (!m_frames.feed(data, size, *this) && !m_frames.closed()) {
     fail(m_frames.error_code(), m_frames.error());
+    if (m_frames.close_received()) {
+      // An invalid close frame: the server sends nothing more, so no answer to our close is awaited.
+      m_end_after_write = true;
+    }
   }
   return true;
 }
@@ -245,10 +256,10 @@ void GatewaySocket::on_close(int code, std::string_view reason) {
   m_peer_close_code = code;
   m_peer_close_reason = std::string(reason);
   if (m_phase != Phase::closing) {
-    // Answer with the same code (RFC 6455 section 5.5.1), then end the connection.
+    // Answer with the same code (RFC 6455 section 5.5.1), or with no code to a close without one (the reader
+    // reports only codes valid on the wire, and 1005 for none), then end the connection.
     m_pending.clear();
-    queue_frame(websocket::Opcode::close,
-                code == k_close_no_status ? std::string() : websocket::close_payload(code, {}));
+    queue_close(code == k_close_no_status ? std::string() : websocket::close_payload(code, {}));
     m_phase = Phase::closing;
   }
   m_end_after_write = true;

@@ -362,3 +362,43 @@ TEST_CASE("a server that never answers the upgrade is given up after the setup t
   REQUIRE(socket.finished());
   REQUIRE(waited >= 300ms);
 }
+
+TEST_CASE("a close frame is answered with its own code only when that code is valid on the wire") {
+  struct Case {
+    std::string close;  // the server's close frame
+    int reported;       // what the handler hears
+    int answered;       // the code of the client's close frame; 0 for one without a code
+  };
+  const auto [close, reported, answered] =
+      GENERATE(Case{close_frame(4009, "timed out"), 4009, 4009}, Case{close_frame(3000, ""), 3000, 3000},
+               Case{frame(0x8, ""), 1005, 0}, Case{close_frame(1005, ""), 1002, 1002},
+               Case{close_frame(1006, ""), 1002, 1002}, Case{close_frame(999, ""), 1002, 1002},
+               Case{close_frame(2000, ""), 1002, 1002}, Case{close_frame(5000, ""), 1002, 1002},
+               Case{frame(0x8, "x"), 1002, 1002}, Case{close_frame(1000, "caf\xC3"), 1007, 1007},
+               Case{frame(0x1, "{\"t\":\"\xFF\"}"), 1007, 1007});
+  ScriptedServer server;
+  std::atomic<bool> script_done{false};
+  ServerFrame answer;
+  bool ended = false;
+  std::thread script([&] {
+    server.accept_connection();
+    server.write(upgrade_answer(server.read_request()) + close);
+    answer = server.read_frame();
+    ended = server.sees_end_of_stream();  // the client ends the connection without waiting for more
+    script_done = true;
+  });
+  ingress::EventLoop loop;
+  Recorder handler;
+  ingress::GatewaySocket socket(loop, url_of(server), 1 << 20, handler);
+  run_until(loop, [&] { return script_done && handler.closed_code != 0 && socket.finished(); });
+  script.join();
+
+  INFO("reported " << handler.closed_code << " (" << handler.closed_reason << ")");
+  REQUIRE(handler.messages.empty());
+  REQUIRE(handler.closed_code == reported);
+  REQUIRE(answer.opcode == 0x8);
+  REQUIRE(answer.masked);
+  REQUIRE(answer.close_code() == answered);
+  REQUIRE(socket.sent_close_code() == (answered == 0 ? 1005 : answered));
+  REQUIRE(ended);
+}
