@@ -232,10 +232,6 @@ bool GatewaySocket::on_plaintext(const char* data, std::size_t size) {
   }
   if (!m_frames.feed(data, size, *this) && !m_frames.closed()) {
     fail(m_frames.error_code(), m_frames.error());
-    if (m_frames.close_received()) {
-      // An invalid close frame: the server sends nothing more, so no answer to our close is awaited.
-      m_end_after_write = true;
-    }
   }
   return true;
 }
@@ -261,9 +257,14 @@ void GatewaySocket::on_close(int code, std::string_view reason) {
     m_pending.clear();
     queue_close(code == k_close_no_status ? std::string() : websocket::close_payload(code, {}));
     m_phase = Phase::closing;
+    // The server closes the TCP connection once it has our answer (RFC 6455 section 7.1.1); one that does
+    // not is dropped after the timeout. Ending it here at once could lose our answer: a server that sees the
+    // connection end before it has read the close frame reports an abnormal closure.
+    lws_set_timeout(m_wsi, PENDING_TIMEOUT_CLOSE_ACK, k_close_answer_timeout_s);
+  } else {
+    m_end_after_write = true;  // the answer to our close: nothing more to wait for
+    lws_callback_on_writable(m_wsi);
   }
-  m_end_after_write = true;
-  lws_callback_on_writable(m_wsi);
 }
 
 bool GatewaySocket::write_pending(lws* wsi) {

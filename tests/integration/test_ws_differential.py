@@ -6,12 +6,14 @@ Every case is played by both servers on loopback. What a server library can send
 (text, binary, large frames, fragmented text from `websockets` with its pings in between, valid close codes);
 what it refuses to send (invalid close codes, a close without a code, a one-byte close payload, a non-UTF-8
 reason or text frame; fragmentation from aiohttp, which has no API for it) is written as raw frame bytes to
-that server's own transport, between its own frames. Each server reports the close code it received from the
+that server's own transport, between its own frames (a character split across two fragments is raw for both).
+Malformed upgrade responses come from a plain asyncio socket server. Each server reports the close code it received from the
 client, parsed by its own frame reader (`websockets`: `close_rcvd`; aiohttp: `ws.close_code`), and the pongs
 it received for its pings. The probe reports the messages the client delivered, the close code and reason it
 reported, and the close code it sent.
 """
 import asyncio
+import base64
 import hashlib
 import json
 import os
@@ -66,8 +68,8 @@ def protocol_error(why):
     return expected_close(1002, why, 1002, 1002)
 
 
-# Steps: ("text", str) / ("binary", bytes) / ("fragments", [str], ping_every) with the server's own API where it
-# has one; ("close", code, reason) with the server's close(); ("raw", bytes) written to its transport.
+# Steps: ("text", str) / ("binary", bytes) / ("fragments", [str], ping_every) / ("ping", bytes) with the server's
+# own API where it has one; ("close", code, reason) with the server's close(); ("raw", bytes) written to its transport.
 CASES = {
     "fragmented_with_pings": {
         "steps": [("fragments", FRAGMENTS, 4), ("close", 1000, "done")],
@@ -76,9 +78,10 @@ CASES = {
         "close": expected_close(1000, "done", 1000, 1000),
     },
     "fragment_splits_a_character": {
-        "steps": [("raw", frame(0x1, "caf\u00e9 \u4e2d".encode()[:-1], fin=False) + frame(0x9, b"mid")
-                   + frame(0x0, "caf\u00e9 \u4e2d".encode()[-1:])), ("close", 1001, "going away")],
+        "steps": [("raw", frame(0x1, "caf\u00e9 \u4e2d".encode()[:-1], fin=False)), ("ping", b"mid"),
+                  ("raw", frame(0x0, "caf\u00e9 \u4e2d".encode()[-1:])), ("close", 1001, "going away")],
         "messages": ["caf\u00e9 \u4e2d".encode()],
+        "pongs": 1,
         "close": expected_close(1001, "going away", 1001, 1001),
     },
     "large_frames": {
@@ -132,6 +135,43 @@ for invalid_code in (1005, 1006, 999, 2000, 5000, 1004, 1015, 0):
     }
 
 
+# Upgrade responses from a plain asyncio socket server (no library writes these): `{accept}` is replaced by the
+# right Sec-WebSocket-Accept. None: accepted (the control case); otherwise the start of the reported reason.
+GOOD_FIELDS = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n"
+UPGRADE_CASES = {
+    "upgrade_ok": ("HTTP/1.1 101 Switching Protocols\r\nServer: raw\r\n" + GOOD_FIELDS + "\r\n", None),
+    "upgrade_status_1010": ("HTTP/1.1 1010 Switching Protocols\r\n" + GOOD_FIELDS + "\r\n",
+                            "connect failed: not an HTTP response: HTTP/1.1 1010"),
+    "upgrade_http_1_0": ("HTTP/1.0 101 Switching Protocols\r\n" + GOOD_FIELDS + "\r\n",
+                         "connect failed: HTTP/1.0 101 (a WebSocket upgrade needs HTTP/1.1)"),
+    "upgrade_obs_fold": ("HTTP/1.1 101 Switching Protocols\r\nServer: raw\r\n folded\r\n" + GOOD_FIELDS + "\r\n",
+                         "connect failed: a malformed header line in the upgrade response:  folded"),
+    "upgrade_space_before_colon": ("HTTP/1.1 101 Switching Protocols\r\nUpgrade : websocket\r\n" + GOOD_FIELDS
+                                   + "\r\n", "connect failed: a malformed header line in the upgrade response: "),
+    "upgrade_subprotocol": ("HTTP/1.1 101 Switching Protocols\r\n" + GOOD_FIELDS + "Sec-WebSocket-Protocol: chat\r\n\r\n",
+                            "connect failed: the server chose a subprotocol that was not offered: chat"),
+    "upgrade_extension": ("HTTP/1.1 101 Switching Protocols\r\n" + GOOD_FIELDS
+                          + "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
+                          "connect failed: the server chose an extension that was not offered: permessage-deflate"),
+}
+
+
+async def raw_upgrade_handler(reader, writer):
+    try:
+        request = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), STEP_TIMEOUT)).decode()
+        name = request.split(" ")[1].strip("/")
+        key = next(line.split(":", 1)[1].strip() for line in request.split("\r\n")
+                   if line.lower().startswith("sec-websocket-key:"))
+        accept = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode())
+                                  .digest()).decode()
+        writer.write(UPGRADE_CASES[name][0].replace("{accept}", accept).encode())
+        if UPGRADE_CASES[name][1] is None:
+            writer.write(close_frame(1000, b"ok"))
+        await asyncio.wait_for(reader.read(), STEP_TIMEOUT)  # until the client ends the connection
+    finally:
+        writer.close()
+
+
 class Outcome:
     def __init__(self):
         self.server_saw = None  # the close code the server's library parsed from the client, "empty", or None
@@ -162,6 +202,9 @@ async def websockets_handler(ws, path):
                 for waiter in waiters:
                     await asyncio.wait_for(waiter, STEP_TIMEOUT)
                     outcome.pongs += 1
+            elif step[0] == "ping":
+                await asyncio.wait_for(await ws.ping(step[1]), STEP_TIMEOUT)
+                outcome.pongs += 1
             elif step[0] == "close":
                 await asyncio.wait_for(ws.close(step[1], step[2]), STEP_TIMEOUT)
             elif step[0] == "raw":
@@ -201,6 +244,12 @@ async def aiohttp_handler(request):
                     if message.type != WSMsgType.PONG:
                         raise AssertionError(f"{message.type} instead of a pong")
                     outcome.pongs += 1
+            elif step[0] == "ping":
+                await ws.ping(step[1])
+                message = await ws.receive(timeout=STEP_TIMEOUT)
+                if message.type != WSMsgType.PONG or message.data != step[1]:
+                    raise AssertionError(f"{message.type} {message.data!r} instead of the pong")
+                outcome.pongs += 1
             elif step[0] == "close":
                 await asyncio.wait_for(ws.close(code=step[1], message=step[2].encode()), STEP_TIMEOUT)
                 outcome.server_saw = ws.close_code
@@ -241,6 +290,9 @@ async def play_all():
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
+    raw = await asyncio.start_server(raw_upgrade_handler, "127.0.0.1", 0)
+    for name in UPGRADE_CASES:
+        results[("raw socket", name)] = await probe(raw.sockets[0].getsockname()[1], name)
     ports = {"websockets": server.sockets[0].getsockname()[1],
              "aiohttp": site._server.sockets[0].getsockname()[1]}  # noqa: SLF001 - the port it chose
     try:
@@ -254,6 +306,8 @@ async def play_all():
                     outcome.notes.append("the server handler did not finish")
                 results[(implementation, name)] = (lines, status, outcome)
     finally:
+        raw.close()
+        await raw.wait_closed()
         server.close()
         await server.wait_closed()
         await runner.cleanup()
@@ -280,6 +334,17 @@ def check(case, lines, status, outcome):
     expect(outcome.pongs == case.get("pongs", 0), f"{outcome.pongs} pongs instead of {case.get('pongs', 0)}")
 
 
+def check_upgrade(name, lines, status):
+    expect(status == 0, f"probe exit status {status}: {lines}")
+    wanted = UPGRADE_CASES[name][1]
+    if wanted is None:
+        expect([line["event"] for line in lines] == ["open", "closed"] and lines[1]["code"] == 1000,
+               f"not accepted: {lines}")
+        return
+    expect(len(lines) == 1 and lines[0]["event"] == "closed", f"not refused: {lines}")
+    expect(lines[0]["code"] == 1006 and lines[0]["reason"].startswith(wanted), f"{lines[0]} instead of {wanted}")
+
+
 def main():
     checks = Checks()
     if not os.access(PROBE, os.X_OK):
@@ -287,7 +352,11 @@ def main():
         checks.failed += 1
         checks.finish()
     results = asyncio.run(asyncio.wait_for(play_all(), 240))
-    for (implementation, name), (lines, status, outcome) in results.items():
+    for (implementation, name), result in results.items():
+        if implementation == "raw socket":
+            checks.run(f"{implementation}: {name}", lambda: check_upgrade(name, *result))
+            continue
+        lines, status, outcome = result
         checks.run(f"{implementation}: {name}", lambda: check(CASES[name], lines, status, outcome))
     checks.finish()
 
