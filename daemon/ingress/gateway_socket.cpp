@@ -253,7 +253,7 @@ void GatewaySocket::on_close(int code, std::string_view reason) {
   m_peer_close_reason = std::string(reason);
   if (m_phase != Phase::closing) {
     // Answer with the same code (RFC 6455 section 5.5.1), or with no code to a close without one (the reader
-    // reports only codes valid on the wire, and 1005 for none), then end the connection.
+    // reports only codes valid on the wire, and 1005 for none).
     m_pending.clear();
     queue_close(code == k_close_no_status ? std::string() : websocket::close_payload(code, {}));
     m_phase = Phase::closing;
