@@ -192,7 +192,7 @@ Outcome read_in_two(const std::string& stream, std::size_t split) {
 
 }  // namespace
 
-TEST_CASE("close codes valid on the wire are delivered; the others are protocol errors") {
+TEST_CASE("close codes valid on the wire are delivered, the others are protocol errors") {
   for (const int code :
        {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4000, 4009, 4999}) {
     INFO(code);
