@@ -103,14 +103,17 @@ WebhookServer::WebhookServer(EventLoop& loop, WebhookServerSettings settings, we
       m_settings(std::move(settings)),
       m_handler(std::move(handler)),
       m_sink(sink),
+      m_listener(loop,
+                 ListenerSettings{"webhook", m_settings.host, m_settings.port, m_settings.max_connections}),
       m_expiry_timer(loop, [this] { expire_requests(); }) {
   lws_context_creation_info info{};
   info.vhost_name = "webhook";
-  info.port = m_settings.port;
-  info.iface = m_settings.host.c_str();
+  // m_listener accepts and hands connections over; lws still does TLS on them when the vhost has a
+  // certificate. This must stay the only vhost with this "port": lws re-selects a request's vhost by its Host
+  // header (and a TLS connection's certificate by SNI) among the vhosts that share a listening port.
+  info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
   info.protocols = k_webhook_protocols;
   info.user = this;
-  info.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
   info.alpn = "http/1.1";
   info.timeout_secs = m_settings.request_timeout_s;
   info.timeout_secs_ah_idle = m_settings.request_timeout_s;  // headers that never finish
@@ -123,11 +126,10 @@ WebhookServer::WebhookServer(EventLoop& loop, WebhookServerSettings settings, we
   }
   m_vhost = lws_create_vhost(loop.context(), &info);
   if (m_vhost == nullptr) {
-    throw std::runtime_error(fmt::format("cannot listen for webhooks on {}:{}{}", m_settings.host,
-                                         m_settings.port,
-                                         tls() ? " (or cannot load webhook.tls_cert/tls_key)" : ""));
+    throw std::runtime_error(tls() ? "cannot load webhook.tls_cert/tls_key"
+                                   : "cannot create the libwebsockets vhost for webhooks");
   }
-  m_port = lws_get_vhost_listen_port(m_vhost);
+  m_listener.serve([vhost = m_vhost](int fd) { return lws_adopt_socket_vhost(vhost, fd); });
 }
 
 std::string WebhookServer::reload_certificate() {
@@ -150,6 +152,10 @@ WebhookServer::~WebhookServer() {
 }
 
 int WebhookServer::on_callback(lws* wsi, int reason, void* user, void* in, std::size_t len) {
+  if (reason == LWS_CALLBACK_WSI_DESTROY) {
+    m_listener.on_connection_closed(wsi);
+    return 0;
+  }
   auto** slot = static_cast<Request**>(user);
   if (slot == nullptr) {
     // lws allocates the user area only once a request's headers are complete; a connection that closes
