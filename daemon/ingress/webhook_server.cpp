@@ -3,6 +3,7 @@
 #include <libwebsockets.h>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <charconv>
 #include <new>
 #include <stdexcept>
@@ -35,6 +36,7 @@ namespace {
 constexpr std::string_view k_signature_header = "x-signature-ed25519:";
 constexpr std::string_view k_timestamp_header = "x-signature-timestamp:";
 constexpr std::size_t k_max_header_value = 512;
+constexpr std::size_t k_initial_body = 4096;
 
 std::optional<std::string> custom_header(lws* wsi, std::string_view name) {
   const int length = lws_hdr_custom_length(wsi, name.data(), static_cast<int>(name.size()));
@@ -243,7 +245,10 @@ void WebhookServer::begin(lws* wsi, Request& request, std::string_view path) {
   }
   request.signature = custom_header(wsi, k_signature_header);
   request.timestamp = custom_header(wsi, k_timestamp_header);
-  request.body.reserve(content_length.value_or(4096) + simdjson::SIMDJSON_PADDING);
+  // What Content-Length claims is only a claim: the buffer grows with the bytes that actually arrive, so that
+  // idle connections announcing large bodies reserve nothing much.
+  request.body.reserve(std::min<std::uint64_t>(content_length.value_or(k_initial_body), k_initial_body) +
+                       simdjson::SIMDJSON_PADDING);
   request.receiving = true;
   request.deadline = m_loop.now() + std::chrono::seconds(m_settings.request_timeout_s);
   if (m_arriving.empty()) {
