@@ -45,13 +45,14 @@ StatusResponse plain(int status, std::string body) {
 
 std::string status_response_to(
     std::string_view head, const std::function<StatusResponse(std::string_view, std::string_view)>& answer) {
-  // request-line = method SP request-target SP HTTP-version
-  const auto line_end = head.find_first_of("\r\n");
-  const std::string_view line = head.substr(0, line_end);
+  // request-line = method SP request-target SP HTTP-version; the target in origin form ("/metrics?x")
+  const std::string_view line = head.substr(0, head.find_first_of("\r\n"));
   const auto first_space = line.find(' ');
   const auto second_space =
       first_space == std::string_view::npos ? first_space : line.find(' ', first_space + 1);
-  if (second_space == std::string_view::npos || !line.substr(second_space + 1).starts_with("HTTP/1.")) {
+  const std::string_view version =
+      second_space == std::string_view::npos ? "" : line.substr(second_space + 1);
+  if (first_space == 0 || (version != "HTTP/1.1" && version != "HTTP/1.0") || line[first_space + 1] != '/') {
     return render(plain(400, "bad request\n"));
   }
   const std::string_view method = line.substr(0, first_space);
