@@ -116,8 +116,10 @@ RelayApp::RelayApp(config::Config config)
   reserve_relay_seqs();
   if (!m_config.metrics.listen.empty()) {
     m_status = std::make_unique<ingress::StatusServer>(
-        m_loop, m_config.metrics.host, m_config.metrics.port, [this] { return metrics(); },
-        [this] { return health(); });
+        m_loop,
+        ingress::ListenerSettings{"metrics", m_config.metrics.host, m_config.metrics.port,
+                                  m_config.metrics.max_connections},
+        [this] { return metrics(); }, [this] { return health(); });
     spdlog::info("metrics: http://{}/metrics and /healthz", m_config.metrics.listen);
   }
 }
@@ -245,6 +247,7 @@ void RelayApp::start_webhook() {
   server.tls_cert = config.tls_cert;
   server.tls_key = config.tls_key;
   server.request_timeout_s = config.request_timeout;
+  server.max_connections = config.max_connections;
   m_webhook = std::make_unique<ingress::WebhookServer>(
       m_loop, std::move(server), webhook::RequestHandler(std::move(handler), *key), *this);
   spdlog::info("webhook: listening on {}://{}{}", m_webhook->tls() ? "https" : "http", config.listen,

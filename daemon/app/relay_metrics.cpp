@@ -1,5 +1,7 @@
 // What /metrics and /healthz say: every counter the relay keeps, in the Prometheus text format (version
 // 0.0.4).
+#include <vector>
+
 #include <fmt/format.h>
 
 #include "app/relay_app.hpp"
@@ -44,6 +46,29 @@ std::string label_value(std::string_view value) {
     }
   }
   return out;
+}
+
+// The HTTP listeners' own connection counts, whatever they serve.
+void listener_metrics(Exposition& out, const std::vector<const ingress::Listener*>& listeners) {
+  out.family("qq_relay_listener_connections", "gauge", "Connections open on each HTTP listener.");
+  for (const auto* listener : listeners) {
+    out.sample("qq_relay_listener_connections", static_cast<double>(listener->open_connections()),
+               fmt::format(R"(listener="{}")", listener->name()));
+  }
+  out.family("qq_relay_listener_rejected_total", "counter",
+             "Connections closed as soon as they were accepted, by listener and reason.");
+  for (const auto* listener : listeners) {
+    out.sample("qq_relay_listener_rejected_total",
+               static_cast<double>(listener->counters().rejected_max_connections),
+               fmt::format(R"(listener="{}",reason="max_connections")", listener->name()));
+  }
+  out.family("qq_relay_listener_accept_errors_total", "counter",
+             "accept() failures (out of descriptors or memory) that paused a listener for a moment.");
+  for (const auto* listener : listeners) {
+    out.sample("qq_relay_listener_accept_errors_total",
+               static_cast<double>(listener->counters().accept_errors),
+               fmt::format(R"(listener="{}")", listener->name()));
+  }
 }
 
 }  // namespace
@@ -153,6 +178,14 @@ ingress::StatusResponse RelayApp::metrics() const {
                  fmt::format(R"(reason="{}")", webhook::to_string(static_cast<webhook::Rejection>(i))));
     }
   }
+  std::vector<const ingress::Listener*> listeners;
+  if (m_webhook) {
+    listeners.push_back(&m_webhook->listener());
+  }
+  if (m_status) {
+    listeners.push_back(&m_status->listener());
+  }
+  listener_metrics(out, listeners);
   if (m_replay) {
     const auto& replay = m_replay->counters();
     out.single("qq_relay_replay_requests_total", "counter", "Catch-up requests received.",

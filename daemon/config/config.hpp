@@ -55,14 +55,16 @@ struct WebhookConfig {
   std::string tls_cert;  // both empty: plain HTTP
   std::string tls_key;
   std::size_t max_body = 1048576;
-  unsigned max_clock_skew = 300;  // seconds
-  unsigned request_timeout = 10;  // seconds for a whole request to arrive
+  unsigned max_clock_skew = 300;   // seconds
+  unsigned request_timeout = 10;   // seconds for a whole request to arrive
+  unsigned max_connections = 256;  // open at once; more are closed as they arrive
 };
 
 struct MetricsConfig {
   std::string listen;  // empty: no metrics listener
   std::string host;
   int port = 0;
+  unsigned max_connections = 16;  // open at once; more are closed as they arrive
 };
 
 struct StateConfig {

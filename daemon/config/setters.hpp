@@ -47,7 +47,9 @@ Outcome set_webhook_request_timeout(const toml::node& value, Draft& draft);
 // Cross-key checks of [webhook]: TLS files in pairs and readable, a signing secret.
 std::optional<Diagnostic> check_webhook(Draft& draft, Position section,
                                         const std::filesystem::path& directory);
+Outcome set_webhook_max_connections(const toml::node& value, Draft& draft);
 Outcome set_metrics_listen(const toml::node& value, Draft& draft);
+Outcome set_metrics_max_connections(const toml::node& value, Draft& draft);
 Outcome set_state_directory(const toml::node& value, Draft& draft);
 Outcome set_save_interval(const toml::node& value, Draft& draft);
 Outcome set_log_level(const toml::node& value, Draft& draft);

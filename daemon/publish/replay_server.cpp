@@ -7,6 +7,7 @@
 #include <simdjson.h>
 #include <zmq_addon.hpp>
 
+#include "publish/bind.hpp"
 #include "publish/curve.hpp"
 #include "util/json_writer.hpp"
 
@@ -37,8 +38,8 @@ ReplayServer::ReplayServer(zmq::context_t& context, const std::string& endpoint,
   m_socket.set(zmq::sockopt::sndhwm, 1000);
   m_socket.set(zmq::sockopt::rcvhwm, 1000);
   try {
-    m_socket.bind(endpoint);
-  } catch (const zmq::error_t& error) {
+    bind_as_written(m_socket, endpoint);
+  } catch (const std::exception& error) {
     throw std::runtime_error("cannot bind publish.replay_endpoint " + endpoint + ": " + error.what());
   }
   m_bound = m_socket.get(zmq::sockopt::last_endpoint);
