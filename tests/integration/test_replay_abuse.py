@@ -4,16 +4,25 @@ relay past its reply budget (publish.replay_max_bytes) or stall its loop, and th
 frame over 4 KiB makes ZeroMQ drop the connection unanswered while other clients are still served."""
 import json
 import os
+import shutil
+import subprocess
 import threading
 import time
 
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
+from client_journal import generated_numbers, journal_lines
 from harness import Checks, Relay, Sim, Subscriber, expect, relay_config, tear_down, wait_for, workdir
 from metrics_client import metrics
 from webhook_client import free_port
 
+SOURCE = os.environ.get("QQ_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+CLIENTS = {
+    "python": ["/usr/bin/python3", os.path.join(SOURCE, "clients", "python", "relay_subscriber.py")],
+    "node": [shutil.which("node") or "node", os.path.join(SOURCE, "clients", "node", "relay_subscriber.mjs")],
+    "cpp": [os.environ.get("QQ_CPP_CLIENT_BIN", "build/bin/relay-subscriber-cpp")],
+}
 EVENTS = 200
 EVENT_BYTES = 32 * 1024
 MAX_REPLY = 2 * 1024 * 1024
@@ -153,6 +162,53 @@ def main():
             expect(relay.proc.poll() is None, "the relay died")
         checks.run("clients that never read cannot grow the relay past its reply budget or stall the gateway",
                    abusers_cannot_grow_the_relay_or_stall_it)
+
+        def example_clients_wait_out_a_busy_relay():
+            """Abusers fill the whole reply budget; each example client, catching up from relay_seq 0, is answered
+            busy and asks again until the abusers go, then has every event."""
+            request = [b"", json.dumps({"since": 0, "max": 10000}).encode()]
+            for name, command in CLIENTS.items():
+                if name == "node" and not os.path.isdir(os.path.join(SOURCE, "clients", "node", "node_modules")):
+                    print("  node: clients/node/node_modules is missing (scripts/install-deps.sh); not run")
+                    continue
+                abusers = [dealer(RCVHWM=1, RCVBUF=4096) for _ in range(ABUSERS)]
+                journal = f"{tmp}/{name}.jsonl"
+                with open(journal, "w") as f:
+                    f.write(json.dumps({"relay_seq": 0, "topic": "", "source": "relay", "event_id": None,
+                                        "body": ""}) + "\n")
+                client = None
+                try:
+                    # The first round fills the kernel's buffers, the second the relay's budget, to within one
+                    # message (the abusers together may hold more than the total).
+                    for round_size in (REQUESTS_EACH, 10):
+                        wanted = metrics(metrics_port)[("qq_relay_replay_requests_total", "")] + ABUSERS * round_size
+                        for socket in abusers:
+                            for _ in range(round_size):
+                                socket.send_multipart(request)
+                        wait_for(lambda: metrics(metrics_port)[("qq_relay_replay_requests_total", "")] >= wanted,
+                                 30, "the abusers' requests taken")
+                    held = metrics(metrics_port)[("qq_relay_replay_queued_bytes", "")]
+                    expect(held > MAX_TOTAL - 2 * EVENT_BYTES, f"the abusers hold only {held} bytes")
+                    client = subprocess.Popen([*command, pub, replay, "--journal", journal],
+                                              stdout=subprocess.DEVNULL, stderr=open(journal + ".err", "w"))
+                    wait_for(lambda: "asking again" in open(journal + ".err").read(), 10, f"{name}: a busy answer")
+                    for socket in abusers:
+                        socket.close()
+                    wait_for(lambda: len(generated_numbers(journal_lines(journal))) >= EVENTS, 20,
+                             f"{name}: every event caught up")
+                    expect(generated_numbers(journal_lines(journal))[:EVENTS] == list(range(1, EVENTS + 1)),
+                           f"{name}: events missing or out of order")
+                    expect(client.poll() is None, f"{name} exited: {open(journal + '.err').read()}")
+                finally:
+                    for socket in abusers:
+                        socket.close()
+                    if client:
+                        client.kill()
+                        client.wait()
+                wait_for(lambda: metrics(metrics_port)[("qq_relay_replay_queued_bytes", "")] == 0, 10,
+                         "the abusers' replies freed")
+        checks.run("the example clients (Python, Node, C++) ask again while the relay is busy, then catch up",
+                   example_clients_wait_out_a_busy_relay)
 
         def oversized_request_drops_the_connection():
             before = metrics(metrics_port)[("qq_relay_replay_requests_total", "")]
