@@ -24,9 +24,9 @@ struct ReplayCounters {
 
 // Memory the replay endpoint may hold for replies (publish.replay_max_* in the configuration).
 struct ReplayLimits {
-  std::size_t max_reply_bytes = 16 << 20;   // messages in one reply (one larger message goes alone)
-  std::size_t max_client_bytes = 32 << 20;  // reply bytes held for one client (connection) at a time
-  std::size_t max_bytes = 128 << 20;        // reply bytes held for all clients together
+  std::size_t max_reply_bytes = 4 << 20;    // messages in one reply (one larger message goes alone)
+  std::size_t max_client_bytes = 16 << 20;  // reply bytes held for one client (connection) at a time
+  std::size_t max_bytes = 64 << 20;         // reply bytes held for all clients together
 };
 
 // Answers catch-up requests from the retained messages on a ROUTER socket, so REQ and DEALER clients both
@@ -46,7 +46,7 @@ class ReplayServer {
   static constexpr int k_queued_answers = 100;
   // One pass stops answering once it has copied this many reply bytes, so that replies never hold the loop
   // for long (the rest waits for the next pass).
-  static constexpr std::size_t k_bytes_per_call = 8 << 20;
+  static constexpr std::size_t k_bytes_per_call = 4 << 20;
 
   // Binds `endpoint`; throws std::runtime_error naming it when it cannot.
   // With a CURVE secret key the socket is a CURVE server, whose clients the context's ZAP handler approves.
