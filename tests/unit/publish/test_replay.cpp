@@ -235,3 +235,48 @@ TEST_CASE("replies a client has not read count against its budget and the total;
   const auto page = next_answer(clients[0], server);
   REQUIRE(field(page[0].to_string(), "count") == "3");
 }
+
+TEST_CASE("a message larger than a reply goes alone, to a client with nothing pending") {
+  zmq::context_t context(1);
+  Retention retention(10, 8 << 20);
+  retention.add(1, "T", std::string(100000, 'b'), "{}");
+  retention.add(2, "T", "small", "{}");
+  relay::publish::ReplayLimits limits;
+  limits.max_reply_bytes = 65536;
+  limits.max_client_bytes = 65536;
+  limits.max_bytes = 1 << 20;
+  ReplayServer server(context, "inproc://replay-large", retention, {}, limits);
+  zmq::socket_t client(context, zmq::socket_type::dealer);
+  client.connect("inproc://replay-large");
+  for (int i = 0; i < 2; ++i) {
+    client.send(zmq::str_buffer(""), zmq::send_flags::sndmore);
+    client.send(zmq::str_buffer(R"({"since":0})"));
+  }
+  const auto first = next_answer(client, server);
+  REQUIRE(field(first[0].to_string(), "count") == "1");
+  REQUIRE(first[2].size() == 100000);
+  // The second request came while the first reply was unread: over this client's budget.
+  const auto second = next_answer(client, server);
+  REQUIRE(second[0].to_string().find("busy: earlier replies to this client") != std::string::npos);
+  REQUIRE(server.counters().client_busy == 1);
+}
+
+TEST_CASE("answers to a client whose queue is full are dropped and counted, not queued") {
+  zmq::context_t context(1);
+  Retention retention(10, 1 << 20);
+  ReplayServer server(context, "inproc://replay-full", retention);
+  zmq::socket_t client(context, zmq::socket_type::dealer);
+  client.set(zmq::sockopt::rcvhwm, 1);
+  client.connect("inproc://replay-full");
+  constexpr int k_requests = 3 * ReplayServer::k_queued_answers;
+  for (int i = 0; i < k_requests; ++i) {
+    client.send(zmq::str_buffer("not json"));
+  }
+  for (int attempt = 0; attempt < 200 && server.counters().requests < k_requests; ++attempt) {
+    server.on_readable();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  REQUIRE(server.counters().requests == k_requests);
+  REQUIRE(server.counters().peer_full > 0);
+  REQUIRE(server.counters().peer_full < k_requests);
+}
