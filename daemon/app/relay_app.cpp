@@ -167,12 +167,19 @@ void RelayApp::start_replay() {
     });
   }
   m_publisher->retain_in(m_retention.get());
+  publish::ReplayLimits limits;
+  limits.max_reply_bytes = m_config.publish.replay_max_reply_bytes;
+  limits.max_client_bytes = m_config.publish.replay_max_client_bytes;
+  limits.max_bytes = m_config.publish.replay_max_bytes;
   m_replay = std::make_unique<publish::ReplayServer>(m_publisher->context(), m_config.publish.replay_endpoint,
-                                                     *m_retention, m_publisher->curve_secret_key());
+                                                     *m_retention, m_publisher->curve_secret_key(), limits);
   m_replay_timer = std::make_unique<ingress::Timer>(m_loop, [this] { serve_replay(); });
   m_loop.watch_fd(m_replay->fd(), [this] { serve_replay(); });
-  spdlog::info("replay: answering catch-up requests on {} (keeping up to {} messages, {} bytes)",
-               m_replay->bound_endpoint(), m_config.publish.retain_messages, m_config.publish.retain_bytes);
+  spdlog::info(
+      "replay: answering catch-up requests on {} (keeping up to {} messages, {} bytes; replies hold at "
+      "most {} bytes per client, {} in all)",
+      m_replay->bound_endpoint(), m_config.publish.retain_messages, m_config.publish.retain_bytes,
+      limits.max_client_bytes, limits.max_bytes);
 }
 
 void RelayApp::serve_replay() {

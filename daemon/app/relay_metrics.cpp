@@ -194,6 +194,21 @@ ingress::StatusResponse RelayApp::metrics() const {
                static_cast<double>(replay.bad_requests));
     out.single("qq_relay_replay_messages_total", "counter", "Messages sent in catch-up replies.",
                static_cast<double>(replay.messages_replayed));
+    out.family(
+        "qq_relay_replay_replies_dropped_total", "counter",
+        "Catch-up replies not sent as asked: answered busy (client_busy, relay_busy) or not sent at all "
+        "(peer_full, peer_gone).");
+    out.sample("qq_relay_replay_replies_dropped_total", static_cast<double>(replay.client_busy),
+               R"(reason="client_busy")");
+    out.sample("qq_relay_replay_replies_dropped_total", static_cast<double>(replay.relay_busy),
+               R"(reason="relay_busy")");
+    out.sample("qq_relay_replay_replies_dropped_total", static_cast<double>(replay.peer_full),
+               R"(reason="peer_full")");
+    out.sample("qq_relay_replay_replies_dropped_total", static_cast<double>(replay.peer_gone),
+               R"(reason="peer_gone")");
+    out.single("qq_relay_replay_queued_bytes", "gauge",
+               "Catch-up reply bytes held for clients that have not read them yet.",
+               static_cast<double>(m_replay->queued_bytes()));
     out.single("qq_relay_retained_messages", "gauge", "Messages kept for catch-up.",
                static_cast<double>(m_retention->size()));
     out.single("qq_relay_retained_bytes", "gauge", "Bytes kept for catch-up.",

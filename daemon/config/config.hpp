@@ -38,6 +38,9 @@ struct PublishConfig {
   std::string replay_endpoint;        // empty: no catch-up endpoint
   std::size_t retain_messages = 100000;
   std::size_t retain_bytes = 67108864;
+  std::size_t replay_max_reply_bytes = 4194304;    // retained messages in one catch-up reply
+  std::size_t replay_max_client_bytes = 16777216;  // reply bytes held at once for one replay client
+  std::size_t replay_max_bytes = 67108864;         // reply bytes held at once for all replay clients
   bool journal = false;  // keep published messages in state.directory/journal for replay across restarts
   std::size_t journal_max_bytes = 268435456;
   std::string curve_secret_key_file;          // empty: no CURVE
