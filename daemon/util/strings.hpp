@@ -16,6 +16,11 @@ std::string_view closest_match(std::string_view word, std::span<const std::strin
 // points past U+10FFFF included) replaced by U+FFFD.
 void append_valid_utf8(std::string& out, std::string_view text);
 
+// At most `max_bytes` of `text` (a body a remote server sent) for a log line: valid UTF-8 (malformed bytes as
+// U+FFFD), control characters shown as \xNN so that the body cannot forge log lines, cut on a character
+// boundary, and followed by "... (N bytes)" when cut.
+std::string log_excerpt(std::string_view text, std::size_t max_bytes = 200);
+
 // True when `text` is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF).
 bool is_valid_utf8(std::string_view text);
 

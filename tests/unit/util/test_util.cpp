@@ -136,3 +136,18 @@ TEST_CASE("is_valid_utf8 accepts exactly what append_valid_utf8 keeps unchanged"
     CHECK(is_valid_utf8(text) == (out == text));
   }
 }
+
+TEST_CASE("a log excerpt is short, valid UTF-8 and cannot start a new log line") {
+  REQUIRE(log_excerpt("short body") == "short body");
+  REQUIRE(log_excerpt("line\r\nforged: yes\x7f") == "line\\x0d\\x0aforged: yes\\x7f");
+  REQUIRE(log_excerpt("bad \xff byte") == "bad \xEF\xBF\xBD byte");
+  const std::string long_body = std::string(300, 'x');
+  REQUIRE(log_excerpt(long_body) == std::string(200, 'x') + "... (300 bytes)");
+  // Cut on a character boundary: 99 ASCII bytes and then 3-byte characters, at most 200 bytes kept.
+  const std::string mixed =
+      std::string(99, 'a') + "\xE4\xBD\xA0\xE5\xA5\xBD\xE4\xBD\xA0\xE5\xA5\xBD" + std::string(200, 'b');
+  const std::string excerpt = log_excerpt(mixed, 100);
+  REQUIRE(excerpt == std::string(99, 'a') + "... (" + std::to_string(mixed.size()) + " bytes)");
+  REQUIRE(is_valid_utf8(log_excerpt(mixed, 105)));
+  REQUIRE(log_excerpt(mixed, 105).starts_with(std::string(99, 'a') + "\xE4\xBD\xA0\xE5\xA5\xBD..."));
+}
