@@ -37,6 +37,19 @@ TEST_CASE("URLs of the four schemes parse with default and explicit ports") {
   REQUIRE_FALSE(parse_url("http:///path"));
 }
 
+TEST_CASE("a URL with a control byte, a space or raw non-ASCII anywhere is refused") {
+  using namespace std::string_literals;
+  for (const std::string& url :
+       {"wss://gateway.example\r\nX-Injected: 1/websocket"s, "wss://gateway.example/web\nsocket"s,
+        "wss://gate way.example/websocket"s, "wss://gateway.example/a b"s, "wss://gateway.example/\t"s,
+        "wss://gateway.example\0.evil/"s, "wss://gateway.example/\x7f"s, "wss://gatéway.example/"s,
+        "wss://gateway.example:443\r/"s}) {
+    INFO(url);
+    REQUIRE_FALSE(parse_url(url));
+  }
+  REQUIRE(parse_url("wss://gateway.example/websocket?v=1&x=%20"));
+}
+
 TEST_CASE("backoff grows exponentially under a cap, with the jitter the caller draws") {
   Backoff backoff(1'000ms, 60'000ms);
   REQUIRE(backoff.next(0.999) <= 1'000ms);
