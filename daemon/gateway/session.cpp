@@ -319,8 +319,9 @@ void Session::shutdown(Actions& out, std::string_view reason, bool will_resume) 
     out.push_back(Close{k_close_keep_session, "relay shutting down"});
   }
   if (m_phase > Phase::idle && m_phase != Phase::stopped) {
-    out.push_back(StateChanged{ShardState::disconnected, k_close_keep_session, std::string(reason),
-                               will_resume && !m_session_id.empty()});
+    // Close code 0, as for every close the relay makes itself (4000 is only what the gateway is sent).
+    out.push_back(
+        StateChanged{ShardState::disconnected, 0, std::string(reason), will_resume && !m_session_id.empty()});
   }
   clear_connection();
   if (m_phase != Phase::stopped) {

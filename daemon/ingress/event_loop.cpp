@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <libwebsockets.h>
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
 #include "ingress/lws_callbacks.hpp"
@@ -89,6 +90,8 @@ EventLoop::EventLoop() {
   info.protocols = k_protocols;
   info.pt_serv_buf_size = k_read_bytes;
   info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+  // The REST calls (token, /gateway/bot) go through this context's TLS client: no renegotiation there either.
+  info.ssl_client_options_set = SSL_OP_NO_RENEGOTIATION;
   info.gid = -1;
   info.uid = -1;
   m_context = lws_create_context(&info);

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "util/json_validate.hpp"
+#include "util/strings.hpp"
 
 namespace relay::ingress {
 
@@ -194,7 +195,15 @@ void GatewayClient::on_discovered(HttpResponse&& response) {
   }
   std::optional<protocol::GatewayInfo> info;
   if (response.status == 200) {
-    info = protocol::parse_gateway_info(response.body);
+    std::string problem;
+    info = protocol::parse_gateway_info(response.body, &problem);
+    if (!info) {
+      const auto delay = retry_delay(m_discovery_backoff);
+      spdlog::error("GET {}/gateway/bot returned an unusable response ({}); retrying in {} ms",
+                    m_settings.api_base, problem, delay.count());
+      discover_later(delay);
+      return;
+    }
   }
   if (!info) {
     const auto delay = retry_delay(m_discovery_backoff);
@@ -203,17 +212,21 @@ void GatewayClient::on_discovered(HttpResponse&& response) {
       m_tokens->invalidate();
       return;
     }
-    spdlog::warn(
-        "GET {}/gateway/bot failed ({}); retrying in {} ms", m_settings.api_base,
-        response.status ? fmt::format("HTTP {}: {:.200}", response.status, response.body) : response.error,
-        delay.count());
+    spdlog::warn("GET {}/gateway/bot failed ({}); retrying in {} ms", m_settings.api_base,
+                 response.status
+                     ? fmt::format("HTTP {}: {}", response.status, util::log_excerpt(response.body))
+                     : response.error,
+                 delay.count());
     discover_later(delay);
     return;
   }
   m_discovery_backoff.reset();
-  m_gateway_url = util::parse_url(info->url);
-  if (!m_gateway_url || !m_gateway_url->websocket) {
-    spdlog::error("/gateway/bot returned an unusable url \"{}\"; retrying in 60 s", info->url);
+  std::string problem;
+  const bool api_tls = m_settings.api_base.starts_with("https://");
+  m_gateway_url = protocol::usable_gateway_url(info->url, api_tls, problem);
+  if (!m_gateway_url) {
+    spdlog::error("/gateway/bot returned an unusable url \"{}\": {}; retrying in 60 s",
+                  util::log_excerpt(info->url), problem);
     discover_later(util::Millis(60'000));
     return;
   }

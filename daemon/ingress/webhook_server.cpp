@@ -1,6 +1,7 @@
 #include "ingress/webhook_server.hpp"
 
 #include <libwebsockets.h>
+#include <openssl/ssl.h>
 #include <simdjson.h>
 
 #include <algorithm>
@@ -125,6 +126,8 @@ WebhookServer::WebhookServer(EventLoop& loop, WebhookServerSettings settings, we
     info.ssl_private_key_filepath = m_settings.tls_key.c_str();
     // lws enables TLS on a vhost only when the vhost's own options ask for it.
     info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    // A client-initiated renegotiation costs the relay a handshake per request of the client's choosing.
+    info.ssl_options_set = SSL_OP_NO_RENEGOTIATION;
   }
   m_vhost = lws_create_vhost(loop.context(), &info);
   if (m_vhost == nullptr) {

@@ -97,7 +97,13 @@ HttpResponse Simulator::handle_token(const HttpRequest& request) {
   ++token_requests_;
   if (token_failures_left_ > 0) {
     --token_failures_left_;
-    return platform_error(token_failure_status_, token_failure_status_, "service unavailable (token_outage)");
+    if (!token_failure_body_ && !token_failure_echo_) {
+      return platform_error(token_failure_status_, token_failure_status_,
+                            "service unavailable (token_outage)");
+    }
+    // A proxy's error page, or one that quotes the request (and with it the clientSecret).
+    return HttpResponse{token_failure_status_,
+                        (token_failure_echo_ ? request.body : "") + token_failure_body_.value_or("")};
   }
   JsonObject body;
   std::string error;
@@ -470,11 +476,18 @@ HttpResponse Simulator::control_fault(const JsonObject& req) {
   if (kind == "token_outage") {
     const auto count = req.has("count") ? req.get_int("count") : std::optional<std::int64_t>(1);
     const auto status = req.has("status") ? req.get_int("status") : std::optional<std::int64_t>(503);
-    if (!count || *count < 0 || !status || *status < 400 || *status > 599) {
-      return control_error(400, "token_outage needs a count >= 0 and a status from 400 to 599");
+    const auto body = req.get_string("body");
+    const auto echo = req.has("echo_request") ? req.get_bool("echo_request") : std::optional<bool>(false);
+    if (!count || *count < 0 || !status || *status < 400 || *status > 599 || (req.has("body") && !body) ||
+        !echo) {
+      return control_error(400,
+                           "token_outage needs a count >= 0, a status from 400 to 599, a string body and a "
+                           "boolean echo_request");
     }
     token_failures_left_ = static_cast<std::uint64_t>(*count);
     token_failure_status_ = static_cast<int>(*status);
+    token_failure_body_ = body;
+    token_failure_echo_ = *echo;
     r.body += "]}";
     return r;
   }

@@ -155,3 +155,35 @@ TEST_CASE("/gateway/bot gives the url, the shard count and the session start lim
   REQUIRE(info->reset_after_ms == 86400000);
   REQUIRE(info->max_concurrency == 1);
 }
+
+TEST_CASE("/gateway/bot with a shard count out of range is refused with a reason") {
+  const std::string head = R"({"url":"wss://api.sgroup.qq.com/websocket","shards":)";
+  for (const std::string shards : {"0", "4097", "4294967297", "-1", "1.5", "\"2\"", "null"}) {
+    INFO(shards);
+    std::string problem;
+    REQUIRE_FALSE(parse_gateway_info(head + shards + "}", &problem));
+    REQUIRE_THAT(problem, Catch::Matchers::Contains("is not an integer from 1 to 4096"));
+  }
+  REQUIRE(parse_gateway_info(head + "4096}")->shards == 4096);
+  REQUIRE(parse_gateway_info(head + "1}")->shards == 1);
+  // /gateway (no /bot) sends no count: one shard.
+  REQUIRE(parse_gateway_info(R"({"url":"wss://api.sgroup.qq.com/websocket"})")->shards == 1);
+}
+
+TEST_CASE("a gateway URL is used only as wss:// from an https:// API, and only when printable") {
+  using relay::protocol::usable_gateway_url;
+  std::string problem;
+  REQUIRE(usable_gateway_url("wss://api.sgroup.qq.com/websocket", true, problem));
+  REQUIRE(usable_gateway_url("wss://127.0.0.1:9/websocket", false, problem));
+  // The local simulator behind an http:// API base serves ws://.
+  REQUIRE(usable_gateway_url("ws://127.0.0.1:9/websocket", false, problem));
+  REQUIRE_FALSE(usable_gateway_url("ws://api.sgroup.qq.com/websocket", true, problem));
+  REQUIRE_THAT(problem, Catch::Matchers::Contains("in clear"));
+  for (const char* url : {"https://api.sgroup.qq.com/websocket", "wss://api.sgroup.qq.com\r\nX: y/websocket",
+                          "wss://api.sgroup.qq.com/web socket", "wss://api.sgroup.qq.com/websocket\n", ""}) {
+    INFO(url);
+    problem.clear();
+    REQUIRE_FALSE(usable_gateway_url(url, true, problem));
+    REQUIRE_FALSE(problem.empty());
+  }
+}

@@ -168,4 +168,16 @@ TEST_CASE(
   }
   const auto validation = h.post(R"({"op":13,"d":{"plain_token":"abc","event_ts":"1725442341"}} x)", false);
   REQUIRE(validation.rejection == Rejection::not_json);
+
+TEST_CASE("an unsigned op 13 without d or with a null d is refused, not parsed") {
+  // Without `d` the frame's d_raw is an empty view with a null pointer; it must not reach the JSON parser
+  // (memcpy from null is undefined behaviour, which a RELAY_SANITIZE build reports).
+  Harness h;
+  for (const char* body : {R"({"op":13})", R"({"op":13,"d":null})", R"({"d":{},"op":13})"}) {
+    INFO(body);
+    const auto reply = h.post(body, false);
+    REQUIRE(reply.rejection == Rejection::bad_validation);
+    REQUIRE(reply.status == 400);
+    REQUIRE(reply.body.find("signature") == std::string::npos);
+  }
 }
