@@ -182,6 +182,7 @@ TEST_CASE("base64 follows RFC 4648's test vectors") {
   CHECK(encoded("foobar") == ">Zm9vYmFy");
   CHECK(encoded("\xff\xfe\x00") == ">//4=");
   CHECK(encoded(std::string_view("\xfb\xff\x00", 3)) == ">+/8A");
+}
 
 TEST_CASE("a log excerpt is short, valid UTF-8 and cannot start a new log line") {
   REQUIRE(log_excerpt("short body") == "short body");

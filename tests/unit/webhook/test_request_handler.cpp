@@ -168,6 +168,7 @@ TEST_CASE(
   }
   const auto validation = h.post(R"({"op":13,"d":{"plain_token":"abc","event_ts":"1725442341"}} x)", false);
   REQUIRE(validation.rejection == Rejection::not_json);
+}
 
 TEST_CASE("an unsigned op 13 without d or with a null d is refused, not parsed") {
   // Without `d` the frame's d_raw is an empty view with a null pointer; it must not reach the JSON parser
