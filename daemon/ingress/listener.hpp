@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_set>
+#include <vector>
 
 #include "ingress/event_loop.hpp"
 
@@ -51,6 +52,7 @@ class Listener {
   int port() const { return m_port; }
   const std::string& name() const { return m_settings.name; }
   std::size_t open_connections() const { return m_open.size(); }
+  std::vector<lws*> connections() const { return {m_open.begin(), m_open.end()}; }
   unsigned max_connections() const { return m_settings.max_connections; }
   const ListenerCounters& counters() const { return m_counters; }
 

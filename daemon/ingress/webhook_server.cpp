@@ -151,6 +151,11 @@ std::string WebhookServer::reload_certificate() {
 }
 
 WebhookServer::~WebhookServer() {
+  // Close what is still open while this object can take the callbacks: lws_vhost_destroy only marks the
+  // vhost, and its connections would otherwise be closed (and call back here) when the context goes.
+  for (lws* wsi : m_listener.connections()) {
+    lws_set_timeout(wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_SYNC);
+  }
   if (m_vhost != nullptr) {
     lws_vhost_destroy(m_vhost);
   }
