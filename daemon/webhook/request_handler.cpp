@@ -182,7 +182,9 @@ WebhookReply RequestHandler::validate_callback(const WebhookRequest& request, co
   simdjson::dom::element d;
   std::string_view plain_token;
   std::string_view event_ts;
-  if (parser.parse(frame.d_raw.data(), frame.d_raw.size()).get(d) != simdjson::SUCCESS ||
+  // Without d, d_raw is empty and its data() may be null, which must not reach the parser's memcpy.
+  if (frame.d_raw.empty() ||
+      parser.parse(frame.d_raw.data(), frame.d_raw.size()).get(d) != simdjson::SUCCESS ||
       d["plain_token"].get_string().get(plain_token) != simdjson::SUCCESS ||
       d["event_ts"].get_string().get(event_ts) != simdjson::SUCCESS) {
     return reject(Rejection::bad_validation, "op 13 needs string d.plain_token and d.event_ts");

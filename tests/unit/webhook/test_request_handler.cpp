@@ -119,6 +119,13 @@ TEST_CASE("op 13 answers the documented vector") {
   REQUIRE_FALSE(reply.event);
 }
 
+TEST_CASE("op 13 without d is refused (no null pointer reaches the parser: caught by the sanitizer build)") {
+  Harness h;
+  const auto reply = h.post(R"({"op":13})", false);
+  REQUIRE(reply.rejection == Rejection::bad_validation);
+  REQUIRE(reply.status == 400);
+}
+
 TEST_CASE("op 13 is no signing oracle") {
   Harness h;
   // A signed op 13 must carry a good signature.
