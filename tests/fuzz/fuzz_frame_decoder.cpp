@@ -1,0 +1,57 @@
+// FrameDecoder (every gateway frame and webhook body): no crash whatever the bytes; the copying and the
+// zero-copy entry points agree; d's raw text lies inside the caller's bytes.
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "fuzz_check.hpp"
+#include "protocol/frame.hpp"
+
+namespace {
+
+using relay::protocol::DecodeResult;
+
+bool inside(std::string_view part, const char* begin, std::size_t size) {
+  return part.empty() || (part.data() >= begin && part.data() + part.size() <= begin + size);
+}
+
+// Everything a result says, as text (the views die at the next decode).
+std::string describe(const DecodeResult& result) {
+  if (!result.frame) {
+    return "error " + std::string(relay::protocol::describe(result.error));
+  }
+  const auto& frame = *result.frame;
+  std::string out = "op " + std::to_string(frame.op);
+  out += " s " + (frame.s ? std::to_string(*frame.s) : std::string("-"));
+  out += " t " + std::string(frame.t) + " id " + std::string(frame.id) + " d " + std::string(frame.d_raw);
+  out += " hb " +
+         (frame.heartbeat_interval_ms ? std::to_string(*frame.heartbeat_interval_ms) : std::string("-"));
+  out += " session " + std::string(frame.session_id);
+  out += " bool " + (frame.d_bool ? std::to_string(*frame.d_bool) : std::string("-"));
+  return out;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static relay::protocol::FrameDecoder decoder;
+  // The gateway's path: the message buffer has the padding past its end.
+  std::vector<char> padded(size + simdjson::SIMDJSON_PADDING);
+  std::memcpy(padded.data(), data, size);
+  const std::string_view bytes(padded.data(), size);
+  const DecodeResult in_place = decoder.decode_padded(bytes, padded.size());
+  if (in_place.frame) {
+    FUZZ_CHECK(in_place.frame->op >= 0);
+    FUZZ_CHECK(relay::protocol::is_known_opcode(in_place.frame->op));
+    FUZZ_CHECK(inside(in_place.frame->d_raw, padded.data(), size));
+  }
+  const std::string first = describe(in_place);
+  // The webhook's path without padding: a copy of exactly the input's size.
+  const std::vector<char> exact(data, data + size);
+  const DecodeResult copied = decoder.decode(std::string_view(exact.data(), exact.size()));
+  FUZZ_CHECK(describe(copied) == first);
+  return 0;
+}

@@ -1,0 +1,41 @@
+// parse_replay_request (the replay endpoint's request frame, from any ZeroMQ client): no crash, and what it
+// accepts is a JSON object whose "since" and optional "max" are the numbers it returns.
+#include <cstdint>
+#include <string>
+#include <variant>
+
+#include <simdjson.h>
+
+#include "fuzz_check.hpp"
+#include "publish/replay_request.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  constexpr std::uint64_t k_default_max = 1000;
+  const std::string_view bytes(reinterpret_cast<const char*>(data), size);
+  const auto parsed = relay::publish::parse_replay_request(bytes, k_default_max);
+  if (const auto* error = std::get_if<std::string>(&parsed)) {
+    FUZZ_CHECK(!error->empty());
+    return 0;
+  }
+  const auto& request = std::get<relay::publish::ReplayRequest>(parsed);
+  FUZZ_CHECK(request.max > 0);
+  // Checked again with simdjson's on-demand API, which the relay does not use for this.
+  simdjson::ondemand::parser parser;
+  const simdjson::padded_string padded(bytes);
+  simdjson::ondemand::document document;
+  FUZZ_CHECK(parser.iterate(padded).get(document) == simdjson::SUCCESS);
+  simdjson::ondemand::object object;
+  FUZZ_CHECK(document.get_object().get(object) == simdjson::SUCCESS);
+  std::uint64_t since = 0;
+  FUZZ_CHECK(object.find_field_unordered("since").get_uint64().get(since) == simdjson::SUCCESS);
+  FUZZ_CHECK(since == request.since);
+  std::uint64_t max = 0;
+  auto field = object.find_field_unordered("max");
+  if (field.error() == simdjson::NO_SUCH_FIELD) {
+    FUZZ_CHECK(request.max == k_default_max);
+  } else {
+    FUZZ_CHECK(field.get_uint64().get(max) == simdjson::SUCCESS);
+    FUZZ_CHECK(max == request.max);
+  }
+  return 0;
+}
