@@ -3,7 +3,7 @@
 # after the other in one process each, from its corpus in tests/fuzz/corpus/<target> plus a scratch directory for
 # what it discovers. Fails if any target finds a crash, a sanitizer report or a broken property; the input
 # that did it is moved into the target's corpus (crash-*, oom-*, timeout-*), where the replay tests of every
-# build run it from then on. docs/development.md#fuzzing.
+# build run it from then on. docs/fuzzing.md.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     e.g. scripts/fuzz.sh 600 frame_decoder
 set -euo pipefail

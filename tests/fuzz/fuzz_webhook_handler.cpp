@@ -24,7 +24,7 @@ using relay::webhook::RequestHandler;
 using relay::webhook::WebhookKey;
 using relay::webhook::WebhookRequest;
 
-// The seed corpus is signed with this AppSecret at this clock (tests/fuzz/README.md).
+// The seed corpus is signed with this AppSecret at this clock (tests/fuzz/make_corpus.py).
 constexpr std::string_view k_secret = "DG5g3B4j9X2KOErG";
 constexpr std::int64_t k_now = 1'725'442'341;
 
