@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "util/strings.hpp"
+
 namespace relay::util {
 namespace {
 
@@ -30,14 +32,20 @@ void append_escaped(std::string& out, unsigned char c) {
   }
 }
 
-// True for the bytes JSON requires escaped: controls, the quote and the backslash.
-constexpr auto k_needs_escape = [] {
-  std::array<bool, 256> table{};
+// What a byte needs: nothing (plain ASCII), a JSON escape (controls, the quote, the backslash), or a UTF-8
+// check (the first byte of a multi-byte sequence, or a stray one).
+enum ByteClass : unsigned char { k_plain, k_escape, k_non_ascii };
+
+constexpr auto k_byte_class = [] {
+  std::array<ByteClass, 256> table{};
   for (int c = 0; c < 0x20; ++c) {
-    table[c] = true;
+    table[c] = k_escape;
   }
-  table['"'] = true;
-  table['\\'] = true;
+  table['"'] = k_escape;
+  table['\\'] = k_escape;
+  for (int c = 0x80; c < 0x100; ++c) {
+    table[c] = k_non_ascii;
+  }
   return table;
 }();
 
@@ -47,14 +55,26 @@ void append_json_string(std::string& out, std::string_view text) {
   out.push_back('"');
   // Ids and session ids never need escaping: copy runs of plain bytes at once, not byte by byte.
   std::size_t plain_from = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
+  for (std::size_t i = 0; i < text.size();) {
     const auto c = static_cast<unsigned char>(text[i]);
-    if (!k_needs_escape[c]) {
+    const ByteClass kind = k_byte_class[c];
+    if (kind == k_plain) {
+      ++i;
       continue;
     }
+    if (kind == k_non_ascii) {
+      if (const std::size_t length = utf8_sequence_length(text.substr(i))) {
+        i += length;
+        continue;
+      }
+    }
     out.append(text.data() + plain_from, i - plain_from);
-    append_escaped(out, c);
-    plain_from = i + 1;
+    if (kind == k_escape) {
+      append_escaped(out, c);
+    } else {
+      out += "\xEF\xBF\xBD";  // U+FFFD for a byte that is not part of well-formed UTF-8
+    }
+    plain_from = ++i;
   }
   out.append(text.data() + plain_from, text.size() - plain_from);
   out.push_back('"');

@@ -37,9 +37,6 @@ std::string_view closest_match(std::string_view word, std::span<const std::strin
   return best;
 }
 
-namespace {
-
-// The length of the well-formed UTF-8 sequence at the start of `text`, or 0 if it is not one.
 std::size_t utf8_sequence_length(std::string_view text) {
   const auto byte = [&text](std::size_t i) { return static_cast<unsigned char>(text[i]); };
   const unsigned char lead = byte(0);
@@ -71,8 +68,6 @@ std::size_t utf8_sequence_length(std::string_view text) {
   }
   return length;
 }
-
-}  // namespace
 
 void append_valid_utf8(std::string& out, std::string_view text) {
   while (!text.empty()) {

@@ -16,6 +16,9 @@ std::string_view closest_match(std::string_view word, std::span<const std::strin
 // points past U+10FFFF included) replaced by U+FFFD.
 void append_valid_utf8(std::string& out, std::string_view text);
 
+// The length of the well-formed UTF-8 sequence at the start of `text` (1 to 4), or 0 when it is not one.
+std::size_t utf8_sequence_length(std::string_view text);  // `text` must not be empty
+
 // True when `text` is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF).
 bool is_valid_utf8(std::string_view text);
 

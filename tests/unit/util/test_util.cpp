@@ -71,6 +71,22 @@ TEST_CASE("JSON string escapes at the edges, in a row, and around plain runs") {
   CHECK(quoted("\x7f\xe7\xbe\xa4") == "prefix:\"\x7f\xe7\xbe\xa4\"");
 }
 
+TEST_CASE("JSON strings are valid UTF-8 whatever the input: each stray byte becomes U+FFFD") {
+  const auto quoted = [](std::string_view text) {
+    std::string out;
+    append_json_string(out, text);
+    return out;
+  };
+  CHECK(quoted("ok \xff \xc3\xa9") == "\"ok \xEF\xBF\xBD \xc3\xa9\"");
+  CHECK(quoted("\xed\xa0\x80") == "\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"");  // a surrogate
+  CHECK(quoted("\xe7\xbe") == "\"\xEF\xBF\xBD\xEF\xBF\xBD\"");                  // cut short
+  CHECK(quoted("\xc0\"") == "\"\xEF\xBF\xBD\\\"\"");
+  for (int byte = 0; byte < 256; ++byte) {
+    const std::string text = "close reason " + std::string(1, static_cast<char>(byte)) + " \xe7\xbe\xa4";
+    CHECK(relay::util::is_valid_utf8(quoted(text)));
+  }
+}
+
 TEST_CASE("closest_match suggests near misses only") {
   constexpr std::array<std::string_view, 3> keys{"shards", "api_base", "token_url"};
   REQUIRE(closest_match("shard", keys) == "shards");

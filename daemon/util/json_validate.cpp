@@ -1,0 +1,301 @@
+#include "util/json_validate.hpp"
+
+#include <array>
+#include <cstdint>
+
+#include "util/strings.hpp"
+
+namespace relay::util {
+namespace {
+
+// Bytes a string may hold as they are: printable ASCII but the quote and the backslash.
+constexpr auto k_plain_string_byte = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0x20; c < 0x80; ++c) {
+    table[c] = true;
+  }
+  table['"'] = false;
+  table['\\'] = false;
+  return table;
+}();
+
+class Checker {
+ public:
+  explicit Checker(std::string_view text) : m_text(text) {}
+
+  std::optional<JsonFault> run() {
+    skip_whitespace();
+    std::size_t depth = 0;
+    // One byte per open container: '{' or '['.
+    std::array<char, k_max_json_depth> open{};
+    while (true) {
+      // A value starts here.
+      const char c = peek();
+      if (c == '{' || c == '[') {
+        if (depth == k_max_json_depth) {
+          return fault("nested too deep");
+        }
+        open[depth++] = c;
+        ++m_pos;
+        skip_whitespace();
+        if (peek() == (c == '{' ? '}' : ']')) {
+          ++m_pos;
+          --depth;
+        } else if (c == '{') {
+          if (!member_name()) {
+            return m_fault;
+          }
+          continue;
+        } else {
+          continue;
+        }
+      } else if (!scalar()) {
+        return m_fault;
+      }
+      // After a value: a separator, the end of its container, or the end of the text.
+      while (true) {
+        skip_whitespace();
+        if (depth == 0) {
+          if (m_pos != m_text.size()) {
+            return fault("more bytes after the document");
+          }
+          return std::nullopt;
+        }
+        const bool in_object = open[depth - 1] == '{';
+        const char next = peek();
+        if (next == ',') {
+          ++m_pos;
+          skip_whitespace();
+          if (in_object && !member_name()) {
+            return m_fault;
+          }
+          break;
+        }
+        if (next == (in_object ? '}' : ']')) {
+          ++m_pos;
+          --depth;
+          continue;
+        }
+        return fault(in_object ? "expected ',' or '}'" : "expected ',' or ']'");
+      }
+    }
+  }
+
+ private:
+  char peek() const { return m_pos < m_text.size() ? m_text[m_pos] : '\0'; }
+  bool at_end() const { return m_pos >= m_text.size(); }
+
+  std::optional<JsonFault> fault(std::string_view what) {
+    m_fault = JsonFault{m_pos, what};
+    return m_fault;
+  }
+  bool fail(std::string_view what) {
+    fault(what);
+    return false;
+  }
+
+  void skip_whitespace() {
+    while (m_pos < m_text.size()) {
+      const char c = m_text[m_pos];
+      if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
+        return;
+      }
+      ++m_pos;
+    }
+  }
+
+  // A member's name, whitespace, the colon and whitespace: what comes before its value.
+  bool member_name() {
+    if (peek() != '"') {
+      return fail("expected a member name");
+    }
+    if (!string()) {
+      return false;
+    }
+    skip_whitespace();
+    if (peek() != ':') {
+      return fail("expected ':'");
+    }
+    ++m_pos;
+    skip_whitespace();
+    return true;
+  }
+
+  bool scalar() {
+    switch (peek()) {
+      case '"':
+        return string();
+      case 't':
+        return literal("true");
+      case 'f':
+        return literal("false");
+      case 'n':
+        return literal("null");
+      case '-':
+      case '0':
+      case '1':
+      case '2':
+      case '3':
+      case '4':
+      case '5':
+      case '6':
+      case '7':
+      case '8':
+      case '9':
+        return number();
+      default:
+        return fail(at_end() ? "expected a value, found the end" : "expected a value");
+    }
+  }
+
+  bool literal(std::string_view word) {
+    if (m_text.substr(m_pos, word.size()) != word) {
+      return fail("not true, false or null");
+    }
+    m_pos += word.size();
+    return true;
+  }
+
+  bool digits() {
+    const std::size_t start = m_pos;
+    while (m_pos < m_text.size() && m_text[m_pos] >= '0' && m_text[m_pos] <= '9') {
+      ++m_pos;
+    }
+    return m_pos > start;
+  }
+
+  bool number() {
+    if (peek() == '-') {
+      ++m_pos;
+    }
+    if (peek() == '0') {
+      ++m_pos;
+    } else if (!digits()) {
+      return fail("a number needs a digit");
+    }
+    if (peek() == '.') {
+      ++m_pos;
+      if (!digits()) {
+        return fail("a fraction needs a digit");
+      }
+    }
+    if (peek() == 'e' || peek() == 'E') {
+      ++m_pos;
+      if (peek() == '+' || peek() == '-') {
+        ++m_pos;
+      }
+      if (!digits()) {
+        return fail("an exponent needs a digit");
+      }
+    }
+    // "01" and "1x" end the number early; what follows is then checked as a separator and refused there.
+    return true;
+  }
+
+  // Four hex digits after "\u"; -1 when they are not there.
+  long hex4() {
+    if (m_text.size() - m_pos < 4) {
+      return -1;
+    }
+    long value = 0;
+    for (int i = 0; i < 4; ++i) {
+      const char c = m_text[m_pos + i];
+      int digit;
+      if (c >= '0' && c <= '9') {
+        digit = c - '0';
+      } else if (c >= 'a' && c <= 'f') {
+        digit = c - 'a' + 10;
+      } else if (c >= 'A' && c <= 'F') {
+        digit = c - 'A' + 10;
+      } else {
+        return -1;
+      }
+      value = value * 16 + digit;
+    }
+    m_pos += 4;
+    return value;
+  }
+
+  bool escape() {
+    // m_pos is just after the backslash.
+    const char c = peek();
+    ++m_pos;
+    switch (c) {
+      case '"':
+      case '\\':
+      case '/':
+      case 'b':
+      case 'f':
+      case 'n':
+      case 'r':
+      case 't':
+        return true;
+      case 'u': {
+        const long unit = hex4();
+        if (unit < 0) {
+          return fail("\\u needs four hex digits");
+        }
+        if (unit >= 0xdc00 && unit <= 0xdfff) {
+          return fail("a low surrogate without a high one");
+        }
+        if (unit >= 0xd800 && unit <= 0xdbff) {
+          if (m_text.substr(m_pos, 2) != "\\u") {
+            return fail("a high surrogate without a low one");
+          }
+          m_pos += 2;
+          const long low = hex4();
+          if (low < 0xdc00 || low > 0xdfff) {
+            return fail("a high surrogate without a low one");
+          }
+        }
+        return true;
+      }
+      default:
+        --m_pos;
+        return fail("not a JSON escape");
+    }
+  }
+
+  bool string() {
+    ++m_pos;  // the opening quote
+    while (true) {
+      while (m_pos < m_text.size() && k_plain_string_byte[static_cast<unsigned char>(m_text[m_pos])]) {
+        ++m_pos;
+      }
+      if (at_end()) {
+        return fail("a string is not closed");
+      }
+      const auto c = static_cast<unsigned char>(m_text[m_pos]);
+      if (c == '"') {
+        ++m_pos;
+        return true;
+      }
+      if (c == '\\') {
+        ++m_pos;
+        if (!escape()) {
+          return false;
+        }
+      } else if (c < 0x20) {
+        return fail("a control character in a string");
+      } else {
+        const std::size_t length = utf8_sequence_length(m_text.substr(m_pos));
+        if (length == 0) {
+          return fail("not UTF-8");
+        }
+        m_pos += length;
+      }
+    }
+  }
+
+  std::string_view m_text;
+  std::size_t m_pos = 0;
+  std::optional<JsonFault> m_fault;
+};
+
+}  // namespace
+
+std::optional<JsonFault> find_json_fault(std::string_view text) {
+  return Checker(text).run();
+}
+
+}  // namespace relay::util
