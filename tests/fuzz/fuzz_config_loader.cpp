@@ -4,8 +4,10 @@
 // assigns a secret (bot.client_secret or bot.token) whose value contains a marker; the marker must never come
 // out.
 //
-// Input: one byte choosing the line's form, then four parts separated by NUL bytes: the text before the line,
-// the value's text before the marker, the value's text after it, and the text after the line.
+// Input: one byte choosing the line's form (bit 0: token or client_secret; bits 1-2: the quotes; bits 3-4: a
+// [bot] line, a dotted key, an inline table or a quoted key), then four parts separated by NUL bytes: the
+// text before the line, the value's text before the marker, the value's text after it, and the text after the
+// line.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -63,12 +65,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
   parts.resize(4);
+  // The marker (or six characters of it) only in the secret's value, and the value's own text never closing
+  // its quotes: otherwise the marker may legitimately be some other key's value, which errors do quote.
+  const char quote = (data[0] & 2) != 0 ? '\'' : '"';
+  if (shows_marker(parts[0]) || shows_marker(parts[3]) || parts[1].find(quote) != std::string::npos ||
+      parts[2].find(quote) != std::string::npos) {
+    return 0;
+  }
   const std::string text =
       parts[0] + "\n" + secret_line(data[0], parts[1] + std::string(k_marker) + parts[2]) + "\n" + parts[3];
-  // The marker exactly once, in the secret's value; and no device files (client_secret_file = "/dev/zero" is
-  // the operator's own foot to shoot, not an input from outside).
-  if (text.find(k_marker) != text.rfind(k_marker) || text.find("/dev") != std::string::npos ||
-      text.find("/proc") != std::string::npos || text.find("/sys") != std::string::npos) {
+  // No device files: client_secret_file = "/dev/zero" is the operator's own foot to shoot, not an input from
+  // outside.
+  if (text.find("/dev") != std::string::npos || text.find("/proc") != std::string::npos ||
+      text.find("/sys") != std::string::npos) {
     return 0;
   }
   const auto loaded = relay::config::load_string(text, "/nonexistent/fuzz/relay.toml");

@@ -9,9 +9,9 @@
 //   capacity.
 #include <sodium.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -89,7 +89,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // The body in a buffer of its own size (or padded), so reads past it are caught.
   const bool padded = (flags & 8) != 0;
   std::vector<char> body_buffer(text.size() + (padded ? 64 : 0));
-  std::memcpy(body_buffer.data(), text.data(), text.size());
+  std::copy(text.begin(), text.end(), body_buffer.begin());
   const std::string_view body(body_buffer.data(), text.size());
   if ((flags & 4) != 0) {
     signature = key.sign_hex(timestamp, body);
