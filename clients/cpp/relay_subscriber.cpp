@@ -442,8 +442,8 @@ class Subscriber {
     return (items[1].revents & ZMQ_POLLIN) != 0;
   }
 
-  // One catch-up request.
-  Reply ask(std::uint64_t since) {
+  // One catch-up request and its answer's frames, the empty delimiter first.
+  std::vector<zmq::message_t> request(std::uint64_t since) {
     const std::string request =
         "{\"since\": " + std::to_string(since) + ", \"max\": " + std::to_string(k_replay_max) + "}";
     m_replay.send(zmq::message_t(), zmq::send_flags::sndmore);  // the empty delimiter, as REQ sends it
@@ -456,9 +456,27 @@ class Subscriber {
     if (frames.size() < 2 || (frames.size() - 2) % 3 != 0) {
       throw std::runtime_error("a replay reply of " + std::to_string(frames.size()) + " frames");
     }
-    const simdjson::dom::element header = parse_json(m_parser, frames[1].to_string_view());  // [0]: delimiter
-    if (auto error = header["error"]; error.error() == simdjson::SUCCESS) {
-      throw std::runtime_error("replay endpoint: " + simdjson::minify(error.value()));
+    return frames;
+  }
+
+  // One catch-up request. A busy relay is asked again, with growing pauses (3 s in all) before giving up.
+  Reply ask(std::uint64_t since) {
+    std::vector<zmq::message_t> frames;
+    simdjson::dom::element header;
+    for (std::chrono::milliseconds pause{50};; pause *= 2) {
+      frames = request(since);
+      header = parse_json(m_parser, frames[1].to_string_view());  // [0]: delimiter
+      auto error = header["error"];
+      if (error.error() != simdjson::SUCCESS) {
+        break;
+      }
+      std::string_view text;
+      if (error.get_string().get(text) != simdjson::SUCCESS || !text.starts_with("busy") ||
+          pause > std::chrono::milliseconds(2000)) {
+        throw std::runtime_error("replay endpoint: " + simdjson::minify(error.value()));
+      }
+      std::cerr << "replay endpoint " << text << "; asking again in " << pause.count() << " ms" << std::endl;
+      wait_readable(nullptr, pause);
     }
     Reply reply;
     reply.count = header["count"].get_uint64().value();

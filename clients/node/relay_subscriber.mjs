@@ -72,22 +72,31 @@ class Subscriber {
     this.replay.connect(replayEndpoint);
   }
 
-  // One catch-up request; returns [header, [[topic, body, meta], ...]].
+  // One catch-up request; returns [header, [[topic, body, meta], ...]]. A busy relay is asked again, with
+  // growing pauses (3 s in all) before giving up.
   async ask(since, max = 1000) {
-    await this.replay.send(["", JSON.stringify({ since, max })]);
-    let reply;
-    try {
-      reply = await this.replay.receive();
-    } catch (error) {
-      if (error.code === "EAGAIN") throw new Error("no answer from the replay endpoint");
-      throw error;
+    for (let pause = 50; ; pause *= 2) {
+      await this.replay.send(["", JSON.stringify({ since, max })]);
+      let reply;
+      try {
+        reply = await this.replay.receive();
+      } catch (error) {
+        if (error.code === "EAGAIN") throw new Error("no answer from the replay endpoint");
+        throw error;
+      }
+      const frames = reply.slice(1); // drop the empty delimiter
+      const header = JSON.parse(frames[0]);
+      if (!("error" in header)) return [header, Subscriber.triples(frames)];
+      if (!header.error.startsWith("busy") || pause > 2000) throw new Error(header.error);
+      console.error(`replay endpoint ${header.error}; asking again in ${pause} ms`);
+      await new Promise((resolve) => setTimeout(resolve, pause));
     }
-    const frames = reply.slice(1); // drop the empty delimiter
-    const header = JSON.parse(frames[0]);
-    if ("error" in header) throw new Error(header.error);
+  }
+
+  static triples(frames) {
     const triples = [];
     for (let i = 1; i < frames.length; i += 3) triples.push([frames[i], frames[i + 1], JSON.parse(frames[i + 2])]);
-    return [header, triples];
+    return triples;
   }
 
   // Fills what was missed after journal.last, up to `until` (exclusive) or everything retained.

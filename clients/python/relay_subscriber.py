@@ -64,14 +64,22 @@ class Subscriber:
         self.replay.connect(replay_endpoint)
 
     def ask(self, since, max_messages=1000, timeout_ms=5000):
-        """One catch-up request; returns (header, [(topic, body, meta), ...])."""
-        self.replay.send_multipart([b"", json.dumps({"since": since, "max": max_messages}).encode()])
-        if not self.replay.poll(timeout_ms):
-            raise TimeoutError("no answer from the replay endpoint")
-        frames = self.replay.recv_multipart()[1:]  # drop the empty delimiter
-        header = json.loads(frames[0])
-        if "error" in header:
-            raise ValueError(header["error"])
+        """One catch-up request; returns (header, [(topic, body, meta), ...]). A busy relay is asked again, with
+        growing pauses (3 s in all) before giving up."""
+        pause = 0.05
+        while True:
+            self.replay.send_multipart([b"", json.dumps({"since": since, "max": max_messages}).encode()])
+            if not self.replay.poll(timeout_ms):
+                raise TimeoutError("no answer from the replay endpoint")
+            frames = self.replay.recv_multipart()[1:]  # drop the empty delimiter
+            header = json.loads(frames[0])
+            if "error" not in header:
+                break
+            if not header["error"].startswith("busy") or pause > 2:
+                raise ValueError(header["error"])
+            print(f"replay endpoint {header['error']}; asking again in {pause:.2f} s", file=sys.stderr, flush=True)
+            time.sleep(pause)
+            pause *= 2
         triples = [(frames[i], frames[i + 1], json.loads(frames[i + 2])) for i in range(1, len(frames), 3)]
         return header, triples
 

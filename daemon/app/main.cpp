@@ -1,3 +1,4 @@
+#include <sys/prctl.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -32,7 +33,23 @@ void raise_descriptor_limit() {
   }
 }
 
+// The process holds the AppSecret (or bot token), access tokens, the webhook's signing key and CURVE secret
+// keys: a core file would put them on disk, readable by whoever reads the dump directory. No core file
+// (RLIMIT_CORE 0, hard limit too, so nothing in the process can raise it again), and not dumpable, which also
+// keeps other processes of the same user from ptrace-attaching or reading /proc/<pid>/mem and environ.
+// Done first, before the configuration (and the secret) is read.
+void forbid_core_dumps() {
+  const rlimit none{0, 0};
+  if (setrlimit(RLIMIT_CORE, &none) != 0) {
+    std::perror("qq-gateway-relay: cannot set RLIMIT_CORE to 0");
+  }
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    std::perror("qq-gateway-relay: cannot clear the dumpable flag");
+  }
+}
+
 int run(int argc, char** argv) {
+  forbid_core_dumps();
   CLI::App cli{"qq-gateway-relay: holds every gateway shard of a QQ bot and publishes each event on ZeroMQ"};
   std::string config_path = "/etc/qq-gateway-relay/relay.toml";
   bool check_config = false;

@@ -65,6 +65,7 @@ RelayApp::RelayApp(config::Config config)
     : m_config(std::move(config)),
       m_started_at_us(util::unix_micros_now()),
       m_recent_ids(m_config.publish.dedupe_window),
+      m_invalid_input(m_config.state.directory, m_config.state.quarantine_max_bytes),
       m_shutdown_timer(m_loop, [this] { m_loop.stop(); }),
       m_trim_timer(m_loop, [this] { trim_heap_when_quiet(); }) {
   publish::PublisherSettings publisher;
@@ -115,8 +116,10 @@ RelayApp::RelayApp(config::Config config)
   reserve_relay_seqs();
   if (!m_config.metrics.listen.empty()) {
     m_status = std::make_unique<ingress::StatusServer>(
-        m_loop, m_config.metrics.host, m_config.metrics.port, [this] { return metrics(); },
-        [this] { return health(); });
+        m_loop,
+        ingress::ListenerSettings{"metrics", m_config.metrics.host, m_config.metrics.port,
+                                  m_config.metrics.max_connections},
+        [this] { return metrics(); }, [this] { return health(); });
     spdlog::info("metrics: http://{}/metrics and /healthz", m_config.metrics.listen);
   }
 }
@@ -164,12 +167,19 @@ void RelayApp::start_replay() {
     });
   }
   m_publisher->retain_in(m_retention.get());
+  publish::ReplayLimits limits;
+  limits.max_reply_bytes = m_config.publish.replay_max_reply_bytes;
+  limits.max_client_bytes = m_config.publish.replay_max_client_bytes;
+  limits.max_bytes = m_config.publish.replay_max_bytes;
   m_replay = std::make_unique<publish::ReplayServer>(m_publisher->context(), m_config.publish.replay_endpoint,
-                                                     *m_retention, m_publisher->curve_secret_key());
+                                                     *m_retention, m_publisher->curve_secret_key(), limits);
   m_replay_timer = std::make_unique<ingress::Timer>(m_loop, [this] { serve_replay(); });
   m_loop.watch_fd(m_replay->fd(), [this] { serve_replay(); });
-  spdlog::info("replay: answering catch-up requests on {} (keeping up to {} messages, {} bytes)",
-               m_replay->bound_endpoint(), m_config.publish.retain_messages, m_config.publish.retain_bytes);
+  spdlog::info(
+      "replay: answering catch-up requests on {} (keeping up to {} messages, {} bytes; replies hold at "
+      "most {} bytes per client, {} in all)",
+      m_replay->bound_endpoint(), m_config.publish.retain_messages, m_config.publish.retain_bytes,
+      limits.max_client_bytes, limits.max_bytes);
 }
 
 void RelayApp::serve_replay() {
@@ -244,6 +254,7 @@ void RelayApp::start_webhook() {
   server.tls_cert = config.tls_cert;
   server.tls_key = config.tls_key;
   server.request_timeout_s = config.request_timeout;
+  server.max_connections = config.max_connections;
   m_webhook = std::make_unique<ingress::WebhookServer>(
       m_loop, std::move(server), webhook::RequestHandler(std::move(handler), *key), *this);
   spdlog::info("webhook: listening on {}://{}{}", m_webhook->tls() ? "https" : "http", config.listen,
@@ -422,6 +433,19 @@ bool RelayApp::first_sighting(std::string_view event_id, std::string_view event_
   ++m_repeated_ids;
   spdlog::debug("{}: dropping {} {}: this event id was published recently", source, event_type, event_id);
   return false;
+}
+
+void RelayApp::on_invalid_frame(const gateway::ShardId& shard, std::optional<std::uint64_t> seq,
+                                std::string_view problem, std::size_t offset, std::string_view bytes) {
+  if (seq) {
+    m_state->mark_changed();  // the shard passed this s
+  }
+  m_invalid_input.note({"gateway", std::pair{shard.index, shard.count}, seq, problem, offset, bytes},
+                       m_loop.now());
+}
+
+void RelayApp::on_invalid_webhook_body(const util::JsonFault& fault, std::string_view body) {
+  m_invalid_input.note({"webhook", std::nullopt, std::nullopt, fault.what, fault.offset, body}, m_loop.now());
 }
 
 void RelayApp::on_webhook_event(const protocol::Frame& event, std::string_view body,

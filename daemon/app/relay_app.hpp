@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "app/invalid_input.hpp"
 #include "app/service_notifier.hpp"
 #include "app/state_keeper.hpp"
 #include "config/config.hpp"
@@ -36,6 +37,9 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
   void on_gateway_stopped(gateway::StopCategory category, const std::string& message) override;
   void on_webhook_event(const protocol::Frame& event, std::string_view body,
                         std::int64_t received_at_us) override;
+  void on_invalid_frame(const gateway::ShardId& shard, std::optional<std::uint64_t> seq,
+                        std::string_view problem, std::size_t offset, std::string_view bytes) override;
+  void on_invalid_webhook_body(const util::JsonFault& fault, std::string_view body) override;
 
   // GET /metrics and GET /healthz (relay_metrics.cpp).
   ingress::StatusResponse metrics() const;
@@ -69,6 +73,7 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
   publish::RecentIds m_recent_ids;
   std::uint64_t m_repeated_ids = 0;
   std::unique_ptr<StateKeeper> m_state;
+  InvalidInput m_invalid_input;
   std::unique_ptr<ServiceNotifier> m_service;
   std::string service_status() const;
   std::uint64_t m_reserved_relay_seq = 0;  // the reservation being written

@@ -1,5 +1,7 @@
 // What /metrics and /healthz say: every counter the relay keeps, in the Prometheus text format (version
 // 0.0.4).
+#include <vector>
+
 #include <fmt/format.h>
 
 #include "app/relay_app.hpp"
@@ -46,6 +48,29 @@ std::string label_value(std::string_view value) {
   return out;
 }
 
+// The HTTP listeners' own connection counts, whatever they serve.
+void listener_metrics(Exposition& out, const std::vector<const ingress::Listener*>& listeners) {
+  out.family("qq_relay_listener_connections", "gauge", "Connections open on each HTTP listener.");
+  for (const auto* listener : listeners) {
+    out.sample("qq_relay_listener_connections", static_cast<double>(listener->open_connections()),
+               fmt::format(R"(listener="{}")", listener->name()));
+  }
+  out.family("qq_relay_listener_rejected_total", "counter",
+             "Connections closed as soon as they were accepted, by listener and reason.");
+  for (const auto* listener : listeners) {
+    out.sample("qq_relay_listener_rejected_total",
+               static_cast<double>(listener->counters().rejected_max_connections),
+               fmt::format(R"(listener="{}",reason="max_connections")", listener->name()));
+  }
+  out.family("qq_relay_listener_accept_errors_total", "counter",
+             "accept() failures (out of descriptors or memory) that paused a listener for a moment.");
+  for (const auto* listener : listeners) {
+    out.sample("qq_relay_listener_accept_errors_total",
+               static_cast<double>(listener->counters().accept_errors),
+               fmt::format(R"(listener="{}")", listener->name()));
+  }
+}
+
 }  // namespace
 
 ingress::StatusResponse RelayApp::metrics() const {
@@ -67,6 +92,12 @@ ingress::StatusResponse RelayApp::metrics() const {
   out.sample("qq_relay_config_reloads_total", static_cast<double>(m_reloads_applied), R"(result="applied")");
   out.sample("qq_relay_config_reloads_total", static_cast<double>(m_reloads_invalid), R"(result="invalid")");
 
+  out.family("qq_relay_invalid_frames_total", "counter",
+             "Gateway frames and signed webhook bodies not published: not one valid JSON document.");
+  out.sample("qq_relay_invalid_frames_total", static_cast<double>(m_invalid_input.gateway_count()),
+             R"(source="gateway")");
+  out.sample("qq_relay_invalid_frames_total", static_cast<double>(m_invalid_input.webhook_count()),
+             R"(source="webhook")");
   out.family("qq_relay_events_total", "counter", "Events published, by type and source.");
   for (const auto& [source, by_type] : m_events_by_type) {
     for (const auto& [type, count] : by_type) {
@@ -147,6 +178,14 @@ ingress::StatusResponse RelayApp::metrics() const {
                  fmt::format(R"(reason="{}")", webhook::to_string(static_cast<webhook::Rejection>(i))));
     }
   }
+  std::vector<const ingress::Listener*> listeners;
+  if (m_webhook) {
+    listeners.push_back(&m_webhook->listener());
+  }
+  if (m_status) {
+    listeners.push_back(&m_status->listener());
+  }
+  listener_metrics(out, listeners);
   if (m_replay) {
     const auto& replay = m_replay->counters();
     out.single("qq_relay_replay_requests_total", "counter", "Catch-up requests received.",
@@ -155,6 +194,21 @@ ingress::StatusResponse RelayApp::metrics() const {
                static_cast<double>(replay.bad_requests));
     out.single("qq_relay_replay_messages_total", "counter", "Messages sent in catch-up replies.",
                static_cast<double>(replay.messages_replayed));
+    out.family(
+        "qq_relay_replay_replies_dropped_total", "counter",
+        "Catch-up replies not sent as asked: answered busy (client_busy, relay_busy) or not sent at all "
+        "(peer_full, peer_gone).");
+    out.sample("qq_relay_replay_replies_dropped_total", static_cast<double>(replay.client_busy),
+               R"(reason="client_busy")");
+    out.sample("qq_relay_replay_replies_dropped_total", static_cast<double>(replay.relay_busy),
+               R"(reason="relay_busy")");
+    out.sample("qq_relay_replay_replies_dropped_total", static_cast<double>(replay.peer_full),
+               R"(reason="peer_full")");
+    out.sample("qq_relay_replay_replies_dropped_total", static_cast<double>(replay.peer_gone),
+               R"(reason="peer_gone")");
+    out.single("qq_relay_replay_queued_bytes", "gauge",
+               "Catch-up reply bytes held for clients that have not read them yet.",
+               static_cast<double>(m_replay->queued_bytes()));
     out.single("qq_relay_retained_messages", "gauge", "Messages kept for catch-up.",
                static_cast<double>(m_retention->size()));
     out.single("qq_relay_retained_bytes", "gauge", "Bytes kept for catch-up.",

@@ -38,6 +38,9 @@ struct PublishConfig {
   std::string replay_endpoint;        // empty: no catch-up endpoint
   std::size_t retain_messages = 100000;
   std::size_t retain_bytes = 67108864;
+  std::size_t replay_max_reply_bytes = 4194304;    // retained messages in one catch-up reply
+  std::size_t replay_max_client_bytes = 16777216;  // reply bytes held at once for one replay client
+  std::size_t replay_max_bytes = 67108864;         // reply bytes held at once for all replay clients
   bool journal = false;  // keep published messages in state.directory/journal for replay across restarts
   std::size_t journal_max_bytes = 268435456;
   std::string curve_secret_key_file;          // empty: no CURVE
@@ -55,19 +58,24 @@ struct WebhookConfig {
   std::string tls_cert;  // both empty: plain HTTP
   std::string tls_key;
   std::size_t max_body = 1048576;
-  unsigned max_clock_skew = 300;  // seconds
-  unsigned request_timeout = 10;  // seconds for a whole request to arrive
+  unsigned max_clock_skew = 300;   // seconds
+  unsigned request_timeout = 10;   // seconds for a whole request to arrive
+  unsigned max_connections = 256;  // open at once; more are closed as they arrive
 };
 
 struct MetricsConfig {
   std::string listen;  // empty: no metrics listener
   std::string host;
   int port = 0;
+  unsigned max_connections = 16;  // open at once; more are closed as they arrive
 };
 
 struct StateConfig {
   std::string directory = "/var/lib/qq-gateway-relay";
   unsigned save_interval_ms = 1000;  // longest a published position waits before it is written
+  // Invalid frames are kept in quarantine.jsonl and quarantine.1.jsonl, together at most this big; 0 keeps
+  // none.
+  std::size_t quarantine_max_bytes = 8'388'608;
 };
 
 enum class LogFormat {

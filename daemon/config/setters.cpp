@@ -267,6 +267,32 @@ Outcome set_retain_bytes(const toml::node& value, Draft& draft) {
   return {};
 }
 
+namespace {
+
+// The replay budgets: at least 64 KiB (a few ordinary events), at most 1 TiB.
+Outcome set_replay_byte_budget(const toml::node& value, std::size_t& out) {
+  std::int64_t bytes = 0;
+  if (auto problem = integer_in_range(value, 65536, std::int64_t{1} << 40, bytes)) {
+    return problem;
+  }
+  out = static_cast<std::size_t>(bytes);
+  return {};
+}
+
+}  // namespace
+
+Outcome set_replay_max_reply_bytes(const toml::node& value, Draft& draft) {
+  return set_replay_byte_budget(value, draft.config.publish.replay_max_reply_bytes);
+}
+
+Outcome set_replay_max_client_bytes(const toml::node& value, Draft& draft) {
+  return set_replay_byte_budget(value, draft.config.publish.replay_max_client_bytes);
+}
+
+Outcome set_replay_max_bytes(const toml::node& value, Draft& draft) {
+  return set_replay_byte_budget(value, draft.config.publish.replay_max_bytes);
+}
+
 Outcome set_journal(const toml::node& value, Draft& draft) {
   draft.config.publish.journal = value.as_boolean()->get();
   return {};
@@ -287,6 +313,15 @@ Outcome set_save_interval(const toml::node& value, Draft& draft) {
     return problem;
   }
   draft.config.state.save_interval_ms = static_cast<unsigned>(millis);
+  return {};
+}
+
+Outcome set_quarantine_max_bytes(const toml::node& value, Draft& draft) {
+  std::int64_t bytes = 0;
+  if (auto problem = integer_in_range(value, 0, std::int64_t{1} << 40, bytes)) {
+    return problem;
+  }
+  draft.config.state.quarantine_max_bytes = static_cast<std::size_t>(bytes);
   return {};
 }
 

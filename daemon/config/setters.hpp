@@ -29,8 +29,12 @@ Outcome set_dedupe_window(const toml::node& value, Draft& draft);
 Outcome set_replay_endpoint(const toml::node& value, Draft& draft);
 Outcome set_retain_messages(const toml::node& value, Draft& draft);
 Outcome set_retain_bytes(const toml::node& value, Draft& draft);
+Outcome set_replay_max_reply_bytes(const toml::node& value, Draft& draft);
+Outcome set_replay_max_client_bytes(const toml::node& value, Draft& draft);
+Outcome set_replay_max_bytes(const toml::node& value, Draft& draft);
 Outcome set_journal(const toml::node& value, Draft& draft);
 Outcome set_journal_max_bytes(const toml::node& value, Draft& draft);
+Outcome set_quarantine_max_bytes(const toml::node& value, Draft& draft);
 Outcome set_curve_secret_key_file(const toml::node& value, Draft& draft);
 Outcome set_curve_authorized_keys(const toml::node& value, Draft& draft);
 // Cross-key checks of CURVE: both files or neither, readable, keys well formed.
@@ -46,7 +50,9 @@ Outcome set_webhook_request_timeout(const toml::node& value, Draft& draft);
 // Cross-key checks of [webhook]: TLS files in pairs and readable, a signing secret.
 std::optional<Diagnostic> check_webhook(Draft& draft, Position section,
                                         const std::filesystem::path& directory);
+Outcome set_webhook_max_connections(const toml::node& value, Draft& draft);
 Outcome set_metrics_listen(const toml::node& value, Draft& draft);
+Outcome set_metrics_max_connections(const toml::node& value, Draft& draft);
 Outcome set_state_directory(const toml::node& value, Draft& draft);
 Outcome set_save_interval(const toml::node& value, Draft& draft);
 Outcome set_log_level(const toml::node& value, Draft& draft);

@@ -27,7 +27,9 @@ Outcome set_webhook_listen(const toml::node& value, Draft& draft) {
 Outcome set_metrics_listen(const toml::node& value, Draft& draft) {
   const std::string& text = string_of(value);
   if (text.empty()) {
-    draft.config.metrics = MetricsConfig{};
+    draft.config.metrics.listen.clear();
+    draft.config.metrics.host.clear();
+    draft.config.metrics.port = 0;
     return {};
   }
   const auto parsed = util::parse_host_port(text);
@@ -35,7 +37,27 @@ Outcome set_metrics_listen(const toml::node& value, Draft& draft) {
     return Problem{
         "expected \"address:port\" (e.g. \"127.0.0.1:9464\"), or \"\" for none, got " + in_quotes(text), {}};
   }
-  draft.config.metrics = MetricsConfig{text, parsed->host, parsed->port};
+  draft.config.metrics.listen = text;
+  draft.config.metrics.host = parsed->host;
+  draft.config.metrics.port = parsed->port;
+  return {};
+}
+
+Outcome set_metrics_max_connections(const toml::node& value, Draft& draft) {
+  std::int64_t count = 0;
+  if (auto problem = integer_in_range(value, 1, 1024, count)) {
+    return problem;
+  }
+  draft.config.metrics.max_connections = static_cast<unsigned>(count);
+  return {};
+}
+
+Outcome set_webhook_max_connections(const toml::node& value, Draft& draft) {
+  std::int64_t count = 0;
+  if (auto problem = integer_in_range(value, 1, 65536, count)) {
+    return problem;
+  }
+  draft.config.webhook.max_connections = static_cast<unsigned>(count);
   return {};
 }
 

@@ -15,6 +15,8 @@ constexpr std::array k_rules{
     CloseRule{1002, 1002, resume, none, "WebSocket protocol error", ""},
     CloseRule{1005, 1005, resume, none, "closed without a code", ""},
     CloseRule{1006, 1006, resume, none, "connection lost", ""},
+    CloseRule{1007, 1007, resume, none, "text or close reason that is not UTF-8", ""},
+    CloseRule{1009, 1009, resume, none, "message larger than gateway.max_frame_bytes", ""},
     CloseRule{4000, 4000, resume, none, "unknown error", ""},
     CloseRule{4001, 4002, identify_bounded, other, "invalid opcode or payload",
               "the relay sent something the gateway rejects; report it with the log"},

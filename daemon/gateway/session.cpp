@@ -187,10 +187,15 @@ void Session::handle_dispatch(const Frame& frame, std::string_view raw, TimePoin
     ++m_counters.duplicates_dropped;
     return;
   }
-  out.push_back(Publish{raw, frame.t, frame.id, frame.s});
   if (frame.s) {
+    // A malformed Dispatch counts as handled too: resuming before it would only have it replayed, for ever.
     m_last_published_seq = frame.s;
   }
+  if (frame.fault) {
+    ++m_counters.malformed_dispatches;
+    return;
+  }
+  out.push_back(Publish{raw, frame.t, frame.id, frame.s});
 }
 
 void Session::send_heartbeat(TimePoint now, Actions& out) {
@@ -314,8 +319,9 @@ void Session::shutdown(Actions& out, std::string_view reason, bool will_resume) 
     out.push_back(Close{k_close_keep_session, "relay shutting down"});
   }
   if (m_phase > Phase::idle && m_phase != Phase::stopped) {
-    out.push_back(StateChanged{ShardState::disconnected, k_close_keep_session, std::string(reason),
-                               will_resume && !m_session_id.empty()});
+    // Close code 0, as for every close the relay makes itself (4000 is only what the gateway is sent).
+    out.push_back(
+        StateChanged{ShardState::disconnected, 0, std::string(reason), will_resume && !m_session_id.empty()});
   }
   clear_connection();
   if (m_phase != Phase::stopped) {

@@ -57,6 +57,7 @@ struct SessionCounters {
   std::uint64_t resumes = 0;
   std::uint64_t duplicates_dropped = 0;
   std::uint64_t dispatches = 0;
+  std::uint64_t malformed_dispatches = 0;  // passed over unpublished: not one JSON document in UTF-8
 };
 
 // One shard's gateway session as a pure state machine (SPEC section 6): the driver feeds it connection

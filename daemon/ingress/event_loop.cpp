@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <libwebsockets.h>
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
 #include "ingress/lws_callbacks.hpp"
@@ -14,20 +15,54 @@
 
 namespace relay::ingress {
 
-struct EventLoop::Watch {
-  std::function<void()> on_readable;
-};
-
 int raw_file_callback(lws* wsi, int reason, void* user, void* /*in*/, std::size_t /*len*/) {
-  auto* watch = static_cast<EventLoop::Watch*>(user);
-  if (reason == LWS_CALLBACK_RAW_RX_FILE && watch) {
-    watch->on_readable();
+  auto* watch = static_cast<FdWatch*>(user);
+  if (watch == nullptr || watch->m_wsi != wsi) {
+    return 0;
   }
-  (void)wsi;
+  if (reason == LWS_CALLBACK_RAW_RX_FILE) {
+    watch->m_on_readable();
+  } else if (reason == LWS_CALLBACK_RAW_CLOSE_FILE) {
+    watch->m_wsi = nullptr;
+  }
   return 0;
 }
 
+FdWatch::~FdWatch() {
+  if (m_closed_by_handle && m_wsi != nullptr) {
+    lws* wsi = m_wsi;
+    m_wsi = nullptr;
+    lws_set_wsi_user(wsi, nullptr);
+    lws_set_timeout(wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_SYNC);
+  }
+}
+
+void FdWatch::pause() {
+  if (m_wsi != nullptr) {
+    lws_rx_flow_control(m_wsi, 0);
+  }
+}
+
+void FdWatch::resume() {
+  if (m_wsi != nullptr) {
+    lws_rx_flow_control(m_wsi, 1);
+  }
+}
+
 namespace {
+
+int raw_socket_callback(lws* wsi, lws_callback_reasons reason, void* /*user*/, void* in, std::size_t len) {
+  auto* handler = static_cast<RawSocketHandler*>(lws_get_opaque_user_data(wsi));
+  if (handler == nullptr) {
+    return 0;
+  }
+  try {
+    return handler->on_raw_socket(wsi, static_cast<int>(reason), in, len);
+  } catch (const std::exception& error) {
+    spdlog::error("{}", error.what());
+    return -1;
+  }
+}
 
 int raw_file_trampoline(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::size_t len) {
   return raw_file_callback(wsi, static_cast<int>(reason), user, in, len);
@@ -42,6 +77,7 @@ const lws_protocols k_protocols[] = {
     {"qq-gateway", gateway_socket_callback, 0, k_read_bytes, 0, nullptr, 0},
     {"relay-http", http_request_callback, 0, 16384, 0, nullptr, 0},
     {"relay-fd", raw_file_trampoline, 0, 0, 0, nullptr, 0},
+    {"relay-raw", raw_socket_callback, 0, 4096, 0, nullptr, 0},
     {nullptr, nullptr, 0, 0, 0, nullptr, 0},
 };
 
@@ -54,6 +90,8 @@ EventLoop::EventLoop() {
   info.protocols = k_protocols;
   info.pt_serv_buf_size = k_read_bytes;
   info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+  // The REST calls (token, /gateway/bot) go through this context's TLS client: no renegotiation there either.
+  info.ssl_client_options_set = SSL_OP_NO_RENEGOTIATION;
   info.gid = -1;
   info.uid = -1;
   m_context = lws_create_context(&info);
@@ -88,19 +126,40 @@ void EventLoop::stop() {
   lws_cancel_service(m_context);
 }
 
-void EventLoop::watch_fd(int fd, std::function<void()> on_readable) {
-  auto watch = std::make_unique<Watch>();
-  watch->on_readable = std::move(on_readable);
+lws* EventLoop::adopt_fd(int fd, FdWatch& watch) {
   lws_sock_file_fd_type descriptor{};
-  // lws closes adopted descriptors on teardown, so it gets its own copy.
-  descriptor.filefd = dup(fd);
+  descriptor.filefd = fd;
   lws* wsi = lws_adopt_descriptor_vhost(vhost(), LWS_ADOPT_RAW_FILE_DESC, descriptor, "relay-fd", nullptr);
   if (!wsi) {
-    close(descriptor.filefd);
+    close(fd);
     throw std::runtime_error("cannot watch a descriptor on the event loop");
   }
-  lws_set_wsi_user(wsi, watch.get());
+  watch.m_wsi = wsi;
+  lws_set_wsi_user(wsi, &watch);
+  return wsi;
+}
+
+void EventLoop::watch_fd(int fd, std::function<void()> on_readable) {
+  auto watch = std::unique_ptr<FdWatch>(new FdWatch(std::move(on_readable), false));
+  // lws closes adopted descriptors on teardown, so it gets its own copy.
+  adopt_fd(dup(fd), *watch);
   m_watches.push_back(std::move(watch));
+}
+
+lws* EventLoop::adopt_raw_socket(int fd, RawSocketHandler& handler) {
+  lws_adopt_desc_t adopt{};
+  adopt.vh = vhost();
+  adopt.type = LWS_ADOPT_SOCKET;
+  adopt.fd.sockfd = fd;
+  adopt.vh_prot_name = "relay-raw";
+  adopt.opaque = &handler;
+  return lws_adopt_descriptor_vhost_via_info(&adopt);
+}
+
+std::unique_ptr<FdWatch> EventLoop::watch_owned_fd(int fd, std::function<void()> on_readable) {
+  auto watch = std::unique_ptr<FdWatch>(new FdWatch(std::move(on_readable), true));
+  adopt_fd(fd, *watch);
+  return watch;
 }
 
 struct Timer::Slot {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -12,6 +13,37 @@ struct lws_vhost;
 struct lws;
 
 namespace relay::ingress {
+
+// A descriptor the loop watches for reading, owned by the loop from then on: destroying the handle stops the
+// watch and closes the descriptor at once.
+class FdWatch {
+ public:
+  ~FdWatch();
+  FdWatch(const FdWatch&) = delete;
+  FdWatch& operator=(const FdWatch&) = delete;
+
+  // While paused, readiness is not even polled for: a descriptor that stays readable costs nothing.
+  void pause();
+  void resume();
+
+ private:
+  friend class EventLoop;
+  friend int raw_file_callback(lws*, int, void*, void*, std::size_t);
+  FdWatch(std::function<void()> on_readable, bool closed_by_handle)
+      : m_on_readable(std::move(on_readable)), m_closed_by_handle(closed_by_handle) {}
+
+  std::function<void()> m_on_readable;
+  lws* m_wsi = nullptr;  // null once libwebsockets has closed it
+  bool m_closed_by_handle;
+};
+
+// Receives the events of raw TCP connections adopted with EventLoop::adopt_raw_socket: libwebsockets'
+// LWS_CALLBACK_RAW_RX (bytes in `in`), RAW_WRITEABLE and RAW_CLOSE. Returning non-zero closes the connection.
+class RawSocketHandler {
+ public:
+  virtual ~RawSocketHandler() = default;
+  virtual int on_raw_socket(lws* wsi, int reason, void* in, std::size_t len) = 0;
+};
 
 // One libwebsockets context: every shard socket, HTTP request, timer and watched descriptor of the process is
 // serviced by this single thread.
@@ -34,6 +66,11 @@ class EventLoop {
 
   // Calls `on_readable` whenever `fd` is readable. The loop closes its own duplicate of `fd` on teardown.
   void watch_fd(int fd, std::function<void()> on_readable);
+  // Calls `on_readable` whenever `fd` is readable, until the handle is destroyed. Takes `fd` over.
+  std::unique_ptr<FdWatch> watch_owned_fd(int fd, std::function<void()> on_readable);
+  // Serves an accepted TCP connection as raw bytes (no HTTP parsing by libwebsockets), its events going to
+  // `handler`. Takes `fd` over; returns null (the descriptor closed) when libwebsockets cannot take it.
+  lws* adopt_raw_socket(int fd, RawSocketHandler& handler);
 
   util::TimePoint now() const { return util::Clock::now(); }
 
@@ -41,8 +78,8 @@ class EventLoop {
   lws_context* m_context = nullptr;
   bool m_stopping = false;
   std::function<void()> m_on_pass_end;
-  struct Watch;
-  std::vector<std::unique_ptr<Watch>> m_watches;
+  std::vector<std::unique_ptr<FdWatch>> m_watches;
+  lws* adopt_fd(int fd, FdWatch& watch);
 
   friend int raw_file_callback(lws*, int, void*, void*, std::size_t);
 };

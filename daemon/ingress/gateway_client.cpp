@@ -4,6 +4,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "util/json_validate.hpp"
+#include "util/strings.hpp"
+
 namespace relay::ingress {
 
 using gateway::Actions;
@@ -36,9 +39,16 @@ class GatewayClient::Shard final : public SocketHandler {
     if (!result.frame) {
       // A bad frame changes nothing else: the shard stays up.
       ++owner.m_counters.bad_frames;
-      spdlog::warn("shard {}/{}: ignoring a bad frame ({}, {} bytes): {:.120}", index(), count(),
-                   protocol::describe(result.error), text.size(), text);
+      const auto fault = util::find_json_fault(text);
+      owner.m_sink.on_invalid_frame(session.shard(), std::nullopt,
+                                    fault ? fault->what : protocol::describe(result.error),
+                                    fault ? fault->offset : 0, text);
       return;
+    }
+    if (result.frame->fault) {
+      // Read leniently so that the session can pass its s; the bytes themselves never leave the relay.
+      owner.m_sink.on_invalid_frame(session.shard(), result.frame->s, result.frame->fault->what,
+                                    result.frame->fault->offset, text);
     }
     session.on_frame(*result.frame, text, owner.m_loop.now(), owner.m_actions);
     owner.execute(*this, owner.m_actions);
@@ -185,7 +195,15 @@ void GatewayClient::on_discovered(HttpResponse&& response) {
   }
   std::optional<protocol::GatewayInfo> info;
   if (response.status == 200) {
-    info = protocol::parse_gateway_info(response.body);
+    std::string problem;
+    info = protocol::parse_gateway_info(response.body, &problem);
+    if (!info) {
+      const auto delay = retry_delay(m_discovery_backoff);
+      spdlog::error("GET {}/gateway/bot returned an unusable response ({}); retrying in {} ms",
+                    m_settings.api_base, problem, delay.count());
+      discover_later(delay);
+      return;
+    }
   }
   if (!info) {
     const auto delay = retry_delay(m_discovery_backoff);
@@ -194,17 +212,21 @@ void GatewayClient::on_discovered(HttpResponse&& response) {
       m_tokens->invalidate();
       return;
     }
-    spdlog::warn(
-        "GET {}/gateway/bot failed ({}); retrying in {} ms", m_settings.api_base,
-        response.status ? fmt::format("HTTP {}: {:.200}", response.status, response.body) : response.error,
-        delay.count());
+    spdlog::warn("GET {}/gateway/bot failed ({}); retrying in {} ms", m_settings.api_base,
+                 response.status
+                     ? fmt::format("HTTP {}: {}", response.status, util::log_excerpt(response.body))
+                     : response.error,
+                 delay.count());
     discover_later(delay);
     return;
   }
   m_discovery_backoff.reset();
-  m_gateway_url = util::parse_url(info->url);
-  if (!m_gateway_url || !m_gateway_url->websocket) {
-    spdlog::error("/gateway/bot returned an unusable url \"{}\"; retrying in 60 s", info->url);
+  std::string problem;
+  const bool api_tls = m_settings.api_base.starts_with("https://");
+  m_gateway_url = protocol::usable_gateway_url(info->url, api_tls, problem);
+  if (!m_gateway_url) {
+    spdlog::error("/gateway/bot returned an unusable url \"{}\": {}; retrying in 60 s",
+                  util::log_excerpt(info->url), problem);
     discover_later(util::Millis(60'000));
     return;
   }

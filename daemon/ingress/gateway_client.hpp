@@ -49,6 +49,9 @@ class EventSink {
                            const gateway::Publish& event, std::int64_t received_at_us) = 0;
   virtual void on_shard_state(const gateway::ShardId& shard, std::string_view session_id,
                               const gateway::StateChanged& change) = 0;
+  // A frame that is not one valid JSON document: never published. `seq` is its s when it could be read.
+  virtual void on_invalid_frame(const gateway::ShardId& shard, std::optional<std::uint64_t> seq,
+                                std::string_view problem, std::size_t offset, std::string_view bytes) = 0;
   // Nothing more will come: every shard stopped for good, or the credentials were refused for good.
   virtual void on_gateway_stopped(gateway::StopCategory category, const std::string& message) = 0;
 };

@@ -108,7 +108,7 @@ void GatewaySocket::close(int code, std::string_view reason) {
     return;
   }
   m_pending.clear();
-  queue_frame(websocket::Opcode::close, websocket::close_payload(code, reason));
+  queue_close(websocket::close_payload(code, reason));
   m_phase = Phase::closing;
   lws_set_timeout(m_wsi, PENDING_TIMEOUT_CLOSE_ACK, k_close_answer_timeout_s);
 }
@@ -155,6 +155,13 @@ void GatewaySocket::queue_frame(websocket::Opcode opcode, std::string_view paylo
   std::string frame;
   websocket::append_client_frame(frame, opcode, payload, random_bytes<4>());
   queue_plaintext(frame);
+}
+
+void GatewaySocket::queue_close(const std::string& payload) {
+  m_sent_close_code = payload.size() >= 2 ? (static_cast<unsigned char>(payload[0]) << 8) |
+                                                static_cast<unsigned char>(payload[1])
+                                          : k_close_no_status;
+  queue_frame(websocket::Opcode::close, payload);
 }
 
 bool GatewaySocket::on_connected() {
@@ -245,14 +252,19 @@ void GatewaySocket::on_close(int code, std::string_view reason) {
   m_peer_close_code = code;
   m_peer_close_reason = std::string(reason);
   if (m_phase != Phase::closing) {
-    // Answer with the same code (RFC 6455 section 5.5.1), then end the connection.
+    // Answer with the same code (RFC 6455 section 5.5.1), or with no code to a close without one (the reader
+    // reports only codes valid on the wire, and 1005 for none).
     m_pending.clear();
-    queue_frame(websocket::Opcode::close,
-                code == k_close_no_status ? std::string() : websocket::close_payload(code, {}));
+    queue_close(code == k_close_no_status ? std::string() : websocket::close_payload(code, {}));
     m_phase = Phase::closing;
+    // The server closes the TCP connection once it has our answer (RFC 6455 section 7.1.1); one that does
+    // not is dropped after the timeout. Ending it here at once could lose our answer: a server that sees the
+    // connection end before it has read the close frame reports an abnormal closure.
+    lws_set_timeout(m_wsi, PENDING_TIMEOUT_CLOSE_ACK, k_close_answer_timeout_s);
+  } else {
+    m_end_after_write = true;  // the answer to our close: nothing more to wait for
+    lws_callback_on_writable(m_wsi);
   }
-  m_end_after_write = true;
-  lws_callback_on_writable(m_wsi);
 }
 
 bool GatewaySocket::write_pending(lws* wsi) {

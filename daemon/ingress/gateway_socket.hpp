@@ -47,6 +47,8 @@ class GatewaySocket final : private websocket::FrameHandler {
   // Sends a close frame with `code`; the handler hears nothing more from this socket.
   void close(int code, std::string_view reason);
   bool finished() const { return m_wsi == nullptr; }
+  // The code of the close frame this socket sent: 1005 for one without a code, 0 before any.
+  int sent_close_code() const { return m_sent_close_code; }
 
   // For the protocol callback only.
   int handle(lws* wsi, int reason, void* in, std::size_t len);
@@ -65,6 +67,7 @@ class GatewaySocket final : private websocket::FrameHandler {
   bool on_plaintext(const char* data, std::size_t size);
   void queue_frame(websocket::Opcode opcode, std::string_view payload);
   void queue_plaintext(std::string_view bytes);
+  void queue_close(const std::string& payload);
   bool write_pending(lws* wsi);
   void fail(int code, const std::string& reason);
   void report_closed(int code, std::string_view reason);
@@ -87,6 +90,7 @@ class GatewaySocket final : private websocket::FrameHandler {
   std::string m_wire;     // LWS_PRE bytes of headroom, then what one write sends
   bool m_end_after_write = false;
   int m_peer_close_code = 0;
+  int m_sent_close_code = 0;
   std::string m_peer_close_reason;
 };
 

@@ -24,6 +24,9 @@ SSL_CTX* client_context() {
     SSL_CTX_set_verify(created, SSL_VERIFY_PEER, nullptr);
     SSL_CTX_set_default_verify_paths(created);
     SSL_CTX_set_mode(created, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_RELEASE_BUFFERS);
+    // The gateway has no reason to renegotiate (TLS 1.3 has no renegotiation at all); refusing it removes a
+    // code path a server could drive at will.
+    SSL_CTX_set_options(created, SSL_OP_NO_RENEGOTIATION);
     return created;
   }();
   return context;
@@ -65,18 +68,45 @@ TlsClient::TlsClient(const std::string& host) {
   // A memory BIO that runs dry means "wait for more", not end of file.
   BIO_ctrl(m_in, BIO_C_SET_BUF_MEM_EOF_RETURN, -1, nullptr);
   SSL_set_bio(m_ssl, m_in, m_out);
-  X509_VERIFY_PARAM* verify = SSL_get0_param(m_ssl);
-  if (is_ip_address(host)) {
-    X509_VERIFY_PARAM_set1_ip_asc(verify, host.c_str());
-  } else {
-    SSL_ctrl(m_ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-             const_cast<char*>(host.c_str()));  // SSL_set_tlsext_host_name, without its C cast
-    X509_VERIFY_PARAM_set_hostflags(verify, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    X509_VERIFY_PARAM_set1_host(verify, host.c_str(), host.size());
+  // Without the expected name (or address) the handshake would accept any trusted certificate, so a host
+  // that OpenSSL cannot take fails the connection here, before a byte is sent.
+  if (!expect_peer(host)) {
+    return;
   }
   SSL_set_connect_state(m_ssl);
   std::string none;
   advance(none);  // the ClientHello
+}
+
+bool TlsClient::expect_peer(const std::string& host) {
+  ERR_clear_error();
+  X509_VERIFY_PARAM* verify = SSL_get0_param(m_ssl);
+  if (host.empty() || host.find('\0') != std::string::npos) {
+    m_error = "TLS: the gateway host is empty or contains a NUL byte";
+    return false;
+  }
+  if (is_ip_address(host)) {
+    if (X509_VERIFY_PARAM_set1_ip_asc(verify, host.c_str()) != 1) {
+      return fail_setup("cannot expect the IP address " + host);
+    }
+    return true;
+  }
+  // SSL_set_tlsext_host_name, without its C cast; it refuses names over 255 bytes.
+  if (SSL_ctrl(m_ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+               const_cast<char*>(host.c_str())) != 1) {
+    return fail_setup("cannot send the server name " + host);
+  }
+  X509_VERIFY_PARAM_set_hostflags(verify, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  if (X509_VERIFY_PARAM_set1_host(verify, host.c_str(), host.size()) != 1) {
+    return fail_setup("cannot expect the host name " + host);
+  }
+  return true;
+}
+
+bool TlsClient::fail_setup(const std::string& what) {
+  const std::string details = openssl_errors();
+  m_error = "TLS: " + what + (details.empty() ? "" : ": " + details);
+  return false;
 }
 
 TlsClient::~TlsClient() {
@@ -151,6 +181,9 @@ bool TlsClient::receive(const char* data, std::size_t size, std::string& plainte
 }
 
 bool TlsClient::send(std::string_view plaintext) {
+  if (!m_error.empty()) {
+    return false;
+  }
   ERR_clear_error();
   while (!plaintext.empty()) {
     const int result = SSL_write(m_ssl, plaintext.data(), static_cast<int>(plaintext.size()));

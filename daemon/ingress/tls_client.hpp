@@ -14,6 +14,7 @@ namespace relay::ingress {
 // $SSL_CERT_DIR) and must name `host` (a DNS name or an IP address).
 class TlsClient {
  public:
+  // A host OpenSSL cannot verify against (or send as the server name) leaves error() set and no output.
   explicit TlsClient(const std::string& host);
   ~TlsClient();
   TlsClient(const TlsClient&) = delete;
@@ -34,6 +35,8 @@ class TlsClient {
   const std::string& error() const { return m_error; }
 
  private:
+  bool expect_peer(const std::string& host);
+  bool fail_setup(const std::string& what);
   bool advance(std::string& plaintext);
   bool fail(const char* what, int ssl_result);
 

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "protocol/responses.hpp"
+#include "util/strings.hpp"
 
 namespace relay::ingress {
 
@@ -61,9 +62,7 @@ void TokenSource::on_response(HttpResponse&& response) {
   }
   ++m_failures;
   if (response.status >= 400 && response.status < 500) {
-    const auto error = protocol::parse_api_error(response.body);
-    const std::string detail =
-        error ? fmt::format("code {}: {}", error->code, error->message) : response.body;
+    const std::string detail = refusal_detail(response.body);
     ++m_rejections;
     spdlog::error("token endpoint refused the credentials (HTTP {}, {}), {} of {}", response.status, detail,
                   m_rejections, m_settings.max_rejections);
@@ -78,6 +77,22 @@ void TokenSource::on_response(HttpResponse&& response) {
     spdlog::warn("token endpoint answered HTTP {}; retrying", response.status);
   }
   retry_later();
+}
+
+std::string TokenSource::refusal_detail(std::string_view body) const {
+  // The body comes from the endpoint (or whatever sits in front of it) and is logged: a short excerpt only,
+  // and never the secret, which an error page could echo from the request.
+  std::string text(body);
+  if (const auto error = protocol::parse_api_error(body)) {
+    text = fmt::format("code {}: {}", error->code, error->message);
+  }
+  if (!m_settings.client_secret.empty()) {
+    for (auto at = text.find(m_settings.client_secret); at != std::string::npos;
+         at = text.find(m_settings.client_secret, at)) {
+      text.replace(at, m_settings.client_secret.size(), "[secret]");
+    }
+  }
+  return util::log_excerpt(text, 200);
 }
 
 void TokenSource::retry_later() {

@@ -4,6 +4,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <string_view>
 
 #include "ingress/event_loop.hpp"
 #include "ingress/http_request.hpp"
@@ -38,6 +39,7 @@ class TokenSource {
  private:
   void fetch();
   void on_response(HttpResponse&& response);
+  std::string refusal_detail(std::string_view body) const;
   void retry_later();
 
   EventLoop& m_loop;

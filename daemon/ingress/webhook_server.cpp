@@ -1,8 +1,10 @@
 #include "ingress/webhook_server.hpp"
 
 #include <libwebsockets.h>
+#include <openssl/ssl.h>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <charconv>
 #include <new>
 #include <stdexcept>
@@ -35,6 +37,7 @@ namespace {
 constexpr std::string_view k_signature_header = "x-signature-ed25519:";
 constexpr std::string_view k_timestamp_header = "x-signature-timestamp:";
 constexpr std::size_t k_max_header_value = 512;
+constexpr std::size_t k_initial_body = 4096;
 
 std::optional<std::string> custom_header(lws* wsi, std::string_view name) {
   const int length = lws_hdr_custom_length(wsi, name.data(), static_cast<int>(name.size()));
@@ -103,14 +106,17 @@ WebhookServer::WebhookServer(EventLoop& loop, WebhookServerSettings settings, we
       m_settings(std::move(settings)),
       m_handler(std::move(handler)),
       m_sink(sink),
+      m_listener(loop,
+                 ListenerSettings{"webhook", m_settings.host, m_settings.port, m_settings.max_connections}),
       m_expiry_timer(loop, [this] { expire_requests(); }) {
   lws_context_creation_info info{};
   info.vhost_name = "webhook";
-  info.port = m_settings.port;
-  info.iface = m_settings.host.c_str();
+  // m_listener accepts and hands connections over; lws still does TLS on them when the vhost has a
+  // certificate. This must stay the only vhost with this "port": lws re-selects a request's vhost by its Host
+  // header (and a TLS connection's certificate by SNI) among the vhosts that share a listening port.
+  info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
   info.protocols = k_webhook_protocols;
   info.user = this;
-  info.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
   info.alpn = "http/1.1";
   info.timeout_secs = m_settings.request_timeout_s;
   info.timeout_secs_ah_idle = m_settings.request_timeout_s;  // headers that never finish
@@ -120,14 +126,15 @@ WebhookServer::WebhookServer(EventLoop& loop, WebhookServerSettings settings, we
     info.ssl_private_key_filepath = m_settings.tls_key.c_str();
     // lws enables TLS on a vhost only when the vhost's own options ask for it.
     info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    // A client-initiated renegotiation costs the relay a handshake per request of the client's choosing.
+    info.ssl_options_set = SSL_OP_NO_RENEGOTIATION;
   }
   m_vhost = lws_create_vhost(loop.context(), &info);
   if (m_vhost == nullptr) {
-    throw std::runtime_error(fmt::format("cannot listen for webhooks on {}:{}{}", m_settings.host,
-                                         m_settings.port,
-                                         tls() ? " (or cannot load webhook.tls_cert/tls_key)" : ""));
+    throw std::runtime_error(tls() ? "cannot load webhook.tls_cert/tls_key"
+                                   : "cannot create the libwebsockets vhost for webhooks");
   }
-  m_port = lws_get_vhost_listen_port(m_vhost);
+  m_listener.serve([vhost = m_vhost](int fd) { return lws_adopt_socket_vhost(vhost, fd); });
 }
 
 std::string WebhookServer::reload_certificate() {
@@ -150,6 +157,10 @@ WebhookServer::~WebhookServer() {
 }
 
 int WebhookServer::on_callback(lws* wsi, int reason, void* user, void* in, std::size_t len) {
+  if (reason == LWS_CALLBACK_WSI_DESTROY) {
+    m_listener.on_connection_closed(wsi);
+    return 0;
+  }
   auto** slot = static_cast<Request**>(user);
   if (slot == nullptr) {
     // lws allocates the user area only once a request's headers are complete; a connection that closes
@@ -237,7 +248,10 @@ void WebhookServer::begin(lws* wsi, Request& request, std::string_view path) {
   }
   request.signature = custom_header(wsi, k_signature_header);
   request.timestamp = custom_header(wsi, k_timestamp_header);
-  request.body.reserve(content_length.value_or(4096) + simdjson::SIMDJSON_PADDING);
+  // What Content-Length claims is only a claim: the buffer grows with the bytes that actually arrive, so that
+  // idle connections announcing large bodies reserve nothing much.
+  request.body.reserve(std::min<std::uint64_t>(content_length.value_or(k_initial_body), k_initial_body) +
+                       simdjson::SIMDJSON_PADDING);
   request.receiving = true;
   request.deadline = m_loop.now() + std::chrono::seconds(m_settings.request_timeout_s);
   if (m_arriving.empty()) {
@@ -273,6 +287,8 @@ void WebhookServer::finish_body(lws* wsi, Request& request) {
   } else if (reply.event) {
     ++m_counters.events;
     m_sink.on_webhook_event(*reply.event, request.body, now_us);
+  } else if (reply.malformed_event) {
+    m_sink.on_invalid_webhook_body(*reply.malformed_event, request.body);
   } else {
     ++m_counters.validations;
     spdlog::info("webhook: answered the platform's callback URL validation (op 13)");

@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "ingress/event_loop.hpp"
+#include "ingress/listener.hpp"
 #include "protocol/frame.hpp"
 #include "webhook/request_handler.hpp"
 
@@ -22,6 +23,7 @@ struct WebhookServerSettings {
   std::string tls_cert;  // both empty: plain HTTP
   std::string tls_key;
   unsigned request_timeout_s = 10;  // a request (headers and body) must arrive within this
+  unsigned max_connections = 256;   // open at once; more are closed as they arrive
 };
 
 // Where verified webhook events go. Called on the event loop; views die when the call returns.
@@ -30,6 +32,8 @@ class WebhookSink {
   virtual ~WebhookSink() = default;
   virtual void on_webhook_event(const protocol::Frame& event, std::string_view body,
                                 std::int64_t received_at_us) = 0;
+  // A signed body that is not one valid JSON document: acknowledged, never published.
+  virtual void on_invalid_webhook_body(const util::JsonFault& fault, std::string_view body) = 0;
 };
 
 struct WebhookCounters {
@@ -51,7 +55,8 @@ class WebhookServer {
   WebhookServer(const WebhookServer&) = delete;
   WebhookServer& operator=(const WebhookServer&) = delete;
 
-  int port() const { return m_port; }
+  int port() const { return m_listener.port(); }
+  const Listener& listener() const { return m_listener; }
   bool tls() const { return !m_settings.tls_cert.empty(); }
   const WebhookCounters& counters() const { return m_counters; }
   // Re-reads tls_cert and tls_key (same paths) for new connections; connections already open keep theirs.
@@ -76,9 +81,9 @@ class WebhookServer {
   WebhookServerSettings m_settings;
   webhook::RequestHandler m_handler;
   WebhookSink& m_sink;
+  Listener m_listener;
   lws_vhost* m_vhost = nullptr;
   ssl_ctx_st* m_tls_context = nullptr;  // owned by lws; set while the vhost is created
-  int m_port = 0;
   WebhookCounters m_counters;
   std::array<std::int64_t, webhook::k_rejection_kinds> m_last_logged_us{};
   // Requests still arriving, checked against their deadline every second: libwebsockets re-arms its own

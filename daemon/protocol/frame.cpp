@@ -1,5 +1,7 @@
 #include "protocol/frame.hpp"
 
+#include "util/strings.hpp"
+
 namespace relay::protocol {
 
 namespace ondemand = simdjson::ondemand;
@@ -47,6 +49,36 @@ DecodeResult FrameDecoder::decode_padded(std::string_view bytes, std::size_t cap
 }
 
 DecodeResult FrameDecoder::decode_view(const simdjson::padded_string_view& view) {
+  // simdjson's on-demand parser reads only what is asked for and tolerates trailing bytes, bad literals and
+  // numbers elsewhere in the text: the strict check covers every byte once.
+  const auto fault = util::find_json_fault(std::string_view(view.data(), view.length()));
+  if (fault && fault->what == util::k_json_trailing_bytes) {
+    // One whole document and then more: read the document, so that its s is known. The bytes after it
+    // still count as padding for simdjson.
+    const simdjson::padded_string_view document(view.data(), fault->offset, view.capacity());
+    auto prefix = decode_document(document);
+    if (prefix.frame) {
+      prefix.frame->fault = fault;
+    }
+    return prefix;
+  }
+  auto result = decode_document(view);
+  if (!result.frame && fault && fault->what == util::k_json_not_utf8) {
+    // simdjson refuses the whole text for one stray byte; read a copy with U+FFFD in its place, so that the
+    // frame's s is still known. The views then point into that copy, which lives until the next decode.
+    m_sanitized.clear();
+    util::append_valid_utf8(m_sanitized, std::string_view(view.data(), view.length()));
+    const std::size_t length = m_sanitized.size();
+    m_sanitized.resize(length + simdjson::SIMDJSON_PADDING);
+    result = decode_document(simdjson::padded_string_view(m_sanitized.data(), length, m_sanitized.size()));
+  }
+  if (result.frame) {
+    result.frame->fault = fault;
+  }
+  return result;
+}
+
+DecodeResult FrameDecoder::decode_document(const simdjson::padded_string_view& view) {
   DecodeResult result;
   ondemand::document doc;
   if (m_parser.iterate(view).get(doc) != simdjson::SUCCESS) {
@@ -72,7 +104,8 @@ DecodeResult FrameDecoder::decode_view(const simdjson::padded_string_view& view)
         result.error = DecodeError::missing_op;
         return result;
       }
-      frame.op = static_cast<int>(op);
+      // Out of range stays unknown: a cast would turn 4294967309 into 13.
+      frame.op = op >= 0 && op <= k_max_opcode ? static_cast<int>(op) : -1;
       have_op = true;
     } else if (key == "s") {
       bool is_null = false;

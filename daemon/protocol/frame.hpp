@@ -7,6 +7,8 @@
 
 #include <simdjson.h>
 
+#include "util/json_validate.hpp"
+
 namespace relay::protocol {
 
 enum Opcode : int {
@@ -21,6 +23,9 @@ enum Opcode : int {
   k_op_callback_ack = 12,
   k_op_callback_validation = 13,
 };
+
+// Larger op values are kept out of `int` arithmetic altogether.
+constexpr std::int64_t k_max_opcode = 255;
 
 bool is_known_opcode(int op);
 
@@ -37,6 +42,11 @@ struct Frame {
   std::optional<std::uint64_t> heartbeat_interval_ms;
   std::string_view session_id;
   std::optional<bool> d_bool;
+
+  // Set when the bytes are not exactly one JSON document in valid UTF-8 (trailing bytes, a bad literal or
+  // number, a lone surrogate...). The fields above were still read leniently, so that the relay can advance
+  // past such a frame, but its bytes must never be published.
+  std::optional<util::JsonFault> fault;
 };
 
 enum class DecodeError {
@@ -53,8 +63,9 @@ struct DecodeResult {
   DecodeError error = DecodeError::not_json;
 };
 
-// Parses each frame once with simdjson on-demand, without copying when the caller's buffer has
-// SIMDJSON_PADDING spare bytes (see decode_padded). Not thread-safe; one decoder per event loop.
+// Checks each frame strictly (util::find_json_fault), then parses it once with simdjson on-demand, without
+// copying when the caller's buffer has SIMDJSON_PADDING spare bytes (see decode_padded). Not thread-safe; one
+// decoder per event loop.
 class FrameDecoder {
  public:
   // `bytes` must stay alive and unchanged until the next call. Copies into an internal padded buffer.
@@ -64,11 +75,13 @@ class FrameDecoder {
 
  private:
   DecodeResult decode_view(const simdjson::padded_string_view& view);
+  DecodeResult decode_document(const simdjson::padded_string_view& view);
   DecodeResult decode_data(Frame& frame);
 
   simdjson::ondemand::parser m_parser;
   simdjson::ondemand::parser m_data_parser;
   std::string m_copy;
+  std::string m_sanitized;
 };
 
 }  // namespace relay::protocol

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <utility>
 
+#include <fmt/format.h>
 #include <simdjson.h>
 
 #include "util/json_writer.hpp"
@@ -51,20 +52,37 @@ std::optional<TokenGrant> parse_token_grant(std::string_view body) {
   return TokenGrant{std::string(token), *seconds};
 }
 
-std::optional<GatewayInfo> parse_gateway_info(std::string_view body) {
+std::optional<GatewayInfo> parse_gateway_info(std::string_view body, std::string* problem) {
+  const auto refuse = [problem](std::string why) -> std::optional<GatewayInfo> {
+    if (problem) {
+      *problem = std::move(why);
+    }
+    return std::nullopt;
+  };
   simdjson::dom::parser parser;
   simdjson::dom::element root;
   if (!parse_dom(body, parser, root)) {
-    return std::nullopt;
+    return refuse("the body is not JSON");
   }
   GatewayInfo info;
   std::string_view url;
   if (root["url"].get_string().get(url) != simdjson::SUCCESS || url.empty()) {
-    return std::nullopt;
+    return refuse("no string \"url\"");
   }
   info.url = std::string(url);
-  std::uint64_t shards = 1;
-  if (root["shards"].get_uint64().get(shards) == simdjson::SUCCESS && shards > 0) {
+  simdjson::dom::element shards_value;
+  if (root["shards"].get(shards_value) == simdjson::SUCCESS) {
+    // A shard count out of range would make the relay open that many connections; refused, not clamped,
+    // because any layout but the platform's own loses events.
+    std::uint64_t shards = 0;
+    if (shards_value.get_uint64().get(shards) != simdjson::SUCCESS || shards < 1 || shards > k_max_shards) {
+      std::int64_t number = 0;
+      const std::string shown =
+          shards_value.get_uint64().get(shards) == simdjson::SUCCESS  ? std::to_string(shards)
+          : shards_value.get_int64().get(number) == simdjson::SUCCESS ? std::to_string(number)
+                                                                      : "not an integer";
+      return refuse(fmt::format("\"shards\" ({}) is not an integer from 1 to {}", shown, k_max_shards));
+    }
     info.shards = static_cast<unsigned>(shards);
   }
   simdjson::dom::element limit;
@@ -88,6 +106,20 @@ std::optional<GatewayInfo> parse_gateway_info(std::string_view body) {
     info.remaining = UINT64_MAX;
   }
   return info;
+}
+
+std::optional<util::Url> usable_gateway_url(std::string_view url, bool api_tls, std::string& problem) {
+  auto parsed = util::parse_url(url);
+  if (!parsed || !parsed->websocket) {
+    problem = "not a ws:// or wss:// URL of printable ASCII";
+    return std::nullopt;
+  }
+  if (api_tls && !parsed->tls) {
+    problem =
+        "a ws:// gateway from an https:// API would carry the access token in clear; only wss:// is used";
+    return std::nullopt;
+  }
+  return parsed;
 }
 
 std::optional<ApiError> parse_api_error(std::string_view body) {

@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "util/url.hpp"
+
 namespace relay::protocol {
 
 // POST getAppAccessToken (SPEC section 3.1). `expires_in` arrives as a string or a number.
@@ -29,9 +31,21 @@ struct ApiError {
   std::string message;
 };
 
+// The most shards the relay runs, whether the API recommends them or gateway.shards asks for them; as
+// many connections and sessions as that is already far beyond any bot the platform serves.
+inline constexpr unsigned k_max_shards = 4096;
+
 // Each returns nullopt when the body does not have the documented shape.
 std::optional<TokenGrant> parse_token_grant(std::string_view body);
-std::optional<GatewayInfo> parse_gateway_info(std::string_view body);
+// Also nullopt for a `shards` that is not an integer from 1 to k_max_shards (an absent one means 1); then
+// `problem`, when given, says what was wrong.
+std::optional<GatewayInfo> parse_gateway_info(std::string_view body, std::string* problem = nullptr);
+
+// The gateway URL from /gateway/bot, if the relay may connect to it: a ws:// or wss:// URL of printable
+// ASCII, and wss:// whenever the API itself is reached over https (`api_tls`): the access token travels in
+// the Identify, so a plain ws:// gateway would send it in clear. Only an http:// API (a local simulator) may
+// hand out ws://. Otherwise nullopt, with `problem` set.
+std::optional<util::Url> usable_gateway_url(std::string_view url, bool api_tls, std::string& problem);
 std::optional<ApiError> parse_api_error(std::string_view body);
 
 // The request body of getAppAccessToken.

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "publish/bind.hpp"
 #include "publish/journal.hpp"
 
 namespace relay::publish {
@@ -21,8 +22,8 @@ ZmqPublisher::ZmqPublisher(PublisherSettings settings)
   m_socket.set(zmq::sockopt::linger, 1000);
   for (const auto& endpoint : m_settings.endpoints) {
     try {
-      m_socket.bind(endpoint);
-    } catch (const zmq::error_t& error) {
+      bind_as_written(m_socket, endpoint);
+    } catch (const std::exception& error) {
       throw std::runtime_error("cannot bind publish endpoint " + endpoint + ": " + error.what());
     }
     m_bound.push_back(m_socket.get(zmq::sockopt::last_endpoint));

@@ -42,6 +42,34 @@ bool is_wildcard(std::string_view addr) {
   return addr.empty() || addr == "0.0.0.0" || addr == "::";
 }
 
+// "7b22" -> "{\"": two hex digits per byte, either case.
+bool decode_hex(std::string_view hex, std::string& out) {
+  if (hex.size() % 2 != 0) {
+    return false;
+  }
+  const auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') {
+      return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+      return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+      return c - 'A' + 10;
+    }
+    return -1;
+  };
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    const int high = nibble(hex[i]);
+    const int low = nibble(hex[i + 1]);
+    if (high < 0 || low < 0) {
+      return false;
+    }
+    out.push_back(static_cast<char>(high * 16 + low));
+  }
+  return true;
+}
+
 }  // namespace
 
 HttpResponse Simulator::handle_http(const HttpRequest& request) {
@@ -69,7 +97,13 @@ HttpResponse Simulator::handle_token(const HttpRequest& request) {
   ++token_requests_;
   if (token_failures_left_ > 0) {
     --token_failures_left_;
-    return platform_error(token_failure_status_, token_failure_status_, "service unavailable (token_outage)");
+    if (!token_failure_body_ && !token_failure_echo_) {
+      return platform_error(token_failure_status_, token_failure_status_,
+                            "service unavailable (token_outage)");
+    }
+    // A proxy's error page, or one that quotes the request (and with it the clientSecret).
+    return HttpResponse{token_failure_status_,
+                        (token_failure_echo_ ? request.body : "") + token_failure_body_.value_or("")};
   }
   JsonObject body;
   std::string error;
@@ -442,11 +476,41 @@ HttpResponse Simulator::control_fault(const JsonObject& req) {
   if (kind == "token_outage") {
     const auto count = req.has("count") ? req.get_int("count") : std::optional<std::int64_t>(1);
     const auto status = req.has("status") ? req.get_int("status") : std::optional<std::int64_t>(503);
-    if (!count || *count < 0 || !status || *status < 400 || *status > 599) {
-      return control_error(400, "token_outage needs a count >= 0 and a status from 400 to 599");
+    const auto body = req.get_string("body");
+    const auto echo = req.has("echo_request") ? req.get_bool("echo_request") : std::optional<bool>(false);
+    if (!count || *count < 0 || !status || *status < 400 || *status > 599 || (req.has("body") && !body) ||
+        !echo) {
+      return control_error(400,
+                           "token_outage needs a count >= 0, a status from 400 to 599, a string body and a "
+                           "boolean echo_request");
     }
     token_failures_left_ = static_cast<std::uint64_t>(*count);
     token_failure_status_ = static_cast<int>(*status);
+    token_failure_body_ = body;
+    token_failure_echo_ = *echo;
+    r.body += "]}";
+    return r;
+  }
+
+  if (kind == "bad_dispatch") {
+    // Any bytes as d, given in hex because the control API's own JSON can carry only valid UTF-8.
+    const auto hex = req.get_string("d_hex");
+    std::string d;
+    if (!hex || !decode_hex(*hex, d)) {
+      return control_error(400, "bad_dispatch needs d_hex: the bytes of d in hex");
+    }
+    std::vector<Session*> targets;
+    if (!target_sessions(req, targets, error)) {
+      return error;
+    }
+    bool first = true;
+    for (Session* session : targets) {
+      const auto [s, frame] = dispatch(*session, "BAD_DISPATCH", d, req.get_bool("retain").value_or(true));
+      r.body += first ? "" : ",";
+      first = false;
+      fmt::format_to(std::back_inserter(r.body), R"({{"shard":{},"s":{},"bytes":{}}})", session->shard, s,
+                     frame->size());
+    }
     r.body += "]}";
     return r;
   }

@@ -174,6 +174,8 @@ class Simulator {
   // fault token_outage: the next N token requests fail with this HTTP status.
   std::uint64_t token_failures_left_ = 0;
   int token_failure_status_ = 503;
+  std::optional<std::string> token_failure_body_;  // instead of the JSON error
+  bool token_failure_echo_ = false;                // append the request's body
 
   struct lws_context* context_ = nullptr;
   int port_ = 0;

@@ -63,7 +63,12 @@ std::string directory_of(const std::string& path) {
 
 std::string write_file_atomically(const std::string& path, std::string_view content) {
   const std::string temporary = path + ".tmp";
-  FileDescriptor file(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  // A temporary left by a crash, or anything planted under its name (a symlink to a file the relay can
+  // write), is removed, never written through: unlink removes a symlink itself, and O_EXCL | O_NOFOLLOW
+  // refuse whatever appears there between the unlink and the open. When the unlink fails (nothing there, a
+  // missing directory, a directory planted there), the open below reports what is wrong.
+  ::unlink(temporary.c_str());
+  FileDescriptor file(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (file.get() < 0) {
     return describe_errno("cannot create", temporary);
   }

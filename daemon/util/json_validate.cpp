@@ -57,7 +57,7 @@ class Checker {
         skip_whitespace();
         if (depth == 0) {
           if (m_pos != m_text.size()) {
-            return fault("more bytes after the document");
+            return fault(k_json_trailing_bytes);
           }
           return std::nullopt;
         }
@@ -280,7 +280,7 @@ class Checker {
       } else {
         const std::size_t length = utf8_sequence_length(m_text.substr(m_pos));
         if (length == 0) {
-          return fail("not UTF-8");
+          return fail(k_json_not_utf8);
         }
         m_pos += length;
       }

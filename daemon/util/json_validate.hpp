@@ -9,6 +9,12 @@ namespace relay::util {
 // Containers nested deeper than this are refused: the check keeps one byte per level on the stack.
 constexpr std::size_t k_max_json_depth = 1024;
 
+// The fault of a document followed by more than whitespace; its offset is where the document ends.
+constexpr std::string_view k_json_trailing_bytes = "more bytes after the document";
+
+// The fault of a byte that is not part of well-formed UTF-8.
+constexpr std::string_view k_json_not_utf8 = "not UTF-8";
+
 // Where and why a text is not one strict JSON document.
 struct JsonFault {
   std::size_t offset;

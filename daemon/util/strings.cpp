@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <vector>
 
 namespace relay::util {
@@ -80,6 +81,31 @@ void append_valid_utf8(std::string& out, std::string_view text) {
       text.remove_prefix(length);
     }
   }
+}
+
+std::string log_excerpt(std::string_view text, std::size_t max_bytes) {
+  std::string out;
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    const std::size_t length = utf8_sequence_length(rest);
+    const auto byte = static_cast<unsigned char>(rest.front());
+    std::string piece;
+    if (length == 0) {
+      piece = "\xEF\xBF\xBD";
+    } else if (byte < 0x20 || byte == 0x7f) {
+      constexpr char k_hex[] = "0123456789abcdef";
+      piece = {'\\', 'x', k_hex[byte >> 4], k_hex[byte & 0xf]};
+    } else {
+      piece.assign(rest.data(), length);
+    }
+    if (out.size() + piece.size() > max_bytes) {
+      out += "... (" + std::to_string(text.size()) + " bytes)";
+      return out;
+    }
+    out += piece;
+    rest.remove_prefix(length == 0 ? 1 : length);
+  }
+  return out;
 }
 
 bool is_valid_utf8(std::string_view text) {

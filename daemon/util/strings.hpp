@@ -19,6 +19,11 @@ void append_valid_utf8(std::string& out, std::string_view text);
 // The length of the well-formed UTF-8 sequence at the start of `text` (1 to 4), or 0 when it is not one.
 std::size_t utf8_sequence_length(std::string_view text);  // `text` must not be empty
 
+// At most `max_bytes` of `text` (a body a remote server sent) for a log line: valid UTF-8 (malformed bytes as
+// U+FFFD), control characters shown as \xNN so that the body cannot forge log lines, cut on a character
+// boundary, and followed by "... (N bytes)" when cut.
+std::string log_excerpt(std::string_view text, std::size_t max_bytes = 200);
+
 // True when `text` is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF).
 bool is_valid_utf8(std::string_view text);
 

@@ -1,10 +1,25 @@
 #include "util/url.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace relay::util {
 
+namespace {
+
+// Printable ASCII other than the space. A CR or LF in a URL that came from the network would end up in a
+// request line or a Host header; anything outside ASCII must have been percent-encoded or punycoded.
+bool is_url_byte(char c) {
+  const auto byte = static_cast<unsigned char>(c);
+  return byte > 0x20 && byte < 0x7f;
+}
+
+}  // namespace
+
 std::optional<Url> parse_url(std::string_view text) {
+  if (!std::all_of(text.begin(), text.end(), is_url_byte)) {
+    return std::nullopt;
+  }
   Url url;
   const auto scheme_end = text.find("://");
   if (scheme_end == std::string_view::npos) {

@@ -14,7 +14,8 @@ struct Url {
   std::string path = "/";  // with the query, if any
 };
 
-// Parses http, https, ws and wss URLs; nullopt for anything else or a malformed URL.
+// Parses http, https, ws and wss URLs; nullopt for anything else or a malformed URL, and for a URL with a
+// byte outside printable ASCII or a space anywhere (a CR or LF could otherwise reach a request line).
 std::optional<Url> parse_url(std::string_view text);
 
 struct HostPort {

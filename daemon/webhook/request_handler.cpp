@@ -152,9 +152,17 @@ WebhookReply RequestHandler::handle(const WebhookRequest& request, std::int64_t 
                            ? m_decoder.decode_padded(request.body, request.body_capacity)
                            : m_decoder.decode(request.body);
   if (!decoded.frame) {
+    const auto fault = util::find_json_fault(request.body);
+    if (fault && (request.signature || request.timestamp) &&
+        check_signature(request, now_unix_s) == Rejection::none) {
+      return acknowledge_malformed(*fault);
+    }
     return reject(Rejection::not_json, protocol::describe(decoded.error));
   }
   const protocol::Frame& frame = *decoded.frame;
+  if (frame.fault && frame.op != protocol::k_op_dispatch) {
+    return reject(Rejection::not_json, frame.fault->what);
+  }
   if (frame.op == protocol::k_op_callback_validation) {
     return validate_callback(request, frame, now_unix_s);
   }
@@ -164,9 +172,20 @@ WebhookReply RequestHandler::handle(const WebhookRequest& request, std::int64_t 
   if (frame.op != protocol::k_op_dispatch) {
     return reject(Rejection::unsupported_op, fmt::format("op {} is not delivered by webhook", frame.op));
   }
+  if (frame.fault) {
+    return acknowledge_malformed(*frame.fault);
+  }
   WebhookReply reply;
   reply.body = k_ack;
   reply.event = frame;
+  return reply;
+}
+
+// Signed, so the platform sent it: acknowledged (a retry would only bring the same bytes), never published.
+WebhookReply RequestHandler::acknowledge_malformed(const util::JsonFault& fault) {
+  WebhookReply reply;
+  reply.body = k_ack;
+  reply.malformed_event = fault;
   return reply;
 }
 
@@ -182,7 +201,7 @@ WebhookReply RequestHandler::validate_callback(const WebhookRequest& request, co
   simdjson::dom::element d;
   std::string_view plain_token;
   std::string_view event_ts;
-  // Without d, d_raw is empty and its data() may be null, which must not reach the parser's memcpy.
+  // An absent `d` is an empty view whose data() may be null, which simdjson would hand to memcpy.
   if (frame.d_raw.empty() ||
       parser.parse(frame.d_raw.data(), frame.d_raw.size()).get(d) != simdjson::SUCCESS ||
       d["plain_token"].get_string().get(plain_token) != simdjson::SUCCESS ||

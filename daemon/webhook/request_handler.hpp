@@ -54,6 +54,9 @@ struct WebhookReply {
   // An op 0 Dispatch to publish. Its views point into the request body (or, when the body has no padding,
   // into the handler's copy of it) and are valid until the next handle().
   std::optional<protocol::Frame> event;
+  // A signed op 0 whose body is not one JSON document in UTF-8: acknowledged, to be quarantined, not
+  // published.
+  std::optional<util::JsonFault> malformed_event;
 };
 
 // Everything about a webhook request except the socket (SPEC 11): the path and method, the size limit, the
@@ -72,6 +75,7 @@ class RequestHandler {
 
  private:
   WebhookReply reject(Rejection rejection, std::string_view detail) const;
+  static WebhookReply acknowledge_malformed(const util::JsonFault& fault);
   Rejection check_signature(const WebhookRequest& request, std::int64_t now_unix_s) const;
   WebhookReply validate_callback(const WebhookRequest& request, const protocol::Frame& frame,
                                  std::int64_t now_unix_s);

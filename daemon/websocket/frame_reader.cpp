@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "util/strings.hpp"
+
 namespace relay::websocket {
 namespace {
 
@@ -28,6 +30,10 @@ std::uint64_t big_endian(const unsigned char* bytes, std::size_t count) {
 }
 
 }  // namespace
+
+bool is_valid_close_code(int code) {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+}
 
 FrameReader::FrameReader(std::size_t max_message_bytes, std::size_t padding, std::size_t retained_bytes)
     : m_max_message_bytes(max_message_bytes), m_padding(padding), m_retained_bytes(retained_bytes) {}
@@ -125,6 +131,7 @@ bool FrameReader::start_frame(const Header& header) {
         return fail(k_close_protocol_error, "a new message before the previous one's final fragment");
       }
       m_in_message = true;
+      m_message_is_text = header.opcode == k_opcode_text;
       m_message.clear();
     }
     if (header.length > m_max_message_bytes - m_message.size()) {
@@ -138,6 +145,31 @@ bool FrameReader::start_frame(const Header& header) {
   return true;
 }
 
+bool FrameReader::close_frame(FrameHandler& handler) {
+  m_close_received = true;
+  if (m_control.empty()) {
+    m_closed = true;
+    handler.on_close(k_close_no_status, {});
+    return false;
+  }
+  if (m_control.size() == 1) {
+    return fail(k_close_protocol_error, "a close frame with a one-byte payload");
+  }
+  const auto* bytes = reinterpret_cast<const unsigned char*>(m_control.data());
+  const int code = static_cast<int>(big_endian(bytes, 2));
+  if (!is_valid_close_code(code)) {
+    return fail(k_close_protocol_error,
+                "a close frame with code " + std::to_string(code) + ", which is not valid on the wire");
+  }
+  const std::string_view reason = std::string_view(m_control).substr(2);
+  if (!util::is_valid_utf8(reason)) {
+    return fail(k_close_invalid_payload, "a close frame whose reason is not UTF-8");
+  }
+  m_closed = true;
+  handler.on_close(code, reason);
+  return false;
+}
+
 bool FrameReader::finish_frame(FrameHandler& handler) {
   m_in_frame = false;
   switch (m_frame.opcode) {
@@ -146,22 +178,14 @@ bool FrameReader::finish_frame(FrameHandler& handler) {
       return true;
     case k_opcode_pong:
       return true;
-    case k_opcode_close: {
-      if (m_control.size() == 1) {
-        return fail(k_close_protocol_error, "a close frame with a one-byte payload");
-      }
-      m_closed = true;
-      if (m_control.empty()) {
-        handler.on_close(k_close_no_status, {});
-      } else {
-        const auto* bytes = reinterpret_cast<const unsigned char*>(m_control.data());
-        handler.on_close(static_cast<int>(big_endian(bytes, 2)), std::string_view(m_control).substr(2));
-      }
-      return false;
-    }
+    case k_opcode_close:
+      return close_frame(handler);
     default:
       if (m_frame.fin) {
         m_in_message = false;
+        if (m_message_is_text && !util::is_valid_utf8(m_message)) {
+          return fail(k_close_invalid_payload, "a text message that is not UTF-8");
+        }
         handler.on_message(m_message, m_message.capacity());
         if (m_message.capacity() > m_retained_bytes) {
           release_buffer();

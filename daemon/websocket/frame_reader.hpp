@@ -9,7 +9,12 @@ namespace relay::websocket {
 
 // Close codes of RFC 6455 section 7.4.1 that the reader reports.
 constexpr int k_close_protocol_error = 1002;
+constexpr int k_close_invalid_payload = 1007;
 constexpr int k_close_message_too_big = 1009;
+
+// Whether `code` may appear in a close frame on the wire (RFC 6455 section 7.4 and the IANA registry):
+// 1000-1003, 1007-1014 and 3000-4999. 1004 is reserved; 1005, 1006 and 1015 are for reports only.
+bool is_valid_close_code(int code);
 
 // What a server sends to a client, as the reader delivers it.
 class FrameHandler {
@@ -19,14 +24,15 @@ class FrameHandler {
   // `padding` past the end, so a parser that reads ahead needs no copy.
   virtual void on_message(std::string_view text, std::size_t capacity) = 0;
   virtual void on_ping(std::string_view payload) = 0;
-  // The peer's close frame; code 1005 when it carried none. Nothing more is read after it.
+  // The peer's close frame, with a code valid on the wire and a UTF-8 reason; code 1005 when it carried
+  // none. Nothing more is read after it. An invalid close frame is an error instead (1002 or 1007).
   virtual void on_close(int code, std::string_view reason) = 0;
 };
 
 // Reads the frames a WebSocket server sends (RFC 6455 section 5), from bytes in whatever pieces they arrive.
 // A whole frame already in the input is handled without staging its header; its payload is copied once,
 // into the message buffer. No extension is negotiated, so RSV bits are errors; a server's frames must not be
-// masked. Text messages are not checked for UTF-8 here: the JSON parser does that.
+// masked. A text message that is not UTF-8 is an error (1007), checked once its last fragment has arrived.
 class FrameReader {
  public:
   // `padding`: bytes readable past every message's end. `retained_bytes`: the message buffer is kept up to
@@ -40,6 +46,8 @@ class FrameReader {
   int error_code() const { return m_error_code; }
   const std::string& error() const { return m_error; }
   bool closed() const { return m_closed; }
+  // A close frame arrived, valid or not: the peer sends nothing more.
+  bool close_received() const { return m_close_received; }
   // Gives back the message buffer.
   void release_buffer();
 
@@ -55,6 +63,7 @@ class FrameReader {
   bool start_frame(const Header& header);
   bool payload(const char* data, std::size_t size, FrameHandler& handler);
   bool finish_frame(FrameHandler& handler);
+  bool close_frame(FrameHandler& handler);
   void reserve_message(std::size_t bytes);
   bool fail(int code, std::string why);
 
@@ -70,8 +79,10 @@ class FrameReader {
   std::string m_control;  // a control frame's payload
   // The data message being joined.
   bool m_in_message = false;
+  bool m_message_is_text = false;
   std::string m_message;
   bool m_closed = false;
+  bool m_close_received = false;
   int m_error_code = 0;
   std::string m_error;
 };

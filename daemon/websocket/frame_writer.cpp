@@ -1,5 +1,8 @@
 #include "websocket/frame_writer.hpp"
 
+#include "util/strings.hpp"
+#include "websocket/frame_reader.hpp"
+
 namespace relay::websocket {
 namespace {
 constexpr std::size_t k_max_close_reason = 123;  // 125 bytes of control payload, less the code
@@ -30,10 +33,24 @@ void append_client_frame(std::string& out, Opcode opcode, std::string_view paylo
 }
 
 std::string close_payload(int code, std::string_view reason) {
+  if (!is_valid_close_code(code)) {
+    return {};
+  }
+  if (reason.size() > k_max_close_reason) {
+    // Cut before a character, not inside one: the peer fails a reason that is not UTF-8.
+    std::size_t cut = k_max_close_reason;
+    while (cut > 0 && (static_cast<unsigned char>(reason[cut]) & 0xC0) == 0x80) {
+      --cut;
+    }
+    reason = reason.substr(0, cut);
+  }
+  if (!util::is_valid_utf8(reason)) {
+    reason = {};
+  }
   std::string payload;
   payload.push_back(static_cast<char>((code >> 8) & 0xFF));
   payload.push_back(static_cast<char>(code & 0xFF));
-  payload.append(reason.substr(0, k_max_close_reason));
+  payload.append(reason);
   return payload;
 }
 

@@ -35,6 +35,35 @@ std::string_view trim(std::string_view text) {
   return text;
 }
 
+// RFC 7230 section 3.2.6: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" /
+// "`" / "|" / "~" / DIGIT / ALPHA.
+bool is_token(std::string_view text) {
+  constexpr std::string_view k_specials = "!#$%&'*+-.^_`|~";
+  return !text.empty() && std::all_of(text.begin(), text.end(), [&](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || k_specials.find(c) != std::string_view::npos;
+  });
+}
+
+// A field value or reason phrase: HTAB, SP, VCHAR and obs-text (bytes 0x80-0xFF); no other control character.
+bool is_field_text(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return byte == '\t' || (byte >= 0x20 && byte != 0x7F);
+  });
+}
+
+// Server text for the log: control and non-ASCII bytes as '?'.
+std::string printable(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte >= 0x7F) {
+      c = '?';
+    }
+  }
+  return out;
+}
+
 // Whether a comma-separated header value lists `token` (compared without case).
 bool lists_token(std::string_view value, std::string_view token) {
   while (!value.empty()) {
@@ -90,54 +119,77 @@ UpgradeResponse::Result UpgradeResponse::feed(const char* data, std::size_t size
   return check();
 }
 
+UpgradeResponse::Result UpgradeResponse::refuse(std::string why) {
+  m_error = std::move(why);
+  return Result::refused;
+}
+
 UpgradeResponse::Result UpgradeResponse::check() {
   std::string_view head(m_head);
+  head.remove_suffix(2);  // the empty line; every line below ends with CRLF
   const std::size_t line_end = head.find("\r\n");
   const std::string_view status_line = head.substr(0, line_end);
-  if (status_line.size() < 12 || status_line.substr(0, 5) != "HTTP/" || status_line[8] != ' ') {
-    m_error = "not an HTTP response: " + std::string(status_line.substr(0, 80));
-    return Result::refused;
+  // RFC 7230 section 3.1.2: HTTP-version SP 3DIGIT SP reason-phrase.
+  const auto digit = [&](std::size_t at) {
+    return std::isdigit(static_cast<unsigned char>(status_line[at]));
+  };
+  if (status_line.size() < 13 || status_line.substr(0, 5) != "HTTP/" || !digit(5) || status_line[6] != '.' ||
+      !digit(7) || status_line[8] != ' ' || !digit(9) || !digit(10) || !digit(11) || status_line[12] != ' ' ||
+      !is_field_text(status_line.substr(13))) {
+    return refuse("not an HTTP response: " + printable(status_line.substr(0, 80)));
   }
-  m_status = 0;
-  for (const char c : status_line.substr(9, 3)) {
-    m_status = std::isdigit(static_cast<unsigned char>(c)) ? m_status * 10 + (c - '0') : -1000;
-  }
+  m_status = (status_line[9] - '0') * 100 + (status_line[10] - '0') * 10 + (status_line[11] - '0');
   if (m_status != 101) {
-    m_error = "HTTP " + std::string(trim(status_line.substr(9))) + " instead of 101 Switching Protocols";
-    return Result::refused;
+    return refuse("HTTP " + printable(trim(status_line.substr(9, 80))) +
+                  " instead of 101 Switching Protocols");
+  }
+  if (status_line.substr(5, 3) != "1.1") {
+    return refuse("HTTP/" + std::string(status_line.substr(5, 3)) +
+                  " 101 (a WebSocket upgrade needs HTTP/1.1)");
   }
   bool upgrade = false;
   bool connection = false;
   std::string accept;
+  bool accept_seen = false;
   head.remove_prefix(line_end + 2);
   while (!head.empty()) {
     const std::size_t end = head.find("\r\n");
     const std::string_view line = head.substr(0, end);
-    head.remove_prefix(end == std::string_view::npos ? head.size() : end + 2);
+    head.remove_prefix(end + 2);
+    // RFC 7230 section 3.2: field-name ":" OWS field-value OWS, the name a token right before the colon; a
+    // line that starts with whitespace continues the previous one (obs-fold), which a client may refuse.
     const std::size_t colon = line.find(':');
-    if (colon == std::string_view::npos) {
-      continue;
+    if (colon == std::string_view::npos || colon == 0 || !is_token(line.substr(0, colon))) {
+      return refuse("a malformed header line in the upgrade response: " + printable(line.substr(0, 80)));
     }
-    const std::string name = lower(trim(line.substr(0, colon)));
-    const std::string_view value = trim(line.substr(colon + 1));
+    const std::string_view raw_value = line.substr(colon + 1);
+    if (!is_field_text(raw_value)) {
+      return refuse("a header value with control characters in the upgrade response: " +
+                    printable(line.substr(0, 80)));
+    }
+    const std::string name = lower(line.substr(0, colon));
+    const std::string_view value = trim(raw_value);
     if (name == "upgrade") {
       upgrade = lower(value) == "websocket";
     } else if (name == "connection") {
-      connection = lists_token(value, "upgrade");
+      connection = connection || lists_token(value, "upgrade");
     } else if (name == "sec-websocket-accept") {
+      if (accept_seen) {
+        return refuse("more than one Sec-WebSocket-Accept");
+      }
+      accept_seen = true;
       accept = std::string(value);
-    } else if (name == "sec-websocket-extensions" && !value.empty()) {
-      m_error = "the server chose an extension that was not offered: " + std::string(value.substr(0, 80));
-      return Result::refused;
+    } else if (name == "sec-websocket-extensions") {
+      return refuse("the server chose an extension that was not offered: " + printable(value.substr(0, 80)));
+    } else if (name == "sec-websocket-protocol") {
+      return refuse("the server chose a subprotocol that was not offered: " + printable(value.substr(0, 80)));
     }
   }
   if (!upgrade || !connection) {
-    m_error = "101 without Upgrade: websocket and Connection: Upgrade";
-    return Result::refused;
+    return refuse("101 without Upgrade: websocket and Connection: Upgrade");
   }
   if (accept != m_accept) {
-    m_error = "Sec-WebSocket-Accept does not match the key sent";
-    return Result::refused;
+    return refuse("Sec-WebSocket-Accept does not match the key sent");
   }
   return Result::accepted;
 }

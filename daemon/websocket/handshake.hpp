@@ -18,7 +18,11 @@ UpgradeRequest make_upgrade_request(std::string_view host_header, std::string_vi
 // The Sec-WebSocket-Accept a server must answer `key` with.
 std::string expected_accept(std::string_view key);
 
-// Reads the server's answer to the upgrade request, from bytes in whatever pieces they arrive.
+// Reads the server's answer to the upgrade request, from bytes in whatever pieces they arrive. Accepts
+// exactly `HTTP/1.1 101 <reason>` with Upgrade: websocket, Connection: Upgrade and the right
+// Sec-WebSocket-Accept; refuses a malformed status line or header line (obs-fold, a name that is not a token
+// or has whitespace before the colon, control characters), a subprotocol or extension (none is offered), a
+// second Sec-WebSocket-Accept.
 class UpgradeResponse {
  public:
   static constexpr std::size_t k_max_bytes = 16 * 1024;
@@ -34,6 +38,7 @@ class UpgradeResponse {
 
  private:
   Result check();
+  Result refuse(std::string why);
 
   std::string m_accept;
   std::string m_head;

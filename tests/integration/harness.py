@@ -98,14 +98,14 @@ level = "debug"
 
 
 class Relay:
-    def __init__(self, workdir, config_text, *args, name="relay", env=None):
+    def __init__(self, workdir, config_text, *args, name="relay", env=None, preexec_fn=None):
         self.config_path = os.path.join(workdir, f"{name}.toml")
         with open(self.config_path, "w") as f:
             f.write(config_text)
         self.log_path = os.path.join(workdir, f"{name}.log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen([RELAY_BIN, "--config", self.config_path, *args],
-                                     stdout=self.log, stderr=subprocess.STDOUT, env=env)
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=env, preexec_fn=preexec_fn)
 
     def log_text(self):
         with open(self.log_path) as f:

@@ -104,7 +104,7 @@ def main():
             log = sim.get("/_sim/log")
             assert len(log["connects"]) == SHARDS, log["connects"]
             assert not log["closes"], log["closes"]
-            assert "ignoring a bad frame" in relay.log_text()
+            assert "not published, not one valid JSON document" in relay.log_text()
 
         checks.run("bad frames are logged and change nothing else", check_bad_frames_changed_nothing)
 
@@ -147,13 +147,27 @@ def main():
                    check_sighup_keeps_every_connection)
 
         def check_sigterm():
+            before = len(subscriber.snapshot())
             code = relay.stop(timeout=5)
             assert code == 0, code
             closes = wait_for(lambda: len(sim.get("/_sim/log")["closes"]) >= SHARDS and sim.get("/_sim/log")["closes"],
                               5, "the sockets to close")
             assert all(c["code"] not in (1000, 1001) for c in closes), closes
+            # What subscribers learn of the stop (docs/subscribing.md): one last `disconnected` per shard, which
+            # the next start resumes. They were sent before the relay exited; the subscriber's thread may still be
+            # taking them in.
+            def after_stop():
+                return [(topic, json.loads(body), meta) for topic, body, meta in subscriber.events()[before:]]
+            wait_for(lambda: len(after_stop()) >= SHARDS, 5, "a message per shard after SIGTERM")
+            after = after_stop()
+            assert all(topic == "relay.shard" for topic, _, _ in after), after
+            assert sorted(body["shard"][0] for _, body, _ in after) == list(range(SHARDS)), after
+            for _, body, meta in after:
+                assert body["state"] == "disconnected" and body["close_code"] == 0, body
+                assert body["reason"] == "relay shutting down" and body["will_resume"] is True, body
+                assert body["session_id"] and meta["source"] == "relay", (body, meta)
 
-        checks.run("SIGTERM exits 0 and keeps the sessions (no 1000/1001)", check_sigterm)
+        checks.run("SIGTERM exits 0, keeps the sessions (no 1000/1001), and says so to subscribers", check_sigterm)
     finally:
         tear_down(checks, tmp, relay, subscriber, sim)
     checks.finish()

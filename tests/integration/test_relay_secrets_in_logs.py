@@ -85,6 +85,31 @@ def main():
             expect(relay.stop() == 0, "exit code")
             expect(BOT_TOKEN not in relay.log_text(), "the static bot token is in the log")
         checks.run("the static bot token stays out of a trace log", static_token)
+
+        def token_error_bodies():
+            # The token endpoint (or a proxy before it) answers 401 with an error page that quotes the request,
+            # clientSecret included, and goes on for 5000 bytes and a line break. The log keeps a short,
+            # single-line excerpt without the secret.
+            sim = Sim(tmp, "--secret", SECRET)
+            parts.append(sim)
+            page = "<html>\r\nforged log line" + "x" * 5000 + "</html>"
+            sim.post("/_sim/fault", {"kind": "token_outage", "count": 1, "status": 401, "body": page,
+                                     "echo_request": True})
+            config = relay_config(sim, f"ipc://{tmp}/bodies.sock", f"{tmp}/bodies-state", secret=SECRET)
+            relay = Relay(tmp, config, name="relay-bodies")
+            parts.insert(0, relay)
+            wait_for(lambda: "ready" in relay.log_text(), 20, "a ready shard once the endpoint answers")
+            expect(relay.stop() == 0, "exit code")
+            log = relay.log_text()
+            refusals = [line for line in log.splitlines() if "refused the credentials" in line]
+            expect(len(refusals) == 1, f"expected one refusal line, got {refusals}")
+            expect("x" * 201 not in log, "more than 200 bytes of the error page are in the log")
+            expect(" bytes)" in refusals[0] and "xxxx" in refusals[0], f"no marked excerpt: {refusals[0]}")
+            expect(not any(line.startswith("forged") for line in log.splitlines()), "the body forged a log line")
+            expect(SECRET not in log, "the secret echoed by the token endpoint is in the log")
+            expect("[secret]" in refusals[0], f"the echoed secret is not shown redacted: {refusals[0]}")
+        checks.run("a token endpoint's error body is logged short, on one line and without the secret",
+                   token_error_bodies)
     finally:
         tear_down(checks, tmp, *parts)
     checks.finish()

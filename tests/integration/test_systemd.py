@@ -26,7 +26,7 @@ def main():
             for line in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "RestartPreventExitStatus=77 78",
                          "DynamicUser=yes", "StateDirectory=", "ConfigurationDirectory=", "LoadCredential=",
                          "ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes", "RestrictAddressFamilies=",
-                         "SystemCallFilter=@system-service", "MemoryDenyWriteExecute=yes"):
+                         "SystemCallFilter=@system-service", "MemoryDenyWriteExecute=yes", "LimitCORE=0"):
                 expect(line in text, f"the unit lacks {line}")
             # verify checks that ExecStart exists, so point it at this build's binary.
             installed = re.search(r"ExecStart=(\S+)", text).group(1)

@@ -80,3 +80,23 @@ TEST_CASE("a webhook needs the AppSecret to check signatures", "[config][webhook
         "bot.client_secret "
         "(or client_secret_file) instead of bot.token");
 }
+
+TEST_CASE("connection caps: defaults, ranges, and metrics.max_connections in any order with listen",
+          "[config][webhook][metrics]") {
+  const Config defaults = config_of(k_bot);
+  CHECK(defaults.webhook.max_connections == 256);
+  CHECK(defaults.metrics.max_connections == 16);
+  CHECK(config_of(k_bot + "[webhook]\nmax_connections = 1\n").webhook.max_connections == 1);
+  CHECK(error_of(k_bot + "[webhook]\nmax_connections = 0\n")
+            .find("/etc/relay/relay.toml:6: webhook.max_connections:") == 0);
+  CHECK(error_of(k_bot + "[webhook]\nmax_connections = 65537\n").find("webhook.max_connections:") !=
+        std::string::npos);
+  CHECK(error_of(k_bot + "[metrics]\nmax_connections = 1025\n")
+            .find("/etc/relay/relay.toml:6: metrics.max_connections:") == 0);
+  const Config before = config_of(k_bot + "[metrics]\nmax_connections = 3\nlisten = \"127.0.0.1:9464\"\n");
+  CHECK(before.metrics.max_connections == 3);
+  CHECK(before.metrics.port == 9464);
+  const Config after = config_of(k_bot + "[metrics]\nlisten = \"[::1]:9464\"\nmax_connections = 4\n");
+  CHECK(after.metrics.max_connections == 4);
+  CHECK(after.metrics.host == "::1");
+}

@@ -39,6 +39,8 @@ TEST_CASE("the close-code table follows SPEC section 7") {
       {1002, CloseAction::resume, StopCategory::none},
       {1005, CloseAction::resume, StopCategory::none},
       {1006, CloseAction::resume, StopCategory::none},
+      {1007, CloseAction::resume, StopCategory::none},
+      {1009, CloseAction::resume, StopCategory::none},
       {4999, CloseAction::resume, StopCategory::none},
   };
   for (const auto& row : rows) {

@@ -126,3 +126,32 @@ TEST_CASE("events already published are dropped after a resume replays them") {
   REQUIRE(published[1].event_type == "RESUMED");
   REQUIRE(h.session.counters().duplicates_dropped == 1);
 }
+
+TEST_CASE("a malformed Dispatch is not published, but its s is passed: a resume does not ask for it again") {
+  SessionHarness h;
+  h.ready("s", 1);
+  h.clear();
+  h.frame(R"({"op":0,"s":2,"t":"X","d":{"a":tru}})");
+  h.frame(R"({"op":0,"s":3,"t":"X","d":{}} and more)");
+  REQUIRE(h.taken<gw::Publish>().empty());
+  REQUIRE(h.session.counters().malformed_dispatches == 2);
+  REQUIRE(h.session.last_published_seq() == 3u);
+  h.advance(45'000ms);
+  auto heartbeats = h.taken<gw::Send>();
+  REQUIRE(heartbeats.size() == 1);
+  REQUIRE(heartbeats[0].text == R"({"op":1,"d":3})");
+  h.close(4009);
+  h.advance(0ms);
+  h.connect();
+  h.clear();
+  h.frame(R"({"op":10,"d":{"heartbeat_interval":45000}})");
+  auto resume = h.taken<gw::Send>();
+  REQUIRE(resume.size() == 1);
+  REQUIRE(resume[0].text.find(R"("seq":3)") != std::string::npos);
+  h.frame(R"({"op":0,"s":3,"t":"X","d":{}} and more)");  // replayed: a repeat now, not a poison pill
+  h.frame(R"({"op":0,"s":4,"t":"X","d":{}})");
+  auto published = h.taken<gw::Publish>();
+  REQUIRE(published.size() == 1);
+  REQUIRE(published[0].seq == 4u);
+  REQUIRE(h.session.counters().duplicates_dropped == 1);
+}

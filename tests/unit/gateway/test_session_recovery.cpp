@@ -201,6 +201,8 @@ TEST_CASE("a graceful shutdown keeps the session for the next run") {
   REQUIRE(changes.size() == 1);
   REQUIRE(changes[0].state == gw::ShardState::disconnected);
   REQUIRE(changes[0].will_resume);
+  REQUIRE(changes[0].close_code == 0);  // the relay closed the connection itself
+  REQUIRE(changes[0].reason == "relay shutting down");
   REQUIRE(h.session.session_id() == "keep-me");
   REQUIRE(h.session.last_published_seq() == 2u);
   REQUIRE_FALSE(h.session.next_deadline());

@@ -123,6 +123,9 @@ class ScriptedServer {
     return frame;
   }
 
+  // Ends the server's side of the TCP connection, as a server does once the close frames are exchanged.
+  void shut_down_writing() { ::shutdown(m_connection, SHUT_WR); }
+
   // True once the client has closed the TCP connection (within the receive timeout).
   bool sees_end_of_stream() {
     char c = 0;
@@ -237,7 +240,7 @@ TEST_CASE("the socket upgrades, joins messages, answers pings, sends masked fram
     pong = server.read_frame();
     server.write(close_frame(4009, "Session timed out"));
     close_answer = server.read_frame();
-    ended = server.sees_end_of_stream();
+    ended = server.sees_end_of_stream();  // the server does not close: the client gives up waiting (1 s)
     script_done = true;
   });
   ingress::EventLoop loop;
@@ -361,4 +364,47 @@ TEST_CASE("a server that never answers the upgrade is given up after the setup t
   REQUIRE(ended);
   REQUIRE(socket.finished());
   REQUIRE(waited >= 300ms);
+}
+
+TEST_CASE(
+    "a close frame is answered with its own code only when that code is valid on the wire, and the "
+    "connection ends when the server ends it") {
+  struct Case {
+    std::string close;  // the server's close frame
+    int reported;       // what the handler hears
+    int answered;       // the code of the client's close frame; 0 for one without a code
+  };
+  const auto [close, reported, answered] =
+      GENERATE(Case{close_frame(4009, "timed out"), 4009, 4009}, Case{close_frame(3000, ""), 3000, 3000},
+               Case{frame(0x8, ""), 1005, 0}, Case{close_frame(1005, ""), 1002, 1002},
+               Case{close_frame(1006, ""), 1002, 1002}, Case{close_frame(999, ""), 1002, 1002},
+               Case{close_frame(2000, ""), 1002, 1002}, Case{close_frame(5000, ""), 1002, 1002},
+               Case{frame(0x8, "x"), 1002, 1002}, Case{close_frame(1000, "caf\xC3"), 1007, 1007},
+               Case{frame(0x1, "{\"t\":\"\xFF\"}"), 1007, 1007});
+  ScriptedServer server;
+  std::atomic<bool> script_done{false};
+  ServerFrame answer;
+  bool ended = false;
+  std::thread script([&] {
+    server.accept_connection();
+    server.write(upgrade_answer(server.read_request()) + close);
+    answer = server.read_frame();
+    server.shut_down_writing();
+    ended = server.sees_end_of_stream();
+    script_done = true;
+  });
+  ingress::EventLoop loop;
+  Recorder handler;
+  ingress::GatewaySocket socket(loop, url_of(server), 1 << 20, handler);
+  run_until(loop, [&] { return script_done && handler.closed_code != 0 && socket.finished(); });
+  script.join();
+
+  INFO("reported " << handler.closed_code << " (" << handler.closed_reason << ")");
+  REQUIRE(handler.messages.empty());
+  REQUIRE(handler.closed_code == reported);
+  REQUIRE(answer.opcode == 0x8);
+  REQUIRE(answer.masked);
+  REQUIRE(answer.close_code() == answered);
+  REQUIRE(socket.sent_close_code() == (answered == 0 ? 1005 : answered));
+  REQUIRE(ended);
 }

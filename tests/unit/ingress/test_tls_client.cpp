@@ -24,8 +24,9 @@ const bool k_trust_set = [] {
 // The server's side, with memory BIOs like the client's, so the two talk without a socket.
 class TestServer {
  public:
-  explicit TestServer(const std::string& name) {
+  explicit TestServer(const std::string& name, int max_version = 0) {
     m_context = SSL_CTX_new(TLS_server_method());
+    SSL_CTX_set_max_proto_version(m_context, max_version);
     REQUIRE(SSL_CTX_use_certificate_chain_file(m_context, (k_tls_dir + name + ".pem").c_str()) == 1);
     REQUIRE(SSL_CTX_use_PrivateKey_file(m_context, (k_tls_dir + name + ".key").c_str(), SSL_FILETYPE_PEM) ==
             1);
@@ -59,6 +60,13 @@ class TestServer {
     }
   }
   void shut_down() { SSL_shutdown(m_ssl); }
+  // TLS 1.2 only: sends a HelloRequest.
+  void request_renegotiation() {
+    REQUIRE(SSL_renegotiate(m_ssl) == 1);
+    SSL_do_handshake(m_ssl);
+    ERR_clear_error();
+  }
+  bool renegotiation_pending() const { return SSL_renegotiate_pending(m_ssl) == 1; }
   void send(const std::string& plaintext) {
     REQUIRE(SSL_write(m_ssl, plaintext.data(), static_cast<int>(plaintext.size())) ==
             static_cast<int>(plaintext.size()));
@@ -160,4 +168,30 @@ TEST_CASE("the server's close_notify ends the stream after the data before it, n
   REQUIRE(plaintext == "\x88\x02\x0f\xa9");
   REQUIRE(client.peer_closed());
   REQUIRE(client.error().empty());
+}
+
+TEST_CASE("a host OpenSSL cannot take fails the connection before anything is sent") {
+  REQUIRE(k_trust_set);
+  // A server name over 255 bytes cannot go into SNI; the connection must not go ahead without it.
+  const std::string host(256, 'a');
+  TlsClient client(host);
+  REQUIRE_FALSE(client.error().empty());
+  REQUIRE_THAT(client.error(), Catch::Matchers::StartsWith("TLS: cannot send the server name"));
+  REQUIRE_FALSE(client.has_output());
+  REQUIRE_FALSE(client.send("GET / HTTP/1.1\r\n\r\n"));
+  std::string ignored;
+  REQUIRE_FALSE(client.receive("x", 1, ignored));
+}
+
+TEST_CASE("the TLS client refuses a renegotiation the server asks for") {
+  REQUIRE(k_trust_set);
+  TestServer server("server", TLS1_2_VERSION);
+  TlsClient client("localhost");
+  REQUIRE(pump(client, server).ok);
+  REQUIRE(client.handshake_done());
+  server.request_renegotiation();
+  REQUIRE(server.renegotiation_pending());
+  pump(client, server);
+  // Renegotiating would have completed a new handshake in these rounds; the client answered no_renegotiation.
+  REQUIRE(server.renegotiation_pending());
 }

@@ -34,6 +34,7 @@ TEST_CASE("every gateway fixture decodes, with its op, t and the raw bytes of d"
     INFO(entry.path().filename().string());
     const auto result = decoder.decode(text);
     REQUIRE(result.frame);
+    REQUIRE_FALSE(result.frame->fault);
     if (result.frame->op == k_op_dispatch) {
       REQUIRE_FALSE(result.frame->t.empty());
       // d is kept exactly as written, so nothing is re-serialised on the way to subscribers.
@@ -86,6 +87,44 @@ TEST_CASE("bad frames are told apart") {
   REQUIRE(decoder.decode(R"({"op":0,"s":"1","t":"X"})").error == DecodeError::bad_field);
   REQUIRE(decoder.decode(R"({"op":10,"d":{}})").error == DecodeError::bad_field);
   REQUIRE(decoder.decode(R"({"op":0,"s":null,"t":"X","d":{}})").frame);
+  // A cast to int would make these 13 and 0.
+  REQUIRE(decoder.decode(R"({"op":4294967309})").error == DecodeError::unknown_op);
+  REQUIRE(decoder.decode(R"({"op":-4294967296})").error == DecodeError::unknown_op);
+  REQUIRE(decoder.decode(R"({"op":256})").error == DecodeError::unknown_op);
+}
+
+TEST_CASE("a frame that is not exactly one JSON document in UTF-8 decodes leniently, with its fault") {
+  FrameDecoder decoder;
+  // Each of these was once published byte for byte.
+  for (const std::string text : {
+           R"({"op":0,"s":7,"t":"X","d":{}} more bytes)",
+           R"({"op":0,"s":7,"t":"X","d":{"a":f}})",
+           R"({"op":0,"s":7,"t":"X","d":{"a":01}})",
+           R"({"op":0,"s":7,"t":"X","d":{"a":1.}})",
+           R"({"op":0,"s":7,"t":"X","d":{"a":"\x"}})",
+           R"({"op":0,"s":7,"t":"X","d":{"a":"\ud800"}})",
+           R"({"op":0,"s":7,"t":"X","d":{"a":nul}})",
+           R"({"op":0,"s":7,"t":"X","d":{"a":tru}})",
+           "{\"op\":0,\"s\":7,\"t\":\"X\",\"d\":{\"a\":\"\xff\"}}",
+           R"({"op":0,"s":7,"t":"X","d":{"a":[1,]}})",
+       }) {
+    INFO(text);
+    const auto result = decoder.decode(text);
+    if (!result.frame) {
+      continue;  // refused outright is fine too; what matters is that nothing passes as well-formed
+    }
+    REQUIRE(result.frame->fault);
+    REQUIRE(result.frame->op == k_op_dispatch);
+  }
+  // The lenient read still finds s, so that the shard can pass the frame.
+  const auto trailing = decoder.decode(R"({"op":0,"s":7,"t":"X","d":{}} more bytes)");
+  REQUIRE(trailing.frame);
+  REQUIRE(trailing.frame->s == 7u);
+  REQUIRE(trailing.frame->fault->what == "more bytes after the document");
+  const auto stray = decoder.decode("{\"op\":0,\"s\":8,\"t\":\"X\",\"d\":{\"a\":\"\xed\xa0\x80\"}}");
+  REQUIRE(stray.frame);
+  REQUIRE(stray.frame->s == 8u);
+  REQUIRE(stray.frame->fault->what == "not UTF-8");
 }
 
 TEST_CASE("client frames are the documented JSON") {
@@ -115,4 +154,36 @@ TEST_CASE("/gateway/bot gives the url, the shard count and the session start lim
   REQUIRE(info->remaining == 1000);
   REQUIRE(info->reset_after_ms == 86400000);
   REQUIRE(info->max_concurrency == 1);
+}
+
+TEST_CASE("/gateway/bot with a shard count out of range is refused with a reason") {
+  const std::string head = R"({"url":"wss://api.sgroup.qq.com/websocket","shards":)";
+  for (const std::string shards : {"0", "4097", "4294967297", "-1", "1.5", "\"2\"", "null"}) {
+    INFO(shards);
+    std::string problem;
+    REQUIRE_FALSE(parse_gateway_info(head + shards + "}", &problem));
+    REQUIRE_THAT(problem, Catch::Matchers::Contains("is not an integer from 1 to 4096"));
+  }
+  REQUIRE(parse_gateway_info(head + "4096}")->shards == 4096);
+  REQUIRE(parse_gateway_info(head + "1}")->shards == 1);
+  // /gateway (no /bot) sends no count: one shard.
+  REQUIRE(parse_gateway_info(R"({"url":"wss://api.sgroup.qq.com/websocket"})")->shards == 1);
+}
+
+TEST_CASE("a gateway URL is used only as wss:// from an https:// API, and only when printable") {
+  using relay::protocol::usable_gateway_url;
+  std::string problem;
+  REQUIRE(usable_gateway_url("wss://api.sgroup.qq.com/websocket", true, problem));
+  REQUIRE(usable_gateway_url("wss://127.0.0.1:9/websocket", false, problem));
+  // The local simulator behind an http:// API base serves ws://.
+  REQUIRE(usable_gateway_url("ws://127.0.0.1:9/websocket", false, problem));
+  REQUIRE_FALSE(usable_gateway_url("ws://api.sgroup.qq.com/websocket", true, problem));
+  REQUIRE_THAT(problem, Catch::Matchers::Contains("in clear"));
+  for (const char* url : {"https://api.sgroup.qq.com/websocket", "wss://api.sgroup.qq.com\r\nX: y/websocket",
+                          "wss://api.sgroup.qq.com/web socket", "wss://api.sgroup.qq.com/websocket\n", ""}) {
+    INFO(url);
+    problem.clear();
+    REQUIRE_FALSE(usable_gateway_url(url, true, problem));
+    REQUIRE_FALSE(problem.empty());
+  }
 }

@@ -5,6 +5,7 @@
 #include <simdjson.h>
 #include <catch2/catch.hpp>
 #include <zmq.hpp>
+#include <zmq_addon.hpp>
 
 #include "publish/replay_server.hpp"
 #include "publish/retention.hpp"
@@ -155,4 +156,127 @@ TEST_CASE("DEALER clients are answered too") {
   const auto answer = ask(client, server, {R"({"since":1})"});
   REQUIRE(answer.size() == 1 + 2 * 3);
   REQUIRE(field(answer[0], "count") == "2");
+}
+
+namespace {
+
+// Serves until `client` has an answer waiting; returns its frames without the DEALER's empty delimiter.
+std::vector<zmq::message_t> next_answer(zmq::socket_t& client, ReplayServer& server) {
+  std::vector<zmq::message_t> frames;
+  for (int attempt = 0; attempt < 500 && frames.empty(); ++attempt) {
+    server.on_readable();
+    if (!zmq::recv_multipart(client, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+  REQUIRE(frames.size() >= 2);
+  frames.erase(frames.begin());
+  return frames;
+}
+
+}  // namespace
+
+TEST_CASE("replies a client has not read count against its budget and the total; past them, busy") {
+  zmq::context_t context(1);
+  Retention retention(1000, 64 << 20);
+  const std::string body(10000, 'x');
+  for (std::uint64_t seq = 1; seq <= 200; ++seq) {
+    retention.add(seq, "T", body, "{\"relay_seq\":" + std::to_string(seq) + "}");
+  }
+  relay::publish::ReplayLimits limits;
+  limits.max_reply_bytes = 64 << 10;
+  limits.max_client_bytes = 128 << 10;
+  limits.max_bytes = 192 << 10;
+  ReplayServer server(context, "inproc://replay-budget", retention, {}, limits);
+  // inproc: libzmq holds a reply's frames until the client reads them, like a client that stops reading.
+  std::vector<zmq::socket_t> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.emplace_back(context, zmq::socket_type::dealer);
+    clients.back().connect("inproc://replay-budget");
+  }
+  const auto ask_all = [&](zmq::socket_t& client, std::uint64_t times) {
+    const std::uint64_t wanted = server.counters().requests + times;
+    for (std::uint64_t i = 0; i < times; ++i) {
+      client.send(zmq::str_buffer(""), zmq::send_flags::sndmore);
+      client.send(zmq::str_buffer(R"({"since":0,"max":10000})"));
+    }
+    for (int attempt = 0; attempt < 100 && server.counters().requests < wanted; ++attempt) {
+      server.on_readable();
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  };
+  ask_all(clients[0], 5);
+  REQUIRE(server.counters().requests == 5);
+  REQUIRE(server.queued_bytes() <= limits.max_client_bytes);
+  // Two full pages of six messages, a third shortened to the one that still fitted, then busy.
+  REQUIRE(server.queued_bytes() > 2 * 6 * body.size());
+  REQUIRE(server.counters().client_busy == 2);
+  REQUIRE(server.counters().relay_busy == 0);
+
+  // A second client may take what is left of the total, a third finds none.
+  ask_all(clients[1], 1);
+  ask_all(clients[2], 1);
+  REQUIRE(server.counters().requests == 7);
+  REQUIRE(server.queued_bytes() <= limits.max_bytes);
+  REQUIRE(server.counters().relay_busy == 1);
+  const auto busy = next_answer(clients[2], server);
+  REQUIRE(busy.size() == 1);
+  REQUIRE(busy[0].to_string().find("\"busy: ") != std::string::npos);
+
+  // Once the first client reads its replies, their bytes are freed and it is served again.
+  for (int reply = 0; reply < 5; ++reply) {
+    const auto frames = next_answer(clients[0], server);
+    REQUIRE(!frames.empty());
+  }
+  const std::size_t second_client = server.queued_bytes();
+  REQUIRE(second_client <= limits.max_reply_bytes);
+  clients[0].send(zmq::str_buffer(""), zmq::send_flags::sndmore);
+  clients[0].send(zmq::str_buffer(R"({"since":0,"max":3})"));
+  const auto page = next_answer(clients[0], server);
+  REQUIRE(field(page[0].to_string(), "count") == "3");
+}
+
+TEST_CASE("a message larger than a reply goes alone, to a client with nothing pending") {
+  zmq::context_t context(1);
+  Retention retention(10, 8 << 20);
+  retention.add(1, "T", std::string(100000, 'b'), "{}");
+  retention.add(2, "T", "small", "{}");
+  relay::publish::ReplayLimits limits;
+  limits.max_reply_bytes = 65536;
+  limits.max_client_bytes = 65536;
+  limits.max_bytes = 1 << 20;
+  ReplayServer server(context, "inproc://replay-large", retention, {}, limits);
+  zmq::socket_t client(context, zmq::socket_type::dealer);
+  client.connect("inproc://replay-large");
+  for (int i = 0; i < 2; ++i) {
+    client.send(zmq::str_buffer(""), zmq::send_flags::sndmore);
+    client.send(zmq::str_buffer(R"({"since":0})"));
+  }
+  const auto first = next_answer(client, server);
+  REQUIRE(field(first[0].to_string(), "count") == "1");
+  REQUIRE(first[2].size() == 100000);
+  // The second request came while the first reply was unread: over this client's budget.
+  const auto second = next_answer(client, server);
+  REQUIRE(second[0].to_string().find("busy: earlier replies to this client") != std::string::npos);
+  REQUIRE(server.counters().client_busy == 1);
+}
+
+TEST_CASE("answers to a client whose queue is full are dropped and counted, not queued") {
+  zmq::context_t context(1);
+  Retention retention(10, 1 << 20);
+  ReplayServer server(context, "inproc://replay-full", retention);
+  zmq::socket_t client(context, zmq::socket_type::dealer);
+  client.set(zmq::sockopt::rcvhwm, 1);
+  client.connect("inproc://replay-full");
+  constexpr int k_requests = 3 * ReplayServer::k_queued_answers;
+  for (int i = 0; i < k_requests; ++i) {
+    client.send(zmq::str_buffer("not json"));
+  }
+  for (int attempt = 0; attempt < 200 && server.counters().requests < k_requests; ++attempt) {
+    server.on_readable();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  REQUIRE(server.counters().requests == k_requests);
+  REQUIRE(server.counters().peer_full > 0);
+  REQUIRE(server.counters().peer_full < k_requests);
 }

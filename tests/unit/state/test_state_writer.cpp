@@ -45,6 +45,32 @@ TEST_CASE("an atomic write replaces the file and leaves no temporary behind") {
   REQUIRE((info.st_mode & 0777) == 0600);  // session ids stay private to the relay's user
 }
 
+TEST_CASE("an atomic write never follows what is planted at the temporary's name") {
+  TempDir dir;
+  const std::string path = (dir.path / "state.json").string();
+  const fs::path victim = dir.path / "victim";
+  { std::ofstream(victim) << "keep me"; }
+  SECTION("a symlink") {
+    fs::create_symlink(victim, path + ".tmp");
+  }
+  SECTION("a dangling symlink") {
+    fs::remove(victim);
+    fs::create_symlink(victim, path + ".tmp");
+  }
+  SECTION("a stale temporary left by a crash") {
+    std::ofstream(path + ".tmp") << "half a state file";
+  }
+  const bool victim_existed = fs::exists(victim);
+  REQUIRE(relay::state::write_file_atomically(path, "new state").empty());
+  REQUIRE(contents(path) == "new state");
+  REQUIRE_FALSE(fs::is_symlink(path));
+  REQUIRE_FALSE(fs::exists(fs::symlink_status(path + ".tmp")));
+  REQUIRE(fs::exists(victim) == victim_existed);
+  if (victim_existed) {
+    REQUIRE(contents(victim) == "keep me");
+  }
+}
+
 TEST_CASE("an atomic write into a missing directory reports the path") {
   TempDir dir;
   const std::string path = (dir.path / "missing" / "state.json").string();

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "util/backoff.hpp"
+#include "util/base64.hpp"
 #include "util/json_writer.hpp"
 #include "util/key_file.hpp"
 #include "util/strings.hpp"
@@ -35,6 +36,19 @@ TEST_CASE("URLs of the four schemes parse with default and explicit ports") {
   REQUIRE_FALSE(parse_url("ftp://x"));
   REQUIRE_FALSE(parse_url("http://x:99999/"));
   REQUIRE_FALSE(parse_url("http:///path"));
+}
+
+TEST_CASE("a URL with a control byte, a space or raw non-ASCII anywhere is refused") {
+  using namespace std::string_literals;
+  for (const std::string& url :
+       {"wss://gateway.example\r\nX-Injected: 1/websocket"s, "wss://gateway.example/web\nsocket"s,
+        "wss://gate way.example/websocket"s, "wss://gateway.example/a b"s, "wss://gateway.example/\t"s,
+        "wss://gateway.example\0.evil/"s, "wss://gateway.example/\x7f"s, "wss://gatéway.example/"s,
+        "wss://gateway.example:443\r/"s}) {
+    INFO(url);
+    REQUIRE_FALSE(parse_url(url));
+  }
+  REQUIRE(parse_url("wss://gateway.example/websocket?v=1&x=%20"));
 }
 
 TEST_CASE("backoff grows exponentially under a cap, with the jitter the caller draws") {
@@ -151,4 +165,36 @@ TEST_CASE("is_valid_utf8 accepts exactly what append_valid_utf8 keeps unchanged"
     relay::util::append_valid_utf8(out, text);
     CHECK(is_valid_utf8(text) == (out == text));
   }
+}
+
+TEST_CASE("base64 follows RFC 4648's test vectors") {
+  const auto encoded = [](std::string_view bytes) {
+    std::string out = ">";
+    relay::util::append_base64(out, bytes);
+    return out;
+  };
+  CHECK(encoded("") == ">");
+  CHECK(encoded("f") == ">Zg==");
+  CHECK(encoded("fo") == ">Zm8=");
+  CHECK(encoded("foo") == ">Zm9v");
+  CHECK(encoded("foob") == ">Zm9vYg==");
+  CHECK(encoded("fooba") == ">Zm9vYmE=");
+  CHECK(encoded("foobar") == ">Zm9vYmFy");
+  CHECK(encoded("\xff\xfe\x00") == ">//4=");
+  CHECK(encoded(std::string_view("\xfb\xff\x00", 3)) == ">+/8A");
+}
+
+TEST_CASE("a log excerpt is short, valid UTF-8 and cannot start a new log line") {
+  REQUIRE(log_excerpt("short body") == "short body");
+  REQUIRE(log_excerpt("line\r\nforged: yes\x7f") == "line\\x0d\\x0aforged: yes\\x7f");
+  REQUIRE(log_excerpt("bad \xff byte") == "bad \xEF\xBF\xBD byte");
+  const std::string long_body = std::string(300, 'x');
+  REQUIRE(log_excerpt(long_body) == std::string(200, 'x') + "... (300 bytes)");
+  // Cut on a character boundary: 99 ASCII bytes and then 3-byte characters, at most 200 bytes kept.
+  const std::string mixed =
+      std::string(99, 'a') + "\xE4\xBD\xA0\xE5\xA5\xBD\xE4\xBD\xA0\xE5\xA5\xBD" + std::string(200, 'b');
+  const std::string excerpt = log_excerpt(mixed, 100);
+  REQUIRE(excerpt == std::string(99, 'a') + "... (" + std::to_string(mixed.size()) + " bytes)");
+  REQUIRE(is_valid_utf8(log_excerpt(mixed, 105)));
+  REQUIRE(log_excerpt(mixed, 105).starts_with(std::string(99, 'a') + "\xE4\xBD\xA0\xE5\xA5\xBD..."));
 }

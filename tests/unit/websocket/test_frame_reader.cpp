@@ -160,3 +160,106 @@ TEST_CASE("the message buffer is kept up to the retained size and given back aft
   REQUIRE(recorder.capacity < 40'000);
   REQUIRE(recorder.seen.size() == 4);
 }
+
+namespace {
+
+std::string close_with(int code, std::string_view reason = {}) {
+  std::string payload;
+  payload.push_back(static_cast<char>((code >> 8) & 0xFF));
+  payload.push_back(static_cast<char>(code & 0xFF));
+  payload.append(reason);
+  return server_frame(0x8, payload);
+}
+
+// The reader's result for a whole stream: what it delivered, then its error code and message.
+struct Outcome {
+  std::vector<std::string> seen;
+  int error_code = 0;
+  std::string error;
+  bool closed = false;
+  bool close_received = false;
+  bool operator==(const Outcome&) const = default;
+};
+
+Outcome read_in_two(const std::string& stream, std::size_t split) {
+  FrameReader frames = reader();
+  Recorder recorder;
+  if (frames.feed(stream.data(), split, recorder)) {
+    frames.feed(stream.data() + split, stream.size() - split, recorder);
+  }
+  return {recorder.seen, frames.error_code(), frames.error(), frames.closed(), frames.close_received()};
+}
+
+}  // namespace
+
+TEST_CASE("close codes valid on the wire are delivered, the others are protocol errors") {
+  for (const int code :
+       {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4000, 4009, 4999}) {
+    INFO(code);
+    const Outcome outcome = read_in_two(close_with(code, "bye"), 0);
+    REQUIRE(outcome.error_code == 0);
+    REQUIRE(outcome.seen == std::vector<std::string>{"close:" + std::to_string(code) + ":bye"});
+    REQUIRE(is_valid_close_code(code));
+  }
+  for (const int code : {0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 65535}) {
+    INFO(code);
+    const Outcome outcome = read_in_two(close_with(code), 0);
+    REQUIRE(outcome.error_code == 1002);
+    REQUIRE(outcome.error ==
+            "a close frame with code " + std::to_string(code) + ", which is not valid on the wire");
+    REQUIRE(outcome.seen.empty());
+    REQUIRE(outcome.close_received);
+    REQUIRE_FALSE(outcome.closed);
+    REQUIRE_FALSE(is_valid_close_code(code));
+  }
+}
+
+TEST_CASE(
+    "a close reason or a text message that is not UTF-8 fails with 1007; binary messages are not checked") {
+  const std::string bad = "caf\xC3";  // a sequence cut short
+  for (const std::string& invalid : {bad, std::string("\xED\xA0\x80"), std::string("\xC0\xAF"),
+                                     std::string("\xF4\x90\x80\x80"), std::string("\xFF")}) {
+    INFO(invalid.size());
+    Outcome outcome = read_in_two(close_with(1000, invalid), 0);
+    REQUIRE(outcome.error_code == 1007);
+    REQUIRE(outcome.error == "a close frame whose reason is not UTF-8");
+    REQUIRE(outcome.seen.empty());
+    outcome = read_in_two(server_frame(0x1, "{\"s\":\"" + invalid + "\"}"), 0);
+    REQUIRE(outcome.error_code == 1007);
+    REQUIRE(outcome.error == "a text message that is not UTF-8");
+    REQUIRE(outcome.seen.empty());
+    REQUIRE(read_in_two(server_frame(0x2, invalid), 0).seen ==
+            std::vector<std::string>{"message:" + invalid});
+  }
+  SECTION("a character split across fragments is fine, a fragment's end is no character boundary") {
+    const std::string stream = server_frame(0x1, "caf\xC3", false) + server_frame(0x0, "\xA9", true);
+    REQUIRE(read_in_two(stream, 0).seen == std::vector<std::string>{"message:caf\xC3\xA9"});
+  }
+  REQUIRE(read_in_two(close_with(4000, "\xE2\x9C\x93 ok"), 0).seen ==
+          std::vector<std::string>{"close:4000:\xE2\x9C\x93 ok"});
+}
+
+TEST_CASE("every split point of a stream that ends in an error gives the one-piece result") {
+  const std::string prefix = server_frame(0x1, "one") + server_frame(0x1, "fr", false) +
+                             server_frame(0x9, "ping") + server_frame(0x0, "ag");
+  const std::vector<std::string> endings = {
+      close_with(1006),
+      close_with(999, "x"),
+      close_with(5000),
+      close_with(1000, "\xC3"),
+      server_frame(0x8, "x"),
+      server_frame(0x1, "{\"a\":\"\xC3\"}"),
+      server_frame(0x1, "caf\xC3", false) + server_frame(0x9, "p") + server_frame(0x0, "(", true),
+      server_frame(0x1, std::string(300, 'a') + "\xFF"),
+      close_with(4000, "fine") + server_frame(0x1, "\xFF"),
+  };
+  for (const std::string& ending : endings) {
+    const std::string stream = prefix + ending;
+    const Outcome whole = read_in_two(stream, stream.size());
+    REQUIRE((whole.error_code != 0 || whole.closed));
+    for (std::size_t split = 0; split <= stream.size(); ++split) {
+      INFO("split at " << split << " of " << stream.size());
+      REQUIRE(read_in_two(stream, split) == whole);
+    }
+  }
+}

@@ -1,0 +1,74 @@
+#include "app/invalid_input.hpp"
+
+#include <chrono>
+
+#include <spdlog/spdlog.h>
+
+namespace relay::app {
+namespace {
+
+constexpr auto k_log_interval = std::chrono::seconds(10);
+constexpr std::size_t k_excerpt_bytes = 32;
+
+std::int64_t unix_millis_now() {
+  return util::unix_micros_now() / 1000;
+}
+
+}  // namespace
+
+InvalidInput::InvalidInput(std::string directory, std::size_t quarantine_max_bytes)
+    : m_quarantine(std::move(directory), quarantine_max_bytes) {}
+
+std::string InvalidInput::hex_excerpt(std::string_view bytes, std::size_t limit) {
+  static constexpr char k_hex[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < bytes.size() && i < limit; ++i) {
+    const auto c = static_cast<unsigned char>(bytes[i]);
+    if (i > 0) {
+      out += ' ';
+    }
+    out += k_hex[c >> 4];
+    out += k_hex[c & 0xf];
+  }
+  if (bytes.size() > limit) {
+    out += " ...";
+  }
+  return out;
+}
+
+void InvalidInput::note(const Item& item, util::TimePoint now) {
+  ++(item.source == "webhook" ? m_webhook : m_gateway);
+  state::QuarantineRecord record;
+  record.unix_ms = unix_millis_now();
+  record.source = item.source;
+  record.shard = item.shard;
+  record.seq = item.seq;
+  record.problem = item.problem;
+  record.offset = item.offset;
+  record.bytes = item.bytes;
+  const std::string error = m_quarantine.keep(record);
+  if (!error.empty() && error != m_quarantine_error) {
+    spdlog::error("cannot keep invalid input in the quarantine: {}", error);
+  }
+  m_quarantine_error = error;
+
+  if (m_last_log && now - *m_last_log < k_log_interval) {
+    ++m_unlogged;
+    return;
+  }
+  m_last_log = now;
+  const std::string where =
+      item.shard ? fmt::format("{} shard {}/{}", item.source, item.shard->first, item.shard->second)
+                 : std::string(item.source);
+  const std::string seq = item.seq ? fmt::format(", s {}", *item.seq) : std::string();
+  const std::string more =
+      m_unlogged > 0 ? fmt::format("; {} more since the last such line", m_unlogged) : std::string();
+  m_unlogged = 0;
+  const std::string kept = m_quarantine.enabled() ? "kept in " + m_quarantine.path()
+                                                  : std::string("not kept (state.quarantine_max_bytes = 0)");
+  spdlog::warn("{}: not published, not one valid JSON document ({} at byte {} of {}{}); {}; starts {}{}",
+               where, item.problem, item.offset, item.bytes.size(), seq, kept,
+               hex_excerpt(item.bytes, k_excerpt_bytes), more);
+}
+
+}  // namespace relay::app

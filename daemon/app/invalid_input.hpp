@@ -1,0 +1,46 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "state/quarantine.hpp"
+#include "util/time.hpp"
+
+namespace relay::app {
+
+// Input that reached the relay but is not one valid JSON document, so it is never published: each one is
+// counted by source, written to the quarantine, and logged at most once per 10 seconds with a short hex
+// excerpt of its first bytes (the rest of the burst is summed up in the next line).
+class InvalidInput {
+ public:
+  struct Item {
+    std::string_view source;  // "gateway" or "webhook"
+    std::optional<std::pair<unsigned, unsigned>> shard;
+    std::optional<std::uint64_t> seq;
+    std::string_view problem;
+    std::size_t offset = 0;
+    std::string_view bytes;
+  };
+
+  InvalidInput(std::string directory, std::size_t quarantine_max_bytes);
+
+  void note(const Item& item, util::TimePoint now);
+
+  std::uint64_t gateway_count() const { return m_gateway; }
+  std::uint64_t webhook_count() const { return m_webhook; }
+
+  // "7b 22 6f 70 ..." for the first `limit` bytes.
+  static std::string hex_excerpt(std::string_view bytes, std::size_t limit);
+
+ private:
+  state::Quarantine m_quarantine;
+  std::uint64_t m_gateway = 0;
+  std::uint64_t m_webhook = 0;
+  std::optional<util::TimePoint> m_last_log;
+  std::uint64_t m_unlogged = 0;
+  std::string m_quarantine_error;  // the last one logged
+};
+
+}  // namespace relay::app

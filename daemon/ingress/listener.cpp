@@ -1,0 +1,144 @@
+#include "ingress/listener.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <utility>
+
+#include <fmt/format.h>
+#include <libwebsockets.h>
+#include <spdlog/spdlog.h>
+
+#include "util/listen_socket.hpp"
+#include "util/time.hpp"
+
+namespace relay::ingress {
+namespace {
+
+constexpr util::Millis k_first_backoff{100};
+constexpr util::Millis k_longest_backoff{1'000};
+constexpr std::int64_t k_log_every_us = 10'000'000;
+// Connections taken per readiness event: the rest wait for the next pass, after the other work of this one.
+constexpr int k_accepts_per_pass = 64;
+
+// accept() failures that concern only the one connection (it went away, or the network did): try the next.
+bool only_this_connection(int error) {
+  switch (error) {
+    case EINTR:
+    case ECONNABORTED:
+    case EPROTO:
+    case EPERM:  // a firewall rule refused it
+    case ENETDOWN:
+    case ENOPROTOOPT:
+    case EHOSTDOWN:
+    case ENONET:
+    case EHOSTUNREACH:
+    case EOPNOTSUPP:
+    case ENETUNREACH:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+Listener::Listener(EventLoop& loop, ListenerSettings settings)
+    : m_loop(loop), m_settings(std::move(settings)), m_resume_timer(loop, [this] { resume(); }) {
+  try {
+    const auto socket = util::open_listening_socket(m_settings.host, m_settings.port);
+    m_fd = socket.fd;
+    m_port = socket.port;
+  } catch (const std::exception& error) {
+    throw std::runtime_error(fmt::format("cannot listen for {} on {}: {}", m_settings.name,
+                                         util::address_text(m_settings.host, m_settings.port), error.what()));
+  }
+}
+
+Listener::~Listener() {
+  if (m_watch) {
+    m_watch.reset();  // closes m_fd
+  } else if (m_fd >= 0) {
+    close(m_fd);
+  }
+}
+
+void Listener::serve(Adopt adopt) {
+  m_adopt = std::move(adopt);
+  m_watch = m_loop.watch_owned_fd(m_fd, [this] { accept_ready(); });
+}
+
+void Listener::accept_ready() {
+  for (int i = 0; i < k_accepts_per_pass && !m_paused; ++i) {
+    const int fd = accept4(m_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      m_backoff = util::Millis(0);
+      take(fd);
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      return;
+    } else if (!only_this_connection(errno)) {
+      back_off(std::strerror(errno));
+    }
+  }
+}
+
+void Listener::take(int fd) {
+  if (m_open.size() >= m_settings.max_connections) {
+    // Closed before a byte is read: the client sees the connection end and may retry.
+    close(fd);
+    const std::uint64_t count = ++m_counters.rejected_max_connections;
+    const std::int64_t now = util::unix_micros_now();
+    if (now - m_last_cap_logged_us >= k_log_every_us) {
+      m_last_cap_logged_us = now;
+      spdlog::warn(
+          "{}: {} connections open, the most {}.max_connections allows: closing new ones ({} so far)",
+          m_settings.name, m_open.size(), m_settings.name, count);
+    }
+    return;
+  }
+  lws* wsi = m_adopt(fd);
+  if (wsi == nullptr) {
+    back_off("libwebsockets could not take the connection");
+    return;
+  }
+  ++m_counters.accepted;
+  m_open.insert(wsi);
+}
+
+void Listener::on_connection_closed(lws* wsi) {
+  if (m_open.erase(wsi) > 0 && m_paused) {
+    // A descriptor (and its memory) was just given back: the connections waiting can be taken now. From a
+    // timer, not from inside libwebsockets' own close.
+    m_resume_timer.schedule_in(util::Millis(0));
+  }
+}
+
+void Listener::back_off(std::string_view why) {
+  ++m_counters.accept_errors;
+  m_backoff = m_backoff == util::Millis(0) ? k_first_backoff : std::min(m_backoff * 2, k_longest_backoff);
+  m_paused = true;
+  m_watch->pause();
+  m_resume_timer.schedule_in(m_backoff);
+  ++m_unlogged_errors;
+  const std::int64_t now = util::unix_micros_now();
+  if (now - m_last_logged_us >= k_log_every_us) {
+    m_last_logged_us = now;
+    spdlog::error("{}: cannot accept connections ({}; {} time(s) in the last 10 s): pausing for up to {} ms",
+                  m_settings.name, why, m_unlogged_errors, m_backoff.count());
+    m_unlogged_errors = 0;
+  }
+}
+
+void Listener::resume() {
+  if (m_paused) {
+    m_paused = false;
+    m_resume_timer.cancel();
+    m_watch->resume();
+  }
+}
+
+}  // namespace relay::ingress
