@@ -1,5 +1,6 @@
 // FrameDecoder (every gateway frame and webhook body): no crash whatever the bytes; the copying and the
-// zero-copy entry points agree; d's raw text lies inside the caller's bytes. And the strict check that keeps
+// zero-copy entry points agree; a frame is flagged as faulty exactly when it is not strict JSON, and a frame
+// that is not flagged has d's raw text inside the caller's bytes. And the strict check that keeps
 // malformed JSON off the bus, util::is_valid_json, agrees with simdjson's DOM parser (which validates
 // everything, UTF-8 included) on every input, except where simdjson refuses a number it cannot represent
 // (NUMBER_ERROR: simdjson 3.1 has no separate BIGINT_ERROR) or a nesting deeper than it supports
@@ -37,6 +38,8 @@ std::string describe(const DecodeResult& result) {
          (frame.heartbeat_interval_ms ? std::to_string(*frame.heartbeat_interval_ms) : std::string("-"));
   out += " session " + std::string(frame.session_id);
   out += " bool " + (frame.d_bool ? std::to_string(*frame.d_bool) : std::string("-"));
+  out +=
+      " fault " + (frame.fault ? std::to_string(frame.fault->offset) + std::string(frame.fault->what) : "-");
   return out;
 }
 
@@ -52,7 +55,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (in_place.frame) {
     FUZZ_CHECK(in_place.frame->op >= 0);
     FUZZ_CHECK(relay::protocol::is_known_opcode(in_place.frame->op));
-    FUZZ_CHECK(inside(in_place.frame->d_raw, padded.data(), size));
+    // The strict check flags exactly the frames that are not one JSON document; only those may have been
+    // read from a sanitised copy.
+    FUZZ_CHECK(in_place.frame->fault.has_value() == !relay::util::is_valid_json(bytes));
+    if (!in_place.frame->fault) {
+      FUZZ_CHECK(inside(in_place.frame->d_raw, padded.data(), size));
+    }
   }
   const std::string first = describe(in_place);
   // The webhook's path without padding: a copy of exactly the input's size.

@@ -1,11 +1,13 @@
 // FrameReader (RFC 6455 framing, server to client): whatever the bytes, fed in one piece or cut anywhere, the
-// reader reports the same messages, pings, close and error, and never reads outside its buffers.
+// reader reports the same messages, pings, close and error, and never reads outside its buffers; a close it
+// reports has a code valid on the wire and a UTF-8 reason.
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "fuzz_check.hpp"
 #include "split_input.hpp"
+#include "util/strings.hpp"
 #include "websocket/frame_reader.hpp"
 
 namespace {
@@ -32,6 +34,10 @@ class Recorder : public relay::websocket::FrameHandler {
   }
   void on_close(int code, std::string_view reason) override {
     FUZZ_CHECK(reason.size() <= 123);
+    // RFC 6455 section 7.4: only codes valid on the wire are reported (1005: the frame carried none), with a
+    // UTF-8 reason; anything else is a protocol error, never echoed.
+    FUZZ_CHECK(code == 1005 || relay::websocket::is_valid_close_code(code));
+    FUZZ_CHECK(relay::util::is_valid_utf8(reason));
     events.push_back("close " + std::to_string(code) + " " + std::string(reason));
   }
 };
@@ -61,6 +67,9 @@ Outcome read_all(const std::vector<std::string_view>& pieces) {
   // A stop is a close or an error, never neither; an error has a code and a reason.
   FUZZ_CHECK(outcome.stopped == (outcome.closed || outcome.error_code != 0));
   FUZZ_CHECK((outcome.error_code != 0) == !outcome.error.empty());
+  FUZZ_CHECK(outcome.error_code == 0 || outcome.error_code == relay::websocket::k_close_protocol_error ||
+             outcome.error_code == relay::websocket::k_close_invalid_payload ||
+             outcome.error_code == relay::websocket::k_close_message_too_big);
   return outcome;
 }
 

@@ -1,6 +1,7 @@
 // UpgradeResponse (the server's answer to the WebSocket upgrade): whatever the bytes, fed in one piece or cut
 // anywhere, the parser reaches the same verdict with the same error, and on acceptance claims exactly the
 // same bytes as the response (the rest are frames).
+#include <cctype>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -45,6 +46,10 @@ Outcome parse(const std::vector<std::string_view>& pieces, std::size_t total) {
   if (outcome.result == UpgradeResponse::Result::accepted) {
     FUZZ_CHECK(outcome.status == 101);
   }
+  // The error goes to the log: no control characters from the response in it.
+  for (const char c : outcome.error) {
+    FUZZ_CHECK(static_cast<unsigned char>(c) >= 0x20 && c != 0x7f);
+  }
   return outcome;
 }
 
@@ -59,8 +64,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(whole.status == pieces.status);
   if (whole.result == UpgradeResponse::Result::accepted) {
     FUZZ_CHECK(whole.consumed == pieces.consumed);
-    // The response ends with its blank line.
-    FUZZ_CHECK(input.payload.substr(0, whole.consumed).ends_with("\r\n\r\n"));
+    // The response ends with its blank line, is a 101 over HTTP/1.1, and every header line is "name:" with
+    // no whitespace before the colon or at the start (obs-fold); nothing was negotiated that was not offered.
+    const std::string_view head = input.payload.substr(0, whole.consumed);
+    FUZZ_CHECK(head.ends_with("\r\n\r\n"));
+    FUZZ_CHECK(head.starts_with("HTTP/1.1 101 "));
+    std::string_view lines = head.substr(head.find("\r\n") + 2);
+    lines.remove_suffix(2);
+    while (!lines.empty()) {
+      const std::string_view line = lines.substr(0, lines.find("\r\n"));
+      lines.remove_prefix(line.size() + 2);
+      const std::size_t colon = line.find(':');
+      FUZZ_CHECK(colon != std::string_view::npos && colon > 0);
+      FUZZ_CHECK(line[0] != ' ' && line[0] != '\t' && line[colon - 1] != ' ' && line[colon - 1] != '\t');
+      std::string name(line.substr(0, colon));
+      for (char& c : name) {
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      }
+      FUZZ_CHECK(name != "sec-websocket-extensions" && name != "sec-websocket-protocol");
+    }
   }
   return 0;
 }

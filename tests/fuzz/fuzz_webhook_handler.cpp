@@ -1,7 +1,7 @@
-// RequestHandler (signed webhook requests): no op 0 event is ever handed over unless the request carries an
-// Ed25519 signature over timestamp + body that libsodium, checked here independently, verifies with the bot's
-// public key; the event's views lie inside the body when it was given padding; every reply's status matches
-// its rejection.
+// RequestHandler (signed webhook requests): no op 0 event is ever handed over (to publish, or to quarantine
+// when it is not strict JSON) unless the request carries an Ed25519 signature over timestamp + body that
+// libsodium, checked here independently, verifies with the bot's public key; a published event is strict
+// JSON; its views lie inside the body when it was given padding; every reply's status matches its rejection.
 //
 // Input: one flags byte, then "method\npath\nsignature\ntimestamp\n" and the body (the rest).
 //   flags bit 0: send the signature header; bit 1: send the timestamp header; bit 2: replace the signature
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "fuzz_check.hpp"
+#include "util/json_validate.hpp"
 #include "webhook/request_handler.hpp"
 
 namespace {
@@ -109,7 +110,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   const auto reply = handler.handle(request, k_now);
   FUZZ_CHECK(reply.status == relay::webhook::status_for(reply.rejection));
+  if (reply.malformed_event) {
+    // Acknowledged and quarantined, so signed too; and really not strict JSON.
+    FUZZ_CHECK(!reply.event);
+    FUZZ_CHECK(request.signature && request.timestamp);
+    FUZZ_CHECK(signature_verifies(*request.signature, *request.timestamp, body));
+    FUZZ_CHECK(!relay::util::is_valid_json(body));
+  }
   if (reply.event) {
+    // Only strict JSON is published.
+    FUZZ_CHECK(relay::util::is_valid_json(body));
     FUZZ_CHECK(reply.rejection == relay::webhook::Rejection::none);
     FUZZ_CHECK(reply.event->op == 0);
     FUZZ_CHECK(request.signature && request.timestamp);
