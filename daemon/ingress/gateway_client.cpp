@@ -54,6 +54,10 @@ class GatewayClient::Shard final : public SocketHandler {
     owner.execute(*this, owner.m_actions);
   }
 
+  // The decoder marks it not UTF-8: it is kept and counted, never published, and its s is passed before the
+  // socket reports the 1007 close, so the resume that follows starts after it.
+  void on_invalid_text(std::string_view bytes, std::size_t capacity) override { on_message(bytes, capacity); }
+
   void on_closed(int code, std::string_view reason) override {
     if (code == 1009) {
       ++owner.m_counters.oversized_frames;

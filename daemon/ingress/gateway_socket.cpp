@@ -242,6 +242,12 @@ void GatewaySocket::on_message(std::string_view text, std::size_t capacity) {
   }
 }
 
+void GatewaySocket::on_invalid_text(std::string_view bytes, std::size_t capacity) {
+  if (m_handler && m_phase == Phase::open) {
+    m_handler->on_invalid_text(bytes, capacity);
+  }
+}
+
 void GatewaySocket::on_ping(std::string_view payload) {
   if (m_phase == Phase::open) {
     queue_frame(websocket::Opcode::pong, payload);

@@ -23,6 +23,8 @@ class SocketHandler {
   // One whole message. `capacity` bytes are readable from text.data(), at least SIMDJSON_PADDING past the
   // end, so the decoder needs no copy.
   virtual void on_message(std::string_view text, std::size_t capacity) = 0;
+  // A text message that is not UTF-8; the connection fails with 1007 right after (see FrameHandler).
+  virtual void on_invalid_text(std::string_view /*bytes*/, std::size_t /*capacity*/) {}
   // The connection ended: the peer's close code, or 1006 without one (including a failed connect).
   virtual void on_closed(int code, std::string_view reason) = 0;
 };
@@ -57,6 +59,7 @@ class GatewaySocket final : private websocket::FrameHandler {
   enum class Phase { connecting, upgrading, open, closing };
 
   void on_message(std::string_view text, std::size_t capacity) override;
+  void on_invalid_text(std::string_view bytes, std::size_t capacity) override;
   void on_ping(std::string_view payload) override;
   void on_close(int code, std::string_view reason) override;
 

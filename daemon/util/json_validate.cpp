@@ -3,6 +3,10 @@
 #include <array>
 #include <cstdint>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "util/strings.hpp"
 
 namespace relay::util {
@@ -26,8 +30,9 @@ class Checker {
   std::optional<JsonFault> run() {
     skip_whitespace();
     std::size_t depth = 0;
-    // One byte per open container: '{' or '['.
-    std::array<char, k_max_json_depth> open{};
+    // One byte per open container: '{' or '['. Left uninitialised: only what was written is read, and zeroing
+    // 1 KiB per frame was a twentieth of the check.
+    std::array<char, k_max_json_depth> open;
     while (true) {
       // A value starts here.
       const char c = peek();
@@ -97,7 +102,7 @@ class Checker {
   void skip_whitespace() {
     while (m_pos < m_text.size()) {
       const char c = m_text[m_pos];
-      if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
+      if (static_cast<unsigned char>(c) > ' ' || (c != ' ' && c != '\n' && c != '\r' && c != '\t')) {
         return;
       }
       ++m_pos;
@@ -256,9 +261,32 @@ class Checker {
     }
   }
 
+  // Most of a frame is string content: skip plain bytes sixteen at a time where SSE2 is there (every x86-64).
+  void skip_plain_string_bytes() {
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(0x20);
+    while (m_pos + 16 <= m_text.size()) {
+      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(m_text.data() + m_pos));
+      // A signed compare finds controls (below 0x20) and non-ASCII bytes (0x80 and up are negative) at once.
+      const __m128i special =
+          _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(bytes, quote), _mm_cmpeq_epi8(bytes, backslash)),
+                       _mm_cmplt_epi8(bytes, space));
+      const int mask = _mm_movemask_epi8(special);
+      if (mask != 0) {
+        m_pos += static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+        return;
+      }
+      m_pos += 16;
+    }
+#endif
+  }
+
   bool string() {
     ++m_pos;  // the opening quote
     while (true) {
+      skip_plain_string_bytes();
       while (m_pos < m_text.size() && k_plain_string_byte[static_cast<unsigned char>(m_text[m_pos])]) {
         ++m_pos;
       }

@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <string>
 #include <vector>
 
@@ -111,7 +115,13 @@ std::string log_excerpt(std::string_view text, std::size_t max_bytes) {
 bool is_valid_utf8(std::string_view text) {
   std::size_t i = 0;
   while (i < text.size()) {
-    // ASCII runs are the common case: skip them eight bytes at a time.
+    // ASCII runs are the common case: skip them sixteen (SSE2, every x86-64) or eight bytes at a time.
+#if defined(__SSE2__)
+    while (i + 16 <= text.size() &&
+           _mm_movemask_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + i))) == 0) {
+      i += 16;
+    }
+#endif
     while (i + 8 <= text.size()) {
       std::uint64_t word;
       std::memcpy(&word, text.data() + i, sizeof word);

@@ -184,6 +184,7 @@ bool FrameReader::finish_frame(FrameHandler& handler) {
       if (m_frame.fin) {
         m_in_message = false;
         if (m_message_is_text && !util::is_valid_utf8(m_message)) {
+          handler.on_invalid_text(m_message, m_message.capacity());
           return fail(k_close_invalid_payload, "a text message that is not UTF-8");
         }
         handler.on_message(m_message, m_message.capacity());

@@ -23,6 +23,10 @@ class FrameHandler {
   // One whole data message (its fragments joined). `capacity` bytes are readable from text.data(), at least
   // `padding` past the end, so a parser that reads ahead needs no copy.
   virtual void on_message(std::string_view text, std::size_t capacity) = 0;
+  // A text message that is not UTF-8, handed over just before the reader fails with 1007: not a message to
+  // act on, but the client may account for it (the relay keeps it and passes its s, so that a resume does not
+  // have the server send it again, for ever).
+  virtual void on_invalid_text(std::string_view /*bytes*/, std::size_t /*capacity*/) {}
   virtual void on_ping(std::string_view payload) = 0;
   // The peer's close frame, with a code valid on the wire and a UTF-8 reason; code 1005 when it carried
   // none. Nothing more is read after it. An invalid close frame is an error instead (1002 or 1007).

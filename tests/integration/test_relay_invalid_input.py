@@ -11,8 +11,9 @@ from metrics_client import metrics
 from webhook_client import WebhookClient, free_port
 
 # d values the platform could send broken; each was once republished byte for byte.
-BAD_D = [b"tru", b'{"a":nul}', b'{"a":01}', b'{"a":1.}', b'"\\x"', b'"\\ud800"', b'"\xff"', b'{"a":[1,]}',
-         b'{"a":"\xed\xa0\x80"}']
+BAD_D = [b"tru", b'{"a":nul}', b'{"a":01}', b'{"a":1.}', b'"\\x"', b'"\\ud800"', b'{"a":[1,]}']
+# Not UTF-8: the WebSocket client must fail the connection (1007), after passing the frame's s.
+NOT_UTF8_D = [b'"\xff"', b'{"a":"\xed\xa0\x80"}']
 
 
 def strict_json(body):
@@ -75,11 +76,37 @@ listen = "127.0.0.1:{webhook_port}"
 
         checks.run("bad dispatches are counted and never published", bad_dispatches_are_counted_and_never_published)
 
+        def resumes():
+            return [json.loads(r["frame"]) for r in sim.get("/_sim/log")["received"]
+                    if json.loads(r["frame"]).get("op") == 6]
+
+        def text_that_is_not_utf8_fails_the_connection_after_its_s_is_passed():
+            for d in NOT_UTF8_D:
+                counted = invalid()[0]
+                before = len(resumes())
+                applied = sim.post("/_sim/fault", {"shard": 0, "kind": "bad_dispatch", "d_hex": d.hex()})["applied"]
+                bad.extend(applied)
+                wait_for(lambda: len(resumes()) > before, 20, "a resume after the 1007 close")
+                wait_for(lambda: all(s["connected"] and s["session_id"] for s in sim.get("/_sim/state")["shards"]),
+                         20, "shard 0 back")
+                # The resume starts after the bad frame: the platform will not send it again.
+                expect(resumes()[-1]["d"]["seq"] >= applied[0]["s"], (resumes()[-1], applied))
+                expect(invalid()[0] == counted + 1, f"counted once: {invalid()} after {counted}")
+            states = [s for s in subscriber.shard_states(0) if s["state"] == "disconnected"]
+            expect([s["close_code"] for s in states][-2:] == [1007, 1007] and all(s["will_resume"] for s in states[-2:]),
+                   states)
+            probe = sim.post("/_sim/send", {"shard": 0, "t": "C2C_MESSAGE_CREATE", "d": {"content": "utf8"}})
+            wanted = probe["sent"][0]["frame"].encode()
+            wait_for(lambda: wanted in {body for _, body, _ in subscriber.events()}, 10, "a probe after them")
+
+        checks.run("a text frame that is not UTF-8 fails the connection (1007) after its s is passed",
+                   text_that_is_not_utf8_fails_the_connection_after_its_s_is_passed)
+
         def the_quarantine_keeps_each_one_byte_for_byte():
             path = os.path.join(state, "quarantine.jsonl")
             records = [json.loads(line) for line in open(path, encoding="utf-8")]
             gateway = [r for r in records if r["source"] == "gateway"]
-            expect(len(gateway) == len(BAD_D) + 2, f"{len(gateway)} records")
+            expect(len(gateway) == len(BAD_D) + len(NOT_UTF8_D) + 2, f"{len(gateway)} records")
             by_s = {r["s"]: r for r in gateway if r["s"] is not None}
             for applied in bad:
                 record = by_s[applied["s"]]
@@ -103,11 +130,15 @@ listen = "127.0.0.1:{webhook_port}"
             # The next resume replays from before the bad frames: they come back, and the shard goes on.
             sim.post("/_sim/fault", {"shard": 0, "kind": "replay_from", "seq": bad[0]["s"] - 1})
             counted = invalid()[0]
+            before = len(resumes())
             sim.post("/_sim/fault", {"shard": 0, "kind": "close", "code": 4009})
-            wait_for(lambda: invalid()[0] >= counted + len(BAD_D), 20, "the replayed bad frames")
-            resumes = [json.loads(r["frame"]) for r in sim.get("/_sim/log")["received"]
-                       if json.loads(r["frame"]).get("op") == 6]
-            expect(resumes and resumes[-1]["d"]["seq"] >= bad[-1]["s"], f"resumed from {resumes[-1:]}")
+            # Replayed: the grammar faults pass quietly; the first UTF-8 fault closes once more (1007), and the
+            # resume after it asks from the last s already passed, so nothing is replayed a second time.
+            wait_for(lambda: invalid()[0] == counted + len(BAD_D) + 1, 30, "the replayed bad frames")
+            wait_for(lambda: all(s["connected"] and s["session_id"] for s in sim.get("/_sim/state")["shards"]),
+                     20, "shard 0 back")
+            expect(len(resumes()) > before and resumes()[-1]["d"]["seq"] >= bad[-1]["s"],
+                   f"resumed from {resumes()[-1:]}")
             probe = sim.post("/_sim/send", {"shard": 0, "t": "C2C_MESSAGE_CREATE", "d": {"content": "later"}})
             wanted = probe["sent"][0]["frame"].encode()
             wait_for(lambda: wanted in {body for _, body, _ in subscriber.events()}, 20, "an event after the replay")
@@ -115,12 +146,10 @@ listen = "127.0.0.1:{webhook_port}"
                     and meta["shard"] == [0, 2]]
             expect(len(seqs) == len(set(seqs)), f"a repeat among {seqs}")
             # Another close: the resume asks from after the bad frames, not before them.
+            count = len(resumes())
             sim.post("/_sim/fault", {"shard": 0, "kind": "close", "code": 4009})
-            wait_for(lambda: len([r for r in sim.get("/_sim/log")["received"]
-                                  if json.loads(r["frame"]).get("op") == 6]) > len(resumes), 20, "another resume")
-            last = [json.loads(r["frame"]) for r in sim.get("/_sim/log")["received"]
-                    if json.loads(r["frame"]).get("op") == 6][-1]
-            expect(last["d"]["seq"] >= bad[-1]["s"], last)
+            wait_for(lambda: len(resumes()) > count, 20, "another resume")
+            expect(resumes()[-1]["d"]["seq"] >= bad[-1]["s"], resumes()[-1])
 
         checks.run("a replayed poison frame is passed again and the shard goes on",
                    a_replayed_poison_frame_is_passed_again)

@@ -164,7 +164,7 @@ TEST_CASE("no credential at all is an error", "[config][credentials]") {
   }
 }
 
-TEST_CASE("two credential sources conflict; the later one is blamed", "[config][credentials]") {
+TEST_CASE("two credential sources conflict, the later one is blamed", "[config][credentials]") {
   const ScopedEnv no_credentials("CREDENTIALS_DIRECTORY", nullptr);
   CHECK(error_of(bot_with("client_secret = \"a\"\ntoken = \"b\"\n")) ==
         "relay.toml:4: bot.token: conflicts with bot.client_secret (set only one of client_secret, "

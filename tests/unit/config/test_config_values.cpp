@@ -124,7 +124,7 @@ TEST_CASE("publish endpoints must be tcp:// or ipc://, non-empty and distinct", 
         "relay.toml:6: publish.endpoints: expected an array of strings, got an integer in it");
 }
 
-TEST_CASE("URLs must be http:// or https://; api_base loses its trailing slash", "[config][values]") {
+TEST_CASE("URLs must be http:// or https://, api_base loses its trailing slash", "[config][values]") {
   CHECK(
       config_of(k_bot + "[gateway]\napi_base = \"https://sandbox.api.sgroup.qq.com/\"\n").gateway.api_base ==
       "https://sandbox.api.sgroup.qq.com");

@@ -50,7 +50,7 @@ TEST_CASE("the close-code table follows SPEC section 7") {
   }
 }
 
-TEST_CASE("4009 resumes at once; a lost connection backs off, then resumes") {
+TEST_CASE("4009 resumes at once, a lost connection backs off, then resumes") {
   SessionHarness h;
   h.ready("s", 1);
   h.clear();

@@ -60,7 +60,7 @@ TEST_CASE("Chinese text and ids above 2^53 pass through untouched") {
   REQUIRE(result.frame->d_raw.find("144115218182563108") != std::string_view::npos);
 }
 
-TEST_CASE("Hello gives the heartbeat interval; op 9 and op 7 give their boolean") {
+TEST_CASE("Hello gives the heartbeat interval, op 9 and op 7 give their boolean") {
   FrameDecoder decoder;
   auto hello = decoder.decode(read_fixture("hello.json"));
   REQUIRE(hello.frame);

@@ -65,7 +65,7 @@ TEST_CASE("a journal gives back exactly what was appended, across runs") {
   CHECK(loaded[2].body() == "after a restart");
 }
 
-TEST_CASE("a record torn by a crash ends its segment; nothing after it is invented") {
+TEST_CASE("a record torn by a crash ends its segment, nothing after it is invented") {
   TempDir dir;
   {
     Journal journal(dir.path.string(), 1 << 30);

@@ -176,7 +176,7 @@ std::vector<zmq::message_t> next_answer(zmq::socket_t& client, ReplayServer& ser
 
 }  // namespace
 
-TEST_CASE("replies a client has not read count against its budget and the total; past them, busy") {
+TEST_CASE("replies a client has not read count against its budget and the total, past them, busy") {
   zmq::context_t context(1);
   Retention retention(1000, 64 << 20);
   const std::string body(10000, 'x');

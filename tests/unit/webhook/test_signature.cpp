@@ -87,7 +87,7 @@ TEST_CASE("malformed signature headers are told apart from wrong signatures") {
   REQUIRE(key->verify(high_s, "1728981195", "{}") == SignatureError::malformed);
 }
 
-TEST_CASE("secrets of any length give a 32-byte seed; an empty secret gives no key") {
+TEST_CASE("secrets of any length give a 32-byte seed, an empty secret gives no key") {
   REQUIRE_FALSE(WebhookKey::from_secret(""));
   const auto short_seed = seed_from_secret("ab");
   REQUIRE(std::string(short_seed.begin(), short_seed.end()) == "abababababababababababababababab");

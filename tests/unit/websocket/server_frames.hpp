@@ -29,7 +29,8 @@ inline std::string server_frame(int opcode, std::string_view payload, bool fin =
   return out;
 }
 
-// Records what the reader delivers, as text: "message:<body>", "ping:<payload>", "close:<code>:<reason>".
+// Records what the reader delivers, as text: "message:<body>", "invalid:<text that is not UTF-8>",
+// "ping:<payload>", "close:<code>:<reason>".
 struct Recorder : FrameHandler {
   std::vector<std::string> seen;
   std::size_t padding_seen = ~std::size_t{0};
@@ -37,6 +38,9 @@ struct Recorder : FrameHandler {
   void on_message(std::string_view text, std::size_t capacity) override {
     seen.push_back("message:" + std::string(text));
     padding_seen = std::min(padding_seen, capacity - text.size());
+  }
+  void on_invalid_text(std::string_view bytes, std::size_t /*capacity*/) override {
+    seen.push_back("invalid:" + std::string(bytes));
   }
   void on_ping(std::string_view payload) override { seen.push_back("ping:" + std::string(payload)); }
   void on_close(int code, std::string_view reason) override {
