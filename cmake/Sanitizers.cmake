@@ -1,4 +1,11 @@
-if(RELAY_SANITIZE)
+if(RELAY_SANITIZE OR RELAY_FUZZ)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
+endif()
+if(RELAY_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "RELAY_FUZZ needs clang: -DCMAKE_CXX_COMPILER=clang++ (docs/fuzzing.md)")
+  endif()
+  # Coverage feedback for libFuzzer in every library; only the fuzz_* executables link libFuzzer's main.
+  add_compile_options($<$<COMPILE_LANGUAGE:CXX>:-fsanitize=fuzzer-no-link>)
 endif()

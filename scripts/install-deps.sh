@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config clang-format curl
+  clang libclang-rt-14-dev
   libwebsockets-dev libsimdjson-dev libspdlog-dev libzmq3-dev cppzmq-dev catch2 libcli11-dev
   libtomlplusplus-dev libsodium-dev libssl-dev libsystemd-dev
   python3 python3-zmq python3-websockets python3-aiohttp python3-cryptography openssl systemd dpkg-dev file

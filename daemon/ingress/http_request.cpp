@@ -9,8 +9,7 @@
 namespace relay::ingress {
 
 HttpRequest::HttpRequest(EventLoop& loop, HttpRequestSpec spec, Callback on_done)
-    : m_loop(loop),
-      m_spec(std::move(spec)),
+    : m_spec(std::move(spec)),
       m_on_done(std::move(on_done)),
       m_timeout(loop, [this] { finish(0, "timed out"); }),
       m_deliver(loop, [this] { deliver(); }) {

@@ -42,7 +42,6 @@ class HttpRequest {
   void finish(int status, std::string error);
   void deliver();
 
-  EventLoop& m_loop;
   HttpRequestSpec m_spec;
   Callback m_on_done;
   lws* m_wsi = nullptr;

@@ -56,6 +56,43 @@ std::vector<fs::path> segments(const std::string& directory) {
 
 }  // namespace
 
+void append_record(std::string& out, std::uint64_t relay_seq, std::string_view topic, std::string_view body,
+                   std::string_view metadata) {
+  const std::size_t start = out.size();
+  put(out, k_magic);
+  put(out, relay_seq);
+  put(out, static_cast<std::uint32_t>(topic.size()));
+  put(out, static_cast<std::uint32_t>(body.size()));
+  put(out, static_cast<std::uint32_t>(metadata.size()));
+  put(out, std::uint32_t{0});  // checksum, filled in below
+  out.append(topic).append(body).append(metadata);
+  const std::uint32_t sum = checksum(std::string_view(out).substr(start + k_header));
+  std::memcpy(out.data() + start + 24, &sum, sizeof(sum));
+}
+
+bool decode_segment(std::string_view data, const std::function<void(const RetainedMessage&)>& sink) {
+  std::size_t offset = 0;
+  while (offset + k_header <= data.size()) {
+    const char* p = data.data() + offset;
+    const auto topic = get<std::uint32_t>(p + 12);
+    const auto body = get<std::uint32_t>(p + 16);
+    const auto meta = get<std::uint32_t>(p + 20);
+    const std::size_t payload = std::size_t{topic} + body + meta;
+    if (get<std::uint32_t>(p) != k_magic || offset + k_header + payload > data.size() ||
+        checksum(std::string_view(p + k_header, payload)) != get<std::uint32_t>(p + 24)) {
+      return false;
+    }
+    RetainedMessage message;
+    message.relay_seq = get<std::uint64_t>(p + 4);
+    message.topic_size = topic;
+    message.body_size = body;
+    message.frames.assign(p + k_header, payload);
+    sink(message);
+    offset += k_header + payload;
+  }
+  return true;
+}
+
 Journal::Journal(std::string directory, std::size_t max_bytes, std::size_t segment_bytes)
     : m_directory(std::move(directory)),
       m_max_bytes(max_bytes),
@@ -75,27 +112,13 @@ void Journal::load(const std::function<void(const RetainedMessage&)>& sink) {
   for (const fs::path& path : segments(m_directory)) {
     std::ifstream in(path, std::ios::binary);
     const std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::size_t offset = 0;
-    while (offset + k_header <= data.size()) {
-      const char* p = data.data() + offset;
-      const auto topic = get<std::uint32_t>(p + 12);
-      const auto body = get<std::uint32_t>(p + 16);
-      const auto meta = get<std::uint32_t>(p + 20);
-      const std::size_t payload = std::size_t{topic} + body + meta;
-      if (get<std::uint32_t>(p) != k_magic || offset + k_header + payload > data.size() ||
-          checksum(std::string_view(p + k_header, payload)) != get<std::uint32_t>(p + 24)) {
-        ++m_counters.damaged_segments;  // torn by a crash: what follows in this segment is lost
-        break;
-      }
-      RetainedMessage message;
-      message.relay_seq = get<std::uint64_t>(p + 4);
-      message.topic_size = topic;
-      message.body_size = body;
-      message.frames.assign(p + k_header, payload);
+    const bool intact = decode_segment(data, [this, &sink](const RetainedMessage& message) {
       m_last_loaded = std::max(m_last_loaded, message.relay_seq);
       sink(message);
       ++m_counters.records_loaded;
-      offset += k_header + payload;
+    });
+    if (!intact) {
+      ++m_counters.damaged_segments;  // torn by a crash: what follows in this segment is lost
     }
   }
 }
@@ -105,16 +128,7 @@ void Journal::append(std::uint64_t relay_seq, std::string_view topic, std::strin
   if (m_buffer.empty()) {
     m_buffer_first_seq = relay_seq;
   }
-  const std::size_t start = m_buffer.size();
-  put(m_buffer, k_magic);
-  put(m_buffer, relay_seq);
-  put(m_buffer, static_cast<std::uint32_t>(topic.size()));
-  put(m_buffer, static_cast<std::uint32_t>(body.size()));
-  put(m_buffer, static_cast<std::uint32_t>(metadata.size()));
-  put(m_buffer, std::uint32_t{0});  // checksum, filled in below
-  m_buffer.append(topic).append(body).append(metadata);
-  const std::uint32_t sum = checksum(std::string_view(m_buffer).substr(start + k_header));
-  std::memcpy(m_buffer.data() + start + 24, &sum, sizeof(sum));
+  append_record(m_buffer, relay_seq, topic, body, metadata);
   ++m_counters.records_written;
 }
 

@@ -17,6 +17,13 @@ struct JournalCounters {
   std::uint64_t damaged_segments = 0;
 };
 
+// One record of a segment file, appended to `out`.
+void append_record(std::string& out, std::uint64_t relay_seq, std::string_view topic, std::string_view body,
+                   std::string_view metadata);
+// Hands each intact record of a segment file's bytes to `sink`, in order. False when it stopped at a damaged
+// record (torn by a crash: what follows is lost). Trailing bytes shorter than a record header are ignored.
+bool decode_segment(std::string_view data, const std::function<void(const RetainedMessage&)>& sink);
+
 // Published messages on disk, so that the replay endpoint can answer for messages from before a restart.
 // Segment files of records appended in batches (a write per flush, never an fsync per message), the oldest
 // segments deleted once the total passes max_bytes. A record cut short by a crash ends its segment's replay.

@@ -9,6 +9,7 @@
 
 #include "publish/bind.hpp"
 #include "publish/curve.hpp"
+#include "publish/replay_request.hpp"
 #include "util/json_writer.hpp"
 
 namespace relay::publish {
@@ -157,26 +158,14 @@ void ReplayServer::send_reply(std::vector<zmq::message_t>& envelope, std::size_t
 }
 
 void ReplayServer::answer(std::vector<zmq::message_t>& envelope, const zmq::message_t& request) {
-  simdjson::dom::parser parser;
-  simdjson::dom::element root;
-  std::uint64_t since = 0;
-  std::uint64_t max = k_default_max;
-  if (parser.parse(static_cast<const char*>(request.data()), request.size()).get(root) != simdjson::SUCCESS ||
-      !root.is_object()) {
-    send_error(envelope, "the request is not a JSON object");
+  const auto parsed = parse_replay_request(
+      std::string_view(static_cast<const char*>(request.data()), request.size()), k_default_max);
+  if (const auto* error = std::get_if<std::string>(&parsed)) {
+    send_error(envelope, *error);
     return;
   }
-  if (root["since"].get_uint64().get(since) != simdjson::SUCCESS) {
-    send_error(envelope, "\"since\" must be a non-negative integer");
-    return;
-  }
-  if (auto value = root["max"]; value.error() != simdjson::NO_SUCH_FIELD) {
-    if (value.get_uint64().get(max) != simdjson::SUCCESS || max == 0) {
-      send_error(envelope, "\"max\" must be a positive integer");
-      return;
-    }
-  }
-  max = std::min(max, k_max_per_request);
+  const std::uint64_t since = std::get<ReplayRequest>(parsed).since;
+  const std::uint64_t max = std::min(std::get<ReplayRequest>(parsed).max, k_max_per_request);
   // A page holds what fits in one reply and in what this client and all clients may still be sent.
   const ReplyBudget::Room room = m_budget.room_for(envelope.front().to_string_view());
   const std::size_t limit =

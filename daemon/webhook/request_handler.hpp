@@ -51,7 +51,8 @@ struct WebhookReply {
   int status = 200;
   std::string body;
   Rejection rejection = Rejection::none;
-  // An op 0 Dispatch to publish; its views point into the request body.
+  // An op 0 Dispatch to publish. Its views point into the request body (or, when the body has no padding,
+  // into the handler's copy of it) and are valid until the next handle().
   std::optional<protocol::Frame> event;
   // A signed op 0 whose body is not one JSON document in UTF-8: acknowledged, to be quarantined, not
   // published.

@@ -378,7 +378,7 @@ void print_report() {
   getrusage(RUSAGE_SELF, &usage);
   std::vector<std::int64_t>& lat = s.latencies_ns;
   std::sort(lat.begin(), lat.end());
-  const auto pct = [&lat](double p) {
+  const auto pct = [&](double p) {
     if (lat.empty()) {
       return 0.0;
     }

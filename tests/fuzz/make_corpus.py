@@ -1,0 +1,260 @@
+#!/usr/bin/env python3
+"""Writes the hand-made seed inputs of tests/fuzz/corpus (the files named seed-*); run from anywhere.
+
+Inputs found by fuzzing (crash-*, or minimised ones) are added to the corpus directories by scripts/fuzz.sh and
+stay there; this script does not touch them. The formats are described at the top of each fuzz_*.cpp.
+"""
+import glob
+import json
+import os
+import struct
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CORPUS = os.path.join(HERE, "corpus")
+FIXTURES = os.path.join(HERE, "..", "data", "fixtures")
+CONFIGS = os.path.join(HERE, "..", "data", "config")
+
+
+def write(target, name, data):
+    os.makedirs(os.path.join(CORPUS, target), exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(CORPUS, target, "seed-" + name), "wb") as f:
+        f.write(data)
+
+
+def cuts(*lengths):
+    """split_input.hpp's prefix: how many cuts, then the first pieces' lengths."""
+    return bytes([len(lengths), *lengths])
+
+
+def server_frame(opcode, payload, fin=True):
+    if isinstance(payload, str):
+        payload = payload.encode()
+    head = bytes([(0x80 if fin else 0) | opcode])
+    n = len(payload)
+    if n < 126:
+        head += bytes([n])
+    elif n < 65536:
+        head += bytes([126]) + struct.pack(">H", n)
+    else:
+        head += bytes([127]) + struct.pack(">Q", n)
+    return head + payload
+
+
+def frame_reader():
+    hello = open(os.path.join(FIXTURES, "hello.json"), "rb").read()
+    ready = open(os.path.join(FIXTURES, "ready.json"), "rb").read()
+    write("frame_reader", "hello", cuts() + server_frame(1, hello))
+    write("frame_reader", "ready-cut", cuts(1, 1, 2, 5) + server_frame(1, ready))
+    write("frame_reader", "fragmented-with-ping",
+          cuts(3, 7, 2) + server_frame(1, "hel", fin=False) + server_frame(9, "ping!") +
+          server_frame(0, "lo", fin=False) + server_frame(0, " world"))
+    write("frame_reader", "medium-length", cuts(2, 2) + server_frame(1, "x" * 300))
+    write("frame_reader", "long-length", cuts(1, 9) + server_frame(2, b"\0" * 70000))
+    write("frame_reader", "close-with-reason", cuts() + server_frame(8, struct.pack(">H", 1000) + b"bye"))
+    write("frame_reader", "close-1006", cuts() + server_frame(8, struct.pack(">H", 1006)))
+    write("frame_reader", "close-empty", cuts() + server_frame(8, b""))
+    write("frame_reader", "close-one-byte", cuts() + server_frame(8, b"\x03"))
+    write("frame_reader", "close-bad-utf8", cuts() + server_frame(8, struct.pack(">H", 1000) + b"\xff\xfe"))
+    write("frame_reader", "masked", cuts() + bytes([0x81, 0x85, 1, 2, 3, 4]) + b"hello")
+    write("frame_reader", "rsv1", cuts() + bytes([0xC1, 0x01]) + b"x")
+    write("frame_reader", "continuation-first", cuts() + server_frame(0, "x"))
+    write("frame_reader", "bad-utf8-text", cuts() + server_frame(1, b"\xc3\x28"))
+    write("frame_reader", "pong-and-binary", cuts(3) + server_frame(10, "") + server_frame(2, b"\x00\x01"))
+    write("frame_reader", "length-msb", cuts() + bytes([0x81, 127, 0x80, 0, 0, 0, 0, 0, 0, 1]) + b"x")
+
+
+KEY = "dGhlIHNhbXBsZSBub25jZQ=="
+ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+
+def upgrade_response():
+    ok = ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          f"Sec-WebSocket-Accept: {ACCEPT}\r\n\r\n")
+    write("upgrade_response", "accepted", cuts() + ok.encode())
+    write("upgrade_response", "accepted-then-frame", cuts(5, 30, 1) + ok.encode() + server_frame(1, "{}"))
+    write("upgrade_response", "lowercase-keep-alive",
+          cuts(40) + ("HTTP/1.1 101 ok\r\nupgrade: WebSocket\r\nconnection: keep-alive, upgrade\r\n"
+                      f"sec-websocket-accept:{ACCEPT}\r\nServer: x\r\n\r\n").encode())
+    write("upgrade_response", "status-200", cuts() + b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    write("upgrade_response", "status-1010", cuts() + ok.replace("101 ", "1010 ").encode())
+    write("upgrade_response", "http10", cuts() + ok.replace("HTTP/1.1", "HTTP/1.0").encode())
+    write("upgrade_response", "wrong-accept", cuts() + ok.replace(ACCEPT, "AAAA" + ACCEPT[4:]).encode())
+    write("upgrade_response", "obs-fold",
+          cuts() + ok.replace("Upgrade: websocket\r\n", "Upgrade:\r\n websocket\r\n").encode())
+    write("upgrade_response", "space-before-colon",
+          cuts() + ok.replace("Upgrade: websocket", "Upgrade : websocket").encode())
+    write("upgrade_response", "extension",
+          cuts() + ok.replace("\r\n\r\n", "\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n").encode())
+    write("upgrade_response", "protocol",
+          cuts() + ok.replace("\r\n\r\n", "\r\nSec-WebSocket-Protocol: chat\r\n\r\n").encode())
+    write("upgrade_response", "no-blank-line", cuts() + ok[:-2].encode())
+
+
+def frame_decoder():
+    for path in sorted(glob.glob(os.path.join(FIXTURES, "*.json"))):
+        data = open(path, "rb").read()
+        try:
+            if "op" not in json.loads(data):
+                continue
+        except (ValueError, TypeError):
+            continue
+        write("frame_decoder", os.path.basename(path)[:-5], data)
+    # The malformed frames of issue 13 and the near misses around them.
+    cases = {
+        "trailing-bytes": '{"op":0,"s":1,"t":"X","d":{}} trailing',
+        "d-f": '{"op":0,"s":1,"t":"X","d": f}',
+        "leading-zero": '{"op":0,"s":01,"t":"X","d":{}}',
+        "bare-dot": '{"op":0,"s":1,"t":"X","d":1.}',
+        "bad-escape": '{"op":0,"s":1,"t":"X","d":"\\x"}',
+        "lone-surrogate": '{"op":0,"s":1,"t":"X","d":"\\ud800"}',
+        "nul": '{"op":0,"s":1,"t":"X","d":nul}',
+        "tru": '{"op":0,"s":1,"t":"X","d":tru}',
+        "op-wraps": '{"op":4294967309,"d":{"plain_token":"a","event_ts":"1"}}',
+        "op-negative": '{"op":-1}',
+        "s-null": '{"op":11,"s":null}',
+        "escaped-t": '{"op":0,"s":2,"t":"READ\\u0059","d":{"session_id":"a\\"b"}}',
+        "deep": '{"op":0,"d":' + "[" * 1100 + "]" * 1100 + "}",
+        "big-number": '{"op":0,"d":1e999}',
+        "bigint": '{"op":0,"d":123456789012345678901234567890}',
+        "duplicate-op": '{"op":0,"op":13,"d":{}}',
+        "reconnect-bool": '{"op":7,"d":true}',
+        "invalid-session": '{"op":9,"d":false}',
+    }
+    for name, text in cases.items():
+        write("frame_decoder", name, text)
+    write("frame_decoder", "bad-utf8", b'{"op":0,"t":"X","d":"\xff"}')
+    write("frame_decoder", "overlong-utf8", b'{"op":0,"t":"X","d":"\xc0\xaf"}')
+
+
+WEBHOOK_SECRET = "DG5g3B4j9X2KOErG"
+NOW = "1725442341"
+
+
+def webhook_key():
+    seed = (WEBHOOK_SECRET * 32)[:32].encode()
+    return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+def webhook_request(flags, body, method="POST", path="/qq/webhook", signature=None, timestamp=NOW):
+    if isinstance(body, str):
+        body = body.encode()
+    if signature is None:
+        signature = webhook_key().sign(timestamp.encode() + body).hex()
+    return bytes([flags]) + f"{method}\n{path}\n{signature}\n{timestamp}\n".encode() + body
+
+
+def webhook_handler():
+    event = open(os.path.join(FIXTURES, "group_at_message_create.json"), "rb").read()
+    validation = open(os.path.join(FIXTURES, "webhook_validation_request.json"), "rb").read()
+    write("webhook_handler", "signed-event", webhook_request(3, event))
+    write("webhook_handler", "signed-event-padded", webhook_request(3 | 8, event))
+    write("webhook_handler", "signed-small-event",
+          webhook_request(3, '{"op":0,"id":"X:1","t":"GROUP_AT_MESSAGE_CREATE","d":{"content":"hi"}}'))
+    write("webhook_handler", "signed-upper-hex",
+          webhook_request(3, '{"op":0,"t":"X","d":{}}', signature=webhook_key().sign(
+              NOW.encode() + b'{"op":0,"t":"X","d":{}}').hex().upper()))
+    write("webhook_handler", "harness-signed-event", webhook_request(7, '{"op":0,"t":"X","d":[1,2]}'))
+    write("webhook_handler", "unsigned-event", webhook_request(0, event))
+    write("webhook_handler", "bad-signature", webhook_request(3, event, signature="00" * 64))
+    write("webhook_handler", "short-signature", webhook_request(3, event, signature="abc"))
+    write("webhook_handler", "stale", webhook_request(3, event, timestamp="1725440000"))
+    write("webhook_handler", "signed-other-body",
+          webhook_request(3, '{"op":0,"t":"X","d":{}} ',
+                          signature=webhook_key().sign(NOW.encode() + b'{"op":0,"t":"X","d":{}}').hex()))
+    write("webhook_handler", "validation-unsigned", webhook_request(0, validation))
+    write("webhook_handler", "validation-signed", webhook_request(3, validation))
+    write("webhook_handler", "validation-without-d", webhook_request(0, '{"op":13}'))
+    write("webhook_handler", "signed-heartbeat", webhook_request(3, '{"op":1,"d":5}'))
+    write("webhook_handler", "wrong-path", webhook_request(3, event, path="/other"))
+    write("webhook_handler", "get", webhook_request(3, event, method="GET"))
+
+
+def replay_request():
+    for name, text in {
+        "since-0": '{"since":0}',
+        "since-max": '{"since":5,"max":10}',
+        "max-zero": '{"since":5,"max":0}',
+        "max-huge": '{"since":1,"max":18446744073709551615}',
+        "negative": '{"since":-1}',
+        "string-since": '{"since":"1"}',
+        "array": '[{"since":1}]',
+        "not-json": "since=1",
+        "trailing": '{"since":1} x',
+        "duplicate": '{"since":1,"since":2}',
+        "float": '{"since":1.0}',
+    }.items():
+        write("replay_request", name, text)
+
+
+def fnv1a(data):
+    h = 2166136261
+    for b in data:
+        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+def record(seq, topic, body, meta):
+    payload = topic + body + meta
+    return struct.pack("<IQIIII", 0x314A5251, seq, len(topic), len(body), len(meta), fnv1a(payload)) + payload
+
+
+def journal_reader():
+    one = record(1, b"qq.GROUP_AT_MESSAGE_CREATE", b'{"op":0,"d":{}}', b'{"relay_seq":1}')
+    two = record(2, b"qq.READY", b"{}", b"")
+    write("journal_reader", "two-records", one + two)
+    write("journal_reader", "torn-tail", one + two[:-3])
+    write("journal_reader", "torn-header", one + two[:10])
+    write("journal_reader", "bad-checksum", one[:-1] + b"X" + two)
+    write("journal_reader", "empty-record", record(7, b"", b"", b""))
+    write("journal_reader", "huge-sizes", struct.pack("<IQIIII", 0x314A5251, 3, 0xFFFFFFFF, 0xFFFFFFFF, 5, 0))
+    write("journal_reader", "wrong-magic", b"QRJ2" + one[4:])
+
+
+def state_decoder():
+    good = ('{"format":"qq-gateway-relay-state","version":1,"app_id":"102000000","saved_at_us":1725442341000000,'
+            '"relay_seq":42,"relay_seq_reserved":1042,"shards":[\n'
+            '{"shard":[0,2],"session_id":"082ee18c-0be3-491b-9d8b-fbd95c51673a","seq":7},\n'
+            '{"shard":[1,2],"session_id":"s\\u00e9\\"ssion","seq":0}]}\n')
+    write("state_decoder", "two-shards", good)
+    write("state_decoder", "no-shards",
+          '{"format":"qq-gateway-relay-state","version":1,"app_id":"102000000","saved_at_us":0,'
+          '"relay_seq":0,"shards":[]}')
+    write("state_decoder", "other-bot", good.replace("102000000", "1"))
+    write("state_decoder", "version-2", good.replace('"version":1', '"version":2'))
+    write("state_decoder", "reserved-below", good.replace("1042", "1"))
+    write("state_decoder", "duplicate-shard", good.replace("[1,2]", "[0,2]"))
+    write("state_decoder", "mixed-layouts", good.replace("[1,2]", "[1,3]"))
+    write("state_decoder", "torn", good[:100])
+    write("state_decoder", "negative-seq", good.replace('"seq":7', '"seq":-7'))
+
+
+def config_loader():
+    full = open(os.path.join(CONFIGS, "full.toml")).read()
+    rest = full[full.index("[gateway]"):]
+    head = '[bot]\napp_id = "102000123"\nintents = ["GUILDS"]\n'
+    for form in range(32):
+        write("config_loader", f"full-form-{form}", bytes([form]) + b"\0\0\0" + rest.encode())
+    write("config_loader", "secret-then-app-id", bytes([0]) + b"\0ab\0cd\0app_id = \"1\"\nintents = 1\n")
+    write("config_loader", "bad-escape-in-secret", bytes([0]) + b"\0\\q\0\0" + head.encode())
+    write("config_loader", "newline-in-secret", bytes([0]) + b"\0a\nb\0\0")
+    write("config_loader", "multiline-bad-escape", bytes([4]) + b"\0line1\n\\q\0\n\0")
+    write("config_loader", "secret-not-a-string", bytes([24]) + b"\0\0\"\0" + head.encode())
+    write("config_loader", "typo-key", bytes([0]) + b"\0\0\0client_secrt = \"x\"\n")
+    write("config_loader", "unterminated", bytes([0]) + b"\0\0\0\n" + b"x = \"")
+    write("config_loader", "integer-overflow-near",
+          bytes([8]) + b"\0\0\0\n[gateway]\nshards = 123456789012345678901234567890\n")
+
+
+if __name__ == "__main__":
+    frame_reader()
+    upgrade_response()
+    frame_decoder()
+    webhook_handler()
+    replay_request()
+    journal_reader()
+    state_decoder()
+    config_loader()
