@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
 echo "== clang-format"
-mapfile -t sources < <(git ls-files 'daemon/*.cpp' 'daemon/*.hpp' 'tests/*.cpp' 'tests/*.hpp' 2>/dev/null || true)
+mapfile -t sources < <(git ls-files 'daemon/*.cpp' 'daemon/*.hpp' 'simulator/*.cpp' 'simulator/*.hpp' 'tests/*.cpp' 'tests/*.hpp' 2>/dev/null || true)
 if ((${#sources[@]})); then
   clang-format --dry-run --Werror "${sources[@]}"
 fi
