@@ -93,30 +93,54 @@ bool decode_segment(std::string_view data, const std::function<void(const Retain
   return true;
 }
 
-Journal::Journal(std::string directory, std::size_t max_bytes, std::size_t segment_bytes)
+Journal::Journal(std::string directory, std::size_t max_bytes, std::size_t segment_bytes,
+                 std::size_t max_queued_bytes)
     : m_directory(std::move(directory)),
       m_max_bytes(max_bytes),
-      m_segment_bytes(std::max<std::size_t>(std::min(segment_bytes, max_bytes / 4), 4096)) {
+      m_segment_bytes(std::max<std::size_t>(std::min(segment_bytes, max_bytes / 4), 4096)),
+      m_max_queued_bytes(max_queued_bytes) {
   std::error_code error;
   fs::create_directories(m_directory, error);
+  m_writer = std::thread([this] { run_writer(); });
 }
 
 Journal::~Journal() {
   flush(true);
+  {
+    const std::lock_guard lock(m_mutex);
+    m_stop = true;
+  }
+  m_wake.notify_one();
+  m_writer.join();
   if (m_fd >= 0) {
     ::close(m_fd);
   }
+}
+
+JournalCounters Journal::counters() const {
+  const std::lock_guard lock(m_mutex);
+  JournalCounters counters = m_counters;
+  counters.records_written = m_records_written;
+  return counters;
+}
+
+std::string Journal::last_error() const {
+  const std::lock_guard lock(m_mutex);
+  return m_last_error;
 }
 
 void Journal::load(const std::function<void(const RetainedMessage&)>& sink) {
   for (const fs::path& path : segments(m_directory)) {
     std::ifstream in(path, std::ios::binary);
     const std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const bool intact = decode_segment(data, [this, &sink](const RetainedMessage& message) {
+    std::uint64_t loaded = 0;
+    const bool intact = decode_segment(data, [this, &sink, &loaded](const RetainedMessage& message) {
       m_last_loaded = std::max(m_last_loaded, message.relay_seq);
       sink(message);
-      ++m_counters.records_loaded;
+      ++loaded;
     });
+    const std::lock_guard lock(m_mutex);
+    m_counters.records_loaded += loaded;
     if (!intact) {
       ++m_counters.damaged_segments;  // torn by a crash: what follows in this segment is lost
     }
@@ -129,7 +153,59 @@ void Journal::append(std::uint64_t relay_seq, std::string_view topic, std::strin
     m_buffer_first_seq = relay_seq;
   }
   append_record(m_buffer, relay_seq, topic, body, metadata);
-  ++m_counters.records_written;
+  ++m_records_written;
+}
+
+void Journal::flush(bool sync) {
+  std::unique_lock lock(m_mutex);
+  if (!m_buffer.empty()) {
+    if (m_queued_bytes + m_buffer.size() > m_max_queued_bytes) {
+      // The disk has not kept up with this much: drop rather than grow without bound. The live stream is not
+      // affected; only catch-up across a restart misses these messages.
+      ++m_counters.batches_dropped;
+      ++m_counters.write_failures;
+      m_last_error = fmt::format("the disk in {} is too slow: {} bytes were still waiting to be written",
+                                 m_directory, m_queued_bytes);
+    } else {
+      m_queued_bytes += m_buffer.size();
+      m_queue.push_back(Batch{m_buffer_first_seq, std::move(m_buffer)});
+    }
+    m_buffer.clear();
+  }
+  if (sync) {
+    m_sync_requested = true;
+    m_wake.notify_one();
+    m_idle.wait(lock, [this] { return m_queue.empty() && !m_writing && !m_sync_requested; });
+  } else if (!m_queue.empty()) {
+    m_wake.notify_one();
+  }
+}
+
+void Journal::run_writer() {
+  std::unique_lock lock(m_mutex);
+  while (true) {
+    m_wake.wait(lock, [this] { return m_stop || !m_queue.empty() || m_sync_requested; });
+    if (!m_queue.empty()) {
+      const Batch batch = std::move(m_queue.front());
+      m_queue.pop_front();
+      m_queued_bytes -= batch.bytes.size();
+      m_writing = true;
+      lock.unlock();
+      write_batch(batch);
+      lock.lock();
+      m_writing = false;
+    } else if (m_sync_requested) {
+      lock.unlock();
+      if (m_fd >= 0) {
+        ::fsync(m_fd);
+      }
+      lock.lock();
+      m_sync_requested = false;
+      m_idle.notify_all();
+    } else if (m_stop) {
+      return;
+    }
+  }
 }
 
 void Journal::open_segment(std::uint64_t first_seq) {
@@ -144,26 +220,21 @@ void Journal::open_segment(std::uint64_t first_seq) {
   m_fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   m_segment_size = 0;
   if (m_fd < 0) {
+    const std::lock_guard lock(m_mutex);
     m_last_error = fmt::format("cannot create {}: {}", path, std::strerror(errno));
   }
 }
 
-void Journal::flush(bool sync) {
-  if (m_buffer.empty()) {
-    if (sync && m_fd >= 0) {
-      ::fsync(m_fd);
-    }
-    return;
-  }
+void Journal::write_batch(const Batch& batch) {
   if (m_fd < 0 || m_segment_size >= m_segment_bytes) {
-    open_segment(m_buffer_first_seq);
+    open_segment(batch.first_seq);
   }
   if (m_fd < 0) {
-    ++m_counters.write_failures;
-    m_buffer.clear();  // the stream goes on; only catch-up across a restart loses these
+    const std::lock_guard lock(m_mutex);
+    ++m_counters.write_failures;  // the stream goes on; only catch-up across a restart loses these
     return;
   }
-  std::string_view rest = m_buffer;
+  std::string_view rest = batch.bytes;
   while (!rest.empty()) {
     const ssize_t written = ::write(m_fd, rest.data(), rest.size());
     if (written < 0) {
@@ -177,22 +248,22 @@ void Journal::flush(bool sync) {
   if (!rest.empty()) {
     // Cut the partial batch off again, and start a new segment next time, so that no torn record ends up in
     // the middle of a segment with whole ones after it.
-    m_last_error = fmt::format("cannot write to the journal in {}: {}", m_directory, std::strerror(errno));
-    ++m_counters.write_failures;
+    const int error = errno;
     if (::ftruncate(m_fd, static_cast<off_t>(m_segment_size)) != 0) {
       m_segment_size = m_segment_bytes;  // force a new segment
     }
     ::close(m_fd);
     m_fd = -1;
-    m_buffer.clear();
+    const std::lock_guard lock(m_mutex);
+    m_last_error = fmt::format("cannot write to the journal in {}: {}", m_directory, std::strerror(error));
+    ++m_counters.write_failures;
     return;
   }
-  m_last_error.clear();
-  m_counters.bytes_written += m_buffer.size();
-  m_segment_size += m_buffer.size();
-  m_buffer.clear();
-  if (sync) {
-    ::fsync(m_fd);
+  m_segment_size += batch.bytes.size();
+  {
+    const std::lock_guard lock(m_mutex);
+    m_last_error.clear();
+    m_counters.bytes_written += batch.bytes.size();
   }
   prune();
 }

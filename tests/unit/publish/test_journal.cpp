@@ -106,3 +106,37 @@ TEST_CASE("old segments are deleted beyond the size limit") {
     CHECK(loaded[i].relay_seq == loaded[i - 1].relay_seq + 1);
   }
 }
+
+TEST_CASE("flush hands the batch to the writer thread, flush(true) returns once it is on disk") {
+  TempDir dir;
+  Journal journal(dir.path.string(), 1 << 30);
+  for (std::uint64_t seq = 1; seq <= 1000; ++seq) {
+    journal.append(seq, "T", std::string(200, 'x'), "{}");
+    if (seq % 100 == 0) {
+      journal.flush();
+    }
+  }
+  journal.flush(true);
+  CHECK(journal.counters().bytes_written > 1000 * 200);
+  CHECK(journal.counters().write_failures == 0);
+  // Another reader sees every record now, while this journal is still open.
+  const auto loaded = load(dir.path.string());
+  REQUIRE(loaded.size() == 1000);
+  CHECK(loaded.back().relay_seq == 1000);
+}
+
+TEST_CASE("a batch past what may wait for the writer is dropped and counted, not queued") {
+  TempDir dir;
+  Journal journal(dir.path.string(), 1 << 30, 16 << 20, 1024);
+  journal.append(1, "T", std::string(2000, 'x'), "{}");
+  journal.flush();
+  CHECK(journal.counters().batches_dropped == 1);
+  CHECK(journal.last_error().find("too slow") != std::string::npos);
+  journal.append(2, "T", "small", "{}");
+  journal.flush(true);
+  CHECK(journal.counters().batches_dropped == 1);
+  CHECK(journal.last_error().empty());
+  const auto loaded = load(dir.path.string());
+  REQUIRE(loaded.size() == 1);
+  CHECK(loaded[0].relay_seq == 2);
+}
