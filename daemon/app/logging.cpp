@@ -28,15 +28,14 @@ class JournalPrefixFlag final : public spdlog::custom_flag_formatter {
   }
 };
 
-// The message as a JSON string, quotes included. A message can carry a peer's bytes (a close reason), so a
-// byte that is not part of well-formed UTF-8 becomes U+FFFD: every line stays valid JSON.
+// The message as a JSON string, quotes included. A message can carry a peer's bytes (a close reason);
+// append_json_string turns a byte that is not part of well-formed UTF-8 into U+FFFD, so every line stays valid
+// JSON.
 class JsonMessageFlag final : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
-    m_valid.clear();
-    util::append_valid_utf8(m_valid, std::string_view(msg.payload.data(), msg.payload.size()));
     m_text.clear();
-    util::append_json_string(m_text, m_valid);
+    util::append_json_string(m_text, std::string_view(msg.payload.data(), msg.payload.size()));
     dest.append(m_text.data(), m_text.data() + m_text.size());
   }
   std::unique_ptr<custom_flag_formatter> clone() const override {
@@ -44,7 +43,6 @@ class JsonMessageFlag final : public spdlog::custom_flag_formatter {
   }
 
  private:
-  std::string m_valid;
   std::string m_text;
 };
 
