@@ -29,8 +29,8 @@ class JournalPrefixFlag final : public spdlog::custom_flag_formatter {
 };
 
 // The message as a JSON string, quotes included. A message can carry a peer's bytes (a close reason);
-// append_json_string turns a byte that is not part of well-formed UTF-8 into U+FFFD, so every line stays valid
-// JSON.
+// append_json_string turns a byte that is not part of well-formed UTF-8 into U+FFFD, so every line stays
+// valid JSON.
 class JsonMessageFlag final : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {

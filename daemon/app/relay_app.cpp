@@ -48,7 +48,6 @@ int exit_code_for(gateway::StopCategory category) {
 }
 
 // relay_seq numbers reserved in the state file at a time; a crash costs at most this many unused numbers.
-constexpr std::uint64_t k_relay_seq_block = 10'000;
 // glibc keeps freed memory in its heap, resident: the buffers of large messages, and what TLS handshakes and
 // session starts allocate for a moment. malloc_trim gives the free pages back once these have stopped for
 // this long, so that shards are small again when idle. Never while they keep coming: the pages would be
@@ -213,28 +212,13 @@ void RelayApp::after_publish(std::size_t body_bytes) {
 }
 
 void RelayApp::reserve_relay_seqs() {
-  const std::uint64_t last = m_publisher->last_relay_seq();
-  if (m_reservation_ticket != 0 && m_state->written(m_reservation_ticket)) {
-    m_durable_relay_seq = m_reserved_relay_seq;
-    m_reservation_ticket = 0;
-  }
-  if (last + k_relay_seq_block / 2 >= m_reserved_relay_seq) {
-    // Half a block ahead, in the background: normally on disk long before it is needed.
-    m_reserved_relay_seq = last + k_relay_seq_block;
-    m_reservation_ticket = m_state->save_soon();
-  }
-  if (last + 1 >= m_durable_relay_seq) {
-    // The next number would be beyond what the disk promises (the first message, or a disk slower than half a
-    // block of messages): wait for the write rather than risk reusing numbers after a crash.
-    if (m_state->save_now()) {
-      m_durable_relay_seq = m_reserved_relay_seq;
-      m_reservation_ticket = 0;
-    } else if (!m_reservation_warned) {
-      m_reservation_warned = true;
-      spdlog::critical(
-          "cannot save the relay_seq reservation in {}: after a crash, relay_seq numbers may be used twice",
-          m_state->path());
-    }
+  if (m_relay_seqs.after_publish(m_publisher->last_relay_seq(), *m_state) ==
+          publish::SeqReservation::Outcome::not_durable &&
+      !m_reservation_warned) {
+    m_reservation_warned = true;
+    spdlog::critical(
+        "cannot save the relay_seq reservation in {}: after a crash, relay_seq numbers may be used twice",
+        m_state->path());
   }
 }
 
@@ -467,7 +451,7 @@ state::SavedState RelayApp::snapshot() const {
   saved.app_id = m_config.bot.app_id;
   saved.saved_at_us = util::unix_micros_now();
   saved.relay_seq = m_publisher->last_relay_seq();
-  saved.relay_seq_reserved = m_stopped_cleanly ? saved.relay_seq : m_reserved_relay_seq;
+  saved.relay_seq_reserved = m_stopped_cleanly ? saved.relay_seq : m_relay_seqs.reserved();
   if (m_gateway) {
     for (auto& position : m_gateway->positions()) {
       saved.shards.push_back(state::SavedShard{position.shard.index, position.shard.count,

@@ -17,6 +17,7 @@
 #include "publish/recent_ids.hpp"
 #include "publish/replay_server.hpp"
 #include "publish/retention.hpp"
+#include "publish/seq_reservation.hpp"
 #include "publish/zmq_publisher.hpp"
 
 namespace relay::app {
@@ -76,9 +77,7 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
   InvalidInput m_invalid_input;
   std::unique_ptr<ServiceNotifier> m_service;
   std::string service_status() const;
-  std::uint64_t m_reserved_relay_seq = 0;  // the reservation being written
-  std::uint64_t m_durable_relay_seq = 0;   // the reservation known to be on disk
-  std::uint64_t m_reservation_ticket = 0;
+  publish::SeqReservation m_relay_seqs;
   bool m_reservation_warned = false;
   bool m_stopped_cleanly = false;
   std::unique_ptr<publish::Retention> m_retention;

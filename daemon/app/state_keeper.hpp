@@ -6,6 +6,7 @@
 #include <string>
 
 #include "ingress/event_loop.hpp"
+#include "publish/seq_reservation.hpp"
 #include "state/state_file.hpp"
 #include "state/state_writer.hpp"
 
@@ -14,7 +15,7 @@ namespace relay::app {
 // Keeps relay-state.json in step with what was published: read once at start, rewritten at most once per
 // save interval while positions move (nothing is written while idle), and written synchronously on a
 // graceful stop so that a restart resumes from the exact positions.
-class StateKeeper {
+class StateKeeper final : public publish::ReservationStore {
  public:
   using Snapshot = std::function<state::SavedState()>;
 
@@ -28,10 +29,10 @@ class StateKeeper {
   // Positions moved: schedule a write within the save interval.
   void mark_changed();
   // Writes the current positions now, without waiting for the disk; written(ticket) tells when it landed.
-  std::uint64_t save_soon();
-  bool written(std::uint64_t ticket) const { return m_writer->written(ticket); }
+  std::uint64_t save_soon() override;
+  bool written(std::uint64_t ticket) const override { return m_writer->written(ticket); }
   // Writes the current positions and waits until they are on disk; false if that failed.
-  bool save_now();
+  bool save_now() override;
 
   state::WriterCounters counters() const { return m_writer->counters(); }
   const std::string& path() const { return m_path; }
