@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <chrono>
+
 #include <zmq.hpp>
 
 #include "publish/curve.hpp"
@@ -26,7 +28,8 @@ bool receives(ZmqPublisher& publisher, zmq::socket_t& sub) {
     if (sub.recv(frame, zmq::recv_flags::dontwait)) {
       return true;
     }
-    zmq_poll(nullptr, 0, 10);
+    zmq::pollitem_t readable{sub.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&readable, 1, std::chrono::milliseconds(10));  // back at once when something arrives
   }
   return false;
 }
