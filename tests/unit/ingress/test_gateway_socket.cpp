@@ -5,17 +5,22 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "../support/wait_until.hpp"
 #include "../websocket/server_frames.hpp"
 #include "ingress/event_loop.hpp"
 #include "ingress/gateway_socket.hpp"
@@ -38,7 +43,10 @@ struct ServerFrame {
   }
 };
 
-// One listening socket; the script accepts one connection and talks to it with blocking calls.
+// One listening socket; the script accepts one connection and talks to it with blocking calls, each bounded:
+// accept() waits at most k_wait_limit for the client (poll first), recv() and send() time out after as long
+// (SO_RCVTIMEO, SO_SNDTIMEO). The script runs on its own thread, where Catch2 must not be called: what ran
+// out is kept in failure(), which each test checks after joining the thread.
 class ScriptedServer {
  public:
   ScriptedServer() {
@@ -63,10 +71,26 @@ class ScriptedServer {
 
   int port() const { return m_port; }
 
+  // Empty unless a blocking call ran out of time or failed.
+  std::string failure() const {
+    const std::lock_guard<std::mutex> lock(m_failure_mutex);
+    return m_failure;
+  }
+
   void accept_connection() {
+    if (!test::wait_for_fd(m_listener, POLLIN)) {
+      fail("accept: no client connected within " + std::to_string(test::k_wait_limit.count()) + " ms");
+      return;
+    }
     m_connection = ::accept(m_listener, nullptr, nullptr);
-    timeval timeout{5, 0};
+    if (m_connection < 0) {
+      fail(std::string("accept: ") + std::strerror(errno));
+      return;
+    }
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(test::k_wait_limit);
+    const timeval timeout{static_cast<time_t>(seconds.count()), 0};
     ::setsockopt(m_connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    ::setsockopt(m_connection, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
   }
 
   // The upgrade request, up to and including the blank line.
@@ -74,7 +98,7 @@ class ScriptedServer {
     std::string request;
     while (request.find("\r\n\r\n") == std::string::npos) {
       char c = 0;
-      if (::recv(m_connection, &c, 1, 0) != 1) {
+      if (!receive("the upgrade request", &c, 1)) {
         break;
       }
       request += c;
@@ -87,6 +111,7 @@ class ScriptedServer {
     while (sent < bytes.size()) {
       const ssize_t n = ::send(m_connection, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
       if (n <= 0) {
+        fail(std::string("send: ") + (n < 0 && errno == EAGAIN ? "timed out" : std::strerror(errno)));
         return;
       }
       sent += static_cast<std::size_t>(n);
@@ -129,21 +154,83 @@ class ScriptedServer {
   // True once the client has closed the TCP connection (within the receive timeout).
   bool sees_end_of_stream() {
     char c = 0;
-    return ::recv(m_connection, &c, 1, 0) == 0;
+    const ssize_t n = ::recv(m_connection, &c, 1, 0);
+    if (n < 0 && errno == EAGAIN) {
+      fail("recv: the client kept the connection open for " + std::to_string(test::k_wait_limit.count()) +
+           " ms");
+    }
+    return n == 0;
+  }
+
+  // Waits until the client's side of the connection has read everything sent so far (or the limit passes):
+  // the client runs in this process, so its receive queue can be looked at directly.
+  void wait_until_client_read() {
+    const int client = client_descriptor();
+    if (client < 0) {
+      fail("the client's end of the connection is not a descriptor of this process");
+      return;
+    }
+    const bool drained = test::wait_until([&] {
+      int unread = 0;
+      return ::ioctl(client, FIONREAD, &unread) != 0 || unread == 0;
+    });
+    if (!drained) {
+      fail("the client did not read what was sent within " + std::to_string(test::k_wait_limit.count()) +
+           " ms");
+    }
   }
 
  private:
   bool read_exactly(unsigned char* out, std::size_t size) {
     std::size_t got = 0;
     while (got < size) {
-      const ssize_t n = ::recv(m_connection, out + got, size - got, 0);
-      if (n <= 0) {
+      if (!receive("a frame", out + got, size - got, &got)) {
         return false;
       }
-      got += static_cast<std::size_t>(n);
     }
     return true;
   }
+
+  // One recv(), bounded by SO_RCVTIMEO; false at the end of the stream, on a timeout (a failure) or an error.
+  bool receive(const char* what, void* out, std::size_t size, std::size_t* got = nullptr) {
+    const ssize_t n = ::recv(m_connection, out, size, 0);
+    if (n < 0) {
+      fail(std::string("recv (") + what + "): " + (errno == EAGAIN ? "timed out" : std::strerror(errno)));
+    }
+    if (n > 0 && got != nullptr) {
+      *got += static_cast<std::size_t>(n);
+    }
+    return n > 0;
+  }
+
+  // The descriptor at the client's end of the accepted connection, or -1.
+  int client_descriptor() const {
+    sockaddr_storage peer{};
+    socklen_t peer_size = sizeof peer;
+    if (::getpeername(m_connection, reinterpret_cast<sockaddr*>(&peer), &peer_size) != 0) {
+      return -1;
+    }
+    for (int fd = 0; fd < 1024; ++fd) {
+      sockaddr_storage local{};
+      socklen_t local_size = sizeof local;
+      if (fd != m_connection && fd != m_listener &&
+          ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_size) == 0 &&
+          local_size == peer_size && std::memcmp(&local, &peer, peer_size) == 0) {
+        return fd;
+      }
+    }
+    return -1;
+  }
+
+  void fail(const std::string& what) {
+    const std::lock_guard<std::mutex> lock(m_failure_mutex);
+    if (m_failure.empty()) {
+      m_failure = what;
+    }
+  }
+
+  mutable std::mutex m_failure_mutex;
+  std::string m_failure;
 
   int m_listener = -1;
   int m_connection = -1;
@@ -234,7 +321,7 @@ TEST_CASE("the socket upgrades, joins messages, answers pings, sends masked fram
         frame(0x1, std::string(40'000, 'a'), false) + frame(0x0, std::string(30'000, 'b'));
     for (std::size_t at = 0; at < big.size(); at += 9'999) {
       server.write(big.substr(at, 9'999));
-      std::this_thread::sleep_for(2ms);
+      server.wait_until_client_read();  // so that the client sees each piece on its own
     }
     server.write(frame(0x9, "are you there"));
     pong = server.read_frame();
@@ -253,6 +340,8 @@ TEST_CASE("the socket upgrades, joins messages, answers pings, sends masked fram
   };
   run_until(loop, [&] { return script_done && handler.closed_code != 0; });
   script.join();
+  INFO("the scripted server: " << server.failure());
+  REQUIRE(server.failure().empty());
 
   REQUIRE(request.rfind("GET /websocket?v=1 HTTP/1.1\r\n", 0) == 0);
   REQUIRE(header_value(request, "Host") == "127.0.0.1:" + std::to_string(server.port()));
@@ -293,6 +382,8 @@ TEST_CASE("close() sends a close frame with its code and ends the connection onc
   handler.on_each_message = [&](const std::string&) { socket.close(4000, "connection replaced"); };
   run_until(loop, [&] { return script_done && socket.finished(); });
   script.join();
+  INFO("the scripted server: " << server.failure());
+  REQUIRE(server.failure().empty());
 
   REQUIRE(close_frame_seen.opcode == 0x8);
   REQUIRE(close_frame_seen.masked);
@@ -326,6 +417,8 @@ TEST_CASE("a refused upgrade and a protocol violation are reported, the violatio
   ingress::GatewaySocket socket(loop, url_of(server), 1 << 20, handler);
   run_until(loop, [&] { return script_done && handler.closed_code != 0; });
   script.join();
+  INFO("the scripted server: " << server.failure());
+  REQUIRE(server.failure().empty());
 
   if (refuse) {
     REQUIRE_FALSE(handler.opened);
@@ -358,6 +451,8 @@ TEST_CASE("a server that never answers the upgrade is given up after the setup t
   run_until(loop, [&] { return script_done && handler.closed_code != 0; });
   const auto waited = std::chrono::steady_clock::now() - started;
   script.join();
+  INFO("the scripted server: " << server.failure());
+  REQUIRE(server.failure().empty());
 
   REQUIRE(handler.closed_code == 1006);
   REQUIRE(handler.closed_reason == "connect failed: timed out waiting for the upgrade answer (300 ms)");
@@ -400,6 +495,8 @@ TEST_CASE(
   ingress::GatewaySocket socket(loop, url_of(server), 1 << 20, handler);
   run_until(loop, [&] { return script_done && handler.closed_code != 0 && socket.finished(); });
   script.join();
+  INFO("the scripted server: " << server.failure());
+  REQUIRE(server.failure().empty());
 
   INFO("reported " << handler.closed_code << " (" << handler.closed_reason << ")");
   REQUIRE(handler.messages.empty());

@@ -1,17 +1,17 @@
-#include <chrono>
 #include <string>
-#include <thread>
 
 #include <simdjson.h>
 #include <catch2/catch.hpp>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "../support/wait_until.hpp"
 #include "publish/replay_server.hpp"
 #include "publish/retention.hpp"
 
 using relay::publish::ReplayServer;
 using relay::publish::Retention;
+using relay::test::wait_until;
 
 namespace {
 
@@ -28,21 +28,19 @@ std::vector<std::string> ask(zmq::socket_t& client, ReplayServer& server,
     client.send(zmq::buffer(request[i]),
                 i + 1 < request.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
   }
-  std::vector<std::string> frames;
-  for (int attempt = 0; attempt < 500; ++attempt) {
+  zmq::message_t frame;
+  const bool answered = wait_until([&] {
     server.on_readable();
-    zmq::message_t frame;
-    if (client.recv(frame, zmq::recv_flags::dontwait)) {
-      frames.push_back(frame.to_string());
-      while (frame.more()) {
-        REQUIRE(client.recv(frame));
-        frames.push_back(frame.to_string());
-      }
-      return frames;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    return client.recv(frame, zmq::recv_flags::dontwait).has_value();
+  });
+  if (!answered) {
+    FAIL("no answer within " << relay::test::k_wait_limit.count() << " ms");
   }
-  FAIL("no answer");
+  std::vector<std::string> frames{frame.to_string()};
+  while (frame.more()) {
+    REQUIRE(client.recv(frame, zmq::recv_flags::dontwait));  // the frames of a message arrive together
+    frames.push_back(frame.to_string());
+  }
   return frames;
 }
 
@@ -136,7 +134,8 @@ TEST_CASE("one readable signal answers every request already queued") {
     clients.back().connect("inproc://replay-drain");
     clients.back().send(zmq::str_buffer(R"({"since":0,"max":1})"));
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // all three are queued at the server
+  // inproc: each send has queued its request and told the server's mailbox; the descriptor signals once.
+  REQUIRE(relay::test::wait_for_fd(server.fd(), POLLIN));
   REQUIRE_FALSE(server.on_readable());
   for (auto& client : clients) {
     zmq::message_t header;
@@ -163,12 +162,12 @@ namespace {
 // Serves until `client` has an answer waiting; returns its frames without the DEALER's empty delimiter.
 std::vector<zmq::message_t> next_answer(zmq::socket_t& client, ReplayServer& server) {
   std::vector<zmq::message_t> frames;
-  for (int attempt = 0; attempt < 500 && frames.empty(); ++attempt) {
+  const bool answered = wait_until([&] {
     server.on_readable();
-    if (!zmq::recv_multipart(client, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-  }
+    return zmq::recv_multipart(client, std::back_inserter(frames), zmq::recv_flags::dontwait).has_value();
+  });
+  INFO("an answer within " << relay::test::k_wait_limit.count() << " ms");
+  REQUIRE(answered);
   REQUIRE(frames.size() >= 2);
   frames.erase(frames.begin());
   return frames;
@@ -200,10 +199,10 @@ TEST_CASE("replies a client has not read count against its budget and the total,
       client.send(zmq::str_buffer(""), zmq::send_flags::sndmore);
       client.send(zmq::str_buffer(R"({"since":0,"max":10000})"));
     }
-    for (int attempt = 0; attempt < 100 && server.counters().requests < wanted; ++attempt) {
+    wait_until([&] {
       server.on_readable();
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
+      return server.counters().requests >= wanted;
+    });
   };
   ask_all(clients[0], 5);
   REQUIRE(server.counters().requests == 5);
@@ -272,10 +271,10 @@ TEST_CASE("answers to a client whose queue is full are dropped and counted, not 
   for (int i = 0; i < k_requests; ++i) {
     client.send(zmq::str_buffer("not json"));
   }
-  for (int attempt = 0; attempt < 200 && server.counters().requests < k_requests; ++attempt) {
+  wait_until([&] {
     server.on_readable();
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
+    return server.counters().requests >= k_requests;
+  });
   REQUIRE(server.counters().requests == k_requests);
   REQUIRE(server.counters().peer_full > 0);
   REQUIRE(server.counters().peer_full < k_requests);

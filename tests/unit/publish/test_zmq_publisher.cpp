@@ -21,12 +21,13 @@ TEST_CASE("the publisher sends three frames per message over a real socket, numb
   zmq::context_t context;
   zmq::socket_t sub(context, zmq::socket_type::sub);
   sub.set(zmq::sockopt::subscribe, "qq.");
-  sub.set(zmq::sockopt::rcvtimeo, 200);
+  sub.set(zmq::sockopt::rcvtimeo, 20);
   sub.connect(endpoint);
 
-  // PUB/SUB joins asynchronously: publish until the subscriber sees something, then check the numbering.
+  // PUB/SUB joins asynchronously: publish until the subscriber sees something (for up to 5 s), then check
+  // the numbering.
   std::vector<zmq::message_t> frames;
-  for (int attempt = 0; attempt < 50 && frames.empty(); ++attempt) {
+  for (int attempt = 0; attempt < 250 && frames.empty(); ++attempt) {
     publisher.publish("AT_MESSAGE_CREATE", R"({"op":0})", MessageInfo{});
     publisher.flush();
     zmq::message_t first;
@@ -55,19 +56,31 @@ struct Subscribed {
 
   explicit Subscribed(PublisherSettings settings) : publisher(std::move(settings)) {
     sub.set(zmq::sockopt::subscribe, "");
-    sub.set(zmq::sockopt::rcvtimeo, 200);
+    // PUB/SUB joins asynchronously: probe (for up to 5 s) until the subscription has reached the publisher.
+    sub.set(zmq::sockopt::rcvtimeo, 20);
     sub.connect(publisher.bound_endpoints().at(0));
-    // PUB/SUB joins asynchronously: probe until the subscription has reached the publisher.
-    for (int attempt = 0; attempt < 50; ++attempt) {
+    for (int attempt = 0; attempt < 250; ++attempt) {
       publisher.publish("probe", "{}", MessageInfo{});
       publisher.flush();
       if (receive_body()) {
-        while (receive_body()) {
-        }
+        // From here on, a message not received within 200 ms counts as not sent.
+        sub.set(zmq::sockopt::rcvtimeo, 200);
+        drain_probes();
         return;
       }
     }
     FAIL("the subscriber never joined");
+  }
+
+  // Reads up to a marker published after the probes: in order on one connection, so none is left after it.
+  void drain_probes() {
+    publisher.publish("probe", "joined", MessageInfo{});
+    publisher.flush();
+    for (auto body = receive_body(); body != "joined"; body = receive_body()) {
+      if (!body) {
+        FAIL("the marker after the probes never arrived");
+      }
+    }
   }
 
   // The body of the next message, or nothing within the receive timeout.
