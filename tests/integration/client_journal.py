@@ -40,8 +40,10 @@ def wait_started(sim, journal, timeout=20):
     just restarted) may not have joined yet, and a single event sent too early would be lost to it."""
     def started():
         sim.post("/_sim/send", {"shard": 0, "t": "START", "d": {}})
-        time.sleep(0.3)
-        return journal_lines(journal)
+        try:  # each START gets 0.3 s to show up before the next one is sent
+            return wait_for(lambda: journal_lines(journal), 0.3, "a START")
+        except AssertionError:
+            return []
     wait_for(started, timeout, f"a client to journal its first event in {journal}")
 
 
@@ -82,6 +84,8 @@ def flood_a_slow_client(sim, journal, count=3000):
     base = generated_on_shard_0(sim)
     sim.post("/_sim/generate", {"count": count, "rate": 0})
     wait_for(lambda: generated_on_shard_0(sim) == base + count, 30, f"{count} more generated")
+    # Part of the scenario, not a wait for a result: the slow client drains its full queue for a moment, so that
+    # PUB does not drop the END too (a client that never sees a later message cannot notice the gap).
     time.sleep(0.5)
     sim.post("/_sim/send", {"shard": 0, "t": "END", "d": {}})
     wait_for(lambda: sum(l["topic"] == "END" for l in journal_lines(journal)) == 1, 60, "the slow END")
@@ -104,11 +108,13 @@ def kill_mid_stream_and_restart(sim, journal, start, while_down=None, count=3000
     first.wait()
     if while_down is not None:
         while_down()
-    time.sleep(1.0)  # events keep coming while it is down
+    # Events keep coming while it is down: a sixth of the stream more.
+    down_at = generated_on_shard_0(sim)
+    wait_for(lambda: generated_on_shard_0(sim) >= min(count, down_at + count // 6), 20, "events while it is down")
     second = start(journal)
     wait_for(lambda: generated_on_shard_0(sim) == count, 20, f"all {count} generated")
-    # A last event after the stream, so that a client which missed the tail notices the gap.
-    time.sleep(0.5)
+    # A last event after the stream (on the same shard, so after it), so that a client which missed the tail
+    # notices the gap.
     sim.post("/_sim/send", {"shard": 0, "t": "END", "d": {}})
     wait_for(lambda: any(l["topic"] == "END" for l in journal_lines(journal)), 20, "the END marker")
     expect_exactly_once(journal, 1, count)

@@ -12,6 +12,7 @@ import time
 import urllib.request
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 RELAY_BIN = os.environ.get("QQ_RELAY_BIN", "build/bin/qq-gateway-relay")
 SIM_BIN = os.environ.get("QQ_SIM_BIN", "build/bin/qq-gateway-sim")
@@ -134,6 +135,9 @@ class Subscriber:
         self.socket = self.context.socket(zmq.SUB)
         self.socket.setsockopt(zmq.SUBSCRIBE, topic)
         self.socket.setsockopt(zmq.RCVTIMEO, 100)
+        # Completed ZMTP handshakes, read on the caller's thread: a restarted relay's PUB is joined when it rises.
+        self.monitor = self.socket.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
+        self.handshakes = 0
         self.socket.connect(endpoint)
         self.messages = []
         self.lock = threading.Lock()
@@ -161,6 +165,17 @@ class Subscriber:
                 time.sleep(0.01)
         raise AssertionError("the subscriber never received a probe event")
 
+    def wait_handshakes(self, count, timeout):
+        """Waits until the subscriber has completed `count` handshakes with a publisher since it was created."""
+        deadline = time.monotonic() + timeout
+        while self.handshakes < count:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.monitor.poll(int(left * 1000)):
+                raise AssertionError(f"timed out after {timeout} s waiting for handshake {count} "
+                                     f"(have {self.handshakes})")
+            if recv_monitor_message(self.monitor)["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                self.handshakes += 1
+
     def snapshot(self):
         with self.lock:
             return list(self.messages)
@@ -181,6 +196,8 @@ class Subscriber:
     def close(self):
         self.running = False
         self.thread.join()
+        self.socket.disable_monitor()
+        self.monitor.close(0)
         self.socket.close(0)
         self.context.term()
 

@@ -216,21 +216,17 @@ def main():
             journal = f"{tmp}/{name}.jsonl"
             base = generated()
             proc = clients.start(CLIENT, pub_endpoint, replay_endpoint, journal, *curve)
-            time.sleep(1.0)
-
-            def started():
-                # Sent until one arrives: a relay that has just started may not be back on the gateway yet.
-                sim.post("/_sim/send", {"shard": 0, "t": "START", "d": {}})
-                time.sleep(0.3)
-                return journal_lines(journal)
-            wait_for(started, 10, "the client")
+            # START sent until one arrives: a relay that has just started may not be back on the gateway yet.
+            wait_started(sim, journal, 10)
             proc.kill()
             proc.wait()
             sim.post("/_sim/generate", {"count": 200, "rate": 0})
-            time.sleep(1.0)
+            wait_for(lambda: generated() == base + 200, 10, "200 events generated while the client is down")
             proc = clients.start(CLIENT, pub_endpoint, replay_endpoint, journal, *curve)
             wait_for(lambda: len(generated_numbers(journal_lines(journal))) >= 200, 20, "200 events caught up")
-            time.sleep(0.2)  # and no more
+            # An END after them on the same shard: once it is journaled, any repeat would be too.
+            sim.post("/_sim/send", {"shard": 0, "t": "END", "d": {}})
+            wait_for(lambda: any(l["topic"] == "END" for l in journal_lines(journal)), 10, "the END marker")
             numbers = generated_numbers(journal_lines(journal))
             expect(numbers == list(range(base + 1, base + 201)), f"{len(numbers)} of 200, first {numbers[:3]}")
             seqs = [l["relay_seq"] for l in journal_lines(journal)]

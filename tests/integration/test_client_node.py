@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 
 from harness import Checks, Relay, Sim, Subscriber, expect, relay_config, tear_down, wait_for, workdir
 from client_journal import (dash_keypair, flood_a_slow_client, generated_numbers, journal_lines, keygen,
@@ -86,7 +85,7 @@ def main():
             wait_started(sim, journal)
             kill(proc)
             sim.post("/_sim/generate", {"count": 200, "rate": 0})
-            time.sleep(1.0)
+            wait_for(lambda: generated() == base + 200, 10, "200 events generated while the client is down")
             proc = client(journal, *keys)
             wait_for(lambda: len(generated_numbers(journal_lines(journal))) >= 200, 20, "200 events caught up")
             kill(proc)

@@ -95,8 +95,11 @@ curve_authorized_keys = "authorized_keys"
                 wait_started(sim, journal)
                 proc.kill()
                 proc.wait()
+                base = sim.get("/_sim/state")["shards"][0]["generated"]
                 sim.post("/_sim/generate", {"count": 200, "rate": 0})
-                time.sleep(1.0)
+                # No subscriber of its own here: the events have left the simulator before the client restarts.
+                wait_for(lambda: sim.get("/_sim/state")["shards"][0]["generated"] == base + 200, 10,
+                         "200 events generated while the client is down")
                 proc = subprocess.Popen(["/usr/bin/python3", CLIENT, pub, replay, *args], stderr=subprocess.DEVNULL)
                 wait_for(lambda: sum('"C2C_MESSAGE_CREATE"' in line for line in open(journal)) == 200, 20,
                          "200 events caught up over CURVE")

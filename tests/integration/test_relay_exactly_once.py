@@ -46,12 +46,17 @@ def main():
         wait_for(lambda: any(s["state"] == state for s in subscriber.shard_states(shard)[states_before:]), 30,
                  f"shard {shard} {state} again")
 
-    def fault_in_flight(shard, fault, back_as="resumed", settle=0.3):
+    def wait_flowing(shard, count=30):
+        """Waits until `count` events of the burst just started have reached the subscriber: it is mid-stream."""
+        at_least = expected[shard] - BURST + count
+        wait_for(lambda: len(subscriber.seq_nos(shard)) >= at_least, 10, f"shard {shard}: {at_least} events")
+
+    def fault_in_flight(shard, fault, back_as="resumed"):
         """Injects `fault` while a burst is flowing; the relay must come back and lose nothing."""
         def run():
             before = len(subscriber.shard_states(shard))
             burst(shard)
-            time.sleep(settle)
+            wait_flowing(shard)
             sim.post("/_sim/fault", dict(fault, shard=shard))
             wait_back(shard, before, back_as)
             wait_delivered(shard)
@@ -97,31 +102,47 @@ def main():
         def sigterm_and_restart():
             for shard in range(SHARDS):
                 burst(shard)
-            time.sleep(0.5)
+            for shard in range(SHARDS):
+                wait_flowing(shard)
             started = time.monotonic()
             code = relays[-1].stop(10)
             took = time.monotonic() - started
             expect(code == 0, f"exit code {code}")
             expect(took < 5, f"SIGTERM took {took:.1f} s")
-            time.sleep(0.3)  # let the last messages reach the subscriber
             with open(os.path.join(state_dir, "relay-state.json")) as f:
                 saved = json.load(f)
-            last = {}
-            for _, _, meta in subscriber.events():
-                if meta["source"] == "gateway" and meta["seq"] is not None:
-                    last[meta["shard"][0]] = (meta["session_id"], meta["seq"])
             positions = {entry["shard"][0]: (entry["session_id"], entry["seq"]) for entry in saved["shards"]}
-            expect(positions == last, f"saved positions {positions} != last published {last}")
+
+            def last_published():
+                last = {}
+                for _, _, meta in subscriber.events():
+                    if meta["source"] == "gateway" and meta["seq"] is not None:
+                        last[meta["shard"][0]] = (meta["session_id"], meta["seq"])
+                return last
+            # The relay has exited; its last messages may still be on their way to the subscriber.
+            try:
+                wait_for(lambda: last_published() == positions, 5, "the saved positions to arrive")
+            except AssertionError:
+                expect(False, f"saved positions {positions} != last published {last_published()}")
             expect(saved["relay_seq"] == max(meta["relay_seq"] for _, _, meta in subscriber.events()),
                    "saved relay_seq is not the last one published")
             sim.post("/_sim/log/clear", {})
-            # Events keep going into the sessions' history while the relay is down. The simulator is frozen
-            # while the new relay starts, so that the subscriber has reconnected before anything is published.
-            time.sleep(0.5)
+            # Events keep going into the sessions' history while the relay is down: a few more per shard,
+            # all generated before the relay is back.
+            for shard in range(SHARDS):
+                sim.post("/_sim/generate", {"shard": shard, "count": 30, "rate": 300, "size": 300})
+                expected[shard] += 30
+            for shard in range(SHARDS):
+                wait_for(lambda: generated(shard) == expected[shard], 10,
+                         f"shard {shard} to generate {expected[shard]} while the relay is down")
+            # The simulator is frozen while the new relay starts, so that the subscriber has joined the new
+            # PUB socket (its second handshake) before anything is published.
             sim.pause()
-            relays.append(Relay(tmp, config, name="relay-restarted"))
-            time.sleep(1.5)
-            sim.resume()
+            try:
+                relays.append(Relay(tmp, config, name="relay-restarted"))
+                subscriber.wait_handshakes(2, 10)
+            finally:
+                sim.resume()
             for shard in range(SHARDS):
                 wait_delivered(shard)
                 expect(subscriber.seq_nos(shard) == list(range(1, expected[shard] + 1)),

@@ -207,7 +207,9 @@ def main():
             extra.append(Relay(f"{tmp}/third",
                                relay_config(small, f"ipc://{tmp}/third/relay.sock", f"{tmp}/third/state")))
             wait_for(lambda: ready_shards(small, 2) == [0, 1], 30, "both shards READY")
-            time.sleep(3.5)  # past reset_after
+            # The scenario itself, not a wait for a result: the relay's own reset_after timer (3 s from its
+            # /gateway/bot answer) must run out, and nothing outside the relay shows when it has.
+            time.sleep(3.5)
             small.post("/_sim/config", {"remaining": 1})  # the new day allows one start
             storm_us = now_us()
             small.post("/_sim/fault", {"kind": "invalid_session", "d": False})

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 
 import zmq
 
@@ -36,6 +35,14 @@ def main():
 
     def generated():
         return sim.get("/_sim/state")["shards"][0]["generated"]
+
+    def connection():
+        shards = sim.get("/_sim/state")["shards"]
+        return shards[0]["conn"] if shards and shards[0]["connected"] else None
+
+    def wait_reconnected(old):
+        """Waits until the shard is back on a connection other than `old` (the relay before the restart)."""
+        wait_for(lambda: connection() not in (None, old), 30, "the restarted relay's shard")
 
     class Closer:
         def close(self):
@@ -88,21 +95,23 @@ def main():
 
         def relay_seq_survives_restarts():
             before = max(m["relay_seq"] for _, _, m in watcher.events())
+            old = connection()
             expect(relays[-1].stop() == 0, "exit code")
             with open(f"{tmp}/state/relay-state.json") as f:
                 saved = json.load(f)
             expect(saved["relay_seq"] == saved["relay_seq_reserved"] >= before, f"after a clean stop: {saved}")
             relays.append(Relay(tmp, config, name="relay-2"))
-            time.sleep(1.0)
+            wait_reconnected(old)
             watcher.sync(sim)
             probes = [m["relay_seq"] for t, _, m in watcher.events() if t == "PROBE"]
             expect(probes[-1] > saved["relay_seq"], "relay_seq went back after a clean stop")
             expect(probes[-1] < saved["relay_seq"] + 100, "relay_seq jumped after a clean stop")
             last = max(m["relay_seq"] for _, _, m in watcher.events())
+            old = connection()
             relays[-1].proc.send_signal(signal.SIGKILL)
             relays[-1].proc.wait()
             relays.append(Relay(tmp, config, name="relay-3"))
-            time.sleep(1.0)
+            wait_reconnected(old)
             watcher.sync(sim)
             probes = [m["relay_seq"] for t, _, m in watcher.events() if t == "PROBE"]
             expect(probes[-1] > last, "relay_seq went back after kill -9")

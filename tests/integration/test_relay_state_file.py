@@ -6,10 +6,9 @@ Also the two duplicate filters: the per-session `s` check after a replay, and th
 import json
 import os
 import signal
-import time
 
 from harness import Checks, Relay, Sim, Subscriber, expect, relay_config, tear_down, wait_for, workdir
-from metrics_client import metrics
+from metrics_client import get, metrics
 from webhook_client import free_port
 
 SHARDS = 2
@@ -78,13 +77,20 @@ def main():
         def a_crash_still_resumes():
             relay = start_relay()
             expect(auth_ops() == [6, 6], f"a restart resumes: {auth_ops()}")
+            before = [s["generated"] for s in sim.get("/_sim/state")["shards"]]
             sim.post("/_sim/generate", {"count": 20, "rate": 0})
-            time.sleep(1.5)  # longer than save_interval_ms: the positions are on disk
+            wait_for(lambda: [s["generated"] for s in sim.get("/_sim/state")["shards"]] == [n + 20 for n in before],
+                     10, "20 more events on every shard")
+            wanted = sorted((s["session_id"], s["s"]) for s in sim.get("/_sim/state")["shards"])
+
+            def saved_positions():
+                try:
+                    return sorted((e["session_id"], e["seq"]) for e in read_state()["shards"])
+                except (OSError, ValueError):
+                    return None
+            # Within a save interval, the file holds exactly what was published: nothing is replayed twice.
+            wait_for(lambda: saved_positions() == wanted, 5, f"the state file to hold {wanted}")
             saved = read_state()
-            # Idle for a save interval, the file holds exactly what was published: nothing is replayed twice.
-            expect(sorted((e["session_id"], e["seq"]) for e in saved["shards"]) ==
-                   sorted((s["session_id"], s["s"]) for s in sim.get("/_sim/state")["shards"]),
-                   f"saved {saved['shards']}")
             relay.proc.send_signal(signal.SIGKILL)
             relay.proc.wait()
             start_relay()
@@ -101,7 +107,8 @@ def main():
             sim.pause()  # the next relay cannot get a token, so its shards never start
             try:
                 relay = Relay(tmp, config, name=f"relay-{next(runs)}")
-                time.sleep(1.0)
+                # /metrics answers once the relay has read its state file and is waiting for a token.
+                wait_for(lambda: get(metrics_port, "/metrics")[0] == 200, 10, "the relay's /metrics")
                 expect(relay.stop() == 0, "exit code")
             finally:
                 sim.resume()
@@ -150,11 +157,14 @@ def main():
             blocker = f"{tmp}/not-a-directory"
             with open(blocker, "w") as f:
                 f.write("x")
-            relay = start_relay(relay_config(sim, endpoint, f"{blocker}/state"))
+            relay = start_relay(relay_config(sim, endpoint, f"{blocker}/state") +
+                                f'[metrics]\nlisten = "127.0.0.1:{metrics_port}"\n')
             subscriber = Subscriber(endpoint)
             parts.append(subscriber)
             subscriber.sync(sim, 1)
-            time.sleep(1.2)
+            wait_for(lambda: metrics(metrics_port).get(("qq_relay_state_writes_total", 'result="failed"'), 0) >= 1,
+                     10, "a failed state write")
+            subscriber.sync(sim, 1)  # still relaying after the failed write
             expect(relay.proc.poll() is None, "the relay stopped")
             log = relay.log_text()
             expect(f"state.directory {blocker}/state" in log, "no error naming the directory")
