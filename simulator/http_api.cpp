@@ -6,6 +6,7 @@
 
 #include "log.hpp"
 #include "simulator.hpp"
+#include "util/hex.hpp"
 #include "util/json_writer.hpp"
 #include "util/time.hpp"
 
@@ -40,34 +41,6 @@ void append_value_or_null(std::string& out, const std::optional<T>& v) {
 
 bool is_wildcard(std::string_view addr) {
   return addr.empty() || addr == "0.0.0.0" || addr == "::";
-}
-
-// "7b22" -> "{\"": two hex digits per byte, either case.
-bool decode_hex(std::string_view hex, std::string& out) {
-  if (hex.size() % 2 != 0) {
-    return false;
-  }
-  const auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') {
-      return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-      return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-      return c - 'A' + 10;
-    }
-    return -1;
-  };
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    const int high = nibble(hex[i]);
-    const int low = nibble(hex[i + 1]);
-    if (high < 0 || low < 0) {
-      return false;
-    }
-    out.push_back(static_cast<char>(high * 16 + low));
-  }
-  return true;
 }
 
 }  // namespace
@@ -496,7 +469,7 @@ HttpResponse Simulator::control_fault(const JsonObject& req) {
     // Any bytes as d, given in hex because the control API's own JSON can carry only valid UTF-8.
     const auto hex = req.get_string("d_hex");
     std::string d;
-    if (!hex || !decode_hex(*hex, d)) {
+    if (!hex || !relay::util::decode_hex(*hex, d)) {
       return control_error(400, "bad_dispatch needs d_hex: the bytes of d in hex");
     }
     std::vector<Session*> targets;

@@ -5,29 +5,18 @@
 #include <stdexcept>
 #include <vector>
 
+#include "util/hex.hpp"
+
 namespace relay::webhook {
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
 
 bool decode_signature(std::string_view hex, std::array<std::uint8_t, crypto_sign_BYTES>& out) {
   if (hex.size() != 2 * out.size()) {
     return false;
   }
   for (std::size_t i = 0; i < out.size(); ++i) {
-    const int high = hex_value(hex[2 * i]);
-    const int low = hex_value(hex[2 * i + 1]);
+    const int high = util::hex_digit_value(hex[2 * i]);
+    const int low = util::hex_digit_value(hex[2 * i + 1]);
     if (high < 0 || low < 0) {
       return false;
     }

@@ -8,6 +8,7 @@
 
 #include "util/backoff.hpp"
 #include "util/base64.hpp"
+#include "util/hex.hpp"
 #include "util/json_writer.hpp"
 #include "util/key_file.hpp"
 #include "util/strings.hpp"
@@ -197,4 +198,15 @@ TEST_CASE("a log excerpt is short, valid UTF-8 and cannot start a new log line")
   REQUIRE(excerpt == std::string(99, 'a') + "... (" + std::to_string(mixed.size()) + " bytes)");
   REQUIRE(is_valid_utf8(log_excerpt(mixed, 105)));
   REQUIRE(log_excerpt(mixed, 105).starts_with(std::string(99, 'a') + "\xE4\xBD\xA0\xE5\xA5\xBD..."));
+}
+
+TEST_CASE("hex decodes two digits per byte in either case and refuses anything else") {
+  std::string out;
+  REQUIRE(relay::util::decode_hex("7b2200fFaA", out));
+  CHECK(out == std::string("{\"\x00\xff\xaa", 5));
+  out.clear();
+  CHECK_FALSE(relay::util::decode_hex("7b2", out));
+  CHECK_FALSE(relay::util::decode_hex("7g", out));
+  CHECK(relay::util::hex_digit_value('F') == 15);
+  CHECK(relay::util::hex_digit_value('x') == -1);
 }
