@@ -36,16 +36,9 @@ std::string InvalidInput::hex_excerpt(std::string_view bytes, std::size_t limit)
   return out;
 }
 
-void InvalidInput::note(const Item& item, util::TimePoint now) {
-  ++(item.source == "webhook" ? m_webhook : m_gateway);
-  state::QuarantineRecord record;
+void InvalidInput::note(state::QuarantineRecord record, util::TimePoint now) {
+  ++(record.source == "webhook" ? m_webhook : m_gateway);
   record.unix_ms = unix_millis_now();
-  record.source = item.source;
-  record.shard = item.shard;
-  record.seq = item.seq;
-  record.problem = item.problem;
-  record.offset = item.offset;
-  record.bytes = item.bytes;
   const std::string error = m_quarantine.keep(record);
   if (!error.empty() && error != m_quarantine_error) {
     spdlog::error("cannot keep invalid input in the quarantine: {}", error);
@@ -58,17 +51,17 @@ void InvalidInput::note(const Item& item, util::TimePoint now) {
   }
   m_last_log = now;
   const std::string where =
-      item.shard ? fmt::format("{} shard {}/{}", item.source, item.shard->first, item.shard->second)
-                 : std::string(item.source);
-  const std::string seq = item.seq ? fmt::format(", s {}", *item.seq) : std::string();
+      record.shard ? fmt::format("{} shard {}/{}", record.source, record.shard->first, record.shard->second)
+                 : std::string(record.source);
+  const std::string seq = record.seq ? fmt::format(", s {}", *record.seq) : std::string();
   const std::string more =
       m_unlogged > 0 ? fmt::format("; {} more since the last such line", m_unlogged) : std::string();
   m_unlogged = 0;
   const std::string kept = m_quarantine.enabled() ? "kept in " + m_quarantine.path()
                                                   : std::string("not kept (state.quarantine_max_bytes = 0)");
   spdlog::warn("{}: not published, not one valid JSON document ({} at byte {} of {}{}); {}; starts {}{}",
-               where, item.problem, item.offset, item.bytes.size(), seq, kept,
-               hex_excerpt(item.bytes, k_excerpt_bytes), more);
+               where, record.problem, record.offset, record.bytes.size(), seq, kept,
+               hex_excerpt(record.bytes, k_excerpt_bytes), more);
 }
 
 }  // namespace relay::app

@@ -15,18 +15,10 @@ namespace relay::app {
 // excerpt of its first bytes (the rest of the burst is summed up in the next line).
 class InvalidInput {
  public:
-  struct Item {
-    std::string_view source;  // "gateway" or "webhook"
-    std::optional<std::pair<unsigned, unsigned>> shard;
-    std::optional<std::uint64_t> seq;
-    std::string_view problem;
-    std::size_t offset = 0;
-    std::string_view bytes;
-  };
-
   InvalidInput(std::string directory, std::size_t quarantine_max_bytes);
 
-  void note(const Item& item, util::TimePoint now);
+  // Counts, keeps and maybe logs `record`; its time is set here.
+  void note(state::QuarantineRecord record, util::TimePoint now);
 
   std::uint64_t gateway_count() const { return m_gateway; }
   std::uint64_t webhook_count() const { return m_webhook; }

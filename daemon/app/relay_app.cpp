@@ -424,12 +424,13 @@ void RelayApp::on_invalid_frame(const gateway::ShardId& shard, std::optional<std
   if (seq) {
     m_state->mark_changed();  // the shard passed this s
   }
-  m_invalid_input.note({"gateway", std::pair{shard.index, shard.count}, seq, problem, offset, bytes},
+  m_invalid_input.note({0, "gateway", std::pair{shard.index, shard.count}, seq, problem, offset, bytes},
                        m_loop.now());
 }
 
 void RelayApp::on_invalid_webhook_body(const util::JsonFault& fault, std::string_view body) {
-  m_invalid_input.note({"webhook", std::nullopt, std::nullopt, fault.what, fault.offset, body}, m_loop.now());
+  m_invalid_input.note({0, "webhook", std::nullopt, std::nullopt, fault.what, fault.offset, body},
+                       m_loop.now());
 }
 
 void RelayApp::on_webhook_event(const protocol::Frame& event, std::string_view body,

@@ -4,7 +4,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "util/json_validate.hpp"
 #include "util/strings.hpp"
 
 namespace relay::ingress {
@@ -39,7 +38,7 @@ class GatewayClient::Shard final : public SocketHandler {
     if (!result.frame) {
       // A bad frame changes nothing else: the shard stays up.
       ++owner.m_counters.bad_frames;
-      const auto fault = util::find_json_fault(text);
+      const auto& fault = result.fault;
       owner.m_sink.on_invalid_frame(session.shard(), std::nullopt,
                                     fault ? fault->what : protocol::describe(result.error),
                                     fault ? fault->offset : 0, text);

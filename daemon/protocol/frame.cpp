@@ -56,11 +56,7 @@ DecodeResult FrameDecoder::decode_view(const simdjson::padded_string_view& view)
     // One whole document and then more: read the document, so that its s is known. The bytes after it
     // still count as padding for simdjson.
     const simdjson::padded_string_view document(view.data(), fault->offset, view.capacity());
-    auto prefix = decode_document(document);
-    if (prefix.frame) {
-      prefix.frame->fault = fault;
-    }
-    return prefix;
+    return with_fault(decode_document(document), fault);
   }
   auto result = decode_document(view);
   if (!result.frame && fault && fault->what == util::k_json_not_utf8) {
@@ -72,6 +68,11 @@ DecodeResult FrameDecoder::decode_view(const simdjson::padded_string_view& view)
     m_sanitized.resize(length + simdjson::SIMDJSON_PADDING);
     result = decode_document(simdjson::padded_string_view(m_sanitized.data(), length, m_sanitized.size()));
   }
+  return with_fault(std::move(result), fault);
+}
+
+DecodeResult FrameDecoder::with_fault(DecodeResult result, const std::optional<util::JsonFault>& fault) {
+  result.fault = fault;
   if (result.frame) {
     result.frame->fault = fault;
   }

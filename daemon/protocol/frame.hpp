@@ -61,6 +61,8 @@ std::string_view describe(DecodeError error);
 struct DecodeResult {
   std::optional<Frame> frame;
   DecodeError error = DecodeError::not_json;
+  // Why the bytes are not one strict JSON document, whether or not they decoded (then also in frame->fault).
+  std::optional<util::JsonFault> fault;
 };
 
 // Checks each frame strictly (util::find_json_fault), then parses it once with simdjson on-demand, without
@@ -76,6 +78,7 @@ class FrameDecoder {
  private:
   DecodeResult decode_view(const simdjson::padded_string_view& view);
   DecodeResult decode_document(const simdjson::padded_string_view& view);
+  static DecodeResult with_fault(DecodeResult result, const std::optional<util::JsonFault>& fault);
   DecodeResult decode_data(Frame& frame);
 
   simdjson::ondemand::parser m_parser;

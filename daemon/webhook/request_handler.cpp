@@ -152,10 +152,9 @@ WebhookReply RequestHandler::handle(const WebhookRequest& request, std::int64_t 
                            ? m_decoder.decode_padded(request.body, request.body_capacity)
                            : m_decoder.decode(request.body);
   if (!decoded.frame) {
-    const auto fault = util::find_json_fault(request.body);
-    if (fault && (request.signature || request.timestamp) &&
+    if (decoded.fault && (request.signature || request.timestamp) &&
         check_signature(request, now_unix_s) == Rejection::none) {
-      return acknowledge_malformed(*fault);
+      return acknowledge_malformed(*decoded.fault);
     }
     return reject(Rejection::not_json, protocol::describe(decoded.error));
   }
