@@ -7,7 +7,6 @@
 namespace relay::app {
 namespace {
 
-constexpr auto k_log_interval = std::chrono::seconds(10);
 constexpr std::size_t k_excerpt_bytes = 32;
 
 std::int64_t unix_millis_now() {
@@ -45,18 +44,16 @@ void InvalidInput::note(state::QuarantineRecord record, util::TimePoint now) {
   }
   m_quarantine_error = error;
 
-  if (m_last_log && now - *m_last_log < k_log_interval) {
-    ++m_unlogged;
+  if (!m_log.allow(now)) {
     return;
   }
-  m_last_log = now;
   const std::string where =
       record.shard ? fmt::format("{} shard {}/{}", record.source, record.shard->first, record.shard->second)
-                 : std::string(record.source);
+                   : std::string(record.source);
   const std::string seq = record.seq ? fmt::format(", s {}", *record.seq) : std::string();
+  const std::uint64_t held_back = m_log.take_held_back();
   const std::string more =
-      m_unlogged > 0 ? fmt::format("; {} more since the last such line", m_unlogged) : std::string();
-  m_unlogged = 0;
+      held_back > 0 ? fmt::format("; {} more since the last such line", held_back) : std::string();
   const std::string kept = m_quarantine.enabled() ? "kept in " + m_quarantine.path()
                                                   : std::string("not kept (state.quarantine_max_bytes = 0)");
   spdlog::warn("{}: not published, not one valid JSON document ({} at byte {} of {}{}); {}; starts {}{}",

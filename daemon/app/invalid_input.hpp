@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "state/quarantine.hpp"
-#include "util/time.hpp"
+#include "util/log_throttle.hpp"
 
 namespace relay::app {
 
@@ -30,8 +30,7 @@ class InvalidInput {
   state::Quarantine m_quarantine;
   std::uint64_t m_gateway = 0;
   std::uint64_t m_webhook = 0;
-  std::optional<util::TimePoint> m_last_log;
-  std::uint64_t m_unlogged = 0;
+  util::LogThrottle m_log;
   std::string m_quarantine_error;  // the last one logged
 };
 

@@ -21,7 +21,6 @@ namespace {
 
 constexpr util::Millis k_first_backoff{100};
 constexpr util::Millis k_longest_backoff{1'000};
-constexpr std::int64_t k_log_every_us = 10'000'000;
 // Connections taken per readiness event: the rest wait for the next pass, after the other work of this one.
 constexpr int k_accepts_per_pass = 64;
 
@@ -91,9 +90,7 @@ void Listener::take(int fd) {
     // Closed before a byte is read: the client sees the connection end and may retry.
     close(fd);
     const std::uint64_t count = ++m_counters.rejected_max_connections;
-    const std::int64_t now = util::unix_micros_now();
-    if (now - m_last_cap_logged_us >= k_log_every_us) {
-      m_last_cap_logged_us = now;
+    if (m_cap_log.allow(m_loop.now())) {
       spdlog::warn(
           "{}: {} connections open, the most {}.max_connections allows: closing new ones ({} so far)",
           m_settings.name, m_open.size(), m_settings.name, count);
@@ -123,13 +120,9 @@ void Listener::back_off(std::string_view why) {
   m_paused = true;
   m_watch->pause();
   m_resume_timer.schedule_in(m_backoff);
-  ++m_unlogged_errors;
-  const std::int64_t now = util::unix_micros_now();
-  if (now - m_last_logged_us >= k_log_every_us) {
-    m_last_logged_us = now;
+  if (m_error_log.allow(m_loop.now())) {
     spdlog::error("{}: cannot accept connections ({}; {} time(s) in the last 10 s): pausing for up to {} ms",
-                  m_settings.name, why, m_unlogged_errors, m_backoff.count());
-    m_unlogged_errors = 0;
+                  m_settings.name, why, m_error_log.take_held_back() + 1, m_backoff.count());
   }
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ingress/event_loop.hpp"
+#include "util/log_throttle.hpp"
 
 struct lws;
 
@@ -73,9 +74,8 @@ class Listener {
   Timer m_resume_timer;
   bool m_paused = false;
   util::Millis m_backoff{0};
-  std::int64_t m_last_logged_us = 0;
-  std::uint64_t m_unlogged_errors = 0;
-  std::int64_t m_last_cap_logged_us = 0;
+  util::LogThrottle m_error_log;
+  util::LogThrottle m_cap_log;
 };
 
 }  // namespace relay::ingress

@@ -368,9 +368,7 @@ void WebhookServer::count_rejection(webhook::Rejection rejection, std::string_vi
   const auto kind = static_cast<std::size_t>(rejection);
   const std::uint64_t count = ++m_counters.rejected[kind];
   // One line per kind per 10 s at most: a flood of bad requests must not become a flood of log lines.
-  const std::int64_t now = util::unix_micros_now();
-  if (now - m_last_logged_us[kind] >= 10'000'000) {
-    m_last_logged_us[kind] = now;
+  if (m_rejection_logs[kind].allow(m_loop.now())) {
     spdlog::warn("webhook: rejected a request ({}, HTTP {}; {} so far){}{:.200}",
                  webhook::to_string(rejection), webhook::status_for(rejection), count,
                  detail.empty() ? "" : ": ", detail);

@@ -10,6 +10,7 @@
 #include "ingress/event_loop.hpp"
 #include "ingress/listener.hpp"
 #include "protocol/frame.hpp"
+#include "util/log_throttle.hpp"
 #include "webhook/request_handler.hpp"
 
 struct lws_vhost;
@@ -85,7 +86,7 @@ class WebhookServer {
   lws_vhost* m_vhost = nullptr;
   ssl_ctx_st* m_tls_context = nullptr;  // owned by lws; set while the vhost is created
   WebhookCounters m_counters;
-  std::array<std::int64_t, webhook::k_rejection_kinds> m_last_logged_us{};
+  std::array<util::LogThrottle, webhook::k_rejection_kinds> m_rejection_logs;
   // Requests still arriving, checked against their deadline every second: libwebsockets re-arms its own
   // timeout on every body chunk, so a body that trickles in would otherwise never time out.
   std::unordered_set<Request*> m_arriving;

@@ -11,6 +11,7 @@
 #include "util/hex.hpp"
 #include "util/json_writer.hpp"
 #include "util/key_file.hpp"
+#include "util/log_throttle.hpp"
 #include "util/strings.hpp"
 #include "util/url.hpp"
 
@@ -209,4 +210,19 @@ TEST_CASE("hex decodes two digits per byte in either case and refuses anything e
   CHECK_FALSE(relay::util::decode_hex("7g", out));
   CHECK(relay::util::hex_digit_value('F') == 15);
   CHECK(relay::util::hex_digit_value('x') == -1);
+}
+
+TEST_CASE("a log throttle lets one line through per interval and counts the ones it held back") {
+  using namespace std::chrono_literals;
+  relay::util::LogThrottle throttle(10'000ms);
+  const relay::util::TimePoint start{};
+  CHECK(throttle.allow(start));
+  CHECK_FALSE(throttle.allow(start + 1ms));
+  CHECK_FALSE(throttle.allow(start + 9'999ms));
+  CHECK(throttle.allow(start + 10'000ms));
+  CHECK(throttle.take_held_back() == 2);
+  CHECK(throttle.take_held_back() == 0);
+  CHECK_FALSE(throttle.allow(start + 19'999ms));
+  CHECK(throttle.allow(start + 20'000ms));
+  CHECK(throttle.take_held_back() == 1);
 }

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <utility>
+
+#include "util/time.hpp"
+
+namespace relay::util {
+
+// Lets a repeated log line through at most once per interval (monotonic time) and counts the ones it held
+// back, so that a flood of bad input never becomes a flood of log lines.
+class LogThrottle {
+ public:
+  explicit LogThrottle(Millis interval = std::chrono::seconds(10)) : m_interval(interval) {}
+
+  // True when a line may be written now. Otherwise the line is counted as held back.
+  bool allow(TimePoint now) {
+    if (m_last && now - *m_last < m_interval) {
+      ++m_held_back;
+      return false;
+    }
+    m_last = now;
+    return true;
+  }
+  // How many lines were held back since the last one let through; resets the count.
+  std::uint64_t take_held_back() { return std::exchange(m_held_back, 0); }
+
+ private:
+  Millis m_interval;
+  std::optional<TimePoint> m_last;
+  std::uint64_t m_held_back = 0;
+};
+
+}  // namespace relay::util
