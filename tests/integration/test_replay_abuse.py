@@ -28,6 +28,8 @@ EVENT_BYTES = 32 * 1024
 MAX_REPLY = 2 * 1024 * 1024
 MAX_CLIENT = 4 * 1024 * 1024
 MAX_TOTAL = 8 * 1024 * 1024
+REPLY_HEADER_ROOM = 160  # k_header_bytes in daemon/publish/replay_server.cpp
+ABUSER_ASKS = 90  # below the relay's queue of answers per client (k_queued_answers = 100)
 ABUSERS = 3
 REQUESTS_EACH = 200
 # What the process may add beyond the reply bytes it holds: allocator slack and libzmq's per-connection buffers.
@@ -172,6 +174,8 @@ def main():
             """Abusers fill the whole reply budget; each example client, catching up from relay_seq 0, is answered
             busy and asks again until the abusers go, then has every event."""
             request = [b"", json.dumps({"since": 0, "max": 10000}).encode()]
+            smallest_event = min(len(topic) + len(body) + len(meta) for topic, body, meta in watcher.snapshot()
+                                 if topic == b"C2C_MESSAGE_CREATE")
             for name, command in CLIENTS.items():
                 if name == "node" and not os.path.isdir(os.path.join(SOURCE, "clients", "node", "node_modules")):
                     print("  node: clients/node/node_modules is missing (scripts/install-deps.sh); not run")
@@ -182,28 +186,24 @@ def main():
                     f.write(json.dumps({"relay_seq": 0, "topic": "", "source": "relay", "event_id": None,
                                         "body": ""}) + "\n")
                 client = None
+                asked = [0] * len(abusers)
                 try:
-                    # The first round fills the kernel's buffers, the second the relay's budget, to within one
-                    # message (the abusers together may hold more than the total).
-                    for round_size in (REQUESTS_EACH, 10):
-                        wanted = metrics(metrics_port)[("qq_relay_replay_requests_total", "")] + ABUSERS * round_size
-                        for socket in abusers:
-                            for _ in range(round_size):
-                                socket.send_multipart(request)
-                        wait_for(lambda: metrics(metrics_port)[("qq_relay_replay_requests_total", "")] >= wanted,
-                                 30, "the abusers' requests taken")
                     def top_up():
-                        # The kernel takes reply bytes off the budget as its buffers grow: keep the abusers asking,
-                        # so that the budget stays full while the client starts and asks.
-                        for socket in abusers:
-                            try:
+                        # One more request per abuser, so that whatever the kernel takes off the budget (an
+                        # abuser's libzmq reads its first reply whole) is taken again. Each abuser asks at most
+                        # ABUSER_ASKS times: past the relay's per-client queue of answers its replies are dropped,
+                        # and the slots held by unread busy answers would leave freed budget unclaimed.
+                        for i, socket in enumerate(abusers):
+                            if asked[i] < ABUSER_ASKS:
                                 socket.send_multipart(request, flags=zmq.NOBLOCK)
-                            except zmq.Again:
-                                pass
+                                asked[i] += 1
 
                     def budget_full():
+                        # Full means no generated event fits in what is left (the relay keeps REPLY_HEADER_ROOM
+                        # for a reply's header): otherwise the client is sent one event per page, never busy.
                         top_up()
-                        return metrics(metrics_port)[("qq_relay_replay_queued_bytes", "")] > MAX_TOTAL - 2 * EVENT_BYTES
+                        room = MAX_TOTAL - metrics(metrics_port)[("qq_relay_replay_queued_bytes", "")]
+                        return room < smallest_event + REPLY_HEADER_ROOM
                     wait_for(budget_full, 30, "the abusers holding the whole reply budget")
                     client = subprocess.Popen([*command, pub, replay, "--journal", journal],
                                               stdout=subprocess.DEVNULL, stderr=open(journal + ".err", "w"))
