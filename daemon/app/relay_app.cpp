@@ -1,6 +1,5 @@
 #include "app/relay_app.hpp"
 
-#include <malloc.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -14,7 +13,7 @@
 #include "app/signals.hpp"
 #include "config/loader.hpp"
 #include "config/reload.hpp"
-#include "util/json_writer.hpp"
+#include "publish/shard_state_message.hpp"
 #include "webhook/signature.hpp"
 
 namespace relay::app {
@@ -47,14 +46,6 @@ int exit_code_for(gateway::StopCategory category) {
   }
 }
 
-// relay_seq numbers reserved in the state file at a time; a crash costs at most this many unused numbers.
-// glibc keeps freed memory in its heap, resident: the buffers of large messages, and what TLS handshakes and
-// session starts allocate for a moment. malloc_trim gives the free pages back once these have stopped for
-// this long, so that shards are small again when idle. Never while they keep coming: the pages would be
-// faulted straight back in.
-constexpr util::Millis k_trim_after_quiet{1'000};
-constexpr std::size_t k_large_message_bytes = 16 * 1024;
-
 // How long close frames get to leave before the loop stops.
 constexpr util::Millis k_close_grace{300};
 
@@ -63,14 +54,11 @@ constexpr util::Millis k_close_grace{300};
 RelayApp::RelayApp(config::Config config)
     : m_config(std::move(config)),
       m_started_at_us(util::unix_micros_now()),
-      m_recent_ids(m_config.publish.dedupe_window),
+      m_heap(m_loop),
       m_invalid_input(m_config.state.directory, m_config.state.quarantine_max_bytes),
-      m_shutdown_timer(m_loop, [this] { m_loop.stop(); }),
-      m_trim_timer(m_loop, [this] { trim_heap_when_quiet(); }) {
+      m_shutdown_timer(m_loop, [this] { m_loop.stop(); }) {
   publish::PublisherSettings publisher;
   publisher.endpoints = m_config.publish.endpoints;
-  publisher.topic_prefix = m_config.publish.topic_prefix;
-  publisher.app_id = m_config.bot.app_id;
   publisher.sndhwm = m_config.publish.sndhwm;
   publisher.curve_secret_key = m_config.publish.curve_secret_key;
   publisher.curve_authorized = m_config.publish.curve_authorized;
@@ -88,9 +76,16 @@ RelayApp::RelayApp(config::Config config)
   m_state = std::make_unique<StateKeeper>(m_loop, m_config.state.directory,
                                           util::Millis(m_config.state.save_interval_ms), m_config.bot.app_id,
                                           [this] { return snapshot(); });
+  publish::StageSettings stage;
+  stage.app_id = m_config.bot.app_id;
+  stage.topic_prefix = m_config.publish.topic_prefix;
+  stage.dedupe_window = m_config.publish.dedupe_window;
+  m_stage = std::make_unique<publish::PublishStage>(std::move(stage), *m_state);
+  m_stage->add_outlet(*m_publisher);
+  m_stage->add_outlet(m_heap);
   auto settings = gateway_settings(m_config);
   if (auto saved = m_state->load()) {
-    m_publisher->resume_relay_seq_after(saved->relay_seq_reserved);
+    m_stage->resume_relay_seq_after(saved->relay_seq_reserved);
     if (saved->relay_seq_reserved > saved->relay_seq) {
       spdlog::warn(
           "the previous run did not stop cleanly: relay_seq continues after {} (it published up to {} at the "
@@ -112,7 +107,7 @@ RelayApp::RelayApp(config::Config config)
   if (!m_config.publish.replay_endpoint.empty()) {
     start_replay();
   }
-  reserve_relay_seqs();
+  m_stage->reserve_ahead();
   if (!m_config.metrics.listen.empty()) {
     m_status = std::make_unique<ingress::StatusServer>(
         m_loop,
@@ -145,27 +140,15 @@ void RelayApp::start_replay() {
                  m_journal->counters().damaged_segments
                      ? " (a segment cut short by a crash was read up to the cut)"
                      : "");
-    if (m_journal->last_loaded() > m_publisher->last_relay_seq()) {
+    if (m_journal->last_loaded() > m_stage->last_relay_seq()) {
       // The state file was lost or rejected: never number new messages below what the journal already holds.
       spdlog::warn("journal: continuing relay_seq after {}, the newest message in the journal",
                    m_journal->last_loaded());
-      m_publisher->resume_relay_seq_after(m_journal->last_loaded());
+      m_stage->resume_relay_seq_after(m_journal->last_loaded());
     }
-    m_publisher->journal_in(m_journal.get());
-    m_journal_timer = std::make_unique<ingress::Timer>(m_loop, [this] {
-      m_journal_flush_scheduled = false;
-      m_journal->flush();
-      if (m_journal->last_error() != m_journal_error) {
-        m_journal_error = m_journal->last_error();
-        if (m_journal_error.empty()) {
-          spdlog::info("journal: writing again");
-        } else {
-          spdlog::error("journal: {}; catch-up across a restart misses what is not written", m_journal_error);
-        }
-      }
-    });
+    m_stage->journal_in(m_journal.get());
   }
-  m_publisher->retain_in(m_retention.get());
+  m_stage->retain_in(m_retention.get());
   publish::ReplayLimits limits;
   limits.max_reply_bytes = m_config.publish.replay_max_reply_bytes;
   limits.max_client_bytes = m_config.publish.replay_max_client_bytes;
@@ -184,41 +167,6 @@ void RelayApp::start_replay() {
 void RelayApp::serve_replay() {
   if (m_replay->on_readable()) {
     m_replay_timer->schedule_in(util::Millis(0));
-  }
-}
-
-void RelayApp::note_heap_churn() {
-  m_last_heap_churn = m_loop.now();
-  if (!m_trim_scheduled) {
-    m_trim_scheduled = true;
-    m_trim_timer.schedule_in(k_trim_after_quiet);
-  }
-}
-
-void RelayApp::after_publish(std::size_t body_bytes) {
-  if (body_bytes > k_large_message_bytes) {
-    note_heap_churn();
-  }
-  if (m_journal && m_journal->has_pending()) {
-    if (m_journal->pending_bytes() > (1u << 20)) {
-      m_journal->flush();
-    } else if (!m_journal_flush_scheduled) {
-      m_journal_flush_scheduled = true;
-      m_journal_timer->schedule_in(util::Millis(200));
-    }
-  }
-  reserve_relay_seqs();
-  m_state->mark_changed();
-}
-
-void RelayApp::reserve_relay_seqs() {
-  if (m_relay_seqs.after_publish(m_publisher->last_relay_seq(), *m_state) ==
-          publish::SeqReservation::Outcome::not_durable &&
-      !m_reservation_warned) {
-    m_reservation_warned = true;
-    spdlog::critical(
-        "cannot save the relay_seq reservation in {}: after a crash, relay_seq numbers may be used twice",
-        m_state->path());
   }
 }
 
@@ -253,17 +201,7 @@ std::string RelayApp::service_status() const {
   if (m_webhook) {
     text += text.empty() ? "webhook listening" : ", webhook listening";
   }
-  return fmt::format("{}, {} messages published", text, m_publisher->counters().published);
-}
-
-void RelayApp::trim_heap_when_quiet() {
-  const auto quiet_until = m_last_heap_churn + k_trim_after_quiet;
-  if (m_loop.now() < quiet_until) {
-    m_trim_timer.schedule_at(quiet_until);
-    return;
-  }
-  m_trim_scheduled = false;
-  malloc_trim(0);
+  return fmt::format("{}, {} messages published", text, m_stage->counters().published);
 }
 
 int RelayApp::run() {
@@ -276,13 +214,9 @@ int RelayApp::run() {
     spdlog::warn("gateway.enabled is false: no gateway connection will be made{}",
                  m_webhook ? "; events come by webhook only" : "");
   }
-  m_loop.on_pass_end([this] { m_publisher->flush(); });
+  m_loop.on_pass_end([this] { m_stage->flush(); });
   m_loop.run();
-  m_publisher->flush();
-  if (m_journal) {
-    m_journal->flush(true);
-  }
-  m_stopped_cleanly = true;
+  m_stage->finish();
   m_state->save_now();
   std::uint64_t repeated_seqs = 0;
   for (unsigned i = 0; m_gateway && i < m_gateway->shard_count(); ++i) {
@@ -290,8 +224,8 @@ int RelayApp::run() {
   }
   spdlog::info(
       "stopped; {} messages published, {} repeats dropped ({} by s, {} by event id), state saved {} times",
-      m_publisher->counters().published, repeated_seqs + m_repeated_ids, repeated_seqs, m_repeated_ids,
-      m_state->counters().writes);
+      m_stage->counters().published, repeated_seqs + m_stage->counters().repeated_ids, repeated_seqs,
+      m_stage->counters().repeated_ids, m_state->counters().writes);
   if (m_webhook) {
     const auto& counters = m_webhook->counters();
     std::uint64_t rejected = 0;
@@ -369,7 +303,7 @@ bool RelayApp::apply_live(const std::string& key, const config::Config& fresh) {
     set_log_format(fresh.log.format);
     m_config.log.format = fresh.log.format;
   } else if (key == "publish.topic_prefix") {
-    m_publisher->set_topic_prefix(fresh.publish.topic_prefix);
+    m_stage->set_topic_prefix(fresh.publish.topic_prefix);
     m_config.publish.topic_prefix = fresh.publish.topic_prefix;
   } else if (key == "publish.curve_authorized_keys") {
     auto* authenticator = m_publisher->authenticator();
@@ -409,16 +343,6 @@ void RelayApp::begin_shutdown(int exit_code) {
   m_shutdown_timer.schedule_in(k_close_grace);
 }
 
-bool RelayApp::first_sighting(std::string_view event_id, std::string_view event_type,
-                              std::string_view source) {
-  if (event_id.empty() || m_recent_ids.insert(event_id)) {
-    return true;
-  }
-  ++m_repeated_ids;
-  spdlog::debug("{}: dropping {} {}: this event id was published recently", source, event_type, event_id);
-  return false;
-}
-
 void RelayApp::on_invalid_frame(const gateway::ShardId& shard, std::optional<std::uint64_t> seq,
                                 std::string_view problem, std::size_t offset, std::string_view bytes) {
   if (seq) {
@@ -435,24 +359,19 @@ void RelayApp::on_invalid_webhook_body(const util::JsonFault& fault, std::string
 
 void RelayApp::on_webhook_event(const protocol::Frame& event, std::string_view body,
                                 std::int64_t received_at_us) {
-  if (!first_sighting(event.id, event.t, "webhook")) {
-    return;
-  }
   publish::MessageInfo info;
   info.source = publish::Source::webhook;
   info.event_id = event.id;
   info.received_at_us = received_at_us;
-  m_publisher->publish(event.t, body, info);
-  count_event("webhook", event.t);
-  after_publish(body.size());
+  m_stage->publish(event.t, body, info);
 }
 
 state::SavedState RelayApp::snapshot() const {
   state::SavedState saved;
   saved.app_id = m_config.bot.app_id;
   saved.saved_at_us = util::unix_micros_now();
-  saved.relay_seq = m_publisher->last_relay_seq();
-  saved.relay_seq_reserved = m_stopped_cleanly ? saved.relay_seq : m_relay_seqs.reserved();
+  saved.relay_seq = m_stage->last_relay_seq();
+  saved.relay_seq_reserved = m_stage->relay_seq_reserved();
   if (m_gateway) {
     for (auto& position : m_gateway->positions()) {
       saved.shards.push_back(state::SavedShard{position.shard.index, position.shard.count,
@@ -467,9 +386,6 @@ state::SavedState RelayApp::snapshot() const {
 void RelayApp::on_dispatch(const gateway::ShardId& shard, std::string_view session_id,
                            const gateway::Publish& event, std::int64_t received_at_us) {
   m_state->mark_changed();  // the shard's position moved, even when the event turns out to be a repeat
-  if (!first_sighting(event.event_id, event.event_type, "gateway")) {
-    return;
-  }
   publish::MessageInfo info;
   info.source = publish::Source::gateway;
   info.shard = publish::ShardPosition{shard.index, shard.count};
@@ -477,25 +393,7 @@ void RelayApp::on_dispatch(const gateway::ShardId& shard, std::string_view sessi
   info.seq = event.seq;
   info.event_id = event.event_id;
   info.received_at_us = received_at_us;
-  m_publisher->publish(event.event_type, event.frame, info);
-  count_event("gateway", event.event_type);
-  after_publish(event.frame.size());
-}
-
-void RelayApp::count_event(std::string_view source, std::string_view type) {
-  // Event types are a short, fixed list: after the first of each, counting allocates nothing.
-  auto by_source = m_events_by_type.find(source);
-  if (by_source == m_events_by_type.end()) {
-    by_source =
-        m_events_by_type.emplace(std::string(source), std::map<std::string, std::uint64_t, std::less<>>{})
-            .first;
-  }
-  auto& by_type = by_source->second;
-  if (auto it = by_type.find(type); it != by_type.end()) {
-    ++it->second;
-  } else {
-    by_type.emplace(std::string(type), 1);
-  }
+  m_stage->publish(event.event_type, event.frame, info);
 }
 
 void RelayApp::on_shard_state(const gateway::ShardId& shard, std::string_view session_id,
@@ -506,7 +404,7 @@ void RelayApp::on_shard_state(const gateway::ShardId& shard, std::string_view se
   }
   const bool up = change.state == gateway::ShardState::ready || change.state == gateway::ShardState::resumed;
   if (up) {
-    note_heap_churn();  // the handshakes that led here freed more than they kept
+    m_heap.note_churn();  // the handshakes that led here freed more than they kept
   }
   if (m_service && !m_shutting_down) {
     // Ready for systemd once the first shard is: the publisher is bound and events flow.
@@ -514,24 +412,15 @@ void RelayApp::on_shard_state(const gateway::ShardId& shard, std::string_view se
       m_service->ready(service_status());
     }
   }
-  std::string& body = m_state_body;
-  body = fmt::format(R"({{"shard":[{},{}],"state":"{}","session_id":)", shard.index, shard.count,
-                     gateway::to_string(change.state));
-  if (session_id.empty()) {
-    body += "null";
-  } else {
-    util::append_json_string(body, session_id);
-  }
-  fmt::format_to(std::back_inserter(body), R"(,"close_code":{},"reason":)", change.close_code);
-  util::append_json_string(body, change.reason);
-  fmt::format_to(std::back_inserter(body), R"(,"will_resume":{}}})", change.will_resume);
+  publish::encode_shard_state(m_state_body,
+                              {shard.index, shard.count, gateway::to_string(change.state), session_id,
+                               change.close_code, change.reason, change.will_resume});
   publish::MessageInfo info;
   info.source = publish::Source::relay;
   info.shard = publish::ShardPosition{shard.index, shard.count};
   info.session_id = session_id;
   info.received_at_us = util::unix_micros_now();
-  m_publisher->publish("relay.shard", body, info);
-  after_publish(body.size());
+  m_stage->publish("relay.shard", m_state_body, info);
 }
 
 void RelayApp::on_gateway_stopped(gateway::StopCategory category, const std::string& /*message*/) {

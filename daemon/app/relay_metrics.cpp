@@ -76,6 +76,7 @@ void listener_metrics(Exposition& out, const std::vector<const ingress::Listener
 ingress::StatusResponse RelayApp::metrics() const {
   Exposition out;
   const auto& published = m_publisher->counters();
+  const auto& stage = m_stage->counters();
   out.family("qq_relay_build_info", "gauge", "Always 1; the version is in the label.");
   out.sample("qq_relay_build_info", 1, fmt::format(R"(version="{}")", RELAY_VERSION));
   out.single("qq_relay_start_time_seconds", "gauge", "When the relay started, in Unix seconds.",
@@ -85,7 +86,7 @@ ingress::StatusResponse RelayApp::metrics() const {
   out.single("qq_relay_publish_failures_total", "counter", "Sends the PUB socket refused.",
              static_cast<double>(published.send_failures));
   out.single("qq_relay_relay_seq", "gauge", "The last relay_seq published.",
-             static_cast<double>(m_publisher->last_relay_seq()));
+             static_cast<double>(m_stage->last_relay_seq()));
 
   out.family("qq_relay_config_reloads_total", "counter",
              "SIGHUP reloads: applied, or refused because the file was not valid.");
@@ -99,7 +100,7 @@ ingress::StatusResponse RelayApp::metrics() const {
   out.sample("qq_relay_invalid_frames_total", static_cast<double>(m_invalid_input.webhook_count()),
              R"(source="webhook")");
   out.family("qq_relay_events_total", "counter", "Events published, by type and source.");
-  for (const auto& [source, by_type] : m_events_by_type) {
+  for (const auto& [source, by_type] : m_stage->events().by_source()) {
     for (const auto& [type, count] : by_type) {
       out.sample("qq_relay_events_total", static_cast<double>(count),
                  fmt::format(R"(source="{}",type="{}")", source, label_value(type)));
@@ -165,7 +166,8 @@ ingress::StatusResponse RelayApp::metrics() const {
   }
   out.family("qq_relay_duplicates_dropped_total", "counter", "Repeats dropped before publishing, by check.");
   out.sample("qq_relay_duplicates_dropped_total", static_cast<double>(repeated_seqs), R"(by="seq")");
-  out.sample("qq_relay_duplicates_dropped_total", static_cast<double>(m_repeated_ids), R"(by="event_id")");
+  out.sample("qq_relay_duplicates_dropped_total", static_cast<double>(stage.repeated_ids),
+             R"(by="event_id")");
   if (m_webhook) {
     const auto& webhook = m_webhook->counters();
     out.single("qq_relay_webhook_requests_total", "counter", "Webhook requests received.",

@@ -27,7 +27,7 @@ class StateKeeper final : public publish::ReservationStore {
   std::optional<state::SavedState> load();
 
   // Positions moved: schedule a write within the save interval.
-  void mark_changed();
+  void mark_changed() override;
   // Writes the current positions now, without waiting for the disk; written(ticket) tells when it landed.
   std::uint64_t save_soon() override;
   bool written(std::uint64_t ticket) const override { return m_writer->written(ticket); }

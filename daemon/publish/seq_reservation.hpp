@@ -14,6 +14,8 @@ class ReservationStore {
   virtual bool written(std::uint64_t ticket) const = 0;
   // Writes the state and waits until it is on disk; false if that failed.
   virtual bool save_now() = 0;
+  // The state moved (a message was published): written within the save interval.
+  virtual void mark_changed() = 0;
 };
 
 // The promise behind relay_seq, on which the subscriber contract rests: a number never repeats, even after a

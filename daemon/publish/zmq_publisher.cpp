@@ -3,7 +3,6 @@
 #include <stdexcept>
 
 #include "publish/bind.hpp"
-#include "publish/journal.hpp"
 
 namespace relay::publish {
 
@@ -34,25 +33,14 @@ ZmqPublisher::~ZmqPublisher() {
   flush();
 }
 
-std::uint64_t ZmqPublisher::publish(std::string_view topic, std::string_view body, const MessageInfo& info) {
-  const std::uint64_t relay_seq = ++m_relay_seq;
-  m_topic_buffer.assign(m_settings.topic_prefix);
-  m_topic_buffer += topic;
-  encode_metadata(m_meta_buffer, m_settings.app_id, info, relay_seq);
-  m_queue.emplace_back(m_topic_buffer.data(), m_topic_buffer.size());
-  m_queue.emplace_back(body.data(), body.size());
-  m_queue.emplace_back(m_meta_buffer.data(), m_meta_buffer.size());
-  m_queued_bytes += m_topic_buffer.size() + body.size() + m_meta_buffer.size();
-  if (m_retention != nullptr) {
-    m_retention->add(relay_seq, m_topic_buffer, body, m_meta_buffer);
-  }
-  if (m_journal != nullptr) {
-    m_journal->append(relay_seq, m_topic_buffer, body, m_meta_buffer);
-  }
+void ZmqPublisher::deliver(const OutgoingMessage& message) {
+  m_queue.emplace_back(message.topic.data(), message.topic.size());
+  m_queue.emplace_back(message.body.data(), message.body.size());
+  m_queue.emplace_back(message.metadata.data(), message.metadata.size());
+  m_queued_bytes += message.topic.size() + message.body.size() + message.metadata.size();
   if (queued_messages() >= k_max_queued_messages || m_queued_bytes >= k_max_queued_bytes) {
     flush();
   }
-  return relay_seq;
 }
 
 void ZmqPublisher::flush() {

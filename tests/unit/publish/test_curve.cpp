@@ -23,7 +23,7 @@ struct KeyPair {
 bool receives(ZmqPublisher& publisher, zmq::socket_t& sub) {
   for (int attempt = 0; attempt < 60; ++attempt) {
     publisher.authenticator()->on_readable();
-    publisher.publish("T", "{}", MessageInfo{});
+    publisher.deliver(OutgoingMessage{1, "T", "T", "{}", "{}", nullptr});
     publisher.flush();
     zmq::message_t frame;
     if (sub.recv(frame, zmq::recv_flags::dontwait)) {
@@ -52,7 +52,6 @@ TEST_CASE("with CURVE, only listed client keys receive anything") {
   const KeyPair stranger;
   PublisherSettings settings;
   settings.endpoints = {"tcp://127.0.0.1:*"};
-  settings.app_id = "1";
   settings.curve_secret_key = server.secret_key;
   settings.curve_authorized = {allowed.public_key};
   ZmqPublisher publisher(settings);

@@ -27,6 +27,7 @@ struct FakeStore final : ReservationStore {
     landed = pending.size();
     return true;
   }
+  void mark_changed() override {}
   // The writer thread finishes every write handed to it so far.
   void land() {
     landed = pending.size();

@@ -7,17 +7,16 @@
 #include <zmq.hpp>
 
 #include "publish/zmq_publisher.hpp"
+#include "staged_publisher.hpp"
 
 using namespace relay::publish;
 
 TEST_CASE("the publisher sends three frames per message over a real socket, numbering relay_seq from 1") {
   PublisherSettings settings;
   settings.endpoints = {"tcp://127.0.0.1:*"};
-  settings.topic_prefix = "qq.";
-  settings.app_id = "102000000";
   settings.sndhwm = 1000;
-  ZmqPublisher publisher(settings);
-  const std::string endpoint = publisher.bound_endpoints().at(0);
+  relay::test::StagedPublisher bus(settings, "qq.");
+  const std::string endpoint = bus.publisher.bound_endpoints().at(0);
   zmq::context_t context;
   zmq::socket_t sub(context, zmq::socket_type::sub);
   sub.set(zmq::sockopt::subscribe, "qq.");
@@ -28,8 +27,8 @@ TEST_CASE("the publisher sends three frames per message over a real socket, numb
   // the numbering.
   std::vector<zmq::message_t> frames;
   for (int attempt = 0; attempt < 250 && frames.empty(); ++attempt) {
-    publisher.publish("AT_MESSAGE_CREATE", R"({"op":0})", MessageInfo{});
-    publisher.flush();
+    bus.publish("AT_MESSAGE_CREATE", R"({"op":0})");
+    bus.flush();
     zmq::message_t first;
     if (sub.recv(first)) {
       frames.push_back(std::move(first));
@@ -44,24 +43,25 @@ TEST_CASE("the publisher sends three frames per message over a real socket, numb
   REQUIRE(frames[0].to_string() == "qq.AT_MESSAGE_CREATE");
   REQUIRE(frames[1].to_string() == R"({"op":0})");
   REQUIRE(frames[2].to_string().find(R"("relay_seq":)") != std::string::npos);
-  REQUIRE(publisher.counters().published == publisher.last_relay_seq());
+  REQUIRE(bus.publisher.counters().published == bus.stage.last_relay_seq());
 }
 
 namespace {
 
 struct Subscribed {
-  ZmqPublisher publisher;
+  relay::test::StagedPublisher staged;
+  ZmqPublisher& publisher = staged.publisher;
   zmq::context_t context;
   zmq::socket_t sub{context, zmq::socket_type::sub};
 
-  explicit Subscribed(PublisherSettings settings) : publisher(std::move(settings)) {
+  explicit Subscribed(PublisherSettings settings) : staged(std::move(settings)) {
     sub.set(zmq::sockopt::subscribe, "");
     // PUB/SUB joins asynchronously: probe (for up to 5 s) until the subscription has reached the publisher.
     sub.set(zmq::sockopt::rcvtimeo, 20);
     sub.connect(publisher.bound_endpoints().at(0));
     for (int attempt = 0; attempt < 250; ++attempt) {
-      publisher.publish("probe", "{}", MessageInfo{});
-      publisher.flush();
+      staged.publish("probe", "{}");
+      staged.flush();
       if (receive_body()) {
         // From here on, a message not received within 200 ms counts as not sent.
         sub.set(zmq::sockopt::rcvtimeo, 200);
@@ -74,8 +74,8 @@ struct Subscribed {
 
   // Reads up to a marker published after the probes: in order on one connection, so none is left after it.
   void drain_probes() {
-    publisher.publish("probe", "joined", MessageInfo{});
-    publisher.flush();
+    staged.publish("probe", "joined");
+    staged.flush();
     for (auto body = receive_body(); body != "joined"; body = receive_body()) {
       if (!body) {
         FAIL("the marker after the probes never arrived");
@@ -98,7 +98,6 @@ struct Subscribed {
 PublisherSettings loopback_settings() {
   PublisherSettings settings;
   settings.endpoints = {"tcp://127.0.0.1:*"};
-  settings.app_id = "102000000";
   settings.sndhwm = 0;
   return settings;
 }
@@ -108,8 +107,8 @@ PublisherSettings loopback_settings() {
 TEST_CASE("published messages wait in the queue until flush sends them, in order") {
   Subscribed bus(loopback_settings());
   const std::uint64_t published_before = bus.publisher.counters().published;
-  const std::uint64_t first = bus.publisher.publish("T", R"({"n":1})", MessageInfo{});
-  const std::uint64_t second = bus.publisher.publish("T", R"({"n":2})", MessageInfo{});
+  const std::uint64_t first = bus.staged.publish("T", R"({"n":1})");
+  const std::uint64_t second = bus.staged.publish("T", R"({"n":2})");
   REQUIRE(second == first + 1);
   REQUIRE(bus.publisher.queued_messages() == 2);
   REQUIRE_FALSE(bus.receive_body());
@@ -126,7 +125,7 @@ TEST_CASE("a full queue is sent without waiting for flush") {
   Subscribed bus(loopback_settings());
   SECTION("by message count") {
     for (std::size_t i = 0; i < ZmqPublisher::k_max_queued_messages; ++i) {
-      bus.publisher.publish("T", std::to_string(i), MessageInfo{});
+      bus.staged.publish("T", std::to_string(i));
     }
     REQUIRE(bus.publisher.queued_messages() == 0);
     for (std::size_t i = 0; i < ZmqPublisher::k_max_queued_messages; ++i) {
@@ -136,10 +135,10 @@ TEST_CASE("a full queue is sent without waiting for flush") {
   SECTION("by bytes") {
     const std::string large(ZmqPublisher::k_max_queued_bytes / 4, 'x');
     for (int i = 0; i < 3; ++i) {
-      bus.publisher.publish("T", large, MessageInfo{});
+      bus.staged.publish("T", large);
     }
     REQUIRE(bus.publisher.queued_messages() == 3);
-    bus.publisher.publish("T", large, MessageInfo{});
+    bus.staged.publish("T", large);
     REQUIRE(bus.publisher.queued_messages() == 0);
     for (int i = 0; i < 4; ++i) {
       REQUIRE(bus.receive_body()->size() == large.size());
@@ -159,7 +158,7 @@ TEST_CASE("messages still queued when the publisher is destroyed are sent") {
     // Join this second subscriber too before anything is queued.
     bool joined = false;
     for (int attempt = 0; attempt < 50 && !joined; ++attempt) {
-      bus.publisher.publish("probe", "{}", MessageInfo{});
+      bus.staged.publish("probe", "{}");
       bus.publisher.flush();
       zmq::message_t frame;
       sub.set(zmq::sockopt::rcvtimeo, 100);
@@ -167,7 +166,7 @@ TEST_CASE("messages still queued when the publisher is destroyed are sent") {
     }
     REQUIRE(joined);
     sub.set(zmq::sockopt::rcvtimeo, 2000);
-    bus.publisher.publish("T", "last words", MessageInfo{});
+    bus.staged.publish("T", "last words");
     REQUIRE(bus.publisher.queued_messages() == 1);
   }
   std::optional<std::string> body;

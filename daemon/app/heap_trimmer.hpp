@@ -1,0 +1,42 @@
+#pragma once
+
+#include <cstddef>
+#include <functional>
+
+#include "ingress/event_loop.hpp"
+#include "publish/outlet.hpp"
+
+namespace relay::app {
+
+// glibc keeps freed memory in its heap, resident: the buffers of large messages, and what TLS handshakes and
+// session starts allocate for a moment. This gives the free pages back (malloc_trim) once such churn has
+// stopped for `quiet`, so that idle shards are small again; never while it goes on, or the pages would be
+// faulted straight back in. It watches the published messages as an outlet; session starts are reported
+// with note_churn().
+class HeapTrimmer final : public publish::Outlet {
+ public:
+  static constexpr util::Millis k_default_quiet{1'000};
+  static constexpr std::size_t k_large_message_bytes = 16 * 1024;
+
+  using Trim = std::function<void()>;
+  // `trim` defaults to malloc_trim(0).
+  explicit HeapTrimmer(ingress::EventLoop& loop, util::Millis quiet = k_default_quiet, Trim trim = {});
+
+  void deliver(const publish::OutgoingMessage& message) override;
+  // Memory was freed that is worth giving back once things are quiet.
+  void note_churn();
+  std::uint64_t trims() const { return m_trims; }
+
+ private:
+  void trim_when_quiet();
+
+  ingress::EventLoop& m_loop;
+  util::Millis m_quiet;
+  Trim m_trim;
+  ingress::Timer m_timer;
+  bool m_scheduled = false;
+  util::TimePoint m_last_churn{};
+  std::uint64_t m_trims = 0;
+};
+
+}  // namespace relay::app
