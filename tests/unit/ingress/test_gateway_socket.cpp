@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "../support/run_loop.hpp"
 #include "../support/wait_until.hpp"
 #include "../websocket/server_frames.hpp"
 #include "ingress/event_loop.hpp"
@@ -283,21 +284,6 @@ struct Recorder : ingress::SocketHandler {
   }
 };
 
-// Runs the loop until `done` (checked every 5 ms) or 10 s. Once per loop: a stopped loop stays stopped.
-void run_until(ingress::EventLoop& loop, const std::function<bool()>& done) {
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  std::unique_ptr<ingress::Timer> poll;
-  poll = std::make_unique<ingress::Timer>(loop, [&] {
-    if (done() || std::chrono::steady_clock::now() > deadline) {
-      loop.stop();
-    } else {
-      poll->schedule_in(util::Millis(5));
-    }
-  });
-  poll->schedule_in(util::Millis(5));
-  loop.run();
-}
-
 util::Url url_of(const ScriptedServer& server) {
   return *util::parse_url("ws://127.0.0.1:" + std::to_string(server.port()) + "/websocket?v=1");
 }
@@ -338,7 +324,7 @@ TEST_CASE("the socket upgrades, joins messages, answers pings, sends masked fram
       socket.send(R"({"op":2,"d":{}})");
     }
   };
-  run_until(loop, [&] { return script_done && handler.closed_code != 0; });
+  relay::test::run_loop_until(loop, [&] { return script_done && handler.closed_code != 0; });
   script.join();
   INFO("the scripted server: " << server.failure());
   REQUIRE(server.failure().empty());
@@ -380,7 +366,7 @@ TEST_CASE("close() sends a close frame with its code and ends the connection onc
   Recorder handler;
   ingress::GatewaySocket socket(loop, url_of(server), 1 << 20, handler);
   handler.on_each_message = [&](const std::string&) { socket.close(4000, "connection replaced"); };
-  run_until(loop, [&] { return script_done && socket.finished(); });
+  relay::test::run_loop_until(loop, [&] { return script_done && socket.finished(); });
   script.join();
   INFO("the scripted server: " << server.failure());
   REQUIRE(server.failure().empty());
@@ -415,7 +401,7 @@ TEST_CASE("a refused upgrade and a protocol violation are reported, the violatio
   ingress::EventLoop loop;
   Recorder handler;
   ingress::GatewaySocket socket(loop, url_of(server), 1 << 20, handler);
-  run_until(loop, [&] { return script_done && handler.closed_code != 0; });
+  relay::test::run_loop_until(loop, [&] { return script_done && handler.closed_code != 0; });
   script.join();
   INFO("the scripted server: " << server.failure());
   REQUIRE(server.failure().empty());
@@ -448,7 +434,7 @@ TEST_CASE("a server that never answers the upgrade is given up after the setup t
   Recorder handler;
   ingress::GatewaySocket socket(loop, url_of(server), 1 << 20, handler, util::Millis(300));
   const auto started = std::chrono::steady_clock::now();
-  run_until(loop, [&] { return script_done && handler.closed_code != 0; });
+  relay::test::run_loop_until(loop, [&] { return script_done && handler.closed_code != 0; });
   const auto waited = std::chrono::steady_clock::now() - started;
   script.join();
   INFO("the scripted server: " << server.failure());
@@ -493,7 +479,8 @@ TEST_CASE(
   ingress::EventLoop loop;
   Recorder handler;
   ingress::GatewaySocket socket(loop, url_of(server), 1 << 20, handler);
-  run_until(loop, [&] { return script_done && handler.closed_code != 0 && socket.finished(); });
+  relay::test::run_loop_until(loop,
+                              [&] { return script_done && handler.closed_code != 0 && socket.finished(); });
   script.join();
   INFO("the scripted server: " << server.failure());
   REQUIRE(server.failure().empty());
