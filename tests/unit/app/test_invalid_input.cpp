@@ -6,15 +6,15 @@
 
 #include <catch2/catch.hpp>
 
+#include "../support/temp_dir.hpp"
 #include "app/invalid_input.hpp"
 
 using relay::app::InvalidInput;
 namespace fs = std::filesystem;
 
 TEST_CASE("invalid input is counted by source and every record reaches the quarantine") {
-  std::string pattern = (fs::temp_directory_path() / "relay-invalid-test-XXXXXX").string();
-  REQUIRE(mkdtemp(pattern.data()) != nullptr);
-  const fs::path dir = pattern;
+  relay::test::TempDir temp;
+  const fs::path& dir = temp.path;
   {
     InvalidInput invalid(dir.string(), 1 << 20);
     const auto now = relay::util::Clock::now();
@@ -33,7 +33,6 @@ TEST_CASE("invalid input is counted by source and every record reaches the quara
     ++lines;
     webhook_lines += line.find(R"("source":"webhook")") != std::string::npos;
   }
-  fs::remove_all(dir);
   REQUIRE(lines == 6);
   REQUIRE(webhook_lines == 1);
 }

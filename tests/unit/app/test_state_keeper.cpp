@@ -1,12 +1,10 @@
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include <catch2/catch.hpp>
 
 #include "../support/run_loop.hpp"
+#include "../support/temp_dir.hpp"
 #include "app/state_keeper.hpp"
 #include "state/state_file.hpp"
 
@@ -14,26 +12,7 @@ using relay::app::StateKeeper;
 using relay::util::Millis;
 namespace fs = std::filesystem;
 
-namespace {
-
-struct TempDir {
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "relay-keeper-test-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { fs::remove_all(path); }
-  fs::path path;
-};
-
-std::string read(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-}  // namespace
+using relay::test::TempDir;
 
 TEST_CASE("positions that move are written once within the save interval, and not while idle") {
   TempDir dir;
@@ -77,7 +56,7 @@ TEST_CASE("save_now writes at once and waits for the disk") {
   StateKeeper keeper(loop, dir.path.string(), Millis(60'000), "102", [&] { return current; });
   REQUIRE(keeper.save_now());
   REQUIRE(keeper.counters().writes == 1);
-  REQUIRE(read(keeper.path()).find("10003") != std::string::npos);
+  REQUIRE(relay::test::file_contents(keeper.path()).find("10003") != std::string::npos);
   const auto ticket = keeper.save_soon();
   REQUIRE(relay::test::run_loop_until(loop, [&] { return keeper.written(ticket); }));
 }

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "../support/temp_dir.hpp"
 #include "publish/journal.hpp"
 
 using relay::publish::Journal;
@@ -14,15 +15,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "relay-journal-test-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { fs::remove_all(path); }
-  fs::path path;
-};
+using relay::test::TempDir;
 
 std::vector<RetainedMessage> load(const std::string& directory, Journal** keep = nullptr) {
   std::vector<RetainedMessage> loaded;

@@ -7,6 +7,7 @@
 #include <simdjson.h>
 #include <catch2/catch.hpp>
 
+#include "../support/temp_dir.hpp"
 #include "publish/journal.hpp"
 #include "publish/publish_stage.hpp"
 #include "publish/retention.hpp"
@@ -143,9 +144,8 @@ TEST_CASE("a new topic prefix applies from the next message") {
 }
 
 TEST_CASE("every published message is retained and journaled with the frames the outlets got") {
-  std::string pattern = (fs::temp_directory_path() / "relay-stage-test-XXXXXX").string();
-  REQUIRE(mkdtemp(pattern.data()) != nullptr);
-  const fs::path directory = pattern;
+  relay::test::TempDir temp;
+  const fs::path& directory = temp.path;
   {
     MemoryStore store;
     PublishStage stage({"102", "qq."}, store);
@@ -171,7 +171,6 @@ TEST_CASE("every published message is retained and journaled with the frames the
   std::vector<RetainedMessage> loaded;
   Journal reopened(directory.string(), 1 << 20);
   reopened.load([&](const RetainedMessage& message) { loaded.push_back(message); });
-  fs::remove_all(directory);
   REQUIRE(loaded.size() == 2);
   REQUIRE(loaded[0].body() == R"({"n":1})");
   REQUIRE(loaded[1].relay_seq == 2);

@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "../support/temp_dir.hpp"
 #include "state/quarantine.hpp"
 #include "util/json_validate.hpp"
 
@@ -16,15 +17,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct QuarantineDir {
-  QuarantineDir() {
-    std::string pattern = (fs::temp_directory_path() / "relay-quarantine-test-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~QuarantineDir() { fs::remove_all(path); }
-  fs::path path;
-};
+using QuarantineDir = relay::test::TempDir;
 
 std::vector<std::string> lines_of(const fs::path& path) {
   std::ifstream in(path);

@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "../support/temp_dir.hpp"
 #include "state/atomic_file.hpp"
 #include "state/state_writer.hpp"
 
@@ -14,15 +15,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "relay-state-test-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { fs::remove_all(path); }
-  fs::path path;
-};
+using relay::test::TempDir;
 
 std::string contents(const fs::path& path) {
   std::ifstream in(path);
