@@ -190,6 +190,20 @@ def replay_request():
         write("replay_request", name, text)
 
 
+def api_request():
+    for name, text in {
+        "c2c-reply": '/v2/users/U1/messages\n{"content":"hi","msg_type":0,"msg_id":"M1"}',
+        "group-event-reply": '/v2/groups/G1/messages\n{"msg_type":0,"event_id":"E1","content":"x"}',
+        "botpy-nulls": '/v2/groups/G1/messages\n{"msg_id":"M","msg_seq":null,"embed":null,"group_openid":"G1"}',
+        "own-seq": '/channels/1/messages\n{"msg_id":"M","msg_seq":3}',
+        "empty-object": '/dms/1/messages\n {\t}',
+        "not-object": '/v2/users/U/files\n[1,2]',
+        "query": '/channels/1/messages/2?hidetip=false\n',
+        "odd-path": '//v2//users\n{"msg_id":1}',
+    }.items():
+        write("api_request", name, text)
+
+
 def fnv1a(data):
     h = 2166136261
     for b in data:
@@ -255,6 +269,7 @@ if __name__ == "__main__":
     frame_decoder()
     webhook_handler()
     replay_request()
+    api_request()
     journal_reader()
     state_decoder()
     config_loader()
