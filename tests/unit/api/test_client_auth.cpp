@@ -1,0 +1,71 @@
+#include <chrono>
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "api/client_auth.hpp"
+
+using relay::api::ClientAuth;
+using relay::api::ClientKey;
+using namespace std::chrono_literals;
+
+namespace {
+const std::string k_alice(40, 'a');
+const std::string k_bob(40, 'b');
+const relay::util::TimePoint t0{};
+}  // namespace
+
+TEST_CASE("a client authenticates with its key as a Bearer token") {
+  ClientAuth auth({{"alice", k_alice}, {"bob", k_bob}});
+  CHECK(auth.authenticate("Bearer " + k_alice, t0) == "alice");
+  CHECK(auth.authenticate("Bearer  " + k_bob + " ", t0) == "bob");
+  CHECK_FALSE(auth.authenticate("Bearer " + std::string(40, 'c'), t0));
+  CHECK_FALSE(auth.authenticate("Bearer" + k_alice, t0));
+  CHECK_FALSE(auth.authenticate("bearer " + k_alice, t0));
+  CHECK_FALSE(auth.authenticate("QQBot " + k_alice, t0));  // a key is not a token
+  CHECK_FALSE(auth.authenticate("", t0));
+  CHECK_FALSE(auth.authenticate("Bearer ", t0));
+}
+
+TEST_CASE("the token exchange follows the platform: the same token until its last minute, then a new one") {
+  ClientAuth auth({{"alice", k_alice}});
+  CHECK_FALSE(auth.exchange(k_bob, t0));
+  const auto first = auth.exchange(k_alice, t0);
+  REQUIRE(first);
+  CHECK(first->expires_in_s == 7200);
+  CHECK(first->client == "alice");
+  CHECK(first->access_token.size() == 43);
+  CHECK(auth.authenticate("QQBot " + first->access_token, t0 + 1s) == "alice");
+
+  const auto again = auth.exchange(k_alice, t0 + 1000s);
+  CHECK(again->access_token == first->access_token);
+  CHECK(again->expires_in_s == 6200);
+
+  const auto renewed = auth.exchange(k_alice, t0 + 7150s);
+  CHECK(renewed->access_token != first->access_token);
+  CHECK(renewed->expires_in_s == 7200);
+  // The old token lasts to its end, then only the new one works.
+  CHECK(auth.authenticate("QQBot " + first->access_token, t0 + 7199s) == "alice");
+  CHECK_FALSE(auth.authenticate("QQBot " + first->access_token, t0 + 7200s));
+  CHECK(auth.authenticate("QQBot " + renewed->access_token, t0 + 7200s) == "alice");
+  CHECK(auth.tokens() <= 2);
+}
+
+TEST_CASE("removing a client or changing its key revokes its tokens, others keep theirs") {
+  ClientAuth auth({{"alice", k_alice}, {"bob", k_bob}});
+  const auto alice = auth.exchange(k_alice, t0);
+  const auto bob = auth.exchange(k_bob, t0);
+  auth.replace_keys({{"bob", k_bob}});
+  CHECK_FALSE(auth.authenticate("QQBot " + alice->access_token, t0));
+  CHECK_FALSE(auth.authenticate("Bearer " + k_alice, t0));
+  CHECK(auth.authenticate("QQBot " + bob->access_token, t0) == "bob");
+
+  const std::string new_key(40, 'n');
+  auth.replace_keys({{"carol", k_alice}, {"bob", new_key}});
+  CHECK_FALSE(auth.authenticate("QQBot " + bob->access_token, t0));
+  CHECK(auth.authenticate("Bearer " + k_alice, t0) == "carol");
+  CHECK(auth.tokens() == 0);
+  // A fresh exchange after a revocation makes a new token.
+  const auto fresh = auth.exchange(new_key, t0);
+  CHECK(fresh->access_token != bob->access_token);
+}
