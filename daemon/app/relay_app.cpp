@@ -325,12 +325,12 @@ void RelayApp::on_signal() {
 
 void RelayApp::reload() {
   auto loaded = config::load_file(m_config.source_path);
-  if (auto* error = std::get_if<config::ConfigError>(&loaded)) {
+  if (!loaded) {
     ++m_reloads_invalid;
-    spdlog::error("SIGHUP: the configuration is not valid, nothing changed: {}", error->message);
+    spdlog::error("SIGHUP: the configuration is not valid, nothing changed: {}", loaded.error().message);
     return;
   }
-  const auto& fresh = std::get<config::Config>(loaded);
+  const auto& fresh = *loaded;
   const config::ReloadPlan plan = config::plan_reload(m_config, fresh);
   std::vector<std::string> applied;
   std::vector<std::string> not_applied = plan.need_restart;
