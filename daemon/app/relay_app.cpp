@@ -349,8 +349,8 @@ void RelayApp::reload() {
     }
   }
   if (m_webhook && m_webhook->tls()) {
-    if (std::string error = m_webhook->reload_certificate(); !error.empty()) {
-      spdlog::error("SIGHUP: keeping the webhook's current TLS certificate: {}", error);
+    if (const auto reloaded = m_webhook->reload_certificate(); !reloaded) {
+      spdlog::error("SIGHUP: keeping the webhook's current TLS certificate: {}", reloaded.error());
     }
   }
   ++m_reloads_applied;
