@@ -40,7 +40,7 @@ struct RequestSpec {
   std::size_t max_response_bytes = 1 << 20;
   // A longer response fails the request, unless it is to be cut at the limit and reported as received.
   bool cut_long_responses = false;
-  // False accepts any certificate (self-signed, expired, another name): for test receivers only.
+  // False accepts a self-signed or expired certificate, or one naming another host: for test receivers only.
   bool verify_peer = true;
   // False reports a 3xx like any other status.
   bool follow_redirects = true;
