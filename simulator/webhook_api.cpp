@@ -7,6 +7,7 @@
 
 #include "simulator.hpp"
 #include "util/json_writer.hpp"
+#include "util/url.hpp"
 
 namespace qqsim {
 
@@ -80,7 +81,7 @@ HttpResponse Simulator::control_webhook(const JsonObject& req) {
   if (!parsed || parsed->websocket) {
     return error_reply(400, "url must be an http:// or https:// URL");
   }
-  delivery->url = *parsed;
+  delivery->url = url;
 
   if (req.has("signature")) {
     const auto mode = parse_mode(req.get_string("signature").value_or(""));
@@ -212,7 +213,7 @@ HttpResponse Simulator::control_webhook(const JsonObject& req) {
 void Simulator::rate_tick_webhook(std::int64_t now) {
   if (!rate_delivery_) {
     auto delivery = std::make_shared<WebhookDelivery>();
-    delivery->url = relay::util::parse_url(opt_.webhook_url).value_or(relay::util::Url{});
+    delivery->url = opt_.webhook_url;
     delivery->app_id = opt_.app_id;
     delivery->key = relay::webhook::WebhookKey::from_secret(opt_.secret);
     delivery->mode = delivery->key ? SignatureMode::valid : SignatureMode::missing;
