@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "api/client_keys.hpp"
+
 namespace relay::config {
 
 enum class AuthMode {
@@ -63,6 +65,22 @@ struct WebhookConfig {
   unsigned max_connections = 256;  // open at once; more are closed as they arrive
 };
 
+// The OpenAPI forwarder (docs/api.md): local bots call the platform's OpenAPI through the relay, which adds
+// its own access token.
+struct ApiConfig {
+  bool enabled = false;
+  std::string listen = "127.0.0.1:8081";
+  std::string host = "127.0.0.1";  // from listen
+  int port = 8081;                 // from listen
+  std::string clients_file;             // required when enabled
+  std::vector<api::ClientKey> clients;  // loaded from clients_file; keys never logged
+  std::size_t max_body = 16'777'216;    // rich-media uploads carry base64 file_data
+  unsigned upstream_timeout = 30;       // seconds for the platform's whole answer
+  unsigned max_in_flight = 64;          // requests forwarded at once
+  unsigned max_queued = 1024;           // requests waiting for a slot; past it 503 + Retry-After
+  unsigned max_connections = 256;       // client connections open at once
+};
+
 struct MetricsConfig {
   std::string listen;  // empty: no metrics listener
   std::string host;
@@ -96,6 +114,7 @@ struct Config {
   GatewayConfig gateway;
   PublishConfig publish;
   WebhookConfig webhook;
+  ApiConfig api;
   MetricsConfig metrics;
   StateConfig state;
   LogConfig log;

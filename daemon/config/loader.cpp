@@ -128,6 +128,9 @@ std::vector<Diagnostic> check_document(const toml::table& root, const std::strin
   if (auto problem = detail::check_curve(draft, directory)) {
     out.push_back(std::move(*problem));
   }
+  if (auto problem = detail::check_api(draft, section_position("api"), directory)) {
+    out.push_back(std::move(*problem));
+  }
   return out;
 }
 

@@ -1,5 +1,7 @@
 #include "config/reload.hpp"
 
+#include <algorithm>
+
 #include "config/key_table.hpp"
 
 namespace relay::config {
@@ -18,6 +20,13 @@ bool file_content_differs(const Config& running, const Config& fresh, const std:
   }
   if (name == "publish.curve_secret_key_file") {
     return running.publish.curve_secret_key != fresh.publish.curve_secret_key;
+  }
+  if (name == "api.clients_file") {
+    return running.api.clients.size() != fresh.api.clients.size() ||
+           !std::equal(running.api.clients.begin(), running.api.clients.end(), fresh.api.clients.begin(),
+                       [](const api::ClientKey& a, const api::ClientKey& b) {
+                         return a.name == b.name && a.key == b.key;
+                       });
   }
   if (name == "bot.client_secret_file") {
     return (running.written.contains(name) || fresh.written.contains(name)) &&

@@ -51,6 +51,19 @@ Outcome set_webhook_request_timeout(const toml::node& value, Draft& draft);
 std::optional<Diagnostic> check_webhook(Draft& draft, Position section,
                                         const std::filesystem::path& directory);
 Outcome set_webhook_max_connections(const toml::node& value, Draft& draft);
+Outcome set_api_enabled(const toml::node& value, Draft& draft);
+Outcome set_api_listen(const toml::node& value, Draft& draft);
+Outcome set_api_clients_file(const toml::node& value, Draft& draft);
+Outcome set_api_max_body(const toml::node& value, Draft& draft);
+Outcome set_api_upstream_timeout(const toml::node& value, Draft& draft);
+Outcome set_api_max_in_flight(const toml::node& value, Draft& draft);
+Outcome set_api_max_queued(const toml::node& value, Draft& draft);
+Outcome set_api_max_connections(const toml::node& value, Draft& draft);
+// A TLS certificate and key given together and readable (relative paths: to the config file's directory).
+std::optional<Diagnostic> check_tls_pair(Draft& draft, std::string_view section, std::string& cert,
+                                         std::string& key, const std::filesystem::path& directory);
+// Cross-key checks of [api]: the clients file read and valid, a port of its own.
+std::optional<Diagnostic> check_api(Draft& draft, Position section, const std::filesystem::path& directory);
 Outcome set_metrics_listen(const toml::node& value, Draft& draft);
 Outcome set_metrics_max_connections(const toml::node& value, Draft& draft);
 Outcome set_state_directory(const toml::node& value, Draft& draft);

@@ -113,28 +113,38 @@ Outcome set_webhook_request_timeout(const toml::node& value, Draft& draft) {
   return {};
 }
 
-std::optional<Diagnostic> check_webhook(Draft& draft, Position section,
-                                        const std::filesystem::path& directory) {
-  WebhookConfig& webhook = draft.config.webhook;
-  const auto cert_at = seen(draft, "webhook.tls_cert");
-  const auto key_at = seen(draft, "webhook.tls_key");
+std::optional<Diagnostic> check_tls_pair(Draft& draft, std::string_view section, std::string& cert,
+                                         std::string& key, const std::filesystem::path& directory) {
+  const std::string cert_name = std::string(section) + ".tls_cert";
+  const std::string key_name = std::string(section) + ".tls_key";
+  const auto cert_at = seen(draft, cert_name);
+  const auto key_at = seen(draft, key_name);
   if (cert_at.has_value() != key_at.has_value()) {
-    return Diagnostic{cert_at ? *cert_at : *key_at, cert_at ? "webhook.tls_cert" : "webhook.tls_key",
-                      cert_at ? "needs webhook.tls_key as well" : "needs webhook.tls_cert as well"};
+    return Diagnostic{cert_at ? *cert_at : *key_at, cert_at ? cert_name : key_name,
+                      "needs " + (cert_at ? key_name : cert_name) + " as well"};
   }
   // Relative paths are relative to the config file, and the files must be readable now, not at the first
   // request hours later.
-  for (auto [file, at, name] : {std::tuple{&webhook.tls_cert, cert_at, "webhook.tls_cert"},
-                                std::tuple{&webhook.tls_key, key_at, "webhook.tls_key"}}) {
+  for (auto [file, at, name] :
+       {std::tuple{&cert, cert_at, &cert_name}, std::tuple{&key, key_at, &key_name}}) {
     if (file->empty()) {
       continue;
     }
     const std::filesystem::path written(*file);
     const std::filesystem::path path = written.is_absolute() ? written : directory / written;
     if (::access(path.c_str(), R_OK) != 0) {
-      return Diagnostic{*at, name, "cannot read " + in_quotes(path.string())};
+      return Diagnostic{*at, *name, "cannot read " + in_quotes(path.string())};
     }
     *file = path.string();
+  }
+  return std::nullopt;
+}
+
+std::optional<Diagnostic> check_webhook(Draft& draft, Position section,
+                                        const std::filesystem::path& directory) {
+  WebhookConfig& webhook = draft.config.webhook;
+  if (auto problem = check_tls_pair(draft, "webhook", webhook.tls_cert, webhook.tls_key, directory)) {
+    return problem;
   }
   if (webhook.enabled && draft.config.bot.auth != AuthMode::AccessToken) {
     return Diagnostic{seen(draft, "webhook.enabled").value_or(section), "webhook.enabled",

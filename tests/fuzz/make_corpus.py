@@ -204,6 +204,19 @@ def api_request():
         write("api_request", name, text)
 
 
+def http_request():
+    for name, text in {
+        "post-json": "POST /v2/users/U/messages HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}",
+        "pipelined": "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\nConnection: close\r\n\r\n",
+        "chunked": "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;x\r\nabc\r\n0\r\nT: 1\r\n\r\n",
+        "smuggle": "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "continue": "PUT /f HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx",
+        "http10": "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+        "leading-crlf": "\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+    }.items():
+        write("http_request", name, text)
+
+
 def fnv1a(data):
     h = 2166136261
     for b in data:
@@ -270,6 +283,7 @@ if __name__ == "__main__":
     webhook_handler()
     replay_request()
     api_request()
+    http_request()
     journal_reader()
     state_decoder()
     config_loader()

@@ -1,0 +1,116 @@
+// [api]: the OpenAPI forwarder's listener, its clients and its limits.
+#include "config/setters.hpp"
+#include "config/toml_values.hpp"
+#include "util/url.hpp"
+
+namespace relay::config::detail {
+
+Outcome set_api_enabled(const toml::node& value, Draft& draft) {
+  draft.config.api.enabled = value.as_boolean()->get();
+  return {};
+}
+
+Outcome set_api_listen(const toml::node& value, Draft& draft) {
+  const std::string& text = string_of(value);
+  const auto parsed = util::parse_host_port(text);
+  if (!parsed) {
+    return Problem{
+        "expected \"address:port\" (e.g. \"127.0.0.1:8081\" or \"[::1]:8081\"), got " + in_quotes(text), {}};
+  }
+  draft.config.api.listen = text;
+  draft.config.api.host = parsed->host;
+  draft.config.api.port = parsed->port;
+  return {};
+}
+
+Outcome set_api_clients_file(const toml::node& value, Draft& draft) {
+  if (string_of(value).empty()) {
+    return Problem{"must not be empty", {}};
+  }
+  draft.config.api.clients_file = string_of(value);
+  return {};
+}
+
+Outcome set_api_max_body(const toml::node& value, Draft& draft) {
+  std::int64_t bytes = 0;
+  if (auto problem = integer_in_range(value, 1024, 256 * 1024 * 1024, bytes)) {
+    return problem;
+  }
+  draft.config.api.max_body = static_cast<std::size_t>(bytes);
+  return {};
+}
+
+Outcome set_api_upstream_timeout(const toml::node& value, Draft& draft) {
+  std::int64_t seconds = 0;
+  if (auto problem = integer_in_range(value, 1, 600, seconds)) {
+    return problem;
+  }
+  draft.config.api.upstream_timeout = static_cast<unsigned>(seconds);
+  return {};
+}
+
+Outcome set_api_max_in_flight(const toml::node& value, Draft& draft) {
+  std::int64_t count = 0;
+  if (auto problem = integer_in_range(value, 1, 4096, count)) {
+    return problem;
+  }
+  draft.config.api.max_in_flight = static_cast<unsigned>(count);
+  return {};
+}
+
+Outcome set_api_max_queued(const toml::node& value, Draft& draft) {
+  std::int64_t count = 0;
+  if (auto problem = integer_in_range(value, 0, 65536, count)) {
+    return problem;
+  }
+  draft.config.api.max_queued = static_cast<unsigned>(count);
+  return {};
+}
+
+Outcome set_api_max_connections(const toml::node& value, Draft& draft) {
+  std::int64_t count = 0;
+  if (auto problem = integer_in_range(value, 1, 65536, count)) {
+    return problem;
+  }
+  draft.config.api.max_connections = static_cast<unsigned>(count);
+  return {};
+}
+
+std::optional<Diagnostic> check_api(Draft& draft, Position section, const std::filesystem::path& directory) {
+  ApiConfig& api = draft.config.api;
+  if (!api.enabled) {
+    return std::nullopt;
+  }
+  const Position enabled_at = seen(draft, "api.enabled").value_or(section);
+  if (draft.config.bot.auth != AuthMode::AccessToken) {
+    return Diagnostic{
+        enabled_at, "api.enabled",
+        "forwarding needs access tokens: set bot.client_secret (or client_secret_file) instead of "
+        "bot.token"};
+  }
+  for (const auto& [other, other_name, on] :
+       {std::tuple{&draft.config.webhook.listen, "webhook.listen", draft.config.webhook.enabled},
+        std::tuple{&draft.config.metrics.listen, "metrics.listen", !draft.config.metrics.listen.empty()}}) {
+    if (on && *other == api.listen) {
+      return Diagnostic{
+          seen(draft, "api.listen").value_or(enabled_at), "api.listen",
+          std::string("is the same address as ") + other_name + "; each listener needs its own port"};
+    }
+  }
+  const auto file_at = seen(draft, "api.clients_file");
+  if (!file_at) {
+    return Diagnostic{enabled_at, "api.clients_file",
+                      "is required with api.enabled: the local clients allowed to call the OpenAPI "
+                      "(`qq-gateway-relay api-key NAME` makes a line)"};
+  }
+  const std::filesystem::path written(api.clients_file);
+  api.clients_file = (written.is_absolute() ? written : directory / written).string();
+  auto clients = api::read_client_keys(api.clients_file);
+  if (!clients) {
+    return Diagnostic{*file_at, "api.clients_file", clients.error()};
+  }
+  api.clients = std::move(*clients);
+  return std::nullopt;
+}
+
+}  // namespace relay::config::detail

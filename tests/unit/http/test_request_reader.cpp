@@ -1,0 +1,155 @@
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "http/request_reader.hpp"
+
+using relay::http::ReaderLimits;
+using relay::http::RequestReader;
+using State = RequestReader::State;
+
+namespace {
+
+// Feeds `bytes` in pieces of `step` bytes; returns the bytes used.
+std::size_t feed_in_pieces(RequestReader& reader, std::string_view bytes, std::size_t step) {
+  std::size_t used = 0;
+  while (used < bytes.size() && (reader.state() == State::head || reader.state() == State::body)) {
+    const std::size_t n = reader.feed(bytes.substr(used, std::min(step, bytes.size() - used)));
+    used += n;
+    if (n == 0) {
+      break;
+    }
+  }
+  return used;
+}
+
+int status_of(std::string_view bytes, ReaderLimits limits = {}) {
+  RequestReader reader(limits);
+  reader.feed(bytes);
+  return reader.state() == State::failed ? reader.error_status() : 0;
+}
+
+}  // namespace
+
+TEST_CASE("a request with a Content-Length body is read in any pieces, the same every time") {
+  const std::string bytes =
+      "POST /v2/groups/G/messages?x=1 HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\n"
+      "Authorization:  Bearer abc  \r\nContent-Length: 11\r\n\r\n{\"a\":\"bc\"}\n";
+  for (std::size_t step : {std::size_t{1}, std::size_t{2}, std::size_t{7}, bytes.size()}) {
+    RequestReader reader;
+    REQUIRE(feed_in_pieces(reader, bytes, step) == bytes.size());
+    REQUIRE(reader.state() == State::complete);
+    auto& request = reader.request();
+    CHECK(request.method == "POST");
+    CHECK(request.target == "/v2/groups/G/messages?x=1");
+    CHECK(request.path == "/v2/groups/G/messages");
+    CHECK(request.query == "x=1");
+    CHECK(*request.header("authorization") == "Bearer abc");
+    CHECK(*request.header("content-type") == "application/json");
+    CHECK(request.body == "{\"a\":\"bc\"}\n");
+    CHECK(request.keep_alive);
+  }
+}
+
+TEST_CASE("pipelined requests: the reader stops at the end of each") {
+  const std::string bytes =
+      "GET /a HTTP/1.1\r\n\r\nPOST /b HTTP/1.1\r\nContent-Length: 2\r\n\r\nokGET /c HTTP/1.1\r\nConnection: "
+      "close\r\n\r\n";
+  RequestReader reader;
+  std::size_t used = reader.feed(bytes);
+  REQUIRE(reader.state() == State::complete);
+  CHECK(reader.request().path == "/a");
+  reader.reset();
+  used += reader.feed(std::string_view(bytes).substr(used));
+  REQUIRE(reader.state() == State::complete);
+  CHECK(reader.request().body == "ok");
+  reader.reset();
+  used += reader.feed(std::string_view(bytes).substr(used));
+  REQUIRE(reader.state() == State::complete);
+  CHECK(reader.request().path == "/c");
+  CHECK_FALSE(reader.request().keep_alive);
+  CHECK(used == bytes.size());
+}
+
+TEST_CASE("a chunked body is joined, with extensions and trailers") {
+  const std::string bytes =
+      "POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-T: "
+      "1\r\n\r\n";
+  for (std::size_t step : {std::size_t{1}, std::size_t{5}, bytes.size()}) {
+    RequestReader reader;
+    REQUIRE(feed_in_pieces(reader, bytes, step) == bytes.size());
+    REQUIRE(reader.state() == State::complete);
+    CHECK(reader.request().body == "hello world");
+  }
+}
+
+TEST_CASE("Expect: 100-continue is reported once the head is read") {
+  RequestReader reader;
+  reader.feed("PUT /f HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n");
+  REQUIRE(reader.state() == State::body);
+  CHECK(reader.request().expects_continue);
+  reader.feed("abc");
+  CHECK(reader.state() == State::complete);
+}
+
+TEST_CASE("HTTP/1.0 closes unless it asks to keep alive") {
+  RequestReader reader;
+  reader.feed("GET / HTTP/1.0\r\nConnection: foo\r\n\r\n");
+  REQUIRE(reader.state() == State::complete);
+  CHECK_FALSE(reader.request().keep_alive);
+  reader.reset();
+  reader.feed("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n");
+  CHECK(reader.request().keep_alive);
+}
+
+TEST_CASE("empty lines before a request are skipped") {
+  RequestReader reader;
+  CHECK(reader.feed("\r\n\r\nGET /x HTTP/1.1\r\n\r\n") == 23);
+  CHECK(reader.state() == State::complete);
+  reader.reset();
+  CHECK(reader.feed("\r") == 1);  // a CR alone waits for its LF
+  CHECK(reader.feed("\nGET / HTTP/1.1\r\n\r\n") == 19);
+  CHECK(reader.state() == State::complete);
+  CHECK(status_of("\rGET / HTTP/1.1\r\n\r\n") == 400);
+}
+
+TEST_CASE("what could be read two ways is refused") {
+  CHECK(status_of("POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n") == 400);
+  CHECK(status_of("POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n") == 400);
+  CHECK(status_of("POST / HTTP/1.1\r\nContent-Length: 3, 3\r\n\r\nabc") == 0);
+  CHECK(status_of("POST / HTTP/1.1\r\nContent-Length: +3\r\n\r\n") == 400);
+  CHECK(status_of("POST / HTTP/1.1\r\nContent-Length: \r\n\r\n") == 400);
+  CHECK(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n") == 501);
+  CHECK(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n") ==
+        501);
+  CHECK(status_of("GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n") == 400);  // obs-fold
+  CHECK(status_of("GET / HTTP/1.1\r\nX : a\r\n\r\n") == 400);       // space before the colon
+  CHECK(status_of("GET / HTTP/1.1\nX: a\r\n\r\n") == 400);          // bare LF
+  CHECK(status_of("GET / HTTP/1.1\r\nX: a\rb\r\n\r\n") == 400);     // bare CR
+  CHECK(status_of("GET / HTTP/1.1\r\nX: a\x01\r\n\r\n") == 400);    // control character
+  CHECK(status_of("GET http://x/ HTTP/1.1\r\n\r\n") == 400);        // absolute-form
+  CHECK(status_of("GET /  HTTP/1.1\r\n\r\n") == 400);
+  CHECK(status_of("GET / HTTP/2.0\r\n\r\n") == 505);
+  CHECK(status_of("GET / FTP\r\n\r\n") == 400);
+  CHECK(status_of("G(T / HTTP/1.1\r\n\r\n") == 400);
+  CHECK(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nz\r\n") == 400);
+  CHECK(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n") == 400);
+  CHECK(status_of("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n") == 400);
+}
+
+TEST_CASE("sizes are bounded: the head, the body by length, the body by chunks") {
+  ReaderLimits limits;
+  limits.max_head = 64;
+  limits.max_body = 10;
+  CHECK(status_of("GET / HTTP/1.1\r\nX: " + std::string(100, 'a') + "\r\n\r\n", limits) == 431);
+  CHECK(status_of("GET /" + std::string(200, 'a'), limits) == 431);  // no end of head in sight
+  CHECK(status_of("POST / HTTP/1.1\r\nContent-Length: 11\r\n\r\n", limits) == 413);
+  CHECK(status_of("POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n", limits) == 400);
+  CHECK(status_of("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n6\r\nabcdef\r\n",
+                  limits) == 413);
+  std::string many = "GET / HTTP/1.1\r\n";
+  for (int i = 0; i < 101; ++i) {
+    many += "X: 1\r\n";
+  }
+  CHECK(status_of(many + "\r\n") == 431);
+}
