@@ -78,11 +78,11 @@ HttpResponse Simulator::handle_token(const HttpRequest& request) {
     return HttpResponse{token_failure_status_,
                         (token_failure_echo_ ? request.body : "") + token_failure_body_.value_or("")};
   }
-  JsonObject body;
-  std::string error;
-  if (!parse_json_object(request.body, body, error)) {
-    return platform_error(400, 400, "invalid JSON body: " + error);
+  const auto parsed = parse_json_object(request.body);
+  if (!parsed) {
+    return platform_error(400, 400, "invalid JSON body: " + parsed.error());
   }
+  const JsonObject& body = *parsed;
   // Both values are strings on the real platform; a numeric appId is tolerated.
   std::optional<std::string> app_id = body.get_string("appId");
   if (!app_id) {
@@ -189,13 +189,13 @@ HttpResponse Simulator::handle_control(const HttpRequest& request) {
   if (!post) {
     return control_error(405, "use POST");
   }
-  JsonObject body;
-  std::string error;
   const bool blank = std::all_of(request.body.begin(), request.body.end(),
                                  [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; });
-  if (!blank && !parse_json_object(request.body, body, error)) {
-    return control_error(400, "invalid JSON body: " + error);
+  const auto parsed = blank ? JsonObject{} : parse_json_object(request.body);
+  if (!parsed) {
+    return control_error(400, "invalid JSON body: " + parsed.error());
   }
+  const JsonObject& body = *parsed;
   HttpResponse response = (this->*handler)(body);
   log(LogLevel::info, "{} {} -> {}", request.method, path, response.status);
   return response;

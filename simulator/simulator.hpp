@@ -85,7 +85,7 @@ class Simulator {
   Simulator(const Simulator&) = delete;
   Simulator& operator=(const Simulator&) = delete;
 
-  bool load_fixtures(std::string& error);
+  relay::util::Expected<void, std::string> load_fixtures();
   std::size_t fixture_count() const { return fixtures_.size(); }
   const Options& options() const { return opt_; }
 

@@ -7,6 +7,7 @@
 
 #include "simulator.hpp"
 #include "util/json_writer.hpp"
+#include "util/url.hpp"
 
 namespace qqsim {
 
@@ -80,7 +81,7 @@ HttpResponse Simulator::control_webhook(const JsonObject& req) {
   if (!parsed || parsed->websocket) {
     return error_reply(400, "url must be an http:// or https:// URL");
   }
-  delivery->url = *parsed;
+  delivery->url = url;
 
   if (req.has("signature")) {
     const auto mode = parse_mode(req.get_string("signature").value_or(""));
@@ -156,11 +157,13 @@ HttpResponse Simulator::control_webhook(const JsonObject& req) {
     }
   } else {
     const JsonMember* raw = req.find("validation");
-    JsonObject v;
-    std::string error;
-    if (raw == nullptr || raw->kind != JsonKind::object || !parse_json_object(raw->raw, v, error)) {
+    const auto validation = raw != nullptr && raw->kind == JsonKind::object
+                                ? parse_json_object(raw->raw)
+                                : relay::util::Unexpected(std::string("not an object"));
+    if (!validation) {
       return error_reply(400, "validation must be an object");
     }
+    const JsonObject& v = *validation;
     const auto plain_token = v.has("plain_token") ? v.get_string("plain_token") : random_.token(20);
     const auto event_ts = v.has("event_ts") ? v.get_string("event_ts") : now_seconds();
     if (!plain_token || !event_ts) {
@@ -212,7 +215,7 @@ HttpResponse Simulator::control_webhook(const JsonObject& req) {
 void Simulator::rate_tick_webhook(std::int64_t now) {
   if (!rate_delivery_) {
     auto delivery = std::make_shared<WebhookDelivery>();
-    delivery->url = relay::util::parse_url(opt_.webhook_url).value_or(relay::util::Url{});
+    delivery->url = opt_.webhook_url;
     delivery->app_id = opt_.app_id;
     delivery->key = relay::webhook::WebhookKey::from_secret(opt_.secret);
     delivery->mode = delivery->key ? SignatureMode::valid : SignatureMode::missing;

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -10,7 +11,7 @@
 
 #include <libwebsockets.h>
 
-#include "util/url.hpp"
+#include "http/client.hpp"
 #include "webhook/signature.hpp"
 
 namespace qqsim {
@@ -26,7 +27,7 @@ enum class SignatureMode : std::uint8_t {
 // What every POST of one control request (or of the --rate generator) shares.
 struct WebhookDelivery {
   std::uint64_t id = 0;
-  relay::util::Url url;
+  std::string url;  // http:// or https://
   std::string app_id;
   SignatureMode mode = SignatureMode::valid;
   std::optional<std::int64_t> timestamp;  // unix seconds; default: when the POST starts
@@ -38,28 +39,28 @@ struct WebhookPost {
   std::string body;
 };
 
-// POSTs webhook bodies over the simulator's lws context: at most k_max_in_flight at once, the rest queued.
-// Signatures are computed when a POST starts, so a large batch costs the control request nothing and the
-// default timestamp is the sending time, as on the platform.
+// The sim's delivery policy over the daemon's HTTP client (relay::http): at most k_max_in_flight POSTs at
+// once, the rest queued, the last results kept. Signatures are computed when a POST starts, so a large batch
+// costs the control request nothing and the default timestamp is the sending time, as on the platform.
 class WebhookClient {
  public:
   static constexpr std::size_t k_max_in_flight = 32;
   static constexpr std::size_t k_max_queued = 100000;
 
-  explicit WebhookClient(std::size_t result_limit);  // out of line: Post is incomplete here
+  explicit WebhookClient(std::size_t result_limit);
   ~WebhookClient();
   WebhookClient(const WebhookClient&) = delete;
   WebhookClient& operator=(const WebhookClient&) = delete;
 
   // Creates the client vhost (on the context's service thread, before the loop runs).
   void attach(struct lws_context* context);
-  // Abandons every POST (their connections are left to lws_context_destroy).
+  // Abandons every POST.
   void shutdown();
 
   bool has_room(std::uint64_t posts) const { return queue_.size() + posts <= k_max_queued; }
   std::size_t queued() const { return queue_.size(); }
   // Queued plus in flight.
-  std::size_t pending() const { return queue_.size() + active_; }
+  std::size_t pending() const { return queue_.size() + in_flight_.size(); }
   void enqueue(WebhookPost post);
 
   // {"results":[…],"pending":N,"finished":N}
@@ -67,11 +68,10 @@ class WebhookClient {
   void clear_results() { results_.clear(); }
 
  private:
-  static constexpr const char* k_protocol = "qq-sim-webhook";
-  static int callback(struct lws* wsi, enum lws_callback_reasons reason, void* user, void* in,
-                      std::size_t len);
-
-  struct Post;
+  struct Post {
+    WebhookPost spec;
+    std::unique_ptr<relay::http::Request> request;
+  };
   struct PumpTimer {
     lws_sorted_usec_list_t sul;
     WebhookClient* client;
@@ -87,17 +87,15 @@ class WebhookClient {
 
   void schedule_pump();
   void pump();
-  void start(Post& post);
-  void finish(Post& post, int status, std::optional<std::string> error, bool from_callback);
-  int handle(Post& post, struct lws* wsi, enum lws_callback_reasons reason, void* in, std::size_t len);
+  void start(std::list<Post>::iterator post);
+  void finish(std::list<Post>::iterator post, relay::http::Response&& response);
 
   struct lws_context* context_ = nullptr;
   struct lws_vhost* vhost_ = nullptr;
   std::size_t result_limit_;
   std::deque<WebhookPost> queue_;
-  std::vector<std::unique_ptr<Post>> in_flight_;  // finished ones are freed by the pump, outside callbacks
+  std::list<Post> in_flight_;
   std::deque<Result> results_;
-  std::size_t active_ = 0;  // started and not finished
   std::uint64_t finished_ = 0;
   PumpTimer pump_timer_{{}, this};
   bool pump_scheduled_ = false;

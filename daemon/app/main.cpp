@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
-#include <variant>
 
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
@@ -75,12 +74,12 @@ int run(int argc, char** argv) {
   }
 
   auto loaded = relay::config::load_file(config_path);
-  if (auto* error = std::get_if<relay::config::ConfigError>(&loaded)) {
+  if (!loaded) {
     // The logger may not be set up yet, and this must reach the operator whatever the log level.
-    std::cerr << "qq-gateway-relay: configuration error: " << error->message << '\n';
+    std::cerr << "qq-gateway-relay: configuration error: " << loaded.error().message << '\n';
     return relay::app::k_exit_config;
   }
-  auto& config = std::get<relay::config::Config>(loaded);
+  auto& config = *loaded;
   if (!log_level.empty()) {
     if (!relay::app::set_log_level(log_level)) {
       std::cerr << "qq-gateway-relay: --log-level: unknown level \"" << log_level << "\"\n";

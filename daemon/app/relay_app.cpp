@@ -259,12 +259,12 @@ void RelayApp::on_signal() {
 
 void RelayApp::reload() {
   auto loaded = config::load_file(m_config.source_path);
-  if (auto* error = std::get_if<config::ConfigError>(&loaded)) {
+  if (!loaded) {
     ++m_reloads_invalid;
-    spdlog::error("SIGHUP: the configuration is not valid, nothing changed: {}", error->message);
+    spdlog::error("SIGHUP: the configuration is not valid, nothing changed: {}", loaded.error().message);
     return;
   }
-  const auto& fresh = std::get<config::Config>(loaded);
+  const auto& fresh = *loaded;
   const config::ReloadPlan plan = config::plan_reload(m_config, fresh);
   std::vector<std::string> applied;
   std::vector<std::string> not_applied = plan.need_restart;
@@ -283,8 +283,8 @@ void RelayApp::reload() {
     }
   }
   if (m_webhook && m_webhook->tls()) {
-    if (std::string error = m_webhook->reload_certificate(); !error.empty()) {
-      spdlog::error("SIGHUP: keeping the webhook's current TLS certificate: {}", error);
+    if (const auto reloaded = m_webhook->reload_certificate(); !reloaded) {
+      spdlog::error("SIGHUP: keeping the webhook's current TLS certificate: {}", reloaded.error());
     }
   }
   ++m_reloads_applied;

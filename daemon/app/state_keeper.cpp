@@ -34,23 +34,22 @@ StateKeeper::StateKeeper(ingress::EventLoop& loop, const std::string& directory,
 }
 
 std::optional<state::SavedState> StateKeeper::load() {
-  std::string error;
-  const auto text = state::read_whole_file(m_path, error);
+  const auto text = state::read_whole_file(m_path);
   if (!text) {
-    if (error.empty()) {
-      spdlog::info("no saved state at {}: every shard starts a new session", m_path);
-    } else {
-      spdlog::warn("ignoring the saved state: {}", error);
-    }
+    spdlog::warn("ignoring the saved state: {}", text.error());
     return std::nullopt;
   }
-  auto decoded = state::decode_state(*text, m_app_id);
-  if (auto* saved = std::get_if<state::SavedState>(&decoded)) {
-    spdlog::info("saved state {}: {} session(s), relay_seq {}", m_path, saved->shards.size(),
-                 saved->relay_seq);
-    return std::move(*saved);
+  if (!*text) {
+    spdlog::info("no saved state at {}: every shard starts a new session", m_path);
+    return std::nullopt;
   }
-  const auto& problem = std::get<state::StateProblem>(decoded);
+  auto decoded = state::decode_state(**text, m_app_id);
+  if (decoded) {
+    spdlog::info("saved state {}: {} session(s), relay_seq {}", m_path, decoded->shards.size(),
+                 decoded->relay_seq);
+    return std::move(*decoded);
+  }
+  const state::StateProblem& problem = decoded.error();
   const bool foreign = problem.kind == state::StateProblem::Kind::foreign;
   const std::string aside = m_path + (foreign ? ".foreign" : ".bad");
   const bool moved = std::rename(m_path.c_str(), aside.c_str()) == 0;

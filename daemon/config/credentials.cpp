@@ -1,10 +1,9 @@
 #include "config/credentials.hpp"
 
 #include <array>
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <string_view>
+#include <system_error>
 
 #include "config/read_file.hpp"
 #include "config/toml_values.hpp"
@@ -23,17 +22,16 @@ std::optional<Position> seen_at(const Draft& draft, std::string_view key) {
 }
 
 // Turns a secret file into the secret. Only the path is ever named in the error, never the content.
-std::optional<std::string> secret_from(FileContent file, const std::string& path, std::string& what) {
-  if (file.error != 0) {
-    what = "cannot read " + in_quotes(path) + ": " + std::strerror(file.error);
-    return std::nullopt;
+util::Expected<std::string, std::string> secret_from(util::Expected<std::string, std::error_code> file,
+                                                     const std::string& path) {
+  if (!file) {
+    return util::Unexpected("cannot read " + in_quotes(path) + ": " + file.error().message());
   }
-  trim_trailing_whitespace(file.text);
-  if (file.text.empty()) {
-    what = in_quotes(path) + " is empty";
-    return std::nullopt;
+  trim_trailing_whitespace(*file);
+  if (file->empty()) {
+    return util::Unexpected(in_quotes(path) + " is empty");
   }
-  return std::move(file.text);
+  return std::move(*file);
 }
 
 }  // namespace
@@ -76,10 +74,10 @@ std::optional<Diagnostic> resolve_credentials(Draft& draft, Position bot_positio
       return std::nullopt;
     }
     const std::filesystem::path path = config_directory / *draft.client_secret_file;
-    std::string what;
-    auto secret = secret_from(read_whole_file(path.string()), path.string(), what);
+    auto secret = secret_from(read_whole_file(path.string()), path.string());
     if (!secret) {
-      return Diagnostic{*seen_at(draft, "client_secret_file"), "bot.client_secret_file", std::move(what)};
+      return Diagnostic{*seen_at(draft, "client_secret_file"), "bot.client_secret_file",
+                        std::move(secret).error()};
     }
     bot.client_secret = std::move(*secret);
     return std::nullopt;
@@ -90,11 +88,10 @@ std::optional<Diagnostic> resolve_credentials(Draft& draft, Position bot_positio
   if (directory != nullptr && *directory != '\0') {
     const std::string path = (std::filesystem::path(directory) / k_credential_name).string();
     // A credentials directory without our credential just means "not configured this way".
-    if (FileContent file = read_whole_file(path); file.error != ENOENT) {
-      std::string what;
-      auto secret = secret_from(std::move(file), path, what);
+    if (auto file = read_whole_file(path); file || file.error() != std::errc::no_such_file_or_directory) {
+      auto secret = secret_from(std::move(file), path);
       if (!secret) {
-        return Diagnostic{bot_position, "bot.client_secret", "systemd credential: " + what};
+        return Diagnostic{bot_position, "bot.client_secret", "systemd credential: " + secret.error()};
       }
       bot.client_secret = std::move(*secret);
       return std::nullopt;

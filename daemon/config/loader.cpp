@@ -1,7 +1,6 @@
 #include "config/loader.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <filesystem>
 #include <map>
 
@@ -139,12 +138,12 @@ ConfigError render(const std::string& path, const Diagnostic& diagnostic) {
 
 }  // namespace
 
-std::variant<Config, ConfigError> load_string(std::string_view text, const std::string& path_for_messages) {
+util::Expected<Config, ConfigError> load_string(std::string_view text, const std::string& path_for_messages) {
   toml::table root;
   try {
     root = toml::parse(text, std::string_view(path_for_messages));
   } catch (const toml::parse_error& error) {
-    return render(path_for_messages, detail::syntax_error(text, error));
+    return util::Unexpected(render(path_for_messages, detail::syntax_error(text, error)));
   }
 
   Draft draft;
@@ -155,18 +154,18 @@ std::variant<Config, ConfigError> load_string(std::string_view text, const std::
     const auto first =
         std::min_element(problems.begin(), problems.end(),
                          [](const Diagnostic& a, const Diagnostic& b) { return a.where < b.where; });
-    return render(path_for_messages, *first);
+    return util::Unexpected(render(path_for_messages, *first));
   }
   draft.config.source_path = path_for_messages;
   return std::move(draft.config);
 }
 
-std::variant<Config, ConfigError> load_file(const std::string& path) {
-  const detail::FileContent file = detail::read_whole_file(path);
-  if (file.error != 0) {
-    return ConfigError{path + ": cannot read: " + std::strerror(file.error)};
+util::Expected<Config, ConfigError> load_file(const std::string& path) {
+  const auto text = detail::read_whole_file(path);
+  if (!text) {
+    return util::Unexpected(ConfigError{path + ": cannot read: " + text.error().message()});
   }
-  return load_string(file.text, path);
+  return load_string(*text, path);
 }
 
 std::vector<std::string> known_keys() {

@@ -6,29 +6,35 @@
 
 namespace relay::config::detail {
 
-FileContent read_whole_file(const std::string& path) {
-  FileContent result;
+namespace {
+
+std::error_code last_error() {
+  return std::error_code(errno != 0 ? errno : EIO, std::system_category());
+}
+
+}  // namespace
+
+util::Expected<std::string, std::error_code> read_whole_file(const std::string& path) {
   // stdio rather than iostreams: we need errno to tell "missing" from "permission denied".
   errno = 0;
   std::unique_ptr<std::FILE, decltype(&std::fclose)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!file) {
-    result.error = errno != 0 ? errno : EIO;
-    return result;
+    return util::Unexpected(last_error());
   }
+  std::string text;
   char buffer[4096];
   for (;;) {
     const std::size_t n = std::fread(buffer, 1, sizeof buffer, file.get());
-    result.text.append(buffer, n);
+    text.append(buffer, n);
     if (n < sizeof buffer) {
       break;
     }
   }
   // fopen succeeds on a directory; the read is what fails (EISDIR).
   if (std::ferror(file.get()) != 0) {
-    result.error = errno != 0 ? errno : EIO;
-    result.text.clear();
+    return util::Unexpected(last_error());
   }
-  return result;
+  return text;
 }
 
 void trim_trailing_whitespace(std::string& text) {

@@ -1,15 +1,14 @@
 #pragma once
 
 #include <string>
+#include <system_error>
+
+#include "util/expected.hpp"
 
 namespace relay::config::detail {
 
-struct FileContent {
-  std::string text;
-  int error = 0;  // an errno value; 0 on success
-};
-
-FileContent read_whole_file(const std::string& path);
+// The file's bytes, or the system's reason (ENOENT tells "missing" from "permission denied").
+util::Expected<std::string, std::error_code> read_whole_file(const std::string& path);
 
 // Secret files are usually written by `echo` or an editor, so a trailing newline is not part of the secret.
 void trim_trailing_whitespace(std::string& text);

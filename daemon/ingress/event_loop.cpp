@@ -10,6 +10,7 @@
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
+#include "http/client.hpp"
 #include "ingress/lws_callbacks.hpp"
 #include "ingress/lws_log.hpp"
 
@@ -75,7 +76,7 @@ constexpr std::size_t k_read_bytes = 16 * 1024;
 
 const lws_protocols k_protocols[] = {
     {"qq-gateway", gateway_socket_callback, 0, k_read_bytes, 0, nullptr, 0},
-    {"relay-http", http_request_callback, 0, 16384, 0, nullptr, 0},
+    http::protocol(),
     {"relay-fd", raw_file_trampoline, 0, 0, 0, nullptr, 0},
     {"relay-raw", raw_socket_callback, 0, 4096, 0, nullptr, 0},
     {nullptr, nullptr, 0, 0, 0, nullptr, 0},

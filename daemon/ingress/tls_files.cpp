@@ -12,15 +12,15 @@
 namespace relay::ingress {
 namespace {
 
-std::string openssl_error(const std::string& what) {
+util::Unexpected<std::string> openssl_error(const std::string& what) {
   const unsigned long code = ERR_get_error();
   ERR_clear_error();
   if (code == 0) {
-    return what;
+    return util::Unexpected(what);
   }
   char text[256];
   ERR_error_string_n(code, text, sizeof(text));
-  return what + ": " + text;
+  return util::Unexpected(what + ": " + text);
 }
 
 std::string printed(const ASN1_TIME* time) {
@@ -41,18 +41,17 @@ FileBio open_file(const std::string& path) {
 
 }  // namespace
 
-CertificatePair CertificatePair::load(const std::string& cert_path, const std::string& key_path) {
+util::Expected<CertificatePair, std::string> CertificatePair::load(const std::string& cert_path,
+                                                                   const std::string& key_path) {
   CertificatePair pair;
   ERR_clear_error();
   FileBio cert_file = open_file(cert_path);
   if (!cert_file) {
-    pair.m_error = openssl_error("cannot read the certificate " + cert_path);
-    return pair;
+    return openssl_error("cannot read the certificate " + cert_path);
   }
   pair.m_leaf = PEM_read_bio_X509_AUX(cert_file.get(), nullptr, nullptr, nullptr);
   if (pair.m_leaf == nullptr) {
-    pair.m_error = openssl_error("cannot load the certificate " + cert_path);
-    return pair;
+    return openssl_error("cannot load the certificate " + cert_path);
   }
   pair.m_chain = sk_X509_new_null();
   while (X509* issuer = PEM_read_bio_X509(cert_file.get(), nullptr, nullptr, nullptr)) {
@@ -61,26 +60,20 @@ CertificatePair CertificatePair::load(const std::string& cert_path, const std::s
   ERR_clear_error();  // the end of the file reads as an error
   FileBio key_file = open_file(key_path);
   if (!key_file) {
-    pair.m_error = openssl_error("cannot read the private key " + key_path);
-    return pair;
+    return openssl_error("cannot read the private key " + key_path);
   }
   pair.m_key = PEM_read_bio_PrivateKey(key_file.get(), nullptr, nullptr, nullptr);
   if (pair.m_key == nullptr) {
-    pair.m_error = openssl_error("cannot load the private key " + key_path);
-    return pair;
+    return openssl_error("cannot load the private key " + key_path);
   }
   if (X509_check_private_key(pair.m_leaf, pair.m_key) != 1) {
-    pair.m_error = openssl_error("the private key " + key_path + " does not match the certificate");
-    return pair;
+    return openssl_error("the private key " + key_path + " does not match the certificate");
   }
   pair.m_not_after = printed(X509_get0_notAfter(pair.m_leaf));
   return pair;
 }
 
-std::string CertificatePair::install_into(ssl_ctx_st* context) const {
-  if (!m_error.empty()) {
-    return m_error;
-  }
+util::Expected<void, std::string> CertificatePair::install_into(ssl_ctx_st* context) const {
   ERR_clear_error();
   // The key was checked against this certificate, so setting one after the other cannot leave a mismatch.
   if (SSL_CTX_use_certificate(context, m_leaf) != 1 || SSL_CTX_use_PrivateKey(context, m_key) != 1 ||
@@ -108,7 +101,6 @@ CertificatePair::CertificatePair(CertificatePair&& other) noexcept
     : m_leaf(std::exchange(other.m_leaf, nullptr)),
       m_chain(std::exchange(other.m_chain, nullptr)),
       m_key(std::exchange(other.m_key, nullptr)),
-      m_error(std::move(other.m_error)),
       m_not_after(std::move(other.m_not_after)) {}
 
 CertificatePair& CertificatePair::operator=(CertificatePair&& other) noexcept {
@@ -116,7 +108,6 @@ CertificatePair& CertificatePair::operator=(CertificatePair&& other) noexcept {
     std::swap(m_leaf, other.m_leaf);
     std::swap(m_chain, other.m_chain);
     std::swap(m_key, other.m_key);
-    m_error = std::move(other.m_error);
     m_not_after = std::move(other.m_not_after);
   }
   return *this;

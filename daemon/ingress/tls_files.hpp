@@ -3,6 +3,8 @@
 #include <memory>
 #include <string>
 
+#include "util/expected.hpp"
+
 struct ssl_ctx_st;
 struct x509_st;
 struct evp_pkey_st;
@@ -15,25 +17,24 @@ namespace relay::ingress {
 // slip a different pair in.
 class CertificatePair {
  public:
-  // Never throws; error() says what is wrong.
-  static CertificatePair load(const std::string& cert_path, const std::string& key_path);
+  // Never throws; on failure, says which file is wrong and why.
+  static util::Expected<CertificatePair, std::string> load(const std::string& cert_path,
+                                                           const std::string& key_path);
   ~CertificatePair();
   CertificatePair(CertificatePair&&) noexcept;
   CertificatePair& operator=(CertificatePair&&) noexcept;
 
-  const std::string& error() const { return m_error; }  // empty when the pair is usable
   const std::string& not_after() const { return m_not_after; }
 
   // Replaces the certificate, chain and key of a listener's TLS context; new connections get them, open ones
-  // keep theirs. Returns an empty string on success.
-  std::string install_into(ssl_ctx_st* context) const;
+  // keep theirs.
+  util::Expected<void, std::string> install_into(ssl_ctx_st* context) const;
 
  private:
   CertificatePair() = default;
   x509_st* m_leaf = nullptr;
   stack_st_X509* m_chain = nullptr;
   evp_pkey_st* m_key = nullptr;
-  std::string m_error;
   std::string m_not_after;
 };
 

@@ -137,16 +137,20 @@ WebhookServer::WebhookServer(EventLoop& loop, WebhookServerSettings settings, we
   m_listener.serve([vhost = m_vhost](int fd) { return lws_adopt_socket_vhost(vhost, fd); });
 }
 
-std::string WebhookServer::reload_certificate() {
+util::Expected<void, std::string> WebhookServer::reload_certificate() {
   if (m_tls_context == nullptr) {
-    return "the listener's TLS context is not known; a restart loads the new certificate";
+    return util::Unexpected<std::string>(
+        "the listener's TLS context is not known; a restart loads the new certificate");
   }
-  const CertificatePair pair = CertificatePair::load(m_settings.tls_cert, m_settings.tls_key);
-  if (std::string error = pair.install_into(m_tls_context); !error.empty()) {
-    return error;
+  const auto pair = CertificatePair::load(m_settings.tls_cert, m_settings.tls_key);
+  if (!pair) {
+    return util::Unexpected(pair.error());
+  }
+  if (auto installed = pair->install_into(m_tls_context); !installed) {
+    return installed;
   }
   spdlog::info("webhook: TLS certificate re-read from {} (valid until {})", m_settings.tls_cert,
-               pair.not_after());
+               pair->not_after());
   return {};
 }
 

@@ -10,6 +10,7 @@
 #include "ingress/event_loop.hpp"
 #include "ingress/listener.hpp"
 #include "protocol/frame.hpp"
+#include "util/expected.hpp"
 #include "util/log_throttle.hpp"
 #include "webhook/request_handler.hpp"
 
@@ -61,8 +62,8 @@ class WebhookServer {
   bool tls() const { return !m_settings.tls_cert.empty(); }
   const WebhookCounters& counters() const { return m_counters; }
   // Re-reads tls_cert and tls_key (same paths) for new connections; connections already open keep theirs.
-  // Returns an empty string on success; on failure the listener keeps the certificate it had.
-  std::string reload_certificate();
+  // On failure the listener keeps the certificate it had.
+  util::Expected<void, std::string> reload_certificate();
 
   struct Request;  // one HTTP request in progress
   // For the libwebsockets callback only.

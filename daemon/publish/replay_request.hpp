@@ -3,7 +3,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <variant>
+
+#include "util/expected.hpp"
 
 namespace relay::publish {
 
@@ -14,7 +15,7 @@ struct ReplayRequest {
 };
 
 // The request, or the error text the client is sent. Pure, so that it can be fuzzed (tests/fuzz).
-std::variant<ReplayRequest, std::string> parse_replay_request(std::string_view bytes,
-                                                              std::uint64_t default_max);
+util::Expected<ReplayRequest, std::string> parse_replay_request(std::string_view bytes,
+                                                                std::uint64_t default_max);
 
 }  // namespace relay::publish

@@ -160,12 +160,12 @@ void ReplayServer::send_reply(std::vector<zmq::message_t>& envelope, std::size_t
 void ReplayServer::answer(std::vector<zmq::message_t>& envelope, const zmq::message_t& request) {
   const auto parsed = parse_replay_request(
       std::string_view(static_cast<const char*>(request.data()), request.size()), k_default_max);
-  if (const auto* error = std::get_if<std::string>(&parsed)) {
-    send_error(envelope, *error);
+  if (!parsed) {
+    send_error(envelope, parsed.error());
     return;
   }
-  const std::uint64_t since = std::get<ReplayRequest>(parsed).since;
-  const std::uint64_t max = std::min(std::get<ReplayRequest>(parsed).max, k_max_per_request);
+  const std::uint64_t since = parsed->since;
+  const std::uint64_t max = std::min(parsed->max, k_max_per_request);
   // A page holds what fits in one reply and in what this client and all clients may still be sent.
   const ReplyBudget::Room room = m_budget.room_for(envelope.front().to_string_view());
   const std::size_t limit =

@@ -15,8 +15,8 @@ namespace {
 // Far above any real state file; keeps a wrong path (a log, a device) from filling memory.
 constexpr std::size_t k_max_read_bytes = 16 << 20;
 
-std::string describe_errno(std::string_view what, const std::string& path) {
-  return fmt::format("{} {}: {}", what, path, std::strerror(errno));
+util::Unexpected<std::string> describe_errno(std::string_view what, const std::string& path) {
+  return util::Unexpected(fmt::format("{} {}: {}", what, path, std::strerror(errno)));
 }
 
 class FileDescriptor {
@@ -61,7 +61,7 @@ std::string directory_of(const std::string& path) {
 
 }  // namespace
 
-std::string write_file_atomically(const std::string& path, std::string_view content) {
+util::Expected<void, std::string> write_file_atomically(const std::string& path, std::string_view content) {
   const std::string temporary = path + ".tmp";
   // A temporary left by a crash, or anything planted under its name (a symlink to a file the relay can
   // write), is removed, never written through: unlink removes a symlink itself, and O_EXCL | O_NOFOLLOW
@@ -73,17 +73,17 @@ std::string write_file_atomically(const std::string& path, std::string_view cont
     return describe_errno("cannot create", temporary);
   }
   if (!write_all(file.get(), content)) {
-    const std::string error = describe_errno("cannot write", temporary);
+    auto error = describe_errno("cannot write", temporary);
     ::unlink(temporary.c_str());
     return error;
   }
   if (::fsync(file.get()) != 0 || file.release_and_close() != 0) {
-    const std::string error = describe_errno("cannot sync", temporary);
+    auto error = describe_errno("cannot sync", temporary);
     ::unlink(temporary.c_str());
     return error;
   }
   if (::rename(temporary.c_str(), path.c_str()) != 0) {
-    const std::string error = describe_errno("cannot rename onto", path);
+    auto error = describe_errno("cannot rename onto", path);
     ::unlink(temporary.c_str());
     return error;
   }
@@ -96,12 +96,11 @@ std::string write_file_atomically(const std::string& path, std::string_view cont
   return {};
 }
 
-std::optional<std::string> read_whole_file(const std::string& path, std::string& error) {
-  error.clear();
+util::Expected<std::optional<std::string>, std::string> read_whole_file(const std::string& path) {
   FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (file.get() < 0) {
     if (errno != ENOENT) {
-      error = describe_errno("cannot open", path);
+      return describe_errno("cannot open", path);
     }
     return std::nullopt;
   }
@@ -113,16 +112,14 @@ std::optional<std::string> read_whole_file(const std::string& path, std::string&
       if (errno == EINTR) {
         continue;
       }
-      error = describe_errno("cannot read", path);
-      return std::nullopt;
+      return describe_errno("cannot read", path);
     }
     if (got == 0) {
       return content;
     }
     content.append(buffer, static_cast<std::size_t>(got));
     if (content.size() > k_max_read_bytes) {
-      error = fmt::format("{} is larger than {} bytes", path, k_max_read_bytes);
-      return std::nullopt;
+      return util::Unexpected(fmt::format("{} is larger than {} bytes", path, k_max_read_bytes));
     }
   }
 }

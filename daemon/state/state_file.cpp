@@ -12,11 +12,15 @@ namespace {
 
 using simdjson::dom::element;
 
-StateProblem corrupt(std::string message) {
-  return StateProblem{StateProblem::Kind::corrupt, std::move(message)};
+util::Unexpected<StateProblem> corrupt(std::string message) {
+  return util::Unexpected(StateProblem{StateProblem::Kind::corrupt, std::move(message)});
 }
 
-std::variant<SavedShard, StateProblem> decode_shard(element entry) {
+util::Unexpected<StateProblem> foreign(std::string message) {
+  return util::Unexpected(StateProblem{StateProblem::Kind::foreign, std::move(message)});
+}
+
+util::Expected<SavedShard, StateProblem> decode_shard(element entry) {
   simdjson::dom::array layout;
   std::uint64_t index = 0;
   std::uint64_t count = 0;
@@ -60,7 +64,8 @@ std::string encode_state(const SavedState& state) {
   return text;
 }
 
-std::variant<SavedState, StateProblem> decode_state(std::string_view text, std::string_view expected_app_id) {
+util::Expected<SavedState, StateProblem> decode_state(std::string_view text,
+                                                      std::string_view expected_app_id) {
   simdjson::dom::parser parser;
   element root;
   if (parser.parse(text.data(), text.size()).get(root) != simdjson::SUCCESS || !root.is_object()) {
@@ -68,15 +73,11 @@ std::variant<SavedState, StateProblem> decode_state(std::string_view text, std::
   }
   std::string_view format;
   if (root["format"].get_string().get(format) != simdjson::SUCCESS || format != k_state_format) {
-    return StateProblem{
-        StateProblem::Kind::foreign,
-        fmt::format("not a qq-gateway-relay state file (no \"format\":\"{}\")", k_state_format)};
+    return foreign(fmt::format("not a qq-gateway-relay state file (no \"format\":\"{}\")", k_state_format));
   }
   std::int64_t version = 0;
   if (root["version"].get_int64().get(version) != simdjson::SUCCESS || version != k_state_version) {
-    return StateProblem{
-        StateProblem::Kind::foreign,
-        fmt::format("state format version {} (this relay reads {})", version, k_state_version)};
+    return foreign(fmt::format("state format version {} (this relay reads {})", version, k_state_version));
   }
   SavedState state;
   std::string_view app_id;
@@ -84,8 +85,7 @@ std::variant<SavedState, StateProblem> decode_state(std::string_view text, std::
     return corrupt("no app_id");
   }
   if (app_id != expected_app_id) {
-    return StateProblem{StateProblem::Kind::foreign,
-                        fmt::format("written for app_id {}, not {}", app_id, expected_app_id)};
+    return foreign(fmt::format("written for app_id {}, not {}", app_id, expected_app_id));
   }
   state.app_id = std::string(app_id);
   if (root["relay_seq"].get_uint64().get(state.relay_seq) != simdjson::SUCCESS) {
@@ -107,10 +107,10 @@ std::variant<SavedState, StateProblem> decode_state(std::string_view text, std::
   }
   for (element entry : shards) {
     auto decoded = decode_shard(entry);
-    if (auto* problem = std::get_if<StateProblem>(&decoded)) {
-      return std::move(*problem);
+    if (!decoded) {
+      return util::Unexpected(std::move(decoded).error());
     }
-    auto& shard = std::get<SavedShard>(decoded);
+    SavedShard& shard = *decoded;
     if (!state.shards.empty() && shard.count != state.shards.front().count) {
       return corrupt("shards from different layouts");
     }

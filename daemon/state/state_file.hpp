@@ -3,8 +3,9 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
+
+#include "util/expected.hpp"
 
 namespace relay::state {
 
@@ -39,6 +40,7 @@ inline constexpr std::string_view k_state_file_name = "relay-state.json";
 
 std::string encode_state(const SavedState& state);
 // Checks everything a resume would rely on: format, version, the bot, and one consistent shard layout.
-std::variant<SavedState, StateProblem> decode_state(std::string_view text, std::string_view expected_app_id);
+util::Expected<SavedState, StateProblem> decode_state(std::string_view text,
+                                                      std::string_view expected_app_id);
 
 }  // namespace relay::state

@@ -61,7 +61,8 @@ void StateWriter::run() {
     m_pending.reset();
     const std::uint64_t batch = m_submitted;
     lock.unlock();
-    std::string error = write_file_atomically(m_path, content);
+    auto written = write_file_atomically(m_path, content);
+    std::string error = written ? std::string() : std::move(written).error();
     lock.lock();
     const bool recovered = error.empty() && !m_last_error.empty();
     ++(error.empty() ? m_counters.writes : m_counters.failures);

@@ -1,7 +1,6 @@
 // The [webhook] section: values, defaults, and errors that name the file, the line and the key.
 #include <catch2/catch.hpp>
 #include <string>
-#include <variant>
 
 #include "config/loader.hpp"
 #include "config_test_support.hpp"

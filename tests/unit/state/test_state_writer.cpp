@@ -29,8 +29,8 @@ std::string contents(const fs::path& path) {
 TEST_CASE("an atomic write replaces the file and leaves no temporary behind") {
   TempDir dir;
   const std::string path = (dir.path / "state.json").string();
-  REQUIRE(relay::state::write_file_atomically(path, "first").empty());
-  REQUIRE(relay::state::write_file_atomically(path, "second").empty());
+  REQUIRE(relay::state::write_file_atomically(path, "first"));
+  REQUIRE(relay::state::write_file_atomically(path, "second"));
   REQUIRE(contents(path) == "second");
   REQUIRE(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
   struct stat info {};
@@ -54,7 +54,7 @@ TEST_CASE("an atomic write never follows what is planted at the temporary's name
     std::ofstream(path + ".tmp") << "half a state file";
   }
   const bool victim_existed = fs::exists(victim);
-  REQUIRE(relay::state::write_file_atomically(path, "new state").empty());
+  REQUIRE(relay::state::write_file_atomically(path, "new state"));
   REQUIRE(contents(path) == "new state");
   REQUIRE_FALSE(fs::is_symlink(path));
   REQUIRE_FALSE(fs::exists(fs::symlink_status(path + ".tmp")));
@@ -67,19 +67,23 @@ TEST_CASE("an atomic write never follows what is planted at the temporary's name
 TEST_CASE("an atomic write into a missing directory reports the path") {
   TempDir dir;
   const std::string path = (dir.path / "missing" / "state.json").string();
-  const std::string error = relay::state::write_file_atomically(path, "x");
-  REQUIRE(error.find("cannot create " + path + ".tmp") == 0);
+  const auto written = relay::state::write_file_atomically(path, "x");
+  REQUIRE_FALSE(written);
+  REQUIRE(written.error().find("cannot create " + path + ".tmp") == 0);
 }
 
 TEST_CASE("reading tells a missing file from an unreadable one") {
   TempDir dir;
-  std::string error;
-  REQUIRE_FALSE(relay::state::read_whole_file((dir.path / "none").string(), error));
-  REQUIRE(error.empty());
-  REQUIRE_FALSE(relay::state::read_whole_file(dir.path.string(), error));  // a directory
-  REQUIRE_FALSE(error.empty());
-  REQUIRE(relay::state::write_file_atomically((dir.path / "f").string(), "abc").empty());
-  REQUIRE(relay::state::read_whole_file((dir.path / "f").string(), error) == "abc");
+  const auto missing = relay::state::read_whole_file((dir.path / "none").string());
+  REQUIRE(missing);
+  REQUIRE_FALSE(missing->has_value());
+  const auto directory = relay::state::read_whole_file(dir.path.string());
+  REQUIRE_FALSE(directory);
+  REQUIRE(directory.error() == "cannot read " + dir.path.string() + ": Is a directory");
+  REQUIRE(relay::state::write_file_atomically((dir.path / "f").string(), "abc"));
+  const auto written = relay::state::read_whole_file((dir.path / "f").string());
+  REQUIRE(written);
+  REQUIRE(*written == "abc");
 }
 
 TEST_CASE("the writer keeps only the newest content and flush waits for it") {
