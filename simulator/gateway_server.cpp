@@ -1,6 +1,8 @@
 // libwebsockets glue: one protocol serves both the plain-HTTP endpoints and the WebSocket gateway.
 #include "gateway_server.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -152,6 +154,23 @@ void reset_connection(struct lws* wsi) {
   sockaddr unspec{};
   unspec.sa_family = AF_UNSPEC;
   ::connect(fd, &unspec, sizeof(unspec));
+}
+
+bool expects_continue(struct lws* wsi) {
+  std::string expect = header(wsi, WSI_TOKEN_HTTP_EXPECT);
+  std::transform(expect.begin(), expect.end(), expect.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return expect == "100-continue";
+}
+
+// lws does not answer "Expect: 100-continue" itself; without this, curl (and libcurl clients) wait a second
+// before sending a body over 1 MiB.
+int send_continue(struct lws* wsi) {
+  static constexpr std::string_view k_continue = "HTTP/1.1 100 Continue\r\n\r\n";
+  unsigned char buf[LWS_PRE + k_continue.size()];
+  std::memcpy(buf + LWS_PRE, k_continue.data(), k_continue.size());
+  const int written = lws_write(wsi, buf + LWS_PRE, k_continue.size(), LWS_WRITE_RAW);
+  return written == static_cast<int>(k_continue.size()) ? 0 : -1;
 }
 
 // The query string: lws keeps its '&'-separated arguments as fragments of WSI_TOKEN_HTTP_URI_ARGS (already
@@ -315,6 +334,9 @@ int callback(struct lws* wsi, enum lws_callback_reasons reason, void* user, void
         // One allocation for an upload of many megabytes instead of doubling as it arrives.
         req.body.reserve(
             std::min<std::size_t>(std::strtoull(content_length.c_str(), nullptr, 10), k_max_body));
+        if (expects_continue(wsi) && send_continue(wsi) != 0) {
+          return -1;
+        }
         return 0;  // the body arrives in LWS_CALLBACK_HTTP_BODY
       }
       return start_response(wsi, *pss->http);

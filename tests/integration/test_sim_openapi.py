@@ -9,6 +9,7 @@ import http.client
 import json
 import os
 import re
+import socket
 import threading
 import time
 
@@ -252,6 +253,24 @@ def main():
             (entry,) = recorded(sim)["requests"]
             expect(entry["body_bytes"] == len(body) and entry["body"].encode() == body, f"{mib} MiB body changed")
 
+    def expect_continue():
+        # A client that sends "Expect: 100-continue" (curl does above 1 MiB) gets the interim answer first.
+        body = json.dumps({"file_type": 1, "file_data": "QUJD" * 1000}).encode()
+        head = (f"POST /v2/users/O8/files HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {auth(sim)['Authorization']}"
+                f"\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                "Expect: 100-continue\r\n\r\n").encode()
+        with socket.create_connection(("127.0.0.1", sim.port), timeout=5) as s:
+            s.sendall(head)
+            interim = s.recv(4096)
+            expect(interim == b"HTTP/1.1 100 Continue\r\n\r\n", interim)
+            s.sendall(body)
+            answer = b""
+            while b"file_uuid" not in answer:
+                chunk = s.recv(65536)
+                expect(chunk, f"closed after {answer!r}")
+                answer += chunk
+            expect(answer.startswith(b"HTTP/1.1 200 OK\r\n"), answer)
+
     def faults():
         h = auth(sim)
         c2c = lambda: call(sim, "POST", "/v2/users/O3/messages",  # noqa: E731
@@ -378,6 +397,7 @@ def main():
     checks.run("passive replies: msg_seq once, five replies, no active push", passive_replies)
     checks.run("multipart/form-data to /channels, kept byte for byte", multipart_channel)
     checks.run("10 MiB and 21 MiB JSON bodies", large_bodies)
+    checks.run("Expect: 100-continue is answered", expect_continue)
     checks.run("faults: 11244, duplicate, 5xx, 429, reset, prefix, count, clear", faults)
     checks.run("fault api_slow: delayed by a timer, the loop keeps answering", slow)
     checks.run("recording: /_sim/api/requests, clear, bounded", recording)
