@@ -58,7 +58,8 @@ HttpResponse Simulator::handle_http(const HttpRequest& request) {
     response = request.method == "GET" ? handle_gateway(request, path == "/gateway/bot")
                                        : platform_error(405, 405, "method not allowed");
   } else {
-    response = platform_error(404, 404, "not found");
+    // Everything else is the OpenAPI (openapi.cpp), recorded in /_sim/api/requests rather than here.
+    return openapi_.handle(request);
   }
   log_.add(HttpEntry{request.method, request.path, request.authorization, request.appid, request.body,
                      response.status, relay::util::unix_micros_now()});
@@ -165,6 +166,13 @@ HttpResponse Simulator::handle_control(const HttpRequest& request) {
     }
     log_.clear();
     return HttpResponse{200, R"({"cleared":true})"};
+  }
+  if (path == "/_sim/api/requests" || path == "/_sim/api/requests/clear") {
+    const bool clear = path.ends_with("/clear");
+    if (request.method != (clear ? "POST" : "GET")) {
+      return control_error(405, clear ? "use POST" : "use GET");
+    }
+    return openapi_.control_requests(clear);
   }
   if (path == "/_sim/webhook/results" || path == "/_sim/webhook/results/clear") {
     return control_webhook_results(request, path.ends_with("/clear"));
@@ -435,6 +443,9 @@ HttpResponse Simulator::control_fault(const JsonObject& req) {
     return control_error(400, "missing string field kind");
   }
   const std::string& kind = *kind_opt;
+  if (ApiFaults::handles(kind)) {
+    return openapi_.control_fault(kind, req);
+  }
   HttpResponse r{200, R"({"kind":)"};
   append_json_string(r.body, kind);
   r.body += R"(,"applied":[)";

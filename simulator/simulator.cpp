@@ -48,6 +48,7 @@ std::int64_t monotonic_us() {
 
 Simulator::Simulator(Options options)
     : opt_(std::move(options)),
+      openapi_(opt_, tokens_, random_),
       store_(opt_.history, opt_.history_bytes),
       log_(opt_.log_limit),
       webhook_(opt_.log_limit) {
