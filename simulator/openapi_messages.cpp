@@ -30,11 +30,12 @@ HttpResponse bad_request(std::string_view message, std::string_view trace_id) {
 }
 
 bool parse_body(const ApiCall& call, JsonObject& body, HttpResponse& error) {
-  std::string why;
-  if (!parse_json_object(call.request.body, body, why)) {
-    error = bad_request("invalid request body: " + why, call.trace_id);
+  auto parsed = parse_json_object(call.request.body);
+  if (!parsed) {
+    error = bad_request("invalid request body: " + parsed.error(), call.trace_id);
     return false;
   }
+  body = std::move(*parsed);
   return true;
 }
 
