@@ -35,10 +35,11 @@ struct Harness {
   // Fires the orchestrator's timer every time it falls due up to now + by.
   void advance(Millis by) {
     const auto end = now + by;
-    while (auto deadline = orchestrator.next_deadline()) {
+    for (int ticks = 0; auto deadline = orchestrator.next_deadline(); ++ticks) {
       if (*deadline > end) {
         break;
       }
+      REQUIRE(ticks < 10'000);  // a deadline that never moves on
       now = std::max(now, *deadline);
       orchestrator.on_tick(now, actions);
     }
@@ -349,6 +350,10 @@ TEST_CASE("4011 stops and discards every shard, and the next layout has at least
   for (const auto& start : h.taken<gw::StartShard>()) {
     REQUIRE(start.shard.count == 3);
   }
+  // The old layout's request for a slot died with it: the new shard 1 asks again when it has its Hello.
+  h.orchestrator.on_identify_requested(0, h.now);
+  h.advance(10 * k_window);
+  REQUIRE(h.permitted() == std::vector<unsigned>{0});
 }
 
 TEST_CASE("the shard count follows /gateway/bot at each layout unless configuration fixes it") {
