@@ -32,6 +32,7 @@ ingress::GatewaySettings gateway_settings(const config::Config& config) {
   settings.token_url = config.gateway.token_url;
   settings.shards = config.gateway.shards;
   settings.max_frame_bytes = config.gateway.max_frame_bytes;
+  settings.identify_window = util::Millis(config.gateway.identify_window_ms);
   return settings;
 }
 
