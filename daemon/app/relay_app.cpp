@@ -399,10 +399,6 @@ void RelayApp::on_dispatch(const gateway::ShardId& shard, std::string_view sessi
 
 void RelayApp::on_shard_state(const gateway::ShardId& shard, std::string_view session_id,
                               const gateway::StateChanged& change) {
-  if (change.state == gateway::ShardState::disconnected || change.state == gateway::ShardState::stopped) {
-    ++m_disconnects;
-    ++m_close_codes[change.close_code];
-  }
   const bool up = change.state == gateway::ShardState::ready || change.state == gateway::ShardState::resumed;
   if (up) {
     m_heap.note_churn();  // the handshakes that led here freed more than they kept

@@ -389,6 +389,11 @@ void GatewayClient::execute(Shard& shard, Actions& pending) {
       m_orchestrator.on_reshard_requested(m_loop.now());
       rearm_orchestrator();
     } else if (auto* change = std::get_if<gateway::StateChanged>(&action)) {
+      if (change->state == gateway::ShardState::disconnected ||
+          change->state == gateway::ShardState::stopped) {
+        ++m_counters.disconnects;
+        ++m_counters.close_codes[change->close_code];
+      }
       m_sink.on_shard_state(id, shard.session.session_id(), *change);
       if (change->state == gateway::ShardState::disconnected) {
         spdlog::info("shard {}/{}: disconnected (code {}: {}), {}", id.index, id.count, change->close_code,

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,6 +58,9 @@ struct GatewayCounters {
   std::uint64_t bad_frames = 0;
   std::uint64_t oversized_frames = 0;
   std::uint64_t discoveries = 0;
+  std::uint64_t disconnects = 0;  // connections that ended (disconnected or stopped)
+  // By close code (0: closed by the relay); a handful of codes, so a small ordered map.
+  std::map<int, std::uint64_t> close_codes;
 };
 
 // Holds every shard of the bot on one event loop: the token, the /gateway/bot requests, one Session and
