@@ -144,9 +144,9 @@ std::string Random::token(std::size_t n) {
   return out;
 }
 
-bool load_fixtures(const std::string& dir, std::vector<Fixture>& out, std::string& error) {
+relay::util::Expected<std::vector<Fixture>, std::string> load_fixtures(const std::string& dir) {
   namespace fs = std::filesystem;
-  out.clear();
+  std::vector<Fixture> out;
   std::vector<fs::path> files;
   std::error_code ec;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
@@ -155,8 +155,7 @@ bool load_fixtures(const std::string& dir, std::vector<Fixture>& out, std::strin
     }
   }
   if (ec) {
-    error = fmt::format("cannot read fixtures directory {}: {}", dir, ec.message());
-    return false;
+    return relay::util::Unexpected(fmt::format("cannot read fixtures directory {}: {}", dir, ec.message()));
   }
   std::sort(files.begin(), files.end(), [](const fs::path& a, const fs::path& b) {
     return a.filename().string() < b.filename().string();
@@ -165,12 +164,16 @@ bool load_fixtures(const std::string& dir, std::vector<Fixture>& out, std::strin
     std::ifstream in(path, std::ios::binary);
     std::ostringstream content;
     content << in.rdbuf();
-    JsonObject obj;
-    std::string parse_error;
-    if (!in || !parse_json_object(content.str(), obj, parse_error)) {
-      log(LogLevel::info, "fixture {} skipped: {}", path.string(), parse_error);
+    if (!in) {
+      log(LogLevel::info, "fixture {} skipped: cannot read it", path.string());
       continue;
     }
+    const auto parsed = parse_json_object(content.str());
+    if (!parsed) {
+      log(LogLevel::info, "fixture {} skipped: {}", path.string(), parsed.error());
+      continue;
+    }
+    const JsonObject& obj = *parsed;
     const auto op = obj.get_int("op");
     const auto t = obj.get_string("t");
     const JsonMember* d = obj.find("d");
@@ -180,7 +183,7 @@ bool load_fixtures(const std::string& dir, std::vector<Fixture>& out, std::strin
     }
     out.push_back(Fixture{path.filename().string(), *t, d->raw});
   }
-  return true;
+  return out;
 }
 
 FramePtr build_dispatch(Random& random, std::uint64_t s, std::string_view t, std::string_view d) {

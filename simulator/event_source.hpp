@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "util/expected.hpp"
+
 namespace qqsim {
 
 // Bytes of headroom in front of every frame, so that lws_write() can put the WebSocket header there
@@ -53,7 +55,7 @@ struct Fixture {
 
 // Loads every *.json in `dir` whose top-level op is 0 and t is not READY/RESUMED, sorted by file name.
 // Returns false (with `error`) only when the directory cannot be read; unusable files are skipped.
-bool load_fixtures(const std::string& dir, std::vector<Fixture>& out, std::string& error);
+relay::util::Expected<std::vector<Fixture>, std::string> load_fixtures(const std::string& dir);
 
 // {"op":0,"s":<s>,"t":"<t>","id":"<t>:<uuid>","d":<d>} with `d` copied byte for byte.
 FramePtr build_dispatch(Random& random, std::uint64_t s, std::string_view t, std::string_view d);

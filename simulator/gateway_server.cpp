@@ -1,12 +1,15 @@
 // libwebsockets glue: one protocol serves both the plain-HTTP endpoints and the WebSocket gateway.
 #include "gateway_server.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <string>
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -19,14 +22,26 @@ static_assert(LWS_PRE <= kFramePre, "frames reserve too little headroom for lws_
 
 namespace {
 
+// Request bodies up to this size are read (rich-media uploads carry base64 file_data: the relay forwards
+// up to 16 MiB); a larger one is answered 413.
 constexpr std::size_t k_max_body = 64u * 1024u * 1024u;
 constexpr std::size_t k_http_chunk = 64u * 1024u;
 
+struct HttpExchange;
+
+// The timer of a delayed answer (the sul must be the first member, see on_delay_done).
+struct DelayTimer {
+  lws_sorted_usec_list_t sul;
+  struct lws* wsi;
+};
+
 struct HttpExchange {
+  DelayTimer delay{};
   HttpRequest request;
   HttpResponse response;
   std::size_t offset = 0;
-  bool started = false;  // the response is computed (lws may still report a 0-byte body afterwards)
+  bool started = false;      // the response is computed (lws may still report a 0-byte body afterwards)
+  bool headers_due = false;  // the headers are still to write, from HTTP_WRITEABLE
   bool responding = false;
   bool too_large = false;
 };
@@ -91,7 +106,91 @@ std::string method_of(struct lws* wsi) {
   return "UNKNOWN";
 }
 
-// Computes the response and writes its headers; the body follows in HTTP_WRITEABLE.
+int write_headers(struct lws* wsi, HttpExchange& ex) {
+  ex.headers_due = false;
+  ex.offset = 0;
+  ex.responding = true;
+  unsigned char buf[LWS_PRE + 2048];
+  unsigned char* start = buf + LWS_PRE;
+  unsigned char* p = start;
+  unsigned char* end = buf + sizeof(buf) - 1;
+  const HttpResponse& r = ex.response;
+  if (lws_add_http_common_headers(wsi, static_cast<unsigned int>(r.status), r.content_type.c_str(),
+                                  r.body.size(), &p, end) != 0) {
+    return 1;
+  }
+  for (const auto& [name, value] : r.headers) {
+    const std::string field = name + ":";
+    if (lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>(field.c_str()),
+                                    reinterpret_cast<const unsigned char*>(value.data()),
+                                    static_cast<int>(value.size()), &p, end) != 0) {
+      return 1;
+    }
+  }
+  if (lws_finalize_write_http_header(wsi, start, &p, end) != 0) {
+    return 1;
+  }
+  lws_callback_on_writable(wsi);
+  return 0;
+}
+
+void on_delay_done(lws_sorted_usec_list_t* sul) {
+  // DelayTimer is standard-layout with the sul first, so the pointers are interconvertible.
+  struct lws* wsi = reinterpret_cast<DelayTimer*>(sul)->wsi;
+  auto* pss = static_cast<PerSession*>(lws_wsi_user(wsi));
+  if (pss != nullptr && pss->http != nullptr) {
+    pss->http->headers_due = true;
+    lws_callback_on_writable(wsi);
+  }
+}
+
+// The fault api_reset: the peer gets a TCP RST instead of an answer. connect(AF_UNSPEC) disconnects the
+// socket at once (Linux sends RST for an established connection); SO_LINGER 0 makes the later close()
+// abortive too.
+void reset_connection(struct lws* wsi) {
+  const int fd = lws_get_socket_fd(wsi);
+  const linger abort_on_close{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof(abort_on_close));
+  sockaddr unspec{};
+  unspec.sa_family = AF_UNSPEC;
+  ::connect(fd, &unspec, sizeof(unspec));
+}
+
+bool expects_continue(struct lws* wsi) {
+  std::string expect = header(wsi, WSI_TOKEN_HTTP_EXPECT);
+  std::transform(expect.begin(), expect.end(), expect.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return expect == "100-continue";
+}
+
+// lws does not answer "Expect: 100-continue" itself; without this, curl (and libcurl clients) wait a second
+// before sending a body over 1 MiB.
+int send_continue(struct lws* wsi) {
+  static constexpr std::string_view k_continue = "HTTP/1.1 100 Continue\r\n\r\n";
+  unsigned char buf[LWS_PRE + k_continue.size()];
+  std::memcpy(buf + LWS_PRE, k_continue.data(), k_continue.size());
+  const int written = lws_write(wsi, buf + LWS_PRE, k_continue.size(), LWS_WRITE_RAW);
+  return written == static_cast<int>(k_continue.size()) ? 0 : -1;
+}
+
+// The query string: lws keeps its '&'-separated arguments as fragments of WSI_TOKEN_HTTP_URI_ARGS (already
+// URL-decoded, so "a=1&b=%26" comes back as "a=1&b=&").
+std::string query_of(struct lws* wsi) {
+  std::string out;
+  char buf[4096];
+  for (int n = 0;; ++n) {
+    const int len = lws_hdr_copy_fragment(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_URI_ARGS, n);
+    if (len < 0) {
+      break;
+    }
+    out += n == 0 ? "" : "&";
+    out.append(buf, static_cast<std::size_t>(len));
+  }
+  return out;
+}
+
+// Computes the response and writes its headers (now, or when a delayed answer is due); the body follows in
+// HTTP_WRITEABLE.
 int start_response(struct lws* wsi, HttpExchange& ex) {
   if (ex.started) {
     return 0;
@@ -102,25 +201,35 @@ int start_response(struct lws* wsi, HttpExchange& ex) {
   } else {
     ex.response = sim_of(wsi).handle_http(ex.request);
   }
-  ex.offset = 0;
-  ex.responding = true;
-  unsigned char buf[LWS_PRE + 1024];
-  unsigned char* start = buf + LWS_PRE;
-  unsigned char* p = start;
-  unsigned char* end = buf + sizeof(buf) - 1;
-  if (lws_add_http_common_headers(wsi, static_cast<unsigned int>(ex.response.status), "application/json",
-                                  ex.response.body.size(), &p, end) != 0) {
-    return 1;
+  if (ex.response.reset) {
+    reset_connection(wsi);
+    return -1;
   }
-  if (lws_finalize_write_http_header(wsi, start, &p, end) != 0) {
-    return 1;
+  if (ex.response.delay_ms > 0) {
+    // No lws timeout may end the connection while the answer waits.
+    lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+    ex.delay.wsi = wsi;
+    lws_sul_schedule(lws_get_context(wsi), 0, &ex.delay.sul, on_delay_done,
+                     ex.response.delay_ms * LWS_US_PER_MS);
+    return 0;
   }
-  lws_callback_on_writable(wsi);
-  return 0;
+  return write_headers(wsi, ex);
+}
+
+void free_exchange(PerSession& pss) {
+  if (pss.http != nullptr) {
+    lws_sul_cancel(&pss.http->delay.sul);
+    delete pss.http;
+    pss.http = nullptr;
+  }
 }
 
 int write_body(struct lws* wsi, HttpExchange& ex) {
   const std::string& body = ex.response.body;
+  if (body.empty()) {
+    ex.responding = false;
+    return lws_http_transaction_completed(wsi) != 0 ? -1 : 0;
+  }
   const std::size_t n = std::min(k_http_chunk, body.size() - ex.offset);
   std::memcpy(g_http_buf + LWS_PRE, body.data() + ex.offset, n);
   const bool last = ex.offset + n >= body.size();
@@ -208,17 +317,26 @@ int callback(struct lws* wsi, enum lws_callback_reasons reason, void* user, void
       if (pss == nullptr) {
         return 1;
       }
-      delete pss->http;
+      free_exchange(*pss);
       pss->http = new HttpExchange;
       HttpRequest& req = pss->http->request;
       req.method = method_of(wsi);
       req.path = in != nullptr ? std::string(static_cast<const char*>(in)) : std::string("/");
+      req.query = query_of(wsi);
       req.authorization = optional_header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
       req.appid = custom_header(wsi, "x-union-appid:");
+      req.content_type = optional_header(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE);
+      req.user_agent = optional_header(wsi, WSI_TOKEN_HTTP_USER_AGENT);
       req.host = header(wsi, WSI_TOKEN_HOST);
       const std::string content_length = header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
       const bool has_body = !content_length.empty() && content_length != "0";
       if (has_body && req.method != "GET" && req.method != "HEAD") {
+        // One allocation for an upload of many megabytes instead of doubling as it arrives.
+        req.body.reserve(
+            std::min<std::size_t>(std::strtoull(content_length.c_str(), nullptr, 10), k_max_body));
+        if (expects_continue(wsi) && send_continue(wsi) != 0) {
+          return -1;
+        }
         return 0;  // the body arrives in LWS_CALLBACK_HTTP_BODY
       }
       return start_response(wsi, *pss->http);
@@ -239,15 +357,20 @@ int callback(struct lws* wsi, enum lws_callback_reasons reason, void* user, void
       }
       return start_response(wsi, *pss->http);
     case LWS_CALLBACK_HTTP_WRITEABLE:
-      if (pss == nullptr || pss->http == nullptr || !pss->http->responding) {
+      if (pss == nullptr || pss->http == nullptr) {
+        return 0;
+      }
+      if (pss->http->headers_due) {
+        return write_headers(wsi, *pss->http) != 0 ? -1 : 0;
+      }
+      if (!pss->http->responding) {
         return 0;
       }
       return write_body(wsi, *pss->http);
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
       if (pss != nullptr) {
-        delete pss->http;
-        pss->http = nullptr;
+        free_exchange(*pss);
       }
       break;
     default:

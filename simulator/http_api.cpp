@@ -58,7 +58,8 @@ HttpResponse Simulator::handle_http(const HttpRequest& request) {
     response = request.method == "GET" ? handle_gateway(request, path == "/gateway/bot")
                                        : platform_error(405, 405, "method not allowed");
   } else {
-    response = platform_error(404, 404, "not found");
+    // Everything else is the OpenAPI (openapi.cpp), recorded in /_sim/api/requests rather than here.
+    return openapi_.handle(request);
   }
   log_.add(HttpEntry{request.method, request.path, request.authorization, request.appid, request.body,
                      response.status, relay::util::unix_micros_now()});
@@ -78,11 +79,11 @@ HttpResponse Simulator::handle_token(const HttpRequest& request) {
     return HttpResponse{token_failure_status_,
                         (token_failure_echo_ ? request.body : "") + token_failure_body_.value_or("")};
   }
-  JsonObject body;
-  std::string error;
-  if (!parse_json_object(request.body, body, error)) {
-    return platform_error(400, 400, "invalid JSON body: " + error);
+  const auto parsed = parse_json_object(request.body);
+  if (!parsed) {
+    return platform_error(400, 400, "invalid JSON body: " + parsed.error());
   }
+  const JsonObject& body = *parsed;
   // Both values are strings on the real platform; a numeric appId is tolerated.
   std::optional<std::string> app_id = body.get_string("appId");
   if (!app_id) {
@@ -166,6 +167,13 @@ HttpResponse Simulator::handle_control(const HttpRequest& request) {
     log_.clear();
     return HttpResponse{200, R"({"cleared":true})"};
   }
+  if (path == "/_sim/api/requests" || path == "/_sim/api/requests/clear") {
+    const bool clear = path.ends_with("/clear");
+    if (request.method != (clear ? "POST" : "GET")) {
+      return control_error(405, clear ? "use POST" : "use GET");
+    }
+    return openapi_.control_requests(clear);
+  }
   if (path == "/_sim/webhook/results" || path == "/_sim/webhook/results/clear") {
     return control_webhook_results(request, path.ends_with("/clear"));
   }
@@ -189,13 +197,13 @@ HttpResponse Simulator::handle_control(const HttpRequest& request) {
   if (!post) {
     return control_error(405, "use POST");
   }
-  JsonObject body;
-  std::string error;
   const bool blank = std::all_of(request.body.begin(), request.body.end(),
                                  [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; });
-  if (!blank && !parse_json_object(request.body, body, error)) {
-    return control_error(400, "invalid JSON body: " + error);
+  const auto parsed = blank ? JsonObject{} : parse_json_object(request.body);
+  if (!parsed) {
+    return control_error(400, "invalid JSON body: " + parsed.error());
   }
+  const JsonObject& body = *parsed;
   HttpResponse response = (this->*handler)(body);
   log(LogLevel::info, "{} {} -> {}", request.method, path, response.status);
   return response;
@@ -435,6 +443,9 @@ HttpResponse Simulator::control_fault(const JsonObject& req) {
     return control_error(400, "missing string field kind");
   }
   const std::string& kind = *kind_opt;
+  if (ApiFaults::handles(kind)) {
+    return openapi_.control_fault(kind, req);
+  }
   HttpResponse r{200, R"({"kind":)"};
   append_json_string(r.body, kind);
   r.body += R"(,"applied":[)";

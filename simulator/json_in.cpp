@@ -201,35 +201,32 @@ std::optional<bool> JsonObject::get_bool(std::string_view key) const {
   return m->raw == "true";
 }
 
-bool parse_json_object(std::string_view text, JsonObject& out, std::string& error) {
-  out.members.clear();
+relay::util::Expected<JsonObject, std::string> parse_json_object(std::string_view text) {
+  using Error = relay::util::Unexpected<std::string>;
+  JsonObject out;
   simdjson::padded_string padded(text);
   od::document doc;
   if (auto err = shared_parser().iterate(padded).get(doc); err != simdjson::SUCCESS) {
-    error = simdjson::error_message(err);
-    return false;
+    return Error(simdjson::error_message(err));
   }
   od::object obj;
   if (doc.get_object().get(obj) != simdjson::SUCCESS) {
-    error = "expected a JSON object";
-    return false;
+    return Error("expected a JSON object");
   }
   for (auto field : obj) {
     std::string_view key;
     if (field.unescaped_key().get(key) != simdjson::SUCCESS) {
-      error = "bad object key";
-      return false;
+      return Error("bad object key");
     }
     std::string name(key);
     od::value value;
     JsonMember member;
     if (field.value().get(value) != simdjson::SUCCESS || !read_member(value, member)) {
-      error = "bad value for key '" + name + "'";
-      return false;
+      return Error("bad value for key '" + name + "'");
     }
     out.members.emplace_back(std::move(name), std::move(member));
   }
-  return true;
+  return out;
 }
 
 bool parse_int_array(std::string_view text, std::vector<std::int64_t>& out) {

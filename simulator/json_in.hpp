@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "util/expected.hpp"
+
 namespace qqsim {
 
 enum class JsonKind { object, array, number, string, boolean, null };
@@ -33,8 +35,8 @@ class JsonObject {
   std::optional<bool> get_bool(std::string_view key) const;
 };
 
-// Parses `text` as a JSON object. On failure returns false and sets `error`.
-bool parse_json_object(std::string_view text, JsonObject& out, std::string& error);
+// Parses `text` as a JSON object, or says why it is not one.
+relay::util::Expected<JsonObject, std::string> parse_json_object(std::string_view text);
 
 // Parses `text` as a JSON array of integers.
 bool parse_int_array(std::string_view text, std::vector<std::int64_t>& out);

@@ -63,9 +63,8 @@ int main(int argc, char** argv) {
   raise_fd_limit();
 
   qqsim::Simulator sim(options);
-  std::string error;
-  if (!sim.load_fixtures(error)) {
-    qqsim::log(qqsim::LogLevel::error, "{}", error);
+  if (const auto loaded = sim.load_fixtures(); !loaded) {
+    qqsim::log(qqsim::LogLevel::error, "{}", loaded.error());
     return 1;
   }
   const int rc = qqsim::run_server(sim, g_stop);

@@ -48,6 +48,7 @@ std::int64_t monotonic_us() {
 
 Simulator::Simulator(Options options)
     : opt_(std::move(options)),
+      openapi_(opt_, tokens_, random_),
       store_(opt_.history, opt_.history_bytes),
       log_(opt_.log_limit),
       webhook_(opt_.log_limit) {
@@ -56,15 +57,17 @@ Simulator::Simulator(Options options)
 
 Simulator::~Simulator() = default;
 
-bool Simulator::load_fixtures(std::string& error) {
+relay::util::Expected<void, std::string> Simulator::load_fixtures() {
   if (opt_.fixtures_dir.empty()) {
-    return true;
+    return {};
   }
-  if (!qqsim::load_fixtures(opt_.fixtures_dir, fixtures_, error)) {
-    return false;
+  auto loaded = qqsim::load_fixtures(opt_.fixtures_dir);
+  if (!loaded) {
+    return relay::util::Unexpected(std::move(loaded).error());
   }
+  fixtures_ = std::move(*loaded);
   log(LogLevel::info, "loaded {} fixtures from {}", fixtures_.size(), opt_.fixtures_dir);
-  return true;
+  return {};
 }
 
 void Simulator::attach_context(struct lws_context* context, int port) {
@@ -149,12 +152,13 @@ void Simulator::detach(Connection& conn) {
 
 void Simulator::on_ws_message(Connection& conn, std::string_view text) {
   log_.add(ReceivedEntry{conn.id, conn.shard, relay::util::unix_micros_now(), std::string(text)});
-  JsonObject frame;
-  std::string error;
-  if (!parse_json_object(text, frame, error)) {
-    log(LogLevel::info, "conn {} sent a frame that is not a JSON object ({}); recorded", conn.id, error);
+  const auto parsed = parse_json_object(text);
+  if (!parsed) {
+    log(LogLevel::info, "conn {} sent a frame that is not a JSON object ({}); recorded", conn.id,
+        parsed.error());
     return;
   }
+  const JsonObject& frame = *parsed;
   const auto op = frame.get_int("op");
   if (!op) {
     log(LogLevel::info, "conn {} sent a frame without op; recorded", conn.id);
@@ -172,11 +176,10 @@ void Simulator::on_ws_message(Connection& conn, std::string_view text) {
     }
     case 2:
     case 6: {
-      JsonObject d;
       const JsonMember* raw_d = frame.find("d");
-      if (raw_d == nullptr || raw_d->kind != JsonKind::object || !parse_json_object(raw_d->raw, d, error)) {
-        d.members.clear();
-      }
+      const JsonObject d = raw_d != nullptr && raw_d->kind == JsonKind::object
+                               ? parse_json_object(raw_d->raw).value_or(JsonObject{})
+                               : JsonObject{};
       if (*op == 2) {
         handle_identify(conn, d);
       } else {

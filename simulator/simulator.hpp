@@ -14,7 +14,9 @@
 #include <libwebsockets.h>
 
 #include "event_source.hpp"
+#include "http_types.hpp"
 #include "json_in.hpp"
+#include "openapi.hpp"
 #include "session_store.hpp"
 #include "sim_options.hpp"
 #include "webhook_client.hpp"
@@ -56,20 +58,6 @@ struct Connection {
   std::int64_t connected_at_us = 0;
 };
 
-struct HttpRequest {
-  std::string method;
-  std::string path;
-  std::optional<std::string> authorization;
-  std::optional<std::string> appid;
-  std::string host;
-  std::string body;
-};
-
-struct HttpResponse {
-  int status = 200;
-  std::string body;
-};
-
 class Simulator;
 
 // lws timer with a way back to the simulator (the sul must be the first member).
@@ -85,7 +73,7 @@ class Simulator {
   Simulator(const Simulator&) = delete;
   Simulator& operator=(const Simulator&) = delete;
 
-  bool load_fixtures(std::string& error);
+  relay::util::Expected<void, std::string> load_fixtures();
   std::size_t fixture_count() const { return fixtures_.size(); }
   const Options& options() const { return opt_; }
 
@@ -158,6 +146,7 @@ class Simulator {
   Options opt_;
   Random random_;
   TokenStore tokens_;
+  OpenApi openapi_;  // after opt_, random_ and tokens_, which it refers to
   SessionStore store_;
   SimLog log_;
   WebhookClient webhook_;

@@ -157,11 +157,13 @@ HttpResponse Simulator::control_webhook(const JsonObject& req) {
     }
   } else {
     const JsonMember* raw = req.find("validation");
-    JsonObject v;
-    std::string error;
-    if (raw == nullptr || raw->kind != JsonKind::object || !parse_json_object(raw->raw, v, error)) {
+    const auto validation = raw != nullptr && raw->kind == JsonKind::object
+                                ? parse_json_object(raw->raw)
+                                : relay::util::Unexpected(std::string("not an object"));
+    if (!validation) {
       return error_reply(400, "validation must be an object");
     }
+    const JsonObject& v = *validation;
     const auto plain_token = v.has("plain_token") ? v.get_string("plain_token") : random_.token(20);
     const auto event_ts = v.has("event_ts") ? v.get_string("event_ts") : now_seconds();
     if (!plain_token || !event_ts) {

@@ -96,6 +96,7 @@ void WebhookClient::start(std::list<Post>::iterator post) {
   // A test receiver has a throwaway self-signed certificate; the sim checks nothing about the peer.
   spec.verify_peer = false;
   spec.follow_redirects = false;  // report a 3xx like any other status
+  spec.send_origin = false;
   spec.headers = {{"User-Agent", "QQBot-Callback"}, {"X-Bot-Appid", delivery.app_id}};
   if (delivery.mode != SignatureMode::missing) {
     const std::string timestamp = std::to_string(delivery.timestamp.value_or(std::time(nullptr)));

@@ -32,6 +32,7 @@ ingress::GatewaySettings gateway_settings(const config::Config& config) {
   settings.token_url = config.gateway.token_url;
   settings.shards = config.gateway.shards;
   settings.max_frame_bytes = config.gateway.max_frame_bytes;
+  settings.identify_window = util::Millis(config.gateway.identify_window_ms);
   return settings;
 }
 
@@ -398,10 +399,6 @@ void RelayApp::on_dispatch(const gateway::ShardId& shard, std::string_view sessi
 
 void RelayApp::on_shard_state(const gateway::ShardId& shard, std::string_view session_id,
                               const gateway::StateChanged& change) {
-  if (change.state == gateway::ShardState::disconnected || change.state == gateway::ShardState::stopped) {
-    ++m_disconnects;
-    ++m_close_codes[change.close_code];
-  }
   const bool up = change.state == gateway::ShardState::ready || change.state == gateway::ShardState::resumed;
   if (up) {
     m_heap.note_churn();  // the handshakes that led here freed more than they kept

@@ -77,8 +77,6 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
   std::unique_ptr<ingress::GatewayClient> m_gateway;
   std::unique_ptr<ingress::WebhookServer> m_webhook;
   std::unique_ptr<ingress::StatusServer> m_status;
-  std::map<int, std::uint64_t> m_close_codes;
-  std::uint64_t m_disconnects = 0;
   std::uint64_t m_reloads_applied = 0;
   std::uint64_t m_reloads_invalid = 0;
   ingress::Timer m_shutdown_timer;

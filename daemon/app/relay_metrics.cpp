@@ -156,12 +156,14 @@ ingress::StatusResponse RelayApp::metrics() const {
     out.single("qq_relay_token_refreshes_total", "counter", "Access tokens obtained.",
                static_cast<double>(m_gateway->token_refreshes()));
   }
+  const ingress::GatewayCounters no_gateway;
+  const ingress::GatewayCounters& connections = m_gateway ? m_gateway->counters() : no_gateway;
   out.single("qq_relay_disconnects_total", "counter",
              "Gateway connections that ended (each is followed by a reconnect).",
-             static_cast<double>(m_disconnects));
+             static_cast<double>(connections.disconnects));
   out.family("qq_relay_close_codes_total", "counter",
              "Gateway connections ended, by close code (0: closed by the relay).");
-  for (const auto& [code, count] : m_close_codes) {
+  for (const auto& [code, count] : connections.close_codes) {
     out.sample("qq_relay_close_codes_total", static_cast<double>(count), fmt::format(R"(code="{}")", code));
   }
   out.family("qq_relay_duplicates_dropped_total", "counter", "Repeats dropped before publishing, by check.");

@@ -30,6 +30,8 @@ struct GatewayConfig {
   std::string token_url = "https://bots.qq.com/app/getAppAccessToken";
   std::optional<unsigned> shards;  // nullopt = use the count the API recommends
   std::size_t max_frame_bytes = 1048576;
+  // At most max_concurrency Identifies per window: the platform's 5 s plus a margin. Shorter only for tests.
+  unsigned identify_window_ms = 5250;
 };
 
 struct PublishConfig {

@@ -42,19 +42,21 @@ std::optional<Diagnostic> check_curve(Draft& draft, const std::filesystem::path&
   }
   publish.curve_secret_key_file = resolve(publish.curve_secret_key_file, directory);
   publish.curve_authorized_keys = resolve(publish.curve_authorized_keys, directory);
-  const util::KeyFile secret = util::read_key_file(publish.curve_secret_key_file);
-  if (!secret.error.empty() || secret.keys.size() != 1) {
+  auto secret = util::read_key_file(publish.curve_secret_key_file);
+  if (!secret) {
+    return Diagnostic{*secret_at, "publish.curve_secret_key_file", std::move(secret).error()};
+  }
+  if (secret->size() != 1) {
     return Diagnostic{*secret_at, "publish.curve_secret_key_file",
-                      secret.error.empty() ? "expected exactly one key (from qq-gateway-relay keygen) in " +
-                                                 in_quotes(publish.curve_secret_key_file)
-                                           : secret.error};
+                      "expected exactly one key (from qq-gateway-relay keygen) in " +
+                          in_quotes(publish.curve_secret_key_file)};
   }
-  const util::KeyFile authorized = util::read_key_file(publish.curve_authorized_keys);
-  if (!authorized.error.empty()) {
-    return Diagnostic{*keys_at, "publish.curve_authorized_keys", authorized.error};
+  auto authorized = util::read_key_file(publish.curve_authorized_keys);
+  if (!authorized) {
+    return Diagnostic{*keys_at, "publish.curve_authorized_keys", std::move(authorized).error()};
   }
-  publish.curve_secret_key = secret.keys.front();
-  publish.curve_authorized = authorized.keys;
+  publish.curve_secret_key = secret->front();
+  publish.curve_authorized = std::move(*authorized);
   return std::nullopt;
 }
 

@@ -27,6 +27,7 @@ constexpr std::array k_keys{
     KeySpec{"gateway", "token_url",          Expect::String,      k_optional, k_public, k_restart, &set_token_url},
     KeySpec{"gateway", "shards",             Expect::Custom,      k_optional, k_public, k_restart, &set_shards},
     KeySpec{"gateway", "max_frame_bytes",    Expect::Integer,     k_optional, k_public, k_restart, &set_max_frame_bytes},
+    KeySpec{"gateway", "identify_window_ms", Expect::Integer,     k_optional, k_public, k_restart, &set_identify_window},
     KeySpec{"publish", "endpoints",          Expect::StringArray, k_optional, k_public, k_restart, &set_endpoints},
     KeySpec{"publish", "topic_prefix",       Expect::String,      k_optional, k_public, k_reload,  &set_topic_prefix},
     KeySpec{"publish", "sndhwm",             Expect::Integer,     k_optional, k_public, k_restart, &set_sndhwm},

@@ -191,6 +191,15 @@ Outcome set_max_frame_bytes(const toml::node& value, Draft& draft) {
   return {};
 }
 
+Outcome set_identify_window(const toml::node& value, Draft& draft) {
+  std::int64_t millis = 0;
+  if (auto problem = integer_in_range(value, 10, 60'000, millis)) {
+    return problem;
+  }
+  draft.config.gateway.identify_window_ms = static_cast<unsigned>(millis);
+  return {};
+}
+
 Outcome set_endpoints(const toml::node& value, Draft& draft) {
   const toml::array& array = *value.as_array();
   if (array.empty()) {

@@ -22,6 +22,7 @@ Outcome set_api_base(const toml::node& value, Draft& draft);
 Outcome set_token_url(const toml::node& value, Draft& draft);
 Outcome set_shards(const toml::node& value, Draft& draft);
 Outcome set_max_frame_bytes(const toml::node& value, Draft& draft);
+Outcome set_identify_window(const toml::node& value, Draft& draft);
 Outcome set_endpoints(const toml::node& value, Draft& draft);
 Outcome set_topic_prefix(const toml::node& value, Draft& draft);
 Outcome set_sndhwm(const toml::node& value, Draft& draft);

@@ -21,7 +21,7 @@ void IdentifyPacer::cancel(unsigned shard) {
 }
 
 void IdentifyPacer::forget_old(util::TimePoint now) {
-  while (!m_recent.empty() && now - m_recent.front() >= k_window) {
+  while (!m_recent.empty() && now - m_recent.front() >= m_window) {
     m_recent.pop_front();
   }
 }
@@ -53,7 +53,7 @@ std::optional<util::TimePoint> IdentifyPacer::next_deadline(util::TimePoint now)
   if (m_recent.size() < m_max_concurrency) {
     return now;
   }
-  return m_recent.front() + k_window;
+  return m_recent.front() + m_window;
 }
 
 }  // namespace relay::gateway

@@ -10,16 +10,19 @@
 namespace relay::gateway {
 
 // The one gate every Identify of the process passes (SPEC section 10): at most `max_concurrency` Identifies
-// in any window of 5 seconds, and none while the platform's daily `remaining` is spent. Resumes never come
-// here.
+// in any window (the platform's 5 seconds), and none while the platform's daily `remaining` is spent. Resumes
+// never come here.
 class IdentifyPacer {
  public:
-  // The window carries a safety margin over the platform's 5 s so that network jitter cannot squeeze two
-  // bursts into one platform window.
-  static constexpr util::Millis k_window{5'250};
+  // The default window carries a safety margin over the platform's 5 s so that network jitter cannot squeeze
+  // two bursts into one platform window. Only tests against the simulator set a shorter one
+  // (gateway.identify_window_ms).
+  static constexpr util::Millis k_default_window{5'250};
 
-  explicit IdentifyPacer(unsigned max_concurrency = 1)
-      : m_max_concurrency(max_concurrency ? max_concurrency : 1) {}
+  explicit IdentifyPacer(unsigned max_concurrency = 1, util::Millis window = k_default_window)
+      : m_max_concurrency(max_concurrency ? max_concurrency : 1), m_window(window) {}
+
+  util::Millis window() const { return m_window; }
 
   // From /gateway/bot: `remaining` session starts until `reset_at`.
   void set_limits(unsigned max_concurrency, std::uint64_t remaining, util::TimePoint reset_at);
@@ -36,7 +39,7 @@ class IdentifyPacer {
 
   std::size_t queued() const { return m_queue.size(); }
   std::uint64_t remaining() const { return m_remaining; }
-  // True while queued shards wait for the daily quota rather than the 5-second window.
+  // True while queued shards wait for the daily quota rather than the window.
   bool waiting_for_quota(util::TimePoint now) const;
   // The quota was spent and its reset time has passed: nothing is granted until set_limits brings the new
   // figures from /gateway/bot, so that a later storm cannot spend a quota the relay no longer knows.
@@ -47,6 +50,7 @@ class IdentifyPacer {
   void forget_old(util::TimePoint now);
 
   unsigned m_max_concurrency;
+  util::Millis m_window;
   std::uint64_t m_remaining = UINT64_MAX;
   util::TimePoint m_reset_at{};
   std::deque<util::TimePoint> m_recent;

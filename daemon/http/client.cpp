@@ -97,7 +97,7 @@ void Request::connect(lws_vhost* vhost) {
   info.port = url->port;
   info.path = m_path.c_str();
   info.host = m_host_header.c_str();
-  info.origin = m_host_header.c_str();
+  info.origin = m_spec.send_origin ? m_host_header.c_str() : nullptr;
   info.method = m_spec.method.c_str();
   if (url->tls) {
     info.ssl_connection = LCCSCF_USE_SSL;

@@ -44,6 +44,9 @@ struct RequestSpec {
   bool verify_peer = true;
   // False reports a 3xx like any other status.
   bool follow_redirects = true;
+  // Origin: http://<host>, as the relay has always sent to the REST API; the platform's webhook POSTs have
+  // none.
+  bool send_origin = true;
 };
 
 // The outcome of a request: the HTTP status and body, or status 0 and why there is none (no connection, a

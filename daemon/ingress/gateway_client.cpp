@@ -10,18 +10,6 @@ namespace relay::ingress {
 
 using gateway::Actions;
 
-namespace {
-
-// Saved sessions are usable only as a whole layout of the same shard count.
-std::size_t resumable_sessions_in(const std::vector<SessionPosition>& saved, unsigned count) {
-  const bool same_layout = std::all_of(saved.begin(), saved.end(), [count](const SessionPosition& p) {
-    return p.shard.count == count && p.shard.index < count;
-  });
-  return same_layout ? saved.size() : 0;
-}
-
-}  // namespace
-
 class GatewayClient::Shard final : public SocketHandler {
  public:
   Shard(GatewayClient& client, gateway::SessionSettings settings)
@@ -61,7 +49,7 @@ class GatewayClient::Shard final : public SocketHandler {
     if (code == 1009) {
       ++owner.m_counters.oversized_frames;
     }
-    owner.m_pacer.cancel(index());
+    owner.m_orchestrator.on_shard_disconnected(index());
     session.on_closed(code, reason, owner.m_loop.now(), owner.m_actions);
     owner.retire(std::move(socket));
     owner.execute(*this, owner.m_actions);
@@ -81,18 +69,31 @@ class GatewayClient::Shard final : public SocketHandler {
   Timer timer;
 };
 
+namespace {
+
+gateway::OrchestratorSettings orchestrator_settings(GatewaySettings& settings) {
+  gateway::OrchestratorSettings out;
+  out.shards = settings.shards;
+  out.api_tls = settings.api_base.starts_with("https://");
+  out.identify_window = settings.identify_window;
+  out.saved_sessions = std::exchange(settings.saved_sessions, {});
+  out.random_seed = std::random_device{}();
+  return out;
+}
+
+}  // namespace
+
 GatewayClient::GatewayClient(EventLoop& loop, GatewaySettings settings, EventSink& sink)
     : m_loop(loop),
       m_settings(std::move(settings)),
       m_sink(sink),
-      m_discovery_timer(loop, [this] { discover(); }),
-      m_pacer_timer(loop, [this] { poll_pacer(); }),
-      m_limits_timer(loop,
-                     [this] {
-                       m_limits_retry_pending = false;
-                       refresh_limits();
-                     }),
-      m_reshard_timer(loop, [this] { reshard(); }),
+      m_orchestrator(orchestrator_settings(m_settings)),
+      m_orchestrator_timer(loop,
+                           [this] {
+                             gateway::OrchestratorActions actions;
+                             m_orchestrator.on_tick(m_loop.now(), actions);
+                             orchestrate(actions);
+                           }),
       m_reaper(loop, [this] { std::erase_if(m_retired, [](const auto& s) { return s->finished(); }); }) {}
 
 GatewayClient::~GatewayClient() = default;
@@ -108,7 +109,7 @@ void GatewayClient::start() {
       [this](const std::string& why) {
         spdlog::error("{}: fix bot.app_id and the client secret", why);
         m_gave_up = true;
-        stop_shards();
+        shutdown();
         m_sink.on_gateway_stopped(gateway::StopCategory::credentials, why);
       });
   m_tokens->start();
@@ -119,194 +120,172 @@ void GatewayClient::on_token(const std::string& authorization) {
   for (auto& shard : m_shards) {
     shard->session.set_token(authorization);
   }
-  if (m_shards.empty() && !m_discovery) {
-    discover();
-  }
+  gateway::OrchestratorActions actions;
+  m_orchestrator.on_token(m_loop.now(), actions);
+  orchestrate(actions);
 }
 
-void GatewayClient::discover() {
-  if (m_stopping || m_discovery) {
-    return;
-  }
-  ++m_counters.discoveries;
-  m_discovery = gateway_bot_request(&GatewayClient::on_discovered);
-}
-
-std::unique_ptr<HttpRequest> GatewayClient::gateway_bot_request(
-    void (GatewayClient::*on_response)(HttpResponse&&)) {
+std::unique_ptr<HttpRequest> GatewayClient::gateway_bot_request(gateway::InfoPurpose purpose) {
   HttpRequestSpec spec;
   spec.url = m_settings.api_base + "/gateway/bot";
   spec.headers = {{"authorization", m_authorization}, {"x-union-appid", m_settings.app_id}};
-  return std::make_unique<HttpRequest>(m_loop, std::move(spec), [this, on_response](HttpResponse&& response) {
-    (this->*on_response)(std::move(response));
+  return std::make_unique<HttpRequest>(m_loop, std::move(spec), [this, purpose](HttpResponse&& response) {
+    on_gateway_info(purpose, std::move(response));
   });
 }
 
-void GatewayClient::refresh_limits() {
-  if (m_stopping || m_limits_request || m_limits_retry_pending) {
-    return;
-  }
-  spdlog::info("the daily session quota has reset; asking /gateway/bot for the new figures");
-  m_limits_request = gateway_bot_request(&GatewayClient::on_limits);
-}
-
-void GatewayClient::on_limits(HttpResponse&& response) {
-  m_limits_request.reset();
+void GatewayClient::on_gateway_info(gateway::InfoPurpose purpose, HttpResponse&& response) {
+  const bool discovery = purpose == gateway::InfoPurpose::discovery;
+  (discovery ? m_discovery : m_limits_request).reset();
   if (m_stopping) {
     return;
   }
   std::optional<protocol::GatewayInfo> info;
+  auto failure = gateway::InfoFailure::request_failed;
+  m_info_problem.clear();
   if (response.status == 200) {
-    info = protocol::parse_gateway_info(response.body);
+    info = protocol::parse_gateway_info(response.body, &m_info_problem);
+    failure = gateway::InfoFailure::unusable_response;
+  } else if (response.status == 401 && m_tokens) {
+    failure = gateway::InfoFailure::token_refused;
+  } else if (discovery) {
+    m_info_problem = response.status
+                         ? fmt::format("HTTP {}: {}", response.status, util::log_excerpt(response.body))
+                         : response.error;
+  } else {
+    m_info_problem = response.status ? fmt::format("HTTP {}", response.status) : response.error;
   }
-  if (!info) {
-    if (response.status == 401 && m_tokens) {
-      m_tokens->invalidate();
+  gateway::OrchestratorActions actions;
+  const auto now = m_loop.now();
+  if (info && discovery) {
+    m_orchestrator.on_discovered(*info, now, actions);
+  } else if (info) {
+    m_orchestrator.on_limits(*info, now, actions);
+  } else if (discovery) {
+    m_orchestrator.on_discovery_failed(failure, now, actions);
+  } else {
+    if (failure == gateway::InfoFailure::token_refused) {
+      m_info_problem = "HTTP 401";
     }
-    const auto delay = retry_delay(m_limits_backoff);
-    spdlog::warn("GET /gateway/bot for the session quota failed ({}); retrying in {} ms",
-                 response.status ? fmt::format("HTTP {}", response.status) : response.error, delay.count());
-    m_limits_retry_pending = true;
-    m_limits_timer.schedule_in(delay);
-    return;
+    m_orchestrator.on_limits_failed(failure, now, actions);
   }
-  m_limits_backoff.reset();
-  apply_limits(*info);
-  spdlog::info("session quota: {} starts left, resets in {} s", info->remaining, info->reset_after_ms / 1000);
-  poll_pacer();
+  orchestrate(actions);
 }
 
-util::Millis GatewayClient::retry_delay(util::Backoff& backoff) {
-  std::uniform_real_distribution<double> unit(0.0, 1.0);
-  return std::max(util::Millis(500), backoff.next(unit(m_random)));
-}
-
-void GatewayClient::apply_limits(const protocol::GatewayInfo& info) {
-  // A reset_after of 0 (or missing) with nothing remaining must not turn into a busy loop of requests.
-  m_pacer.set_limits(info.max_concurrency, info.remaining,
-                     m_loop.now() + util::Millis(std::max<std::uint64_t>(info.reset_after_ms, 1'000)));
-}
-
-void GatewayClient::discover_later(util::Millis delay) {
-  m_discovery_timer.schedule_in(delay);
-}
-
-void GatewayClient::on_discovered(HttpResponse&& response) {
-  m_discovery.reset();
-  if (m_stopping) {
-    return;
+void GatewayClient::orchestrate(gateway::OrchestratorActions& actions) {
+  for (auto& action : actions) {
+    carry_out(action);
   }
-  std::optional<protocol::GatewayInfo> info;
-  if (response.status == 200) {
-    std::string problem;
-    info = protocol::parse_gateway_info(response.body, &problem);
-    if (!info) {
-      const auto delay = retry_delay(m_discovery_backoff);
-      spdlog::error("GET {}/gateway/bot returned an unusable response ({}); retrying in {} ms",
-                    m_settings.api_base, problem, delay.count());
-      discover_later(delay);
-      return;
+  rearm_orchestrator();
+}
+
+void GatewayClient::rearm_orchestrator() {
+  if (auto deadline = m_orchestrator.next_deadline()) {
+    m_orchestrator_timer.schedule_at(*deadline);
+  } else {
+    m_orchestrator_timer.cancel();
+  }
+}
+
+void GatewayClient::carry_out(gateway::OrchestratorAction& action) {
+  using namespace gateway;
+  if (auto* fetch = std::get_if<FetchGatewayInfo>(&action)) {
+    if (fetch->purpose == InfoPurpose::discovery) {
+      ++m_counters.discoveries;
+      m_discovery = gateway_bot_request(InfoPurpose::discovery);
+    } else {
+      spdlog::info("the daily session quota has reset; asking /gateway/bot for the new figures");
+      m_limits_request = gateway_bot_request(InfoPurpose::limits);
     }
-  }
-  if (!info) {
-    const auto delay = retry_delay(m_discovery_backoff);
-    if (response.status == 401 && m_tokens) {
+  } else if (std::holds_alternative<InvalidateToken>(action)) {
+    if (m_tokens) {
       spdlog::warn("GET /gateway/bot refused the access token; fetching a new one");
       m_tokens->invalidate();
-      return;
     }
-    spdlog::warn("GET {}/gateway/bot failed ({}); retrying in {} ms", m_settings.api_base,
-                 response.status
-                     ? fmt::format("HTTP {}: {}", response.status, util::log_excerpt(response.body))
-                     : response.error,
-                 delay.count());
-    discover_later(delay);
-    return;
+  } else if (auto* delayed = std::get_if<DiscoveryDelayed>(&action)) {
+    switch (delayed->reason) {
+      case DelayReason::request_failed:
+        spdlog::warn("GET {}/gateway/bot failed ({}); retrying in {} ms", m_settings.api_base, m_info_problem,
+                     delayed->delay.count());
+        break;
+      case DelayReason::unusable_response:
+        spdlog::error("GET {}/gateway/bot returned an unusable response ({}); retrying in {} ms",
+                      m_settings.api_base, m_info_problem, delayed->delay.count());
+        break;
+      case DelayReason::unusable_url:
+        spdlog::error("/gateway/bot returned an unusable url \"{}\": {}; retrying in {} s",
+                      util::log_excerpt(delayed->url), delayed->detail, delayed->delay.count() / 1000);
+        break;
+      case DelayReason::quota_short:
+        spdlog::error(
+            "the platform allows {} more session starts today but {} shards need one each; waiting {} s "
+            "(session_start_limit.reset_after) before trying again",
+            delayed->remaining, delayed->starts_needed, delayed->delay.count() / 1000);
+        break;
+    }
+  } else if (auto* limits_delayed = std::get_if<LimitsDelayed>(&action)) {
+    spdlog::warn("GET /gateway/bot for the session quota failed ({}); retrying in {} ms", m_info_problem,
+                 limits_delayed->delay.count());
+  } else if (auto* refreshed = std::get_if<QuotaRefreshed>(&action)) {
+    spdlog::info("session quota: {} starts left, resets in {} s", refreshed->remaining,
+                 refreshed->reset_after_ms / 1000);
+  } else if (auto* layout = std::get_if<StartLayout>(&action)) {
+    if (layout->requested != layout->count) {
+      spdlog::warn("using {} shards instead of {}: the gateway closed the smaller layout with 4011",
+                   layout->count, layout->requested);
+    }
+    if (layout->discarded_sessions > 0) {
+      spdlog::warn("the saved sessions are for {} shard(s), this run has {}: identifying new sessions",
+                   layout->discarded_count, layout->count);
+    }
+    spdlog::info("gateway {} : starting {} shard(s), max_concurrency {}, {} session starts left",
+                 layout->raw_url, layout->count, layout->max_concurrency, layout->remaining);
+    m_gateway_url = layout->url;
+  } else if (auto* start = std::get_if<StartShard>(&action)) {
+    start_shard(*start);
+  } else if (auto* stop = std::get_if<StopShards>(&action)) {
+    stop_shards(stop->reason, stop->will_resume, stop->discard);
+  } else if (auto* permit = std::get_if<PermitIdentify>(&action)) {
+    if (Shard* shard = shard_at(permit->index)) {
+      shard->session.on_identify_permitted(m_loop.now(), m_actions);
+      execute(*shard, m_actions);
+    }
+  } else if (auto* waiting = std::get_if<WaitingForQuota>(&action)) {
+    spdlog::warn("{} shard(s) wait for the daily session quota to reset, in {} s", waiting->queued,
+                 std::chrono::duration_cast<std::chrono::seconds>(waiting->until - m_loop.now()).count());
   }
-  m_discovery_backoff.reset();
-  std::string problem;
-  const bool api_tls = m_settings.api_base.starts_with("https://");
-  m_gateway_url = protocol::usable_gateway_url(info->url, api_tls, problem);
-  if (!m_gateway_url) {
-    spdlog::error("/gateway/bot returned an unusable url \"{}\": {}; retrying in 60 s",
-                  util::log_excerpt(info->url), problem);
-    discover_later(util::Millis(60'000));
-    return;
-  }
-  const unsigned shards = shard_count_for(*info);
-  // Saved sessions resume without a session start; only the others need one from the daily quota.
-  const std::size_t starts_needed = shards - resumable_sessions(shards);
-  if (info->remaining < starts_needed) {
-    // Starting only some shards would burn the rest of the quota on a partial layout.
-    const auto wait = util::Millis(std::max<std::uint64_t>(info->reset_after_ms, 1'000));
-    spdlog::error(
-        "the platform allows {} more session starts today but {} shards need one each; waiting {} s "
-        "(session_start_limit.reset_after) before trying again",
-        info->remaining, starts_needed, wait.count() / 1000);
-    discover_later(wait);
-    return;
-  }
-  start_shards(*info);
 }
 
-unsigned GatewayClient::shard_count_for(const protocol::GatewayInfo& info) const {
-  const unsigned wanted = m_settings.shards.value_or(info.shards);
-  if (wanted < m_min_shards) {
-    spdlog::warn("using {} shards instead of {}: the gateway closed the smaller layout with 4011",
-                 m_min_shards, wanted);
-    return m_min_shards;
+void GatewayClient::start_shard(const gateway::StartShard& start) {
+  gateway::SessionSettings settings = m_settings.session;
+  settings.shard = start.shard;
+  settings.intents = m_settings.intents;
+  settings.random_seed = std::random_device{}();
+  m_shards.push_back(std::make_unique<Shard>(*this, settings));
+  auto& shard = *m_shards.back();
+  if (start.resume) {
+    shard.session.restore(start.resume->session_id, start.resume->seq);
+    spdlog::info("shard {}/{}: resuming saved session {} after s={}", start.shard.index, start.shard.count,
+                 start.resume->session_id, start.resume->seq);
   }
-  return wanted;
+  shard.session.set_token(m_authorization);
+  shard.session.start(m_loop.now(), m_actions);
+  execute(shard, m_actions);
 }
 
-std::size_t GatewayClient::resumable_sessions(unsigned count) const {
-  return resumable_sessions_in(m_settings.saved_sessions, count);
-}
-
-void GatewayClient::start_shards(const protocol::GatewayInfo& info) {
-  const unsigned count = shard_count_for(info);
-  const auto now = m_loop.now();
-  apply_limits(info);
-  spdlog::info("gateway {} : starting {} shard(s), max_concurrency {}, {} session starts left", info.url,
-               count, info.max_concurrency, info.remaining);
-  for (unsigned index = 0; index < count; ++index) {
-    gateway::SessionSettings settings = m_settings.session;
-    settings.shard = {index, count};
-    settings.intents = m_settings.intents;
-    settings.random_seed = std::random_device{}();
-    m_shards.push_back(std::make_unique<Shard>(*this, settings));
-  }
-  restore_sessions(count);
+GatewayClient::Shard* GatewayClient::shard_at(unsigned index) {
   for (auto& shard : m_shards) {
-    shard->session.set_token(m_authorization);
-    shard->session.start(now, m_actions);
-    execute(*shard, m_actions);
+    if (shard->index() == index) {
+      return shard.get();
+    }
   }
-}
-
-void GatewayClient::restore_sessions(unsigned count) {
-  // Only the first layout of this process can resume an earlier run's sessions.
-  auto saved = std::exchange(m_settings.saved_sessions, {});
-  if (saved.empty()) {
-    return;
-  }
-  if (resumable_sessions_in(saved, count) == 0) {
-    spdlog::warn("the saved sessions are for {} shard(s), this run has {}: identifying new sessions",
-                 saved.front().shard.count, count);
-    return;
-  }
-  for (const SessionPosition& position : saved) {
-    auto& shard = *m_shards[position.shard.index];
-    shard.session.restore(position.session_id, position.seq);
-    spdlog::info("shard {}/{}: resuming saved session {} after s={}", position.shard.index, count,
-                 position.session_id, position.seq);
-  }
+  return nullptr;
 }
 
 std::vector<SessionPosition> GatewayClient::positions() const {
   if (m_shards.empty()) {
     // Not started yet (or between layouts): the saved sessions are still the positions to keep.
-    return m_settings.saved_sessions;
+    return m_orchestrator.saved_sessions();
   }
   std::vector<SessionPosition> result;
   for (const auto& shard : m_shards) {
@@ -319,35 +298,27 @@ std::vector<SessionPosition> GatewayClient::positions() const {
   return result;
 }
 
-void GatewayClient::reshard() {
-  const unsigned previous = static_cast<unsigned>(m_shards.size());
-  stop_shards("resharding: every shard starts a new session", false);
-  for (auto& shard : m_shards) {
-    retire(std::move(shard->socket));
-  }
-  m_shards.clear();
-  m_pacer = gateway::IdentifyPacer();
-  // 4011 means the layout is too small: never come back with fewer shards than one more than before.
-  m_min_shards = previous + 1;
-  discover();
-}
-
-void GatewayClient::stop_shards(std::string_view reason, bool will_resume) {
+void GatewayClient::stop_shards(std::string_view reason, bool will_resume, bool discard) {
   for (auto& shard : m_shards) {
     shard->session.shutdown(m_actions, reason, will_resume);
     execute(*shard, m_actions);
     shard->timer.cancel();
+  }
+  if (discard) {
+    for (auto& shard : m_shards) {
+      retire(std::move(shard->socket));
+    }
+    m_shards.clear();
   }
 }
 
 void GatewayClient::shutdown() {
   m_stopping = true;
   m_discovery.reset();
-  m_discovery_timer.cancel();
-  m_pacer_timer.cancel();
   m_limits_request.reset();
-  m_limits_timer.cancel();
-  stop_shards();
+  gateway::OrchestratorActions actions;
+  m_orchestrator.shutdown(actions);
+  orchestrate(actions);
 }
 
 std::size_t GatewayClient::ready_shards() const {
@@ -391,7 +362,7 @@ void GatewayClient::execute(Shard& shard, Actions& pending) {
         shard.socket->close(close->code, close->reason);
         retire(std::move(shard.socket));
       }
-      m_pacer.cancel(id.index);
+      m_orchestrator.on_shard_disconnected(id.index);
     } else if (std::holds_alternative<gateway::Connect>(action)) {
       retire(std::move(shard.socket));
       if (m_tokens && !m_tokens->has_token()) {
@@ -406,8 +377,8 @@ void GatewayClient::execute(Shard& shard, Actions& pending) {
         retire(std::move(shard.socket));
       }
     } else if (std::holds_alternative<gateway::RequestIdentify>(action)) {
-      m_pacer.enqueue(id.index);
-      m_pacer_timer.schedule_in(util::Millis(0));
+      m_orchestrator.on_identify_requested(id.index, m_loop.now());
+      rearm_orchestrator();
     } else if (std::holds_alternative<gateway::RefreshToken>(action)) {
       if (m_tokens) {
         m_tokens->invalidate();
@@ -415,9 +386,14 @@ void GatewayClient::execute(Shard& shard, Actions& pending) {
     } else if (std::holds_alternative<gateway::Reshard>(action)) {
       spdlog::warn(
           "the gateway asks for more shards (4011): fetching /gateway/bot and restarting every shard");
-      // Deferred: the shards cannot be torn down while one of them is executing.
-      m_reshard_timer.schedule_in(util::Millis(0));
+      m_orchestrator.on_reshard_requested(m_loop.now());
+      rearm_orchestrator();
     } else if (auto* change = std::get_if<gateway::StateChanged>(&action)) {
+      if (change->state == gateway::ShardState::disconnected ||
+          change->state == gateway::ShardState::stopped) {
+        ++m_counters.disconnects;
+        ++m_counters.close_codes[change->close_code];
+      }
       m_sink.on_shard_state(id, shard.session.session_id(), *change);
       if (change->state == gateway::ShardState::disconnected) {
         spdlog::info("shard {}/{}: disconnected (code {}: {}), {}", id.index, id.count, change->close_code,
@@ -438,29 +414,6 @@ void GatewayClient::execute(Shard& shard, Actions& pending) {
     shard.timer.schedule_at(*deadline);
   } else {
     shard.timer.cancel();
-  }
-}
-
-void GatewayClient::poll_pacer() {
-  const auto now = m_loop.now();
-  m_granted.clear();
-  m_pacer.poll(now, m_granted);
-  for (const unsigned index : m_granted) {
-    if (index < m_shards.size()) {
-      auto& shard = *m_shards[index];
-      shard.session.on_identify_permitted(now, m_actions);
-      execute(shard, m_actions);
-    }
-  }
-  if (m_pacer.queued() > 0 && m_pacer.needs_limits(now)) {
-    refresh_limits();
-  }
-  if (auto next = m_pacer.next_deadline(now)) {
-    if (m_pacer.waiting_for_quota(now)) {
-      spdlog::warn("{} shard(s) wait for the daily session quota to reset, in {} s", m_pacer.queued(),
-                   std::chrono::duration_cast<std::chrono::seconds>(m_pacer.quota_reset_at() - now).count());
-    }
-    m_pacer_timer.schedule_at(*next);
   }
 }
 

@@ -1,15 +1,15 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
-#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "gateway/identify_pacer.hpp"
 #include "gateway/session.hpp"
+#include "gateway/shard_orchestrator.hpp"
 #include "ingress/event_loop.hpp"
 #include "ingress/gateway_socket.hpp"
 #include "ingress/http_request.hpp"
@@ -21,11 +21,7 @@
 namespace relay::ingress {
 
 // A shard's session and the `s` of its last published Dispatch: what a restart resumes from.
-struct SessionPosition {
-  gateway::ShardId shard;
-  std::string session_id;
-  std::uint64_t seq = 0;
-};
+using SessionPosition = gateway::SavedSession;
 
 struct GatewaySettings {
   std::string app_id;
@@ -37,6 +33,7 @@ struct GatewaySettings {
   std::optional<unsigned> shards;  // nullopt: as /gateway/bot suggests
   std::size_t max_frame_bytes = 1 << 20;
   gateway::SessionSettings session;  // timings; shard and intents are filled in per shard
+  util::Millis identify_window = gateway::IdentifyPacer::k_default_window;
   // Sessions saved by an earlier run; resumed when the shard count is unchanged.
   std::vector<SessionPosition> saved_sessions;
 };
@@ -61,10 +58,15 @@ struct GatewayCounters {
   std::uint64_t bad_frames = 0;
   std::uint64_t oversized_frames = 0;
   std::uint64_t discoveries = 0;
+  std::uint64_t disconnects = 0;  // connections that ended (disconnected or stopped)
+  // By close code (0: closed by the relay); a handful of codes, so a small ordered map.
+  std::map<int, std::uint64_t> close_codes;
 };
 
-// Holds every shard of the bot on one event loop: token, discovery, one Session and socket per shard, and the
-// process-wide identify pacer. It carries out the Sessions' actions and hands events to the sink.
+// Holds every shard of the bot on one event loop: the token, the /gateway/bot requests, one Session and
+// socket per shard. The decisions above a single shard (discovery, quota, layout, identify pacing,
+// resharding) are the ShardOrchestrator's; this class feeds it responses, shard events and the time, carries
+// out its actions and the Sessions', and hands events to the sink.
 class GatewayClient {
  public:
   GatewayClient(EventLoop& loop, GatewaySettings settings, EventSink& sink);
@@ -87,24 +89,16 @@ class GatewayClient {
   friend class Shard;
 
   void on_token(const std::string& authorization);
-  void discover();
-  void on_discovered(HttpResponse&& response);
-  void discover_later(util::Millis delay);
-  // Full jitter from `backoff`, at least half a second: for retries of /gateway/bot.
-  util::Millis retry_delay(util::Backoff& backoff);
-  void apply_limits(const protocol::GatewayInfo& info);
-  void start_shards(const protocol::GatewayInfo& info);
-  void restore_sessions(unsigned count);
-  void stop_shards(std::string_view reason = "relay shutting down", bool will_resume = true);
-  void reshard();
-  unsigned shard_count_for(const protocol::GatewayInfo& info) const;
-  std::size_t resumable_sessions(unsigned count) const;
+  void on_gateway_info(gateway::InfoPurpose purpose, HttpResponse&& response);
+  std::unique_ptr<HttpRequest> gateway_bot_request(gateway::InfoPurpose purpose);
+  // Hands the orchestrator's actions to carry_out, then re-arms its timer.
+  void orchestrate(gateway::OrchestratorActions& actions);
+  void carry_out(gateway::OrchestratorAction& action);
+  void rearm_orchestrator();
+  void start_shard(const gateway::StartShard& start);
+  void stop_shards(std::string_view reason, bool will_resume, bool discard);
+  Shard* shard_at(unsigned index);
   void execute(Shard& shard, gateway::Actions& actions);
-  void poll_pacer();
-  // The daily quota was spent and has reset: ask /gateway/bot for the new figures before identifying again.
-  void refresh_limits();
-  void on_limits(HttpResponse&& response);
-  std::unique_ptr<HttpRequest> gateway_bot_request(void (GatewayClient::*on_response)(HttpResponse&&));
   void retire(std::unique_ptr<GatewaySocket> socket);
   void on_shard_stopped(gateway::StopCategory category, const std::string& message);
 
@@ -114,20 +108,14 @@ class GatewayClient {
   std::unique_ptr<TokenSource> m_tokens;
   std::string m_authorization;
   std::unique_ptr<HttpRequest> m_discovery;
-  Timer m_discovery_timer;
-  util::Backoff m_discovery_backoff{util::Millis(1'000), util::Millis(60'000)};
+  std::unique_ptr<HttpRequest> m_limits_request;
+  std::string
+      m_info_problem;  // what the last failed /gateway/bot request said, for the orchestrator's log lines
+  gateway::ShardOrchestrator m_orchestrator;
+  Timer m_orchestrator_timer;
+  gateway::OrchestratorActions m_orchestrator_actions;
   std::optional<util::Url> m_gateway_url;
   std::vector<std::unique_ptr<Shard>> m_shards;
-  gateway::IdentifyPacer m_pacer;
-  Timer m_pacer_timer;
-  std::unique_ptr<HttpRequest> m_limits_request;
-  Timer m_limits_timer;
-  bool m_limits_retry_pending = false;
-  util::Backoff m_limits_backoff{util::Millis(1'000), util::Millis(60'000)};
-  std::mt19937_64 m_random{std::random_device{}()};
-  Timer m_reshard_timer;
-  unsigned m_min_shards = 1;
-  std::vector<unsigned> m_granted;
   std::vector<std::unique_ptr<GatewaySocket>> m_retired;
   Timer m_reaper;
   protocol::FrameDecoder m_decoder;

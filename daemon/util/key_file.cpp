@@ -32,12 +32,11 @@ bool is_z85_key(std::string_view text) {
   return true;
 }
 
-KeyFile read_key_file(const std::string& path) {
-  KeyFile result;
+Expected<std::vector<std::string>, std::string> read_key_file(const std::string& path) {
+  std::vector<std::string> keys;
   std::ifstream in(path);
   if (!in) {
-    result.error = path + ": cannot read";
-    return result;
+    return Unexpected(path + ": cannot read");
   }
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
@@ -52,12 +51,11 @@ KeyFile read_key_file(const std::string& path) {
       continue;
     }
     if (!is_z85_key(key)) {
-      result.error = path + ":" + std::to_string(number) + ": not a CURVE key (40 characters of Z85)";
-      return result;
+      return Unexpected(path + ":" + std::to_string(number) + ": not a CURVE key (40 characters of Z85)");
     }
-    result.keys.push_back(key);
+    keys.push_back(key);
   }
-  return result;
+  return keys;
 }
 
 }  // namespace relay::util

@@ -4,17 +4,15 @@
 #include <string_view>
 #include <vector>
 
+#include "util/expected.hpp"
+
 namespace relay::util {
 
 // A 32-byte key (CURVE) in ZeroMQ's Z85 text form: 40 characters that decode to 32 bytes.
 bool is_z85_key(std::string_view text);
 
-struct KeyFile {
-  std::vector<std::string> keys;  // Z85, in file order
-  std::string error;              // set when the file cannot be used: "path:line: why"
-};
-
-// One key per line; blank lines, `#` comments and anything after the key on its line are ignored.
-KeyFile read_key_file(const std::string& path);
+// The keys (Z85, in file order), or why the file cannot be used: "path:line: why". One key per line; blank
+// lines, `#` comments and anything after the key on its line are ignored.
+Expected<std::vector<std::string>, std::string> read_key_file(const std::string& path);
 
 }  // namespace relay::util

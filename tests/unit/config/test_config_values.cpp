@@ -37,6 +37,7 @@ TEST_CASE("omitted tables and keys take their defaults", "[config][values]") {
   CHECK(config.gateway.token_url == "https://bots.qq.com/app/getAppAccessToken");
   CHECK_FALSE(config.gateway.shards.has_value());
   CHECK(config.gateway.max_frame_bytes == 1048576u);
+  CHECK(config.gateway.identify_window_ms == 5250u);
   CHECK(config.publish.endpoints == std::vector<std::string>{"tcp://127.0.0.1:5555"});
   CHECK(config.publish.topic_prefix.empty());
   CHECK(config.publish.sndhwm == 100000);
@@ -59,6 +60,7 @@ TEST_CASE("every key can be set", "[config][values]") {
   CHECK(config.gateway.token_url == "http://127.0.0.1:18081/app/getAppAccessToken");
   CHECK(config.gateway.shards == 4u);
   CHECK(config.gateway.max_frame_bytes == 65536u);
+  CHECK(config.gateway.identify_window_ms == 1500u);
   CHECK(config.publish.endpoints ==
         std::vector<std::string>{"tcp://0.0.0.0:6000", "ipc:///run/relay/events"});
   CHECK(config.publish.topic_prefix == "qq.");
@@ -143,6 +145,9 @@ TEST_CASE("numeric limits are range-checked", "[config][values]") {
   CHECK(config_of(k_bot + "[gateway]\nmax_frame_bytes = 67108864\n").gateway.max_frame_bytes == 67108864u);
   CHECK(error_of(k_bot + "[gateway]\nmax_frame_bytes = 1023\n") ==
         "relay.toml:6: gateway.max_frame_bytes: expected an integer from 1024 to 67108864, got 1023");
+  CHECK(config_of(k_bot + "[gateway]\nidentify_window_ms = 10\n").gateway.identify_window_ms == 10u);
+  CHECK(error_of(k_bot + "[gateway]\nidentify_window_ms = 60001\n") ==
+        "relay.toml:6: gateway.identify_window_ms: expected an integer from 10 to 60000, got 60001");
   CHECK(config_of(k_bot + "[publish]\nsndhwm = 0\n").publish.sndhwm == 0);
   CHECK(config_of(k_bot + "[publish]\nsndhwm = 10000000\n").publish.sndhwm == 10000000);
   CHECK(error_of(k_bot + "[publish]\nsndhwm = -1\n") ==

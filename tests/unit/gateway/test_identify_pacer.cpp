@@ -14,12 +14,12 @@ TEST_CASE("the pacer grants at most max_concurrency identifies per window") {
   std::vector<unsigned> granted;
   pacer.poll(now, granted);
   REQUIRE(granted == std::vector<unsigned>{0, 1});
-  REQUIRE(pacer.next_deadline(now) == now + IdentifyPacer::k_window);
+  REQUIRE(pacer.next_deadline(now) == now + IdentifyPacer::k_default_window);
   pacer.poll(now + 5'000ms, granted);
   REQUIRE(granted.size() == 2);
-  pacer.poll(now + IdentifyPacer::k_window, granted);
+  pacer.poll(now + IdentifyPacer::k_default_window, granted);
   REQUIRE(granted == std::vector<unsigned>{0, 1, 2, 3});
-  pacer.poll(now + 2 * IdentifyPacer::k_window, granted);
+  pacer.poll(now + 2 * IdentifyPacer::k_default_window, granted);
   REQUIRE(granted == std::vector<unsigned>{0, 1, 2, 3, 4});
   REQUIRE_FALSE(pacer.next_deadline(now));
 }
@@ -62,4 +62,19 @@ TEST_CASE("a shard queued twice keeps one place, and a cancelled shard is skippe
   std::vector<unsigned> granted;
   pacer.poll({}, granted);
   REQUIRE(granted == std::vector<unsigned>{4});
+}
+
+TEST_CASE("the pacer's window is configurable") {
+  IdentifyPacer pacer(1, 200ms);
+  relay::util::TimePoint now{};
+  pacer.enqueue(0);
+  pacer.enqueue(1);
+  std::vector<unsigned> granted;
+  pacer.poll(now, granted);
+  REQUIRE(granted == std::vector<unsigned>{0});
+  REQUIRE(pacer.next_deadline(now) == now + 200ms);
+  pacer.poll(now + 199ms, granted);
+  REQUIRE(granted.size() == 1);
+  pacer.poll(now + 200ms, granted);
+  REQUIRE(granted == std::vector<unsigned>{0, 1});
 }

@@ -218,6 +218,8 @@ TEST_CASE("a POST sends its headers and body and returns status and body", "[htt
   CHECK(request.find("\r\nX-Bot-Appid: 102\r\n") != std::string::npos);
   CHECK(request.find("\r\nauthorization: QQBot t\r\n") != std::string::npos);
   CHECK(request.find("\r\nContent-Type: application/json\r\n") != std::string::npos);
+  CHECK(request.find("\r\nOrigin: http://127.0.0.1:" + std::to_string(server.port()) + "\r\n") !=
+        std::string::npos);
   CHECK(request.ends_with("\r\nContent-Length: 7\r\n\r\n{\"a\":1}"));
 }
 
@@ -232,15 +234,17 @@ TEST_CASE("a GET without a body sends no Content-Length and a 4xx is a response"
   CHECK(server.request().find("Content-Length") == std::string::npos);
 }
 
-TEST_CASE("an empty body is still sent, with Content-Length 0", "[http]") {
+TEST_CASE("an empty body is still sent, with Content-Length 0, and Origin can be left out", "[http]") {
   ScriptedServer server([](const std::string&) { return reply(204, ""); });
   Loop loop;
   RequestSpec spec;
   spec.method = "POST";
   spec.url = url_of(server);
   spec.body = "";
+  spec.send_origin = false;
   CHECK(loop.run(spec).status == 204);
   CHECK(server.request().ends_with("\r\nContent-Length: 0\r\n\r\n"));
+  CHECK(server.request().find("Origin") == std::string::npos);
 }
 
 TEST_CASE("a response over the limit fails, or is cut when asked", "[http]") {

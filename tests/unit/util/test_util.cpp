@@ -119,17 +119,20 @@ TEST_CASE("key files: one Z85 key per line, comments and trailing text") {
         << "  rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7 bot-2\n";
   }
   auto file = relay::util::read_key_file(path);
-  CHECK(file.error.empty());
-  REQUIRE(file.keys.size() == 1);
-  CHECK(file.keys[0] == "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7");
+  REQUIRE(file);
+  REQUIRE(file->size() == 1);
+  CHECK(file->front() == "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7");
   {
     std::ofstream out(path);
     out << "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\nnot-a-key\n";
   }
   file = relay::util::read_key_file(path);
-  CHECK(file.error == path + ":2: not a CURVE key (40 characters of Z85)");
+  REQUIRE_FALSE(file);
+  CHECK(file.error() == path + ":2: not a CURVE key (40 characters of Z85)");
   std::remove(path.c_str());
-  CHECK(relay::util::read_key_file(path).error == path + ": cannot read");
+  file = relay::util::read_key_file(path);
+  REQUIRE_FALSE(file);
+  CHECK(file.error() == path + ": cannot read");
 }
 
 TEST_CASE("append_valid_utf8 keeps well-formed UTF-8 and replaces every other byte with U+FFFD") {
