@@ -110,7 +110,7 @@ void WebhookClient::start(std::list<Post>::iterator post) {
     spec.headers.emplace_back("X-Signature-Timestamp", timestamp);
   }
   if (vhost_ == nullptr) {
-    finish(post, relay::http::Response{0, {}, "cannot connect to " + delivery.url + ": no client vhost"});
+    finish(post, relay::http::Response{0, {}, "cannot connect to " + delivery.url + ": no client vhost", {}});
     return;
   }
   post->request = std::make_unique<relay::http::Request>(

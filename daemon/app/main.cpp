@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "api/client_keys.hpp"
 #include "app/exit_codes.hpp"
 #include "app/keygen.hpp"
 #include "app/logging.hpp"
@@ -62,6 +63,10 @@ int run(int argc, char** argv) {
   CLI::App* keygen =
       cli.add_subcommand("keygen", "write a CURVE key pair: PREFIX.key (secret) and PREFIX.pub");
   keygen->add_option("prefix", key_prefix, "path prefix of the two files")->required();
+  std::string api_client;
+  CLI::App* api_key = cli.add_subcommand(
+      "api-key", "print a new line for [api] clients_file: NAME and a fresh random key (append it to the file)");
+  api_key->add_option("name", api_client, "the client's name: 1 to 64 of A-Z a-z 0-9 . _ -")->required();
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -71,6 +76,15 @@ int run(int argc, char** argv) {
 
   if (*keygen) {
     return relay::app::write_curve_keypair(key_prefix);
+  }
+  if (*api_key) {
+    const std::string line = api_client + " " + relay::api::generate_client_key();
+    if (const auto checked = relay::api::parse_client_keys(line, "api-key"); !checked) {
+      std::cerr << "qq-gateway-relay: " << checked.error() << '\n';
+      return relay::app::k_exit_config;
+    }
+    std::cout << line << '\n';
+    return relay::app::k_exit_ok;
   }
 
   auto loaded = relay::config::load_file(config_path);

@@ -108,6 +108,9 @@ RelayApp::RelayApp(config::Config config)
   if (!m_config.publish.replay_endpoint.empty()) {
     start_replay();
   }
+  if (m_config.api.enabled) {
+    start_api();
+  }
   m_stage->reserve_ahead();
   if (!m_config.metrics.listen.empty()) {
     m_status = std::make_unique<ingress::StatusServer>(
@@ -171,6 +174,25 @@ void RelayApp::serve_replay() {
   }
 }
 
+void RelayApp::start_api() {
+  const auto& config = m_config.api;
+  ingress::ApiForwarderSettings settings;
+  settings.app_id = m_config.bot.app_id;
+  settings.api_base = m_config.gateway.api_base;
+  settings.upstream_timeout = util::Millis(config.upstream_timeout * 1000);
+  settings.max_in_flight = config.max_in_flight;
+  settings.max_queued = config.max_queued;
+  ingress::ApiServerSettings server;
+  server.host = config.host;
+  server.port = config.port;
+  server.max_connections = config.max_connections;
+  server.max_body = config.max_body;
+  m_api =
+      std::make_unique<ingress::ApiForwarder>(m_loop, std::move(settings), config.clients, std::move(server));
+  spdlog::info("api: forwarding the OpenAPI on http://{} to {} for {} client(s)", config.listen,
+               m_config.gateway.api_base, config.clients.size());
+}
+
 void RelayApp::start_webhook() {
   const auto& config = m_config.webhook;
   auto key = webhook::WebhookKey::from_secret(m_config.bot.client_secret);
@@ -209,7 +231,25 @@ int RelayApp::run() {
   m_service = std::make_unique<ServiceNotifier>(m_loop, [this] { return service_status(); });
   if (m_gateway) {
     m_gateway->start();
-  } else {
+  }
+  if (m_api) {
+    // One access token for the gateway and the forwarder: the gateway's source when it runs.
+    ingress::TokenSource* tokens = m_gateway ? m_gateway->tokens() : nullptr;
+    if (tokens == nullptr) {
+      m_api_tokens = std::make_unique<ingress::TokenSource>(
+          m_loop,
+          ingress::TokenSettings{m_config.bot.app_id, m_config.bot.client_secret, m_config.gateway.token_url},
+          [](const std::string&) {},
+          [this](const std::string& why) {
+            spdlog::critical("{}: fix bot.app_id and the client secret", why);
+            begin_shutdown(k_exit_credentials_refused);
+          });
+      m_api_tokens->start();
+      tokens = m_api_tokens.get();
+    }
+    m_api->use_tokens(*tokens);
+  }
+  if (!m_gateway) {
     // The publisher is bound and the webhook (if any) listens: nothing more to wait for.
     m_service->ready(service_status());
     spdlog::warn("gateway.enabled is false: no gateway connection will be made{}",
@@ -306,6 +346,13 @@ bool RelayApp::apply_live(const std::string& key, const config::Config& fresh) {
   } else if (key == "publish.topic_prefix") {
     m_stage->set_topic_prefix(fresh.publish.topic_prefix);
     m_config.publish.topic_prefix = fresh.publish.topic_prefix;
+  } else if (key == "api.clients_file") {
+    if (m_api) {
+      m_api->replace_clients(fresh.api.clients);
+      spdlog::info("SIGHUP: {} API client(s) from {}", fresh.api.clients.size(), fresh.api.clients_file);
+    }
+    m_config.api.clients = fresh.api.clients;
+    m_config.api.clients_file = fresh.api.clients_file;
   } else if (key == "publish.curve_authorized_keys") {
     auto* authenticator = m_publisher->authenticator();
     if (authenticator == nullptr || fresh.publish.curve_secret_key.empty()) {

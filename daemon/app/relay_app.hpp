@@ -10,6 +10,7 @@
 #include "app/service_notifier.hpp"
 #include "app/state_keeper.hpp"
 #include "config/config.hpp"
+#include "ingress/api_forwarder.hpp"
 #include "ingress/event_loop.hpp"
 #include "ingress/gateway_client.hpp"
 #include "ingress/status_server.hpp"
@@ -54,6 +55,7 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
   // Applies one key that config::applies_on_reload() accepts; false when it cannot be applied live after all.
   bool apply_live(const std::string& key, const config::Config& fresh);
   void start_webhook();
+  void start_api();
   void begin_shutdown(int exit_code);
   void start_replay();
   void serve_replay();
@@ -76,6 +78,8 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
   std::vector<state::SavedShard> m_saved_shards;
   std::unique_ptr<ingress::GatewayClient> m_gateway;
   std::unique_ptr<ingress::WebhookServer> m_webhook;
+  std::unique_ptr<ingress::TokenSource> m_api_tokens;  // when the gateway (which has one) is off
+  std::unique_ptr<ingress::ApiForwarder> m_api;
   std::unique_ptr<ingress::StatusServer> m_status;
   std::uint64_t m_reloads_applied = 0;
   std::uint64_t m_reloads_invalid = 0;

@@ -71,6 +71,44 @@ void listener_metrics(Exposition& out, const std::vector<const ingress::Listener
   }
 }
 
+void api_metrics(Exposition& out, const ingress::ApiForwarder& api) {
+  const auto& counters = api.counters();
+  out.family("qq_relay_api_requests_total", "counter",
+             "OpenAPI requests answered, by route template and status (0: the client left first).");
+  for (const auto& [key, count] : counters.requests) {
+    out.sample("qq_relay_api_requests_total", static_cast<double>(count),
+               fmt::format(R"(route="{}",status="{}")", label_value(key.first), key.second));
+  }
+  out.family("qq_relay_api_request_seconds", "histogram", "Time from a whole request to its answer.");
+  for (std::size_t i = 0; i < ingress::ApiCounters::k_buckets.size(); ++i) {
+    out.sample("qq_relay_api_request_seconds_bucket", static_cast<double>(counters.latency_buckets[i]),
+               fmt::format(R"(le="{}")", ingress::ApiCounters::k_buckets[i]));
+  }
+  out.sample("qq_relay_api_request_seconds_bucket", static_cast<double>(counters.latency_count),
+             R"(le="+Inf")");
+  out.sample("qq_relay_api_request_seconds_sum", counters.latency_sum, "");
+  out.sample("qq_relay_api_request_seconds_count", static_cast<double>(counters.latency_count), "");
+  out.family("qq_relay_api_upstream_failures_total", "counter",
+             "Requests to the platform that got no answer (connection, TLS, timeout).");
+  out.sample("qq_relay_api_upstream_failures_total", static_cast<double>(counters.upstream_errors), "");
+  out.family("qq_relay_api_retries_total", "counter",
+             "Requests sent to the platform once more: after 11244 with a new token, or a GET/HEAD after a "
+             "connection error.");
+  out.sample("qq_relay_api_retries_total", static_cast<double>(counters.token_retries), R"(reason="token")");
+  out.sample("qq_relay_api_retries_total", static_cast<double>(counters.retries), R"(reason="connection")");
+  out.family("qq_relay_api_refused_total", "counter",
+             "Requests the relay answered itself: 401 (no valid client key or token), 503 (queue full).");
+  out.sample("qq_relay_api_refused_total", static_cast<double>(counters.unauthorized),
+             R"(reason="unauthorized")");
+  out.sample("qq_relay_api_refused_total", static_cast<double>(counters.refused_busy), R"(reason="busy")");
+  out.single("qq_relay_api_in_flight", "gauge", "Requests at the platform now.",
+             static_cast<double>(api.in_flight()));
+  out.single("qq_relay_api_queued", "gauge", "Requests waiting for a free slot.",
+             static_cast<double>(api.queued()));
+  out.single("qq_relay_api_msg_seq_added_total", "counter", "Passive replies the relay gave a msg_seq.",
+             static_cast<double>(counters.msg_seq_added));
+}
+
 }  // namespace
 
 ingress::StatusResponse RelayApp::metrics() const {
@@ -188,6 +226,10 @@ ingress::StatusResponse RelayApp::metrics() const {
   }
   if (m_status) {
     listeners.push_back(&m_status->listener());
+  }
+  if (m_api) {
+    listeners.push_back(&m_api->server().listener());
+    api_metrics(out, *m_api);
   }
   listener_metrics(out, listeners);
   if (m_replay) {

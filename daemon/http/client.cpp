@@ -167,9 +167,31 @@ void Request::deliver() {
   Response response;
   response.status = m_status;
   response.body = std::move(m_received);
+  response.headers = std::move(m_headers);
   response.error = std::move(m_error);
   auto callback = std::move(m_on_done);
   callback(std::move(response));  // may destroy this
+}
+
+void Request::keep_headers(lws* wsi) {
+  constexpr int k_max_value = 1024;
+  for (const std::string& name : m_spec.response_headers) {
+    char value[k_max_value + 1];
+    int length = -1;
+    if (name == "content-type") {
+      length = lws_hdr_copy(wsi, value, sizeof(value), WSI_TOKEN_HTTP_CONTENT_TYPE);
+    } else {
+      const std::string field = name + ":";
+      const int n = lws_hdr_custom_length(wsi, field.c_str(), static_cast<int>(field.size()));
+      if (n >= 0 && n <= k_max_value) {
+        length =
+            lws_hdr_custom_copy(wsi, value, sizeof(value), field.c_str(), static_cast<int>(field.size()));
+      }
+    }
+    if (length > 0) {
+      m_headers.emplace_back(name, std::string(value, static_cast<std::size_t>(length)));
+    }
+  }
 }
 
 int Request::write_body(lws* wsi) {
@@ -239,6 +261,7 @@ int Request::handle(lws* wsi, int reason, void* in, std::size_t len) {
       return write_body(wsi);
     case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
       m_status = static_cast<int>(lws_http_client_http_response(wsi));
+      keep_headers(wsi);
       return 0;
     case LWS_CALLBACK_RECEIVE_CLIENT_HTTP: {
       char buffer[LWS_PRE + 4096];

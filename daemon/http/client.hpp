@@ -47,6 +47,8 @@ struct RequestSpec {
   // Origin: http://<host>, as the relay has always sent to the REST API; the platform's webhook POSTs have
   // none.
   bool send_origin = true;
+  // Response headers to keep (lower-case names, e.g. "content-type", "x-tps-trace-id").
+  std::vector<std::string> response_headers;
 };
 
 // The outcome of a request: the HTTP status and body, or status 0 and why there is none (no connection, a
@@ -55,6 +57,8 @@ struct Response {
   int status = 0;
   std::string body;
   std::string error;  // set only when status is 0
+  // The response headers asked for in RequestSpec::response_headers that came, in that order.
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 // One HTTP/1.1 request on a libwebsockets context, driven by its service thread. `on_done` runs exactly once,
@@ -83,6 +87,7 @@ class Request {
   void deliver();
   void schedule(Timer& timer, void (*fire)(lws_sorted_usec_list_t*), util::Millis delay);
   int write_body(lws* wsi);
+  void keep_headers(lws* wsi);
 
   lws_context* m_context;
   RequestSpec m_spec;
@@ -92,6 +97,7 @@ class Request {
   bool m_done = false;
   bool m_body_sent = false;
   std::string m_received;
+  std::vector<std::pair<std::string, std::string>> m_headers;
   std::string m_error;
   std::string m_host;
   std::string m_path;

@@ -80,6 +80,8 @@ class GatewayClient {
   std::size_t ready_shards() const;
   const GatewayCounters& counters() const { return m_counters; }
   std::uint64_t token_refreshes() const { return m_tokens ? m_tokens->refreshes() : 0; }
+  // The access token source once start() made one (null with a static bot.token).
+  TokenSource* tokens() { return m_tokens.get(); }
   const gateway::Session* session(unsigned index) const;
   // Every shard that has a session, with its last published `s`.
   std::vector<SessionPosition> positions() const;

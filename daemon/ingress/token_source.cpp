@@ -53,6 +53,9 @@ void TokenSource::on_response(HttpResponse&& response) {
       m_timer.schedule_in(util::Millis(std::max<std::uint64_t>(refresh_in, 1) * 1000));
       spdlog::info("access token obtained, valid for {} s, next refresh in {} s", lifetime, refresh_in);
       m_on_token(m_authorization);
+      for (const auto& listener : m_listeners) {
+        listener(m_authorization);
+      }
       return;
     }
     ++m_failures;

@@ -5,6 +5,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ingress/event_loop.hpp"
 #include "ingress/http_request.hpp"
@@ -29,6 +30,8 @@ class TokenSource {
   TokenSource(EventLoop& loop, TokenSettings settings, OnToken on_token, OnRefused on_refused);
 
   void start();
+  // Someone else who wants each new token (the OpenAPI forwarder shares the gateway's token).
+  void also_notify(OnToken listener) { m_listeners.push_back(std::move(listener)); }
   // The platform refused the current token (close 4004, API code 11244): fetch again now.
   void invalidate();
   bool has_token() const { return !m_authorization.empty(); }
@@ -46,6 +49,7 @@ class TokenSource {
   TokenSettings m_settings;
   OnToken m_on_token;
   OnRefused m_on_refused;
+  std::vector<OnToken> m_listeners;
   std::unique_ptr<HttpRequest> m_request;
   Timer m_timer;
   std::string m_authorization;
