@@ -65,7 +65,8 @@ int run(int argc, char** argv) {
   keygen->add_option("prefix", key_prefix, "path prefix of the two files")->required();
   std::string api_client;
   CLI::App* api_key = cli.add_subcommand(
-      "api-key", "print a new line for [api] clients_file: NAME and a fresh random key (append it to the file)");
+      "api-key",
+      "print a new line for [api] clients_file: NAME and a fresh random key (append it to the file)");
   api_key->add_option("name", api_client, "the client's name: 1 to 64 of A-Z a-z 0-9 . _ -")->required();
   try {
     cli.parse(argc, argv);
