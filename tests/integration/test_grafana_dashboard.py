@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """docs/grafana/qq-gateway-relay.json stays true to the relay: it is a well-formed Grafana dashboard, every metric
-and label its queries use is in a real relay's /metrics (gateway, webhook, replay endpoint, journal and CURVE all
-on, so that every family is rendered), and every family in /metrics has a panel.
+and label its queries use is in a real relay's /metrics (gateway, webhook, replay endpoint, journal, CURVE and the
+OpenAPI forwarder all on, so that every family is rendered), and every family in /metrics has a panel.
 
 QQ_GRAFANA_DASHBOARD overrides the dashboard's path (to check a copy)."""
+import http.client
 import json
 import os
 import re
@@ -343,7 +344,10 @@ def main():
         client_public, _ = zmq.curve_keypair()
         with open(f"{tmp}/authorized_keys", "w") as f:
             f.write(client_public.decode() + " dashboard-test\n")
-        metrics_port, webhook_port = free_port(), free_port()
+        metrics_port, webhook_port, api_port = free_port(), free_port(), free_port()
+        api_key = "k" * 40
+        with open(f"{tmp}/api-clients", "w") as f:
+            f.write(f"dashboard {api_key}\n")
         config = relay_config(sim, f"ipc://{tmp}/pub.sock", f"{tmp}/state").replace("[publish]\n", f"""[publish]
 replay_endpoint = "ipc://{tmp}/replay.sock"
 journal = true
@@ -353,6 +357,10 @@ curve_authorized_keys = "authorized_keys"
 [webhook]
 enabled = true
 listen = "127.0.0.1:{webhook_port}"
+[api]
+enabled = true
+listen = "127.0.0.1:{api_port}"
+clients_file = "api-clients"
 [metrics]
 listen = "127.0.0.1:{metrics_port}"
 """
@@ -365,6 +373,10 @@ listen = "127.0.0.1:{metrics_port}"
             status, answer = WebhookClient(webhook_port).post(EVENT.encode())
             expect(status == 200, f"webhook answered {status} {answer}")
             sim.post("/_sim/send", {"shard": 0, "t": "GROUP_AT_MESSAGE_CREATE", "d": {}})
+            api = http.client.HTTPConnection("127.0.0.1", api_port, timeout=10)
+            api.request("GET", "/users/@me", headers={"Authorization": "Bearer " + api_key})
+            expect(api.getresponse().status == 200, "the API request")
+            api.close()
             sim.post("/_sim/fault", {"shard": 1, "kind": "close", "code": 4009})
 
             def complete():

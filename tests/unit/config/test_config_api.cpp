@@ -1,0 +1,73 @@
+// The [api] section: defaults, the clients file read at load time, and errors that name the file, the line
+// and the key.
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <string>
+
+#include "../support/temp_dir.hpp"
+#include "config/loader.hpp"
+#include "config_test_support.hpp"
+
+namespace {
+
+using relay::config::Config;
+
+const std::string k_bot =
+    "[bot]\n"
+    "app_id = \"102000000\"\n"
+    "client_secret = \"change-me\"\n"
+    "intents = [\"GUILDS\"]\n";
+
+}  // namespace
+
+TEST_CASE("api defaults: off, loopback port 8081, 16 MiB bodies, 64 in flight", "[config][api]") {
+  const Config config = relay::test::config_of(k_bot, "/etc/relay/relay.toml");
+  CHECK_FALSE(config.api.enabled);
+  CHECK(config.api.host == "127.0.0.1");
+  CHECK(config.api.port == 8081);
+  CHECK(config.api.max_body == 16777216);
+  CHECK(config.api.upstream_timeout == 30);
+  CHECK(config.api.max_in_flight == 64);
+  CHECK(config.api.max_queued == 1024);
+  CHECK(config.api.clients.empty());
+}
+
+TEST_CASE("an enabled api reads its clients file, relative to the config file", "[config][api]") {
+  relay::test::TempDir dir;
+  const std::string key(40, 'k');
+  std::ofstream(dir.path / "clients") << "# local bots\necho " << key << "\n";
+  const std::string path = (dir.path / "relay.toml").string();
+  const Config config = relay::test::config_of(
+      k_bot + "[api]\nenabled = true\nlisten = \"[::1]:9000\"\nclients_file = \"clients\"\n", path);
+  CHECK(config.api.enabled);
+  CHECK(config.api.host == "::1");
+  CHECK(config.api.clients_file == (dir.path / "clients").string());
+  REQUIRE(config.api.clients.size() == 1);
+  CHECK(config.api.clients[0].name == "echo");
+}
+
+TEST_CASE("api mistakes name the file, the line and the key, and never quote a client key", "[config][api]") {
+  relay::test::TempDir dir;
+  const std::string path = (dir.path / "relay.toml").string();
+  const auto error_of = [&](const std::string& text) { return relay::test::error_of(text, path); };
+  CHECK(
+      error_of(k_bot + "[api]\nenabled = true\n") ==
+      path +
+          ":6: api.clients_file: is required with api.enabled: the local clients allowed to call the OpenAPI "
+          "(`qq-gateway-relay api-key NAME` makes a line)");
+  CHECK(error_of(k_bot + "[api]\nenabled = true\nclients_file = \"missing\"\n") ==
+        path + ":7: api.clients_file: " + (dir.path / "missing").string() + ": cannot be read");
+  std::ofstream(dir.path / "bad") << "echo " << std::string(40, 'k') << "\nshort tooshort-secret-value\n";
+  const std::string bad = error_of(k_bot + "[api]\nenabled = true\nclients_file = \"bad\"\n");
+  CHECK(bad.starts_with(path + ":7: api.clients_file: " + (dir.path / "bad").string() +
+                        ":2: client short: a key"));
+  CHECK(bad.find("tooshort") == std::string::npos);
+  std::ofstream(dir.path / "ok") << "echo " << std::string(40, 'k') << "\n";
+  CHECK(error_of(k_bot + "[webhook]\nenabled = true\nlisten = \"127.0.0.1:8081\"\n[api]\nenabled = true\n"
+                         "clients_file = \"ok\"\n") ==
+        path + ":9: api.listen: is the same address as webhook.listen; each listener needs its own port");
+  CHECK(error_of("[bot]\napp_id = \"1\"\ntoken = \"t\"\nintents = [\"GUILDS\"]\n[api]\nenabled = true\n")
+            .find("api.enabled: forwarding needs access tokens") != std::string::npos);
+  CHECK(error_of(k_bot + "[api]\nmax_in_flight = 0\n").find(":6: api.max_in_flight:") != std::string::npos);
+  CHECK(error_of(k_bot + "[api]\nmax_body = 10\n").find(":6: api.max_body:") != std::string::npos);
+}
