@@ -43,3 +43,8 @@ if [[ ! -d clients/node/node_modules/zeromq ]]; then
   echo "installing: clients/node npm packages"
   (cd clients/node && npm ci --no-audit --no-fund --loglevel=error </dev/null)
 fi
+# Third-party SDKs the integration tests run against the relay, unmodified (tests/sdk/package-lock.json).
+if [[ ! -d tests/sdk/node_modules/qq-official-bot ]]; then
+  echo "installing: tests/sdk npm packages"
+  (cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error </dev/null)
+fi

@@ -11,8 +11,10 @@ import base64
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
+import subprocess
 import threading
 
 from harness import Checks, Relay, Sim, expect, relay_config, tear_down, wait_for, workdir
@@ -21,6 +23,8 @@ from webhook_client import free_port
 APP_ID = "102000000"
 KEY_A = "a" * 20 + "-echo-bot-key-0123456789"
 KEY_B = "b" * 20 + "-reporter-key-0123456789"
+SOURCE = os.environ.get("QQ_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+SDK_DIR = os.path.join(SOURCE, "tests", "sdk")
 
 
 class Reply:
@@ -277,6 +281,27 @@ listen = "127.0.0.1:{metrics_port}"
                     expect(chunk, f"closed after {data!r}")
                     data += chunk
         checks.run("two pipelined requests on one kept-alive connection get two answers", keep_alive_and_pipelining)
+
+        def third_party_sdk_sends():
+            clear()
+            result = subprocess.run(
+                [shutil.which("node") or "node", os.path.join(SDK_DIR, "official_bot_send.cjs"),
+                 f"http://127.0.0.1:{api_port}", APP_ID, KEY_A, "G-SDK", "M-SDK-1", "来自 SDK 的回复"],
+                capture_output=True, text=True, timeout=60)
+            expect(result.returncode == 0, f"the SDK failed: {result.stdout} {result.stderr}")
+            entries = [e for e in recorded() if e["path"] == "/v2/groups/G-SDK/messages"]
+            expect(len(entries) == 1 and entries[0]["status"] == 200, entries)
+            body = json.loads(entries[0]["body"])
+            # This SDK picks a random msg_seq itself: the relay forwards a chosen msg_seq untouched.
+            expect(body["content"] == "来自 SDK 的回复" and body["msg_id"] == "M-SDK-1" and "msg_seq" in body, body)
+            sent = entries[0]["headers"]["authorization"]
+            expect(sent.startswith("QQBot ") and KEY_A not in sent, sent)
+            expect(json.loads(result.stdout.strip().splitlines()[-1])["id"], result.stdout)
+        if os.path.isdir(os.path.join(SDK_DIR, "node_modules", "qq-official-bot")):
+            checks.run("qq-official-bot from npm, unmodified, exchanges its key at the relay and sends a reply the "
+                       "platform records", third_party_sdk_sends)
+        else:
+            print("SKIP qq-official-bot: tests/sdk/node_modules is missing (scripts/install-deps.sh)", flush=True)
         expect(relay.proc.poll() is None, "the relay died")
     finally:
         tear_down(checks, tmp, relay, sim)
