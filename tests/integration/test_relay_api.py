@@ -75,7 +75,8 @@ max_queued = 1
 [metrics]
 listen = "127.0.0.1:{metrics_port}"
 """
-    relay = Relay(tmp, config)
+    # At trace level, so that the check that no key or token is logged covers every line the relay can write.
+    relay = Relay(tmp, config, "--log-level", "trace")
 
     def sim_call(method, path, body=None):
         return call(sim.port, method, path, body)
@@ -281,6 +282,50 @@ listen = "127.0.0.1:{metrics_port}"
                     expect(chunk, f"closed after {data!r}")
                     data += chunk
         checks.run("two pipelined requests on one kept-alive connection get two answers", keep_alive_and_pipelining)
+
+        def trickling_client_stalls_no_one():
+            with socket.create_connection(("127.0.0.1", api_port), timeout=10) as slow:
+                slow.sendall(f"POST /v2/groups/G9/messages HTTP/1.1\r\nAuthorization: Bearer {KEY_A}\r\n"
+                             "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"con".encode())
+                for _ in range(3):
+                    expect(call(api_port, "GET", "/users/@me", headers=bearer).status == 200, "served meanwhile")
+                    slow.sendall(b"t")
+        checks.run("a client trickling its body holds only its own connection", trickling_client_stalls_no_one)
+
+        def two_hundred_clients():
+            results = []
+            lock = threading.Lock()
+
+            def one():
+                try:
+                    r = call(api_port, "GET", "/users/@me", headers=bearer, timeout=30)
+                    with lock:
+                        results.append((r.status, r.headers.get("retry-after")))
+                except OSError as error:
+                    with lock:
+                        results.append((str(error), None))
+            threads = [threading.Thread(target=one) for _ in range(200)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            statuses = sorted({status for status, _ in results}, key=str)
+            print(f"  200 clients: {sum(1 for s, _ in results if s == 200)} answered 200, "
+                  f"{sum(1 for s, _ in results if s == 503)} 503", flush=True)
+            expect(len(results) == 200, f"{len(results)} answers")
+            expect(set(statuses) <= {200, 503}, statuses)
+            expect(all(retry == "1" for status, retry in results if status == 503), "503 without Retry-After")
+            expect(metric("qq_relay_api_in_flight") == 0 and metric("qq_relay_api_queued") == 0, "not drained")
+        checks.run("200 clients at once: each answered 200 or 503 with Retry-After, nothing left in flight",
+                   two_hundred_clients)
+
+        def no_platform_token_in_the_log():
+            entries = recorded() or [{"headers": {"authorization": None}}]
+            sent = entries[-1]["headers"]["authorization"]
+            log = relay.log_text()
+            expect(sent and sent.split(" ", 1)[1] not in log, "the relay's access token is in its log")
+            expect("sim-secret" not in log, "the AppSecret is in the log")
+        checks.run("at trace level the log holds no access token and no AppSecret", no_platform_token_in_the_log)
 
         def third_party_sdk_sends():
             clear()
