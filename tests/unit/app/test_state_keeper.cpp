@@ -36,9 +36,9 @@ TEST_CASE("positions that move are written once within the save interval, and no
   REQUIRE(relay::test::run_loop_until(loop, [&] { return keeper.counters().writes == 1; }));
   REQUIRE(snapshots == 1);
 
-  relay::ingress::EventLoop reader_loop;
-  StateKeeper reader(reader_loop, dir.path.string(), Millis(30), "102",
-                     [] { return relay::state::SavedState{}; });
+  // Another keeper reads it back (load() needs no running loop; one lws context per process, as in the
+  // relay).
+  StateKeeper reader(loop, dir.path.string(), Millis(30), "102", [] { return relay::state::SavedState{}; });
   const auto loaded = reader.load();
   REQUIRE(loaded);
   REQUIRE(loaded->relay_seq == 7);
@@ -76,8 +76,7 @@ TEST_CASE("a corrupt or foreign state file is moved aside and ignored, never fat
     relay::state::SavedState other;
     other.app_id = "999";
     {
-      relay::ingress::EventLoop writer_loop;
-      StateKeeper writer(writer_loop, dir.path.string(), Millis(30), "999", [&] { return other; });
+      StateKeeper writer(loop, dir.path.string(), Millis(30), "999", [&] { return other; });
       REQUIRE(writer.save_now());
     }
     StateKeeper keeper(loop, dir.path.string(), Millis(30), "102", [] { return relay::state::SavedState{}; });
