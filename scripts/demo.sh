@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs the relay with a subscriber that prints every event.
-#   scripts/demo.sh                      against the bundled simulator (no credentials needed)
+#   scripts/demo.sh                      against the bundled simulator (no credentials needed); an echo bot
+#                                        (docs/examples/echo_bot.py) also answers each message through the
+#                                        relay's OpenAPI forwarder, and prints its replies
 #   scripts/demo.sh --webhook            the simulator delivers signed webhook callbacks instead
 #   scripts/demo.sh --config relay.toml  against the platform named in your configuration
 # Ctrl-C stops everything.
@@ -63,6 +65,9 @@ elif [[ -z $config ]]; then
   pids+=($!)
   for _ in $(seq 50); do [[ -s $work/sim.port ]] && break; sleep 0.1; done
   port=$(cat "$work/sim.port")
+  api_port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  api_key=$(build-release/bin/qq-gateway-relay api-key demo-echo-bot)
+  echo "$api_key" >"$work/api-clients"
   config=$work/relay.toml
   cat >"$config" <<TOML
 [bot]
@@ -74,10 +79,15 @@ api_base = "http://127.0.0.1:$port"
 token_url = "http://127.0.0.1:$port/app/getAppAccessToken"
 [publish]
 endpoints = ["ipc://$work/relay.sock"]
+[api]
+enabled = true
+listen = "127.0.0.1:$api_port"
+clients_file = "$work/api-clients"
 [state]
 directory = "$work/state"
 TOML
   echo "simulator on http://127.0.0.1:$port (control API: docs/simulator.md)"
+  echo "OpenAPI forwarder on http://127.0.0.1:$api_port (docs/api.md)"
 fi
 
 endpoint=$(/usr/bin/python3 -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["publish"]["endpoints"][0])' "$config" 2>/dev/null || echo "tcp://127.0.0.1:5555")
@@ -87,5 +97,12 @@ if [[ $relay_started == false ]]; then
 fi
 /usr/bin/python3 "$root/docs/examples/subscriber.py" "$endpoint" &
 pids+=($!)
-echo "relay and subscriber running; Ctrl-C stops all three"
+if [[ -n ${api_key:-} ]]; then
+  # An event in, a reply out: the echo bot answers each message through the relay.
+  /usr/bin/python3 "$root/docs/examples/echo_bot.py" "$endpoint" "http://127.0.0.1:$api_port" "${api_key#* }" &
+  pids+=($!)
+  echo "relay, subscriber and echo bot running; Ctrl-C stops them all"
+else
+  echo "relay and subscriber running; Ctrl-C stops all three"
+fi
 wait -n "${pids[@]}" || true

@@ -33,7 +33,8 @@ for await (const [topic, body] of socket) {
   for (const reply of [`echo: ${text}`, `${[...text].length} characters`]) {
     try {
       // msg_id makes it a passive reply; the relay numbers the replies with msg_seq 1, 2, ...
-      await post(path, { content: reply, msg_type: 0, msg_id: d.id });
+      const answer = await post(path, { content: reply, msg_type: 0, msg_id: d.id });
+      console.log(`replied to ${d.id}: ${JSON.stringify(reply)} -> message ${answer.id}`);
     } catch (error) {
       console.error(`reply to ${d.id} failed: ${error.message}`); // one failed reply does not stop the bot
     }

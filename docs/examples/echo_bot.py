@@ -38,6 +38,7 @@ while True:
     for reply in (f"echo: {text}", f"{len(text)} characters"):
         try:
             # msg_id makes it a passive reply; the relay numbers the replies with msg_seq 1, 2, ...
-            post(path, {"content": reply, "msg_type": 0, "msg_id": d["id"]})
+            answer = post(path, {"content": reply, "msg_type": 0, "msg_id": d["id"]})
+            print(f"replied to {d['id']}: {reply!r} -> message {answer.get('id')}", flush=True)
         except OSError as error:  # urllib's HTTPError too: one failed reply does not stop the bot
             print(f"reply to {d['id']} failed: {error}", file=sys.stderr, flush=True)
