@@ -187,10 +187,18 @@ void RelayApp::start_api() {
   server.port = config.port;
   server.max_connections = config.max_connections;
   server.max_body = config.max_body;
+  if (!config.tls_cert.empty()) {
+    auto tls = ingress::TlsServerContext::load(config.tls_cert, config.tls_key);
+    if (!tls) {
+      throw std::runtime_error("api.tls_cert/tls_key: " + tls.error());
+    }
+    m_api_tls = std::move(*tls);
+    server.tls = m_api_tls.get();
+  }
   m_api =
       std::make_unique<ingress::ApiForwarder>(m_loop, std::move(settings), config.clients, std::move(server));
-  spdlog::info("api: forwarding the OpenAPI on http://{} to {} for {} client(s)", config.listen,
-               m_config.gateway.api_base, config.clients.size());
+  spdlog::info("api: forwarding the OpenAPI on {}://{} to {} for {} client(s)", m_api_tls ? "https" : "http",
+               config.listen, m_config.gateway.api_base, config.clients.size());
 }
 
 void RelayApp::start_webhook() {
@@ -321,6 +329,14 @@ void RelayApp::reload() {
       m_config.written[key] = it->second;
     } else {
       m_config.written.erase(key);
+    }
+  }
+  if (m_api_tls) {
+    if (auto reloaded = m_api_tls->reload(); !reloaded) {
+      spdlog::error("SIGHUP: keeping the API listener's current TLS certificate: {}", reloaded.error());
+    } else {
+      spdlog::info("api: TLS certificate re-read from {} (valid until {})", m_config.api.tls_cert,
+                   m_api_tls->not_after());
     }
   }
   if (m_webhook && m_webhook->tls()) {

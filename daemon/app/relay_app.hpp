@@ -14,6 +14,7 @@
 #include "ingress/event_loop.hpp"
 #include "ingress/gateway_client.hpp"
 #include "ingress/status_server.hpp"
+#include "ingress/tls_files.hpp"
 #include "ingress/webhook_server.hpp"
 #include "publish/journal.hpp"
 #include "publish/publish_stage.hpp"
@@ -78,7 +79,8 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
   std::vector<state::SavedShard> m_saved_shards;
   std::unique_ptr<ingress::GatewayClient> m_gateway;
   std::unique_ptr<ingress::WebhookServer> m_webhook;
-  std::unique_ptr<ingress::TokenSource> m_api_tokens;  // when the gateway (which has one) is off
+  std::unique_ptr<ingress::TokenSource> m_api_tokens;    // when the gateway (which has one) is off
+  std::unique_ptr<ingress::TlsServerContext> m_api_tls;  // with api.tls_cert; outlives m_api
   std::unique_ptr<ingress::ApiForwarder> m_api;
   std::unique_ptr<ingress::StatusServer> m_status;
   std::uint64_t m_reloads_applied = 0;

@@ -23,6 +23,22 @@ Outcome set_api_listen(const toml::node& value, Draft& draft) {
   return {};
 }
 
+Outcome set_api_tls_cert(const toml::node& value, Draft& draft) {
+  if (string_of(value).empty()) {
+    return Problem{"must not be empty", {}};
+  }
+  draft.config.api.tls_cert = string_of(value);
+  return {};
+}
+
+Outcome set_api_tls_key(const toml::node& value, Draft& draft) {
+  if (string_of(value).empty()) {
+    return Problem{"must not be empty", {}};
+  }
+  draft.config.api.tls_key = string_of(value);
+  return {};
+}
+
 Outcome set_api_clients_file(const toml::node& value, Draft& draft) {
   if (string_of(value).empty()) {
     return Problem{"must not be empty", {}};
@@ -78,6 +94,9 @@ Outcome set_api_max_connections(const toml::node& value, Draft& draft) {
 
 std::optional<Diagnostic> check_api(Draft& draft, Position section, const std::filesystem::path& directory) {
   ApiConfig& api = draft.config.api;
+  if (auto problem = check_tls_pair(draft, "api", api.tls_cert, api.tls_key, directory)) {
+    return problem;
+  }
   if (!api.enabled) {
     return std::nullopt;
   }

@@ -72,8 +72,10 @@ struct WebhookConfig {
 struct ApiConfig {
   bool enabled = false;
   std::string listen = "127.0.0.1:8081";
-  std::string host = "127.0.0.1";       // from listen
-  int port = 8081;                      // from listen
+  std::string host = "127.0.0.1";  // from listen
+  int port = 8081;                 // from listen
+  std::string tls_cert;            // both empty: plain HTTP
+  std::string tls_key;
   std::string clients_file;             // required when enabled
   std::vector<api::ClientKey> clients;  // loaded from clients_file; keys never logged
   std::size_t max_body = 16'777'216;    // rich-media uploads carry base64 file_data

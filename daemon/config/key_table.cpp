@@ -53,6 +53,8 @@ constexpr std::array k_keys{
     KeySpec{"webhook", "max_connections",    Expect::Integer,     k_optional, k_public, k_restart, &set_webhook_max_connections},
     KeySpec{"api",     "enabled",            Expect::Boolean,     k_optional, k_public, k_restart, &set_api_enabled},
     KeySpec{"api",     "listen",             Expect::String,      k_optional, k_public, k_restart, &set_api_listen},
+    KeySpec{"api",     "tls_cert",           Expect::String,      k_optional, k_public, k_restart, &set_api_tls_cert},
+    KeySpec{"api",     "tls_key",            Expect::String,      k_optional, k_public, k_restart, &set_api_tls_key},
     KeySpec{"api",     "clients_file",       Expect::String,      k_optional, k_public, k_reload,  &set_api_clients_file},
     KeySpec{"api",     "max_body",           Expect::Integer,     k_optional, k_public, k_restart, &set_api_max_body},
     KeySpec{"api",     "upstream_timeout",   Expect::Integer,     k_optional, k_public, k_restart, &set_api_upstream_timeout},

@@ -54,6 +54,8 @@ std::optional<Diagnostic> check_webhook(Draft& draft, Position section,
 Outcome set_webhook_max_connections(const toml::node& value, Draft& draft);
 Outcome set_api_enabled(const toml::node& value, Draft& draft);
 Outcome set_api_listen(const toml::node& value, Draft& draft);
+Outcome set_api_tls_cert(const toml::node& value, Draft& draft);
+Outcome set_api_tls_key(const toml::node& value, Draft& draft);
 Outcome set_api_clients_file(const toml::node& value, Draft& draft);
 Outcome set_api_max_body(const toml::node& value, Draft& draft);
 Outcome set_api_upstream_timeout(const toml::node& value, Draft& draft);
@@ -63,7 +65,8 @@ Outcome set_api_max_connections(const toml::node& value, Draft& draft);
 // A TLS certificate and key given together and readable (relative paths: to the config file's directory).
 std::optional<Diagnostic> check_tls_pair(Draft& draft, std::string_view section, std::string& cert,
                                          std::string& key, const std::filesystem::path& directory);
-// Cross-key checks of [api]: the clients file read and valid, a port of its own.
+// Cross-key checks of [api]: TLS files in pairs and readable, the clients file read and valid, a port of its
+// own.
 std::optional<Diagnostic> check_api(Draft& draft, Position section, const std::filesystem::path& directory);
 Outcome set_metrics_listen(const toml::node& value, Draft& draft);
 Outcome set_metrics_max_connections(const toml::node& value, Draft& draft);

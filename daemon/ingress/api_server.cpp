@@ -5,6 +5,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "ingress/tls_files.hpp"
+#include "ingress/tls_session.hpp"
+
 namespace relay::ingress {
 namespace {
 
@@ -78,12 +81,13 @@ struct ApiServer::Connection {
   Connection(lws* socket, http::ReaderLimits limits) : wsi(socket), reader(limits) {}
   lws* wsi;
   http::RequestReader reader;
-  std::string unread;          // bytes after a request, for the next one (pipelining)
-  ExchangeId waiting_for = 0;  // a request handed to the handler, not answered yet
-  std::string out;             // the answer being written
+  std::unique_ptr<TlsSession> tls;  // with HTTPS
+  std::string unread;               // plaintext after a request, for the next one (pipelining)
+  ExchangeId waiting_for = 0;       // a request handed to the handler, not answered yet
+  std::string out;                  // bytes for the socket (ciphertext with TLS)
   std::size_t written = 0;
   bool close_after = false;
-  bool answering = false;  // `out` holds an answer (not a 100 Continue)
+  bool answering = false;  // `out` holds an answer (not only a 100 Continue or handshake messages)
   bool continue_sent = false;
 };
 
@@ -98,7 +102,11 @@ ApiServer::ApiServer(EventLoop& loop, ApiServerSettings settings, ApiHandler& ha
     if (wsi != nullptr) {
       http::ReaderLimits limits;
       limits.max_body = m_settings.max_body;
-      m_connections.emplace(wsi, std::make_unique<Connection>(wsi, limits));
+      auto connection = std::make_unique<Connection>(wsi, limits);
+      if (m_settings.tls != nullptr) {
+        connection->tls = std::make_unique<TlsSession>(m_settings.tls->get());
+      }
+      m_connections.emplace(wsi, std::move(connection));
       lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, static_cast<int>(m_settings.request_timeout_s));
     }
     return wsi;
@@ -119,8 +127,24 @@ int ApiServer::on_raw_socket(lws* wsi, int reason, void* in, std::size_t len) {
   }
   Connection& connection = *it->second;
   switch (reason) {
-    case LWS_CALLBACK_RAW_RX:
-      return on_bytes(connection, std::string_view(static_cast<const char*>(in), len));
+    case LWS_CALLBACK_RAW_RX: {
+      if (!connection.tls) {
+        return on_bytes(connection, std::string_view(static_cast<const char*>(in), len));
+      }
+      std::string plaintext;
+      if (!connection.tls->receive(static_cast<const char*>(in), len, plaintext)) {
+        spdlog::debug("api: closing a connection: {}", connection.tls->error());
+        return -1;
+      }
+      if (connection.tls->has_output()) {
+        connection.tls->take_output(connection.out);  // handshake messages
+        lws_callback_on_writable(connection.wsi);
+      }
+      if (connection.tls->peer_closed()) {
+        return -1;
+      }
+      return plaintext.empty() ? 0 : on_bytes(connection, plaintext);
+    }
     case LWS_CALLBACK_RAW_WRITEABLE:
       return write_some(connection);
     case LWS_CALLBACK_RAW_CLOSE:
@@ -154,9 +178,7 @@ int ApiServer::on_bytes(Connection& connection, std::string_view bytes) {
     case State::body:
       if (connection.reader.request().expects_continue && !connection.continue_sent) {
         connection.continue_sent = true;
-        connection.out = "HTTP/1.1 100 Continue\r\n\r\n";
-        connection.written = 0;
-        lws_callback_on_writable(connection.wsi);
+        queue(connection, "HTTP/1.1 100 Continue\r\n\r\n");
       }
       return 0;
     case State::failed: {
@@ -196,10 +218,19 @@ void ApiServer::respond(ExchangeId id, ApiResponse response) {
 }
 
 void ApiServer::answer(Connection& connection, ApiResponse response, bool close) {
-  connection.out = render_response(response, close);
-  connection.written = 0;
   connection.close_after = close;
   connection.answering = true;
+  queue(connection, render_response(response, close));
+}
+
+void ApiServer::queue(Connection& connection, std::string_view plaintext) {
+  if (connection.tls) {
+    if (connection.tls->send(plaintext)) {
+      connection.tls->take_output(connection.out);
+    }
+  } else {
+    connection.out.append(plaintext);
+  }
   lws_callback_on_writable(connection.wsi);
 }
 

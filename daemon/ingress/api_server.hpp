@@ -31,12 +31,15 @@ class ApiHandler {
   virtual void on_request(ExchangeId id, http::ServerRequest& request) = 0;
 };
 
+class TlsServerContext;
+
 struct ApiServerSettings {
   std::string host = "127.0.0.1";
   int port = 8081;
   unsigned max_connections = 256;
   std::size_t max_body = 16 << 20;
   unsigned request_timeout_s = 30;  // a request, head and body, must arrive within this; also the idle limit
+  TlsServerContext* tls = nullptr;  // HTTPS when set (outlives the server)
 };
 
 struct ApiServerCounters {
@@ -47,7 +50,7 @@ struct ApiServerCounters {
 
 // The HTTP/1.1 listener of the OpenAPI forwarder: keep-alive connections, one request at a time each,
 // read with http::RequestReader from raw sockets (not through a libwebsockets vhost, for the reason
-// StatusServer gives). Plain HTTP: for loopback and trusted networks.
+// StatusServer gives). HTTPS with a TlsServerContext, over TlsSession; plain HTTP otherwise.
 class ApiServer final : private RawSocketHandler {
  public:
   // Throws std::runtime_error naming the address when it cannot listen.
@@ -69,6 +72,8 @@ class ApiServer final : private RawSocketHandler {
   int on_raw_socket(lws* wsi, int reason, void* in, std::size_t len) override;
   int on_bytes(Connection& connection, std::string_view bytes);
   void answer(Connection& connection, ApiResponse response, bool close);
+  // Queues bytes for the client, through TLS when the connection has it.
+  void queue(Connection& connection, std::string_view plaintext);
   int write_some(Connection& connection);
 
   EventLoop& m_loop;

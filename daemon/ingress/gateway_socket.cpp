@@ -170,7 +170,7 @@ bool GatewaySocket::on_connected() {
       websocket::make_upgrade_request(m_host_header, m_path, random_bytes<16>());
   m_upgrade.emplace(request.key);
   if (m_wants_tls) {
-    m_tls = std::make_unique<TlsClient>(m_host);
+    m_tls = std::make_unique<TlsSession>(m_host);
     if (!m_tls->error().empty()) {
       report_closed(k_close_abnormal, "connect failed: " + m_tls->error());
       return false;

@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "ingress/event_loop.hpp"
-#include "ingress/tls_client.hpp"
+#include "ingress/tls_session.hpp"
 #include "util/url.hpp"
 #include "websocket/frame_reader.hpp"
 #include "websocket/frame_writer.hpp"
@@ -30,7 +30,7 @@ class SocketHandler {
 };
 
 // One WebSocket client connection to the gateway. libwebsockets connects the socket and moves its bytes
-// (a raw connection); TLS (TlsClient), the upgrade and the framing (websocket/) are done here, because
+// (a raw connection); TLS (TlsSession), the upgrade and the framing (websocket/) are done here, because
 // libwebsockets 4.1's client parses frames a byte at a time, which was a third of the relay's CPU in a flood.
 // Messages larger than `max_message_bytes` close it (reported as 1009) before they can exhaust memory.
 class GatewaySocket final : private websocket::FrameHandler {
@@ -85,7 +85,7 @@ class GatewaySocket final : private websocket::FrameHandler {
   std::string m_host;
   std::string m_path;
   std::string m_host_header;
-  std::unique_ptr<TlsClient> m_tls;
+  std::unique_ptr<TlsSession> m_tls;
   bool m_wants_tls = false;
   std::optional<websocket::UpgradeResponse> m_upgrade;
   websocket::FrameReader m_frames;

@@ -113,4 +113,41 @@ CertificatePair& CertificatePair::operator=(CertificatePair&& other) noexcept {
   return *this;
 }
 
+TlsServerContext::TlsServerContext(ssl_ctx_st* context, std::string cert_path, std::string key_path)
+    : m_context(context), m_cert_path(std::move(cert_path)), m_key_path(std::move(key_path)) {}
+
+TlsServerContext::~TlsServerContext() {
+  SSL_CTX_free(m_context);
+}
+
+util::Expected<std::unique_ptr<TlsServerContext>, std::string> TlsServerContext::load(std::string cert_path,
+                                                                                      std::string key_path) {
+  SSL_CTX* context = SSL_CTX_new(TLS_server_method());
+  if (context == nullptr) {
+    return util::Unexpected(std::string("cannot create a TLS server context"));
+  }
+  SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION);
+  // A client-initiated renegotiation costs the relay a handshake per request of the client's choosing.
+  SSL_CTX_set_options(context, SSL_OP_NO_RENEGOTIATION);
+  SSL_CTX_set_mode(context, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_RELEASE_BUFFERS);
+  std::unique_ptr<TlsServerContext> server(
+      new TlsServerContext(context, std::move(cert_path), std::move(key_path)));
+  if (auto loaded = server->reload(); !loaded) {
+    return util::Unexpected(std::move(loaded.error()));
+  }
+  return server;
+}
+
+util::Expected<void, std::string> TlsServerContext::reload() {
+  auto pair = CertificatePair::load(m_cert_path, m_key_path);
+  if (!pair) {
+    return util::Unexpected(std::move(pair.error()));
+  }
+  if (auto installed = pair->install_into(m_context); !installed) {
+    return installed;
+  }
+  m_not_after = pair->not_after();
+  return {};
+}
+
 }  // namespace relay::ingress

@@ -38,4 +38,29 @@ class CertificatePair {
   std::string m_not_after;
 };
 
+// The TLS context of a listener that does TLS itself (the API listener, over TlsSession): TLS 1.2 or later,
+// no renegotiation, the certificate and key of a CertificatePair. reload() reads the same files again for new
+// connections; open ones keep theirs.
+class TlsServerContext {
+ public:
+  static util::Expected<std::unique_ptr<TlsServerContext>, std::string> load(std::string cert_path,
+                                                                             std::string key_path);
+  ~TlsServerContext();
+  TlsServerContext(const TlsServerContext&) = delete;
+  TlsServerContext& operator=(const TlsServerContext&) = delete;
+
+  ssl_ctx_st* get() const { return m_context; }
+  const std::string& not_after() const { return m_not_after; }
+  // The files again; on failure the context keeps the pair it had.
+  util::Expected<void, std::string> reload();
+
+ private:
+  TlsServerContext(ssl_ctx_st* context, std::string cert_path, std::string key_path);
+
+  ssl_ctx_st* m_context;
+  std::string m_cert_path;
+  std::string m_key_path;
+  std::string m_not_after;
+};
+
 }  // namespace relay::ingress

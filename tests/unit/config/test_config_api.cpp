@@ -71,3 +71,18 @@ TEST_CASE("api mistakes name the file, the line and the key, and never quote a c
   CHECK(error_of(k_bot + "[api]\nmax_in_flight = 0\n").find(":6: api.max_in_flight:") != std::string::npos);
   CHECK(error_of(k_bot + "[api]\nmax_body = 10\n").find(":6: api.max_body:") != std::string::npos);
 }
+
+TEST_CASE("api TLS needs both files, readable, relative to the config file", "[config][api]") {
+  relay::test::TempDir dir;
+  const std::string path = (dir.path / "relay.toml").string();
+  std::ofstream(dir.path / "api.crt") << "cert";
+  std::ofstream(dir.path / "api.key") << "key";
+  CHECK(relay::test::error_of(k_bot + "[api]\ntls_cert = \"api.crt\"\n", path) ==
+        path + ":6: api.tls_cert: needs api.tls_key as well");
+  CHECK(relay::test::error_of(k_bot + "[api]\ntls_cert = \"api.crt\"\ntls_key = \"none.key\"\n", path) ==
+        path + ":7: api.tls_key: cannot read \"" + (dir.path / "none.key").string() + "\"");
+  const Config config =
+      relay::test::config_of(k_bot + "[api]\ntls_cert = \"api.crt\"\ntls_key = \"api.key\"\n", path);
+  CHECK(config.api.tls_cert == (dir.path / "api.crt").string());
+  CHECK(config.api.tls_key == (dir.path / "api.key").string());
+}

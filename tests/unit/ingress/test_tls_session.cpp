@@ -6,15 +6,15 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "ingress/tls_client.hpp"
+#include "ingress/tls_session.hpp"
 
-using relay::ingress::TlsClient;
+using relay::ingress::TlsSession;
 
 namespace {
 
 const std::string k_tls_dir = std::string(RELAY_TEST_DATA_DIR) + "/tls/";
 
-// The client trusts only the test CA. Set before the first TlsClient, which loads the trust store once.
+// The client trusts only the test CA. Set before the first TlsSession, which loads the trust store once.
 const bool k_trust_set = [] {
   setenv("SSL_CERT_FILE", (k_tls_dir + "ca.pem").c_str(), 1);
   unsetenv("SSL_CERT_DIR");
@@ -91,7 +91,7 @@ struct Exchange {
 };
 
 // Moves bytes both ways until neither side has anything more to say.
-Exchange pump(TlsClient& client, TestServer& server) {
+Exchange pump(TlsSession& client, TestServer& server) {
   Exchange result;
   for (int round = 0; round < 20; ++round) {
     std::string from_client;
@@ -122,7 +122,7 @@ TEST_CASE("the TLS client verifies the server by DNS name or IP address and carr
   const std::string host = GENERATE(std::string("localhost"), std::string("127.0.0.1"));
   INFO(host);
   TestServer server("server");
-  TlsClient client(host);
+  TlsSession client(host);
   REQUIRE(client.has_output());  // the ClientHello, before anything was received
   REQUIRE(pump(client, server).ok);
   REQUIRE(client.handshake_done());
@@ -144,7 +144,7 @@ TEST_CASE("the TLS client refuses a certificate that is not for the host or not 
                RefusalCase{"localhost", "other-server", "unable to get local issuer certificate"});
   INFO(c.host << " with " << c.server);
   TestServer server(c.server);
-  TlsClient client(c.host);
+  TlsSession client(c.host);
   REQUIRE_FALSE(pump(client, server).ok);
   REQUIRE_FALSE(client.handshake_done());
   REQUIRE(client.error().rfind("TLS handshake failed: certificate verification failed: ", 0) == 0);
@@ -156,7 +156,7 @@ TEST_CASE("the TLS client refuses a certificate that is not for the host or not 
 TEST_CASE("the server's close_notify ends the stream after the data before it, not as an error") {
   REQUIRE(k_trust_set);
   TestServer server("server");
-  TlsClient client("localhost");
+  TlsSession client("localhost");
   REQUIRE(pump(client, server).ok);
   REQUIRE(client.handshake_done());
   // A close frame and close_notify in one flight, as a server that shuts down at once sends them.
@@ -174,7 +174,7 @@ TEST_CASE("a host OpenSSL cannot take fails the connection before anything is se
   REQUIRE(k_trust_set);
   // A server name over 255 bytes cannot go into SNI; the connection must not go ahead without it.
   const std::string host(256, 'a');
-  TlsClient client(host);
+  TlsSession client(host);
   REQUIRE_FALSE(client.error().empty());
   REQUIRE_THAT(client.error(), Catch::Matchers::StartsWith("TLS: cannot send the server name"));
   REQUIRE_FALSE(client.has_output());
@@ -186,7 +186,7 @@ TEST_CASE("a host OpenSSL cannot take fails the connection before anything is se
 TEST_CASE("the TLS client refuses a renegotiation the server asks for") {
   REQUIRE(k_trust_set);
   TestServer server("server", TLS1_2_VERSION);
-  TlsClient client("localhost");
+  TlsSession client("localhost");
   REQUIRE(pump(client, server).ok);
   REQUIRE(client.handshake_done());
   server.request_renegotiation();

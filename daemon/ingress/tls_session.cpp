@@ -1,4 +1,4 @@
-#include "ingress/tls_client.hpp"
+#include "ingress/tls_session.hpp"
 
 #include <algorithm>
 #include <stdexcept>
@@ -55,7 +55,7 @@ std::string openssl_errors() {
 
 }  // namespace
 
-TlsClient::TlsClient(const std::string& host) {
+TlsSession::TlsSession(const std::string& host) {
   m_ssl = SSL_new(client_context());
   m_in = BIO_new(BIO_s_mem());
   m_out = BIO_new(BIO_s_mem());
@@ -78,7 +78,22 @@ TlsClient::TlsClient(const std::string& host) {
   advance(none);  // the ClientHello
 }
 
-bool TlsClient::expect_peer(const std::string& host) {
+TlsSession::TlsSession(ssl_ctx_st* server_context) {
+  m_ssl = SSL_new(server_context);
+  m_in = BIO_new(BIO_s_mem());
+  m_out = BIO_new(BIO_s_mem());
+  if (!m_ssl || !m_in || !m_out) {
+    BIO_free(m_in);
+    BIO_free(m_out);
+    SSL_free(m_ssl);
+    throw std::runtime_error("cannot create a TLS session");
+  }
+  BIO_ctrl(m_in, BIO_C_SET_BUF_MEM_EOF_RETURN, -1, nullptr);
+  SSL_set_bio(m_ssl, m_in, m_out);
+  SSL_set_accept_state(m_ssl);  // the client speaks first
+}
+
+bool TlsSession::expect_peer(const std::string& host) {
   ERR_clear_error();
   X509_VERIFY_PARAM* verify = SSL_get0_param(m_ssl);
   if (host.empty() || host.find('\0') != std::string::npos) {
@@ -103,17 +118,17 @@ bool TlsClient::expect_peer(const std::string& host) {
   return true;
 }
 
-bool TlsClient::fail_setup(const std::string& what) {
+bool TlsSession::fail_setup(const std::string& what) {
   const std::string details = openssl_errors();
   m_error = "TLS: " + what + (details.empty() ? "" : ": " + details);
   return false;
 }
 
-TlsClient::~TlsClient() {
+TlsSession::~TlsSession() {
   SSL_free(m_ssl);
 }
 
-bool TlsClient::fail(const char* what, int ssl_result) {
+bool TlsSession::fail(const char* what, int ssl_result) {
   const int reason = SSL_get_error(m_ssl, ssl_result);
   const long verify = SSL_get_verify_result(m_ssl);
   m_error = what;
@@ -121,7 +136,7 @@ bool TlsClient::fail(const char* what, int ssl_result) {
     m_error += ": certificate verification failed: ";
     m_error += X509_verify_cert_error_string(verify);
   } else if (reason == SSL_ERROR_ZERO_RETURN) {
-    m_error += ": the server closed the TLS session";
+    m_error += ": the peer closed the TLS session";
   } else {
     const std::string details = openssl_errors();
     m_error += details.empty() ? ": TLS error " + std::to_string(reason) : ": " + details;
@@ -130,7 +145,7 @@ bool TlsClient::fail(const char* what, int ssl_result) {
   return false;
 }
 
-bool TlsClient::advance(std::string& plaintext) {
+bool TlsSession::advance(std::string& plaintext) {
   // libwebsockets' own TLS connections share this thread's error queue; a stale entry would make
   // SSL_get_error report a fatal error for a mere "want more data".
   ERR_clear_error();
@@ -161,7 +176,7 @@ bool TlsClient::advance(std::string& plaintext) {
   }
 }
 
-bool TlsClient::receive(const char* data, std::size_t size, std::string& plaintext) {
+bool TlsSession::receive(const char* data, std::size_t size, std::string& plaintext) {
   while (m_error.empty() && !m_peer_closed) {
     const std::size_t slice = std::min(size, k_input_slice);
     if (BIO_write(m_in, data, static_cast<int>(slice)) != static_cast<int>(slice)) {
@@ -180,7 +195,7 @@ bool TlsClient::receive(const char* data, std::size_t size, std::string& plainte
   return m_error.empty();
 }
 
-bool TlsClient::send(std::string_view plaintext) {
+bool TlsSession::send(std::string_view plaintext) {
   if (!m_error.empty()) {
     return false;
   }
@@ -195,11 +210,11 @@ bool TlsClient::send(std::string_view plaintext) {
   return true;
 }
 
-bool TlsClient::has_output() const {
+bool TlsSession::has_output() const {
   return BIO_ctrl_pending(m_out) > 0;
 }
 
-void TlsClient::take_output(std::string& out) {
+void TlsSession::take_output(std::string& out) {
   const std::size_t pending = BIO_ctrl_pending(m_out);
   const std::size_t start = out.size();
   out.resize(start + pending);

@@ -7,21 +7,27 @@
 
 namespace relay::ingress {
 
-// A TLS client session that does no I/O: ciphertext from the socket goes in through receive(), ciphertext
-// for the socket comes out of take_output(). The gateway connection reads and writes its socket through
-// libwebsockets as raw bytes and keeps the WebSocket framing to itself, so TLS sits in between here.
-// The server's certificate is verified against the system's trust store (or $SSL_CERT_FILE /
-// $SSL_CERT_DIR) and must name `host` (a DNS name or an IP address).
-class TlsClient {
+// A TLS session that does no I/O: ciphertext from the socket goes in through receive(), ciphertext for the
+// socket comes out of take_output(). The gateway connection and the API listener read and write their sockets
+// through libwebsockets as raw bytes and keep the protocol above TLS to themselves, so TLS sits in between
+// here.
+//
+// As a client (the gateway) the server's certificate is verified against the system's trust store (or
+// $SSL_CERT_FILE / $SSL_CERT_DIR) and must name `host` (a DNS name or an IP address). As a server (the API
+// listener) it presents the certificate of a TlsServerContext.
+class TlsSession {
  public:
-  // A host OpenSSL cannot verify against (or send as the server name) leaves error() set and no output.
-  explicit TlsClient(const std::string& host);
-  ~TlsClient();
-  TlsClient(const TlsClient&) = delete;
-  TlsClient& operator=(const TlsClient&) = delete;
+  // A client for `host`. A host OpenSSL cannot verify against (or send as the server name) leaves error() set
+  // and no output.
+  explicit TlsSession(const std::string& host);
+  // A server on `context` (SSL_CTX_new(TLS_server_method()) with a certificate and key: TlsServerContext).
+  explicit TlsSession(ssl_ctx_st* server_context);
+  ~TlsSession();
+  TlsSession(const TlsSession&) = delete;
+  TlsSession& operator=(const TlsSession&) = delete;
 
   // Feeds ciphertext and appends whatever plaintext it completes to `plaintext`. False on a TLS failure
-  // (a bad certificate, a protocol error); error() says what. The server's close_notify is not a failure:
+  // (a bad certificate, a protocol error); error() says what. The peer's close_notify is not a failure:
   // the plaintext before it is delivered and peer_closed() turns true.
   bool receive(const char* data, std::size_t size, std::string& plaintext);
   // Encrypts `plaintext` for sending; the handshake must be done.
