@@ -55,8 +55,8 @@ std::string openssl_errors() {
 
 }  // namespace
 
-TlsSession::TlsSession(const std::string& host) {
-  m_ssl = SSL_new(client_context());
+void TlsSession::create(ssl_ctx_st* context) {
+  m_ssl = SSL_new(context);
   m_in = BIO_new(BIO_s_mem());
   m_out = BIO_new(BIO_s_mem());
   if (!m_ssl || !m_in || !m_out) {
@@ -68,6 +68,10 @@ TlsSession::TlsSession(const std::string& host) {
   // A memory BIO that runs dry means "wait for more", not end of file.
   BIO_ctrl(m_in, BIO_C_SET_BUF_MEM_EOF_RETURN, -1, nullptr);
   SSL_set_bio(m_ssl, m_in, m_out);
+}
+
+TlsSession::TlsSession(const std::string& host) {
+  create(client_context());
   // Without the expected name (or address) the handshake would accept any trusted certificate, so a host
   // that OpenSSL cannot take fails the connection here, before a byte is sent.
   if (!expect_peer(host)) {
@@ -79,17 +83,7 @@ TlsSession::TlsSession(const std::string& host) {
 }
 
 TlsSession::TlsSession(ssl_ctx_st* server_context) {
-  m_ssl = SSL_new(server_context);
-  m_in = BIO_new(BIO_s_mem());
-  m_out = BIO_new(BIO_s_mem());
-  if (!m_ssl || !m_in || !m_out) {
-    BIO_free(m_in);
-    BIO_free(m_out);
-    SSL_free(m_ssl);
-    throw std::runtime_error("cannot create a TLS session");
-  }
-  BIO_ctrl(m_in, BIO_C_SET_BUF_MEM_EOF_RETURN, -1, nullptr);
-  SSL_set_bio(m_ssl, m_in, m_out);
+  create(server_context);
   SSL_set_accept_state(m_ssl);  // the client speaks first
 }
 

@@ -41,6 +41,8 @@ class TlsSession {
   const std::string& error() const { return m_error; }
 
  private:
+  // The session and its memory BIOs; throws when OpenSSL cannot allocate them.
+  void create(ssl_ctx_st* context);
   bool expect_peer(const std::string& host);
   bool fail_setup(const std::string& what);
   bool advance(std::string& plaintext);

@@ -15,27 +15,10 @@ import ssl
 import subprocess
 
 from harness import Checks, Relay, Sim, expect, relay_config, tear_down, wait_for, workdir
+from tls_certs import make_certificate, served_certificate
 from webhook_client import free_port
 
 KEY = "t" * 24 + "-tls-client-key-012345"
-
-
-def make_certificate(directory, name):
-    cert, key = f"{directory}/{name}.crt", f"{directory}/{name}.key"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-                   check=True, capture_output=True)
-    return cert, key
-
-
-def served_certificate(port):
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
-        with context.wrap_socket(raw) as tls:
-            return tls.getpeercert(binary_form=True)
 
 
 def main():

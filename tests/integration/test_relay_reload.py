@@ -12,29 +12,18 @@ import subprocess
 
 from harness import Checks, Relay, Sim, Subscriber, expect, relay_config, tear_down, wait_for, workdir
 from metrics_client import metrics
+from tls_certs import make_certificate, served_certificate
 from webhook_client import WebhookClient, free_port
 
 SHARDS = 2
 PER_SHARD = 1500  # at 250 events/s per shard: six seconds of stream to reload into
 
 
-def make_certificate(directory, name):
-    cert, key = f"{directory}/{name}.crt", f"{directory}/{name}.key"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", f"/CN={name}"],
-                   check=True, capture_output=True)
+def certificate_pem(directory, name):
+    """(certificate PEM, key PEM) of a new self-signed pair named `name`."""
+    cert, key = make_certificate(directory, name, host=name)
     with open(cert, "rb") as c, open(key, "rb") as k:
         return c.read(), k.read()
-
-
-def served_certificate(port):
-    """The certificate (DER) a new TLS connection to the webhook listener is given."""
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
-        with context.wrap_socket(raw) as tls:
-            return tls.getpeercert(binary_form=True)
 
 
 def pem_to_der(pem):
@@ -51,8 +40,8 @@ def main():
         endpoint = f"ipc://{tmp}/relay.sock"
         metrics_port, webhook_port = free_port(), free_port()
         cert_path, key_path = f"{tmp}/webhook.crt", f"{tmp}/webhook.key"
-        first = make_certificate(tmp, "first")
-        second = make_certificate(tmp, "second")
+        first = certificate_pem(tmp, "first")
+        second = certificate_pem(tmp, "second")
 
         def install(cert_pem, key_pem):
             # As a renewal tool does: new files under the configured names.
