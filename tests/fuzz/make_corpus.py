@@ -217,6 +217,21 @@ def http_request():
         write("http_request", name, text)
 
 
+def http_response():
+    # The first byte: even reads answers to GET, odd to HEAD.
+    for name, text in {
+        "length": "\0HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+        "two": "\0HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\naHTTP/1.1 204 No Content\r\n\r\n",
+        "chunked": "\0HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x\r\nabc\r\n0\r\nT: 1\r\n\r\n",
+        "until-close": "\0HTTP/1.1 200 OK\r\n\r\nthe rest",
+        "smuggle": "\0HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "interim": "\0HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        "head": "\1HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nHTTP/1.0 200 OK\r\n\r\n",
+        "truncated": "\0HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+    }.items():
+        write("http_response", name, text)
+
+
 def fnv1a(data):
     h = 2166136261
     for b in data:
@@ -284,6 +299,7 @@ if __name__ == "__main__":
     replay_request()
     api_request()
     http_request()
+    http_response()
     journal_reader()
     state_decoder()
     config_loader()
