@@ -25,7 +25,7 @@ struct ApiForwarder::Call {
   bool token_retried = false;
   bool transport_retried = false;
   bool awaiting_token = false;
-  std::unique_ptr<HttpRequest> upstream;
+  std::unique_ptr<UpstreamRequest> upstream;
 };
 
 namespace {
@@ -76,6 +76,8 @@ ApiForwarder::ApiForwarder(EventLoop& loop, ApiForwarderSettings settings,
     : m_loop(loop),
       m_settings(std::move(settings)),
       m_auth(clients),
+      // At most max_in_flight connections are busy at once: as many idle ones serve the next burst.
+      m_pool(loop, UpstreamPoolSettings{std::max(1u, m_settings.max_in_flight), util::Millis(30'000)}),
       m_token_wait(loop, [this] { give_up_waiting_for_token(); }),
       m_reaper(loop, [this] { m_finished.clear(); }),
       m_server(loop, std::move(server), *this) {
@@ -197,9 +199,10 @@ void ApiForwarder::send(Call& call) {
   spec.follow_redirects = false;
   spec.send_origin = false;
   spec.response_headers = k_kept_headers;
-  call.upstream = std::make_unique<HttpRequest>(
-      m_loop, std::move(spec),
-      [this, &call](HttpResponse&& response) { on_upstream(call, std::move(response)); });
+  // Kept-alive connections (UpstreamPool); a request whose reused connection turns out to be closed already
+  // is sent once more on a new one only when it never reached the server whole.
+  call.upstream = m_pool.start(
+      std::move(spec), [this, &call](HttpResponse&& response) { on_upstream(call, std::move(response)); });
 }
 
 void ApiForwarder::on_upstream(Call& call, HttpResponse&& response) {

@@ -15,6 +15,7 @@
 #include "ingress/api_server.hpp"
 #include "ingress/http_request.hpp"
 #include "ingress/token_source.hpp"
+#include "ingress/upstream_pool.hpp"
 
 namespace relay::ingress {
 
@@ -63,6 +64,9 @@ class ApiForwarder final : private ApiHandler {
   std::size_t in_flight() const { return m_in_flight.size(); }
   std::size_t queued() const { return m_queue.size(); }
   const ApiServer& server() const { return m_server; }
+  // The kept-alive connections to the platform.
+  const UpstreamCounters& upstream_counters() const { return m_pool.counters(); }
+  std::size_t upstream_idle() const { return m_pool.idle(); }
 
  private:
   struct Call;
@@ -82,6 +86,8 @@ class ApiForwarder final : private ApiHandler {
   api::ClientAuth m_auth;
   api::MsgSeqAssigner m_msg_seqs;
   TokenSource* m_tokens = nullptr;
+  // Before the calls: their requests give their connections back to it when destroyed.
+  UpstreamPool m_pool;
   std::unordered_map<Call*, std::unique_ptr<Call>> m_in_flight;
   std::deque<std::unique_ptr<Call>> m_queue;
   // Calls (still in flight) waiting for a new token after the platform refused the one they were sent with.

@@ -76,6 +76,7 @@ constexpr std::size_t k_read_bytes = 16 * 1024;
 
 const lws_protocols k_protocols[] = {
     {"qq-gateway", gateway_socket_callback, 0, k_read_bytes, 0, nullptr, 0},
+    {"relay-upstream", upstream_connection_callback, 0, k_read_bytes, 0, nullptr, 0},
     http::protocol(),
     {"relay-fd", raw_file_trampoline, 0, 0, 0, nullptr, 0},
     {"relay-raw", raw_socket_callback, 0, 4096, 0, nullptr, 0},
