@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <string>
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -147,6 +148,21 @@ void on_delay_done(lws_sorted_usec_list_t* sul) {
 // The fault api_reset: the peer gets a TCP RST instead of an answer. connect(AF_UNSPEC) disconnects the
 // socket at once (Linux sends RST for an established connection); SO_LINGER 0 makes the later close()
 // abortive too.
+int peer_port(struct lws* wsi) {
+  sockaddr_storage peer{};
+  socklen_t size = sizeof(peer);
+  if (::getpeername(lws_get_socket_fd(wsi), reinterpret_cast<sockaddr*>(&peer), &size) != 0) {
+    return 0;
+  }
+  if (peer.ss_family == AF_INET) {
+    return ntohs(reinterpret_cast<const sockaddr_in&>(peer).sin_port);
+  }
+  if (peer.ss_family == AF_INET6) {
+    return ntohs(reinterpret_cast<const sockaddr_in6&>(peer).sin6_port);
+  }
+  return 0;
+}
+
 void reset_connection(struct lws* wsi) {
   const int fd = lws_get_socket_fd(wsi);
   const linger abort_on_close{1, 0};
@@ -328,6 +344,7 @@ int callback(struct lws* wsi, enum lws_callback_reasons reason, void* user, void
       req.content_type = optional_header(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE);
       req.user_agent = optional_header(wsi, WSI_TOKEN_HTTP_USER_AGENT);
       req.host = header(wsi, WSI_TOKEN_HOST);
+      req.client_port = peer_port(wsi);
       const std::string content_length = header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
       const bool has_body = !content_length.empty() && content_length != "0";
       if (has_body && req.method != "GET" && req.method != "HEAD") {

@@ -19,6 +19,8 @@ struct HttpRequest {
   std::optional<std::string> user_agent;
   std::string host;
   std::string body;
+  // The client's TCP source port: requests with the same one came on the same (kept-alive) connection.
+  int client_port = 0;
 };
 
 // The answer gateway_server.cpp writes.

@@ -65,7 +65,7 @@ std::string ApiRecorder::to_json(std::string_view faults_json) const {
     out += first ? "" : ",";
     first = false;
     const HttpRequest& q = r.request;
-    fmt::format_to(it, R"({{"at_us":{},"method":)", r.at_us);
+    fmt::format_to(it, R"({{"at_us":{},"client_port":{},"method":)", r.at_us, q.client_port);
     append_json_text(out, q.method);
     out += R"(,"path":)";
     append_json_text(out, q.path);

@@ -92,10 +92,23 @@ void api_metrics(Exposition& out, const ingress::ApiForwarder& api) {
              "Requests to the platform that got no answer (connection, TLS, timeout).");
   out.sample("qq_relay_api_upstream_failures_total", static_cast<double>(counters.upstream_errors), "");
   out.family("qq_relay_api_retries_total", "counter",
-             "Requests sent to the platform once more: after 11244 with a new token, or a GET/HEAD after a "
-             "connection error.");
+             "Requests sent to the platform once more: after 11244 with a new token, a GET/HEAD after a "
+             "connection error, or one that never reached the platform whole on a kept-alive connection the "
+             "platform had closed.");
   out.sample("qq_relay_api_retries_total", static_cast<double>(counters.token_retries), R"(reason="token")");
   out.sample("qq_relay_api_retries_total", static_cast<double>(counters.retries), R"(reason="connection")");
+  const auto& upstream = api.upstream_counters();
+  out.sample("qq_relay_api_retries_total", static_cast<double>(upstream.stale_retries),
+             R"(reason="stale_connection")");
+  out.family("qq_relay_api_upstream_connections_total", "counter",
+             "Requests to the platform by the connection they went on: a new one, or a kept-alive one reused.");
+  out.sample("qq_relay_api_upstream_connections_total", static_cast<double>(upstream.new_connections),
+             R"(result="new")");
+  out.sample("qq_relay_api_upstream_connections_total", static_cast<double>(upstream.reused_connections),
+             R"(result="reused")");
+  out.single("qq_relay_api_upstream_idle_connections", "gauge",
+             "Kept-alive connections to the platform waiting for the next request.",
+             static_cast<double>(api.upstream_idle()));
   out.family("qq_relay_api_refused_total", "counter",
              "Requests the relay answered itself: 401 (no valid client key or token), 503 (queue full).");
   out.sample("qq_relay_api_refused_total", static_cast<double>(counters.unauthorized),
