@@ -100,8 +100,9 @@ void api_metrics(Exposition& out, const ingress::ApiForwarder& api) {
   const auto& upstream = api.upstream_counters();
   out.sample("qq_relay_api_retries_total", static_cast<double>(upstream.stale_retries),
              R"(reason="stale_connection")");
-  out.family("qq_relay_api_upstream_connections_total", "counter",
-             "Requests to the platform by the connection they went on: a new one, or a kept-alive one reused.");
+  out.family(
+      "qq_relay_api_upstream_connections_total", "counter",
+      "Requests to the platform by the connection they went on: a new one, or a kept-alive one reused.");
   out.sample("qq_relay_api_upstream_connections_total", static_cast<double>(upstream.new_connections),
              R"(result="new")");
   out.sample("qq_relay_api_upstream_connections_total", static_cast<double>(upstream.reused_connections),
