@@ -111,8 +111,8 @@ void UpstreamConnection::kill() {
   }
 }
 
-void UpstreamConnection::start(UpstreamRequest& user, std::string bytes, bool head_request,
-                               std::size_t max_body) {
+void UpstreamConnection::start(UpstreamRequest& user, std::shared_ptr<const std::string> bytes,
+                               bool head_request, std::size_t max_body) {
   m_user = &user;
   m_idle_timer.cancel();
   m_reader = http::ResponseReader(http::ResponseLimits{k_max_head, max_body});
@@ -196,7 +196,7 @@ bool UpstreamConnection::on_bytes(const char* data, std::size_t size) {
     lost(m_tls->error());
     return false;
   }
-  if (m_tls->has_output() || (m_tls->handshake_done() && m_pending_sent < m_pending.size())) {
+  if (m_tls->has_output() || (m_tls->handshake_done() && m_pending_sent < pending_size())) {
     lws_callback_on_writable(m_wsi);
   }
   if (!plaintext.empty() && !on_plaintext(plaintext.data(), plaintext.size())) {
@@ -246,11 +246,11 @@ bool UpstreamConnection::on_plaintext(const char* data, std::size_t size) {
 
 bool UpstreamConnection::write_pending(lws* wsi) {
   m_wire.assign(LWS_PRE, '\0');
-  const std::size_t rest = m_pending.size() - m_pending_sent;
+  const std::size_t rest = pending_size() - m_pending_sent;
   const std::size_t slice = std::min(rest, k_write_slice);
   if (m_tls) {
     if (m_tls->handshake_done() && slice > 0) {
-      if (!m_tls->send(std::string_view(m_pending).substr(m_pending_sent, slice))) {
+      if (!m_tls->send(std::string_view(*m_pending).substr(m_pending_sent, slice))) {
         lost(m_tls->error());
         return false;
       }
@@ -258,7 +258,7 @@ bool UpstreamConnection::write_pending(lws* wsi) {
     }
     m_tls->take_output(m_wire);
   } else if (slice > 0) {
-    m_wire.append(m_pending, m_pending_sent, slice);
+    m_wire.append(*m_pending, m_pending_sent, slice);
     m_pending_sent += slice;
   }
   const std::size_t size = m_wire.size() - LWS_PRE;
@@ -269,15 +269,15 @@ bool UpstreamConnection::write_pending(lws* wsi) {
       return false;
     }
   }
-  if (!m_pending.empty() && m_pending_sent == m_pending.size()) {
+  if (m_pending && m_pending_sent == m_pending->size()) {
     m_written = true;
-    std::string().swap(m_pending);
+    m_pending.reset();
     m_pending_sent = 0;
   }
   if (m_wire.capacity() > 2 * k_write_slice) {
     std::string().swap(m_wire);
   }
-  if (m_pending_sent < m_pending.size() || (m_tls && m_tls->has_output())) {
+  if (m_pending_sent < pending_size() || (m_tls && m_tls->has_output())) {
     lws_callback_on_writable(wsi);
   }
   return true;
@@ -374,7 +374,8 @@ UpstreamRequest::UpstreamRequest(EventLoop& loop, UpstreamPool& pool, HttpReques
     return;
   }
   m_origin_key = origin_key_of(*m_url);
-  m_bytes = request_bytes(m_spec, *m_url);
+  m_bytes = std::make_shared<const std::string>(request_bytes(m_spec, *m_url));
+  m_spec.body.reset();  // in m_bytes now: a large upload is held once more, not twice
   m_timeout.schedule_in(m_spec.timeout);
   begin();
 }
@@ -389,7 +390,7 @@ UpstreamRequest::~UpstreamRequest() {
 
 void UpstreamRequest::begin() {
   m_connection = m_pool.take(*m_url, m_origin_key, m_reused);
-  // A copy per attempt: a retry sends the same bytes again.
+  // Shared, not copied: a retry sends the same bytes again.
   m_connection->start(*this, m_bytes, m_spec.method == "HEAD", m_spec.max_response_bytes);
 }
 

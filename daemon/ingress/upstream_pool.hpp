@@ -41,7 +41,8 @@ class UpstreamConnection {
   UpstreamConnection& operator=(const UpstreamConnection&) = delete;
 
   // Sends one request (`bytes`: head and body) and reports to `user`; the connection must be fresh or idle.
-  void start(UpstreamRequest& user, std::string bytes, bool head_request, std::size_t max_body);
+  void start(UpstreamRequest& user, std::shared_ptr<const std::string> bytes, bool head_request,
+             std::size_t max_body);
   // Back in the pool: no user; the idle timer runs.
   void park(util::Millis idle_timeout);
   // Done with for good: no user, no timer (the connection is already killed).
@@ -81,7 +82,9 @@ class UpstreamConnection {
   bool m_written = false;
   std::unique_ptr<TlsSession> m_tls;
   http::ResponseReader m_reader;
-  std::string m_pending;  // plaintext not yet handed to TLS or the socket
+  std::size_t pending_size() const { return m_pending ? m_pending->size() : 0; }
+
+  std::shared_ptr<const std::string> m_pending;  // the request; null once handed wholly to TLS or the socket
   std::size_t m_pending_sent = 0;
   std::string m_wire;
   std::string m_error;
@@ -112,7 +115,7 @@ class UpstreamRequest {
   Callback m_on_done;
   std::optional<util::Url> m_url;
   std::string m_origin_key;
-  std::string m_bytes;
+  std::shared_ptr<const std::string> m_bytes;  // the request as sent: head and body
   std::unique_ptr<UpstreamConnection> m_connection;
   bool m_reused = false;
   bool m_retried = false;
