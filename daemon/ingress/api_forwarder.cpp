@@ -214,9 +214,18 @@ void ApiForwarder::on_upstream(Call& call, HttpResponse&& response) {
       send(call);
       return;
     }
-    const bool timed_out = response.error.find("timed out") != std::string::npos;
     spdlog::warn("api: {} {} from {}: no answer from the platform ({})", call.method, call.route.name,
                  call.client, response.error);
+    if (response.error.starts_with("cannot connect")) {
+      // No connection (refused, unreachable, TLS handshake failed): nothing reached the platform, so the
+      // client may safely send it again later.
+      ApiResponse down =
+          platform_error(503, 503, "the platform cannot be reached, nothing was sent: " + response.error);
+      down.headers.emplace_back("Retry-After", "1");
+      finish(call, std::move(down));
+      return;
+    }
+    const bool timed_out = response.error.find("timed out") != std::string::npos;
     finish(call, platform_error(timed_out ? 504 : 502, timed_out ? 504 : 502,
                                 "the platform did not answer: " + response.error));
     return;

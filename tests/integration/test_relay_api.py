@@ -102,6 +102,7 @@ listen = "127.0.0.1:{metrics_port}"
         return None
 
     bearer = {"Authorization": "Bearer " + KEY_A}
+    later = []  # processes started by the checks
     try:
         wait_for(lambda: relay.proc.poll() is not None or "api: forwarding" in relay.log_text(), 30, "the api listener")
         expect(relay.proc.poll() is None, "the relay exited: " + relay.log_text()[-2000:])
@@ -342,14 +343,41 @@ listen = "127.0.0.1:{metrics_port}"
             sent = entries[0]["headers"]["authorization"]
             expect(sent.startswith("QQBot ") and KEY_A not in sent, sent)
             expect(json.loads(result.stdout.strip().splitlines()[-1])["id"], result.stdout)
+        def every_method_forwarded():
+            clear()
+            for method, path, body in (("DELETE", "/v2/groups/G5/messages/M5", None),
+                                       ("PUT", "/interactions/I5", {"code": 0}),
+                                       ("PATCH", "/channels/C5/messages/M6", {"content": "edit"})):
+                r = call(api_port, method, path, body, bearer)
+                expect(r.status < 500, f"{method} {path}: {r}")
+            got = [(e["method"], e["path"], json.loads(e["body"]) if e["body"] else None) for e in recorded()]
+            expect(got == [("DELETE", "/v2/groups/G5/messages/M5", None), ("PUT", "/interactions/I5", {"code": 0}),
+                           ("PATCH", "/channels/C5/messages/M6", {"content": "edit"})], got)
+        checks.run("DELETE, PUT and PATCH reach the platform with their method, path and body", every_method_forwarded)
+
         if os.path.isdir(os.path.join(SDK_DIR, "node_modules", "qq-official-bot")):
             checks.run("qq-official-bot from npm, unmodified, exchanges its key at the relay and sends a reply the "
                        "platform records", third_party_sdk_sends)
         else:
             print("SKIP qq-official-bot: tests/sdk/node_modules is missing (scripts/install-deps.sh)", flush=True)
+        def platform_down_then_back():
+            port = sim.port
+            sim.stop()
+            for method, body in (("GET", None), ("POST", {"content": "x", "msg_type": 0, "msg_id": "M-down"})):
+                r = call(api_port, method, "/v2/groups/G7/messages" if body else "/users/@me", body, bearer)
+                expect(r.status == 503 and r.headers.get("retry-after") == "1" and "nothing was sent" in r.json["message"],
+                       f"{method} while the platform is down: {r}")
+            # A new platform on the same address does not know the relay's token: 11244, a new token, the request
+            # once more.
+            back = Sim(tmp, "--shards", "1", "--port", str(port))
+            later.append(back)
+            r = call(api_port, "GET", "/users/@me", headers=bearer)
+            expect(r.status == 200, f"after the platform came back: {r}")
+        checks.run("the platform down: 503 with Retry-After and nothing sent, and served again once it is back",
+                   platform_down_then_back)
         expect(relay.proc.poll() is None, "the relay died")
     finally:
-        tear_down(checks, tmp, relay, sim)
+        tear_down(checks, tmp, relay, sim, *later)
     checks.finish()
 
 
