@@ -2,10 +2,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "http/message_syntax.hpp"
 
 namespace relay::http {
 
@@ -68,18 +71,12 @@ class RequestReader {
   bool decide_framing();
   void fail(int status, std::string why);
 
-  enum class ChunkPhase { size_line, data, data_end, trailers };
-
   ReaderLimits m_limits;
   State m_state = State::head;
   ServerRequest m_request;
   std::string m_head;
-  std::uint64_t m_body_left = 0;  // Content-Length bytes still to come
-  bool m_chunked = false;
-  ChunkPhase m_chunk_phase = ChunkPhase::size_line;
-  std::uint64_t m_chunk_left = 0;
-  std::string m_line;  // a chunk-size or trailer line in progress
-  std::size_t m_trailer_bytes = 0;
+  std::uint64_t m_body_left = 0;           // Content-Length bytes still to come
+  std::optional<ChunkedDecoder> m_chunks;  // with Transfer-Encoding: chunked
   bool m_pending_cr = false;  // a CR of an empty line before the request line, waiting for its LF
   int m_error_status = 0;
   std::string m_error;

@@ -4,60 +4,13 @@
 #include <charconv>
 #include <optional>
 
+#include "http/message_syntax.hpp"
+
 namespace relay::http {
 namespace {
 
 constexpr std::size_t k_max_headers = 100;
-constexpr std::size_t k_max_chunk_line = 1024;
 constexpr std::size_t k_max_interim = 8;  // 1xx answers before the real one
-
-bool is_tchar(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
-    return true;
-  }
-  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-bool is_token(std::string_view text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(), is_tchar);
-}
-
-char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string lowered(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), lower);
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
-
-template <class Each>
-void for_each_element(std::string_view value, Each&& each) {
-  while (!value.empty()) {
-    const auto comma = value.find(',');
-    const std::string_view element = trim(value.substr(0, comma));
-    if (!element.empty()) {
-      each(element);
-    }
-    value = comma == std::string_view::npos ? std::string_view{} : value.substr(comma + 1);
-  }
-}
 
 }  // namespace
 
@@ -187,18 +140,12 @@ bool ResponseReader::parse_header_line(std::string_view line) {
     fail("more than " + std::to_string(k_max_headers) + " header fields in the answer");
     return false;
   }
-  const auto colon = line.find(':');
-  if (colon == std::string_view::npos || !is_token(line.substr(0, colon))) {
-    fail("a header line of the answer is not \"name: value\"");
+  auto field = parse_field_line(line);
+  if (!field) {
+    fail(field.error() + " in the answer");
     return false;
   }
-  const std::string_view value = trim(line.substr(colon + 1));
-  if (std::any_of(value.begin(), value.end(),
-                  [](char c) { return (c >= 0 && c < ' ' && c != '\t') || c == 0x7f; })) {
-    fail("a control character in a header value of the answer");
-    return false;
-  }
-  m_headers.emplace_back(lowered(line.substr(0, colon)), std::string(value));
+  m_headers.push_back(std::move(*field));
   return true;
 }
 
@@ -209,16 +156,8 @@ bool ResponseReader::decide_framing() {
   m_keep_alive = !m_http_1_0;
   for (const auto& [name, value] : m_headers) {
     if (name == "content-length") {
-      bool ok = true;
-      for_each_element(value, [&](std::string_view element) {
-        std::uint64_t n = 0;
-        const auto [end, ec] = std::from_chars(element.data(), element.data() + element.size(), n);
-        if (ec != std::errc() || end != element.data() + element.size() || (length && *length != n)) {
-          ok = false;
-        }
-        length = n;
-      });
-      if (!ok || value.empty()) {
+      length = merge_content_length(value, length);
+      if (!length) {
         fail("Content-Length of the answer is not one decimal number");
         return false;
       }
@@ -255,6 +194,7 @@ bool ResponseReader::decide_framing() {
       return false;
     }
     m_framing = Framing::chunked;
+    m_chunks.emplace(m_limits.max_body, m_limits.max_head);
     return true;
   }
   if (length) {
@@ -297,73 +237,11 @@ std::size_t ResponseReader::feed_body(std::string_view bytes) {
 }
 
 std::size_t ResponseReader::feed_chunked(std::string_view bytes) {
-  std::size_t used = 0;
-  while (used < bytes.size() && m_state == State::body) {
-    if (m_chunk_phase == ChunkPhase::data) {
-      const std::size_t take =
-          static_cast<std::size_t>(std::min<std::uint64_t>(bytes.size() - used, m_chunk_left));
-      if (m_body.size() + take > m_limits.max_body) {
-        fail("the answer is larger than " + std::to_string(m_limits.max_body) + " bytes");
-        return used;
-      }
-      m_body.append(bytes.substr(used, take));
-      used += take;
-      m_chunk_left -= take;
-      if (m_chunk_left == 0) {
-        m_chunk_phase = ChunkPhase::data_end;
-      }
-      continue;
-    }
-    const char c = bytes[used++];
-    m_line += c;
-    if (m_chunk_phase == ChunkPhase::trailers && ++m_trailer_bytes > m_limits.max_head) {
-      fail("the answer's chunked trailers are too large");
-      return used;
-    }
-    if (m_line.size() > k_max_chunk_line && m_chunk_phase != ChunkPhase::trailers) {
-      fail("a chunk-size line of the answer is too long");
-      return used;
-    }
-    if (c != '\n') {
-      continue;
-    }
-    if (m_line.size() < 2 || m_line[m_line.size() - 2] != '\r') {
-      fail("a chunk line of the answer does not end in CRLF");
-      return used;
-    }
-    const std::string_view line = std::string_view(m_line).substr(0, m_line.size() - 2);
-    switch (m_chunk_phase) {
-      case ChunkPhase::size_line: {
-        const std::string_view size = line.substr(0, line.find(';'));
-        std::uint64_t n = 0;
-        const auto [end, ec] = std::from_chars(size.data(), size.data() + size.size(), n, 16);
-        if (size.empty() || size.size() > 16 || ec != std::errc() || end != size.data() + size.size()) {
-          fail("a chunk size of the answer is not a hexadecimal number");
-          return used;
-        }
-        m_chunk_left = n;
-        m_chunk_phase = n == 0 ? ChunkPhase::trailers : ChunkPhase::data;
-        break;
-      }
-      case ChunkPhase::data_end:
-        if (!line.empty()) {
-          fail("chunk data of the answer is longer than its size");
-          return used;
-        }
-        m_chunk_phase = ChunkPhase::size_line;
-        break;
-      case ChunkPhase::trailers:
-        if (line.empty()) {
-          m_state = State::complete;
-        } else if (line.find('\r') != std::string_view::npos || line.find(':') == std::string_view::npos) {
-          fail("a trailer line of the answer is not \"name: value\"");
-          return used;
-        }
-        break;
-      case ChunkPhase::data:
-        break;
-    }
-    m_line.clear();
+  const std::size_t used = m_chunks->feed(bytes, m_body);
+  if (m_chunks->state() == ChunkedDecoder::State::done) {
+    m_state = State::complete;
+  } else if (m_chunks->state() == ChunkedDecoder::State::failed) {
+    fail(m_chunks->error() + " (in the answer)");
   }
   return used;
 }

@@ -2,10 +2,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "http/message_syntax.hpp"
 
 namespace relay::http {
 
@@ -62,7 +65,6 @@ class ResponseReader {
   void fail(std::string why);
 
   enum class Framing { none, length, chunked, until_close };
-  enum class ChunkPhase { size_line, data, data_end, trailers };
 
   ResponseLimits m_limits;
   bool m_head_request = false;
@@ -76,10 +78,7 @@ class ResponseReader {
   std::string m_head;
   Framing m_framing = Framing::none;
   std::uint64_t m_body_left = 0;
-  ChunkPhase m_chunk_phase = ChunkPhase::size_line;
-  std::uint64_t m_chunk_left = 0;
-  std::string m_line;
-  std::size_t m_trailer_bytes = 0;
+  std::optional<ChunkedDecoder> m_chunks;  // with Transfer-Encoding: chunked
   std::size_t m_interim = 0;
   std::string m_error;
 };
