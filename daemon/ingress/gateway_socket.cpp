@@ -339,27 +339,7 @@ int GatewaySocket::handle(lws* wsi, int reason, void* in, std::size_t len) {
 }
 
 int gateway_socket_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::size_t len) {
-  // Only a connection's own callbacks carry its GatewaySocket as `user`; the protocol-wide ones (init,
-  // destroy) carry whatever lws has there.
-  switch (reason) {
-    case LWS_CALLBACK_RAW_CONNECTED:
-    case LWS_CALLBACK_RAW_RX:
-    case LWS_CALLBACK_RAW_WRITEABLE:
-    case LWS_CALLBACK_RAW_CLOSE:
-    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-      break;
-    default:
-      return 0;
-  }
-  auto* socket = static_cast<GatewaySocket*>(user);
-  if (!socket) {
-    return 0;
-  }
-  try {
-    return socket->handle(wsi, static_cast<int>(reason), in, len);
-  } catch (...) {
-    return -1;
-  }
+  return raw_client_callback<GatewaySocket>(wsi, reason, user, in, len);
 }
 
 }  // namespace relay::ingress

@@ -327,25 +327,7 @@ int UpstreamConnection::handle(lws* wsi, int reason, void* in, std::size_t len) 
 
 int upstream_connection_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in,
                                  std::size_t len) {
-  switch (reason) {
-    case LWS_CALLBACK_RAW_CONNECTED:
-    case LWS_CALLBACK_RAW_RX:
-    case LWS_CALLBACK_RAW_WRITEABLE:
-    case LWS_CALLBACK_RAW_CLOSE:
-    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-      break;
-    default:
-      return 0;
-  }
-  auto* connection = static_cast<UpstreamConnection*>(user);
-  if (!connection) {
-    return 0;
-  }
-  try {
-    return connection->handle(wsi, static_cast<int>(reason), in, len);
-  } catch (...) {
-    return -1;
-  }
+  return raw_client_callback<UpstreamConnection>(wsi, reason, user, in, len);
 }
 
 // ---------------------------------------------------------------------------------------------------------
