@@ -11,40 +11,20 @@ Outcome set_api_enabled(const toml::node& value, Draft& draft) {
 }
 
 Outcome set_api_listen(const toml::node& value, Draft& draft) {
-  const std::string& text = string_of(value);
-  const auto parsed = util::parse_host_port(text);
-  if (!parsed) {
-    return Problem{
-        "expected \"address:port\" (e.g. \"127.0.0.1:8081\" or \"[::1]:8081\"), got " + in_quotes(text), {}};
-  }
-  draft.config.api.listen = text;
-  draft.config.api.host = parsed->host;
-  draft.config.api.port = parsed->port;
-  return {};
+  ApiConfig& api = draft.config.api;
+  return listen_address(value, "\"127.0.0.1:8081\" or \"[::1]:8081\"", api.listen, api.host, api.port);
 }
 
 Outcome set_api_tls_cert(const toml::node& value, Draft& draft) {
-  if (string_of(value).empty()) {
-    return Problem{"must not be empty", {}};
-  }
-  draft.config.api.tls_cert = string_of(value);
-  return {};
+  return non_empty_string(value, draft.config.api.tls_cert);
 }
 
 Outcome set_api_tls_key(const toml::node& value, Draft& draft) {
-  if (string_of(value).empty()) {
-    return Problem{"must not be empty", {}};
-  }
-  draft.config.api.tls_key = string_of(value);
-  return {};
+  return non_empty_string(value, draft.config.api.tls_key);
 }
 
 Outcome set_api_clients_file(const toml::node& value, Draft& draft) {
-  if (string_of(value).empty()) {
-    return Problem{"must not be empty", {}};
-  }
-  draft.config.api.clients_file = string_of(value);
-  return {};
+  return non_empty_string(value, draft.config.api.clients_file);
 }
 
 Outcome set_api_max_body(const toml::node& value, Draft& draft) {

@@ -1,5 +1,7 @@
 #include "config/toml_values.hpp"
 
+#include "util/url.hpp"
+
 #include <cstdio>
 #include <functional>
 #include <sstream>
@@ -105,6 +107,28 @@ Outcome check_type(const toml::node& value, Expect expect) {
     case Expect::Custom:
       return {};
   }
+  return {};
+}
+
+Outcome non_empty_string(const toml::node& value, std::string& out) {
+  if (string_of(value).empty()) {
+    return Problem{"must not be empty", {}};
+  }
+  out = string_of(value);
+  return {};
+}
+
+Outcome listen_address(const toml::node& value, std::string_view examples, std::string& listen,
+                       std::string& host, int& port) {
+  const std::string& text = string_of(value);
+  const auto parsed = util::parse_host_port(text);
+  if (!parsed) {
+    return Problem{"expected \"address:port\" (e.g. " + std::string(examples) + "), got " + in_quotes(text),
+                   {}};
+  }
+  listen = text;
+  host = parsed->host;
+  port = parsed->port;
   return {};
 }
 

@@ -34,6 +34,14 @@ const std::string& string_of(const toml::node& value);
 // Where `name` ("section.key") was written, if it was.
 std::optional<Position> seen(const Draft& draft, std::string_view name);
 
+// A string key that must not be empty (a path, most often): copied to `out` when it is not.
+Outcome non_empty_string(const toml::node& value, std::string& out);
+
+// An "address:port" key of a listener: `listen` as written, and its host and port. `examples` are quoted in
+// the message when it is not one.
+Outcome listen_address(const toml::node& value, std::string_view examples, std::string& listen,
+                       std::string& host, int& port);
+
 // Reads an integer key that the loader has already type-checked, and range-checks it.
 Outcome integer_in_range(const toml::node& value, std::int64_t low, std::int64_t high, std::int64_t& out);
 

@@ -12,16 +12,9 @@ Outcome set_webhook_enabled(const toml::node& value, Draft& draft) {
 }
 
 Outcome set_webhook_listen(const toml::node& value, Draft& draft) {
-  const std::string& text = string_of(value);
-  const auto parsed = util::parse_host_port(text);
-  if (!parsed) {
-    return Problem{
-        "expected \"address:port\" (e.g. \"127.0.0.1:8080\" or \"[::]:8443\"), got " + in_quotes(text), {}};
-  }
-  draft.config.webhook.listen = text;
-  draft.config.webhook.host = parsed->host;
-  draft.config.webhook.port = parsed->port;
-  return {};
+  WebhookConfig& webhook = draft.config.webhook;
+  return listen_address(value, "\"127.0.0.1:8080\" or \"[::]:8443\"", webhook.listen, webhook.host,
+                        webhook.port);
 }
 
 Outcome set_metrics_listen(const toml::node& value, Draft& draft) {
@@ -71,19 +64,11 @@ Outcome set_webhook_path(const toml::node& value, Draft& draft) {
 }
 
 Outcome set_webhook_tls_cert(const toml::node& value, Draft& draft) {
-  if (string_of(value).empty()) {
-    return Problem{"must not be empty", {}};
-  }
-  draft.config.webhook.tls_cert = string_of(value);
-  return {};
+  return non_empty_string(value, draft.config.webhook.tls_cert);
 }
 
 Outcome set_webhook_tls_key(const toml::node& value, Draft& draft) {
-  if (string_of(value).empty()) {
-    return Problem{"must not be empty", {}};
-  }
-  draft.config.webhook.tls_key = string_of(value);
-  return {};
+  return non_empty_string(value, draft.config.webhook.tls_key);
 }
 
 Outcome set_webhook_max_body(const toml::node& value, Draft& draft) {
