@@ -2,26 +2,16 @@
 
 #include <catch2/catch.hpp>
 
+#include "feed_in_pieces.hpp"
 #include "http/request_reader.hpp"
 
 using relay::http::ReaderLimits;
 using relay::http::RequestReader;
 using State = RequestReader::State;
 
-namespace {
+using relay::test::feed_in_pieces;
 
-// Feeds `bytes` in pieces of `step` bytes; returns the bytes used.
-std::size_t feed_in_pieces(RequestReader& reader, std::string_view bytes, std::size_t step) {
-  std::size_t used = 0;
-  while (used < bytes.size() && (reader.state() == State::head || reader.state() == State::body)) {
-    const std::size_t n = reader.feed(bytes.substr(used, std::min(step, bytes.size() - used)));
-    used += n;
-    if (n == 0) {
-      break;
-    }
-  }
-  return used;
-}
+namespace {
 
 int status_of(std::string_view bytes, ReaderLimits limits = {}) {
   RequestReader reader(limits);

@@ -2,25 +2,16 @@
 
 #include <catch2/catch.hpp>
 
+#include "feed_in_pieces.hpp"
 #include "http/response_reader.hpp"
 
 using relay::http::ResponseLimits;
 using relay::http::ResponseReader;
 using State = ResponseReader::State;
 
-namespace {
+using relay::test::feed_in_pieces;
 
-std::size_t feed_in_pieces(ResponseReader& reader, std::string_view bytes, std::size_t step) {
-  std::size_t used = 0;
-  while (used < bytes.size() && (reader.state() == State::head || reader.state() == State::body)) {
-    const std::size_t n = reader.feed(bytes.substr(used, std::min(step, bytes.size() - used)));
-    used += n;
-    if (n == 0) {
-      break;
-    }
-  }
-  return used;
-}
+namespace {
 
 std::string error_of(std::string_view bytes, ResponseLimits limits = {}) {
   ResponseReader reader(limits);
