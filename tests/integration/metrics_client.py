@@ -5,7 +5,9 @@ import urllib.request
 
 from harness import expect
 
-SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})? (\S+)$')
+# Label values are quoted strings that may hold any character (a route template's braces too), with \" and \\
+# escaped.
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*)\})? (\S+)$')
 
 
 def get(port, path):

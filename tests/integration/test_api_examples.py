@@ -13,7 +13,7 @@ import time
 import uuid
 
 from harness import Checks, Relay, Sim, expect, relay_config, tear_down, wait_for, workdir
-from webhook_client import free_port
+from webhook_client import accepts_connections, free_port
 
 SOURCE = os.environ.get("QQ_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 EXAMPLES = os.path.join(SOURCE, "docs", "examples")
@@ -84,7 +84,7 @@ clients_file = "{tmp}/clients"
         bot.wait()
 
     try:
-        wait_for(lambda: relay.proc.poll() is not None or "api: forwarding" in relay.log_text(), 30, "the relay")
+        wait_for(lambda: relay.proc.poll() is not None or accepts_connections(api_port), 30, "the api listener")
         expect(relay.proc.poll() is None, relay.log_text()[-2000:])
         wait_for(lambda: sim.get("/_sim/state")["shards"] and sim.get("/_sim/state")["shards"][0]["connected"], 30,
                  "the shard READY")

@@ -18,7 +18,7 @@ import subprocess
 import threading
 
 from harness import Checks, Relay, Sim, expect, relay_config, tear_down, wait_for, workdir
-from webhook_client import free_port
+from webhook_client import accepts_connections, free_port
 
 APP_ID = "102000000"
 KEY_A = "a" * 20 + "-echo-bot-key-0123456789"
@@ -104,7 +104,7 @@ listen = "127.0.0.1:{metrics_port}"
     bearer = {"Authorization": "Bearer " + KEY_A}
     later = []  # processes started by the checks
     try:
-        wait_for(lambda: relay.proc.poll() is not None or "api: forwarding" in relay.log_text(), 30, "the api listener")
+        wait_for(lambda: relay.proc.poll() is not None or accepts_connections(api_port), 30, "the api listener")
         expect(relay.proc.poll() is None, "the relay exited: " + relay.log_text()[-2000:])
         wait_for(lambda: sim.get("/_sim/state")["shards"] and sim.get("/_sim/state")["shards"][0]["connected"], 30,
                  "the shard READY (the relay has a token)")
@@ -261,8 +261,10 @@ listen = "127.0.0.1:{metrics_port}"
             token = r.json["access_token"]
             with open(clients_file, "w") as f:
                 f.write(f"echo-bot {KEY_A}\n")
+            reloads = metric('qq_relay_config_reloads_total{result="applied"}')
             relay.proc.send_signal(signal.SIGHUP)
-            wait_for(lambda: "API client(s) from" in relay.log_text(), 10, "the reload")
+            wait_for(lambda: metric('qq_relay_config_reloads_total{result="applied"}') == reloads + 1, 10,
+                     "the reload")
             r = call(api_port, "GET", "/users/@me", headers={"Authorization": "QQBot " + token})
             expect(r.status == 401, f"a revoked client's token still works: {r}")
             r = call(api_port, "GET", "/users/@me", headers={"Authorization": "Bearer " + KEY_B})

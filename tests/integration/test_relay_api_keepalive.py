@@ -10,7 +10,7 @@ import json
 import os
 
 from harness import Checks, Relay, Sim, expect, relay_config, tear_down, wait_for, workdir
-from webhook_client import free_port
+from webhook_client import accepts_connections, free_port
 
 APP_ID = "102000000"
 KEY = "k" * 20 + "-keepalive-key-0123456789"
@@ -58,7 +58,7 @@ listen = "127.0.0.1:{self.metrics_port}"
         self.relay = Relay(tmp, config, env=env)
 
     def ready(self):
-        wait_for(lambda: self.relay.proc.poll() is not None or "api: forwarding" in self.relay.log_text(), 30,
+        wait_for(lambda: self.relay.proc.poll() is not None or accepts_connections(self.api_port), 30,
                  "the api listener")
         expect(self.relay.proc.poll() is None, "the relay exited: " + self.relay.log_text()[-2000:])
         wait_for(lambda: self.sim.get("/_sim/state")["shards"] and self.sim.get("/_sim/state")["shards"][0]["connected"],

@@ -13,6 +13,15 @@ def key_for(secret):
     return Ed25519PrivateKey.from_private_bytes((raw * (32 // len(raw) + 1))[:32])
 
 
+def accepts_connections(port):
+    """True once something listens on 127.0.0.1:port."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
