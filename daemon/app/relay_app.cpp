@@ -449,7 +449,6 @@ state::SavedState RelayApp::snapshot() const {
 
 void RelayApp::on_dispatch(const gateway::ShardId& shard, std::string_view session_id,
                            const gateway::Publish& event, std::int64_t received_at_us) {
-  m_state->mark_changed();  // the shard's position moved, even when the event turns out to be a repeat
   publish::MessageInfo info;
   info.source = publish::Source::gateway;
   info.shard = publish::ShardPosition{shard.index, shard.count};
@@ -457,7 +456,11 @@ void RelayApp::on_dispatch(const gateway::ShardId& shard, std::string_view sessi
   info.seq = event.seq;
   info.event_id = event.event_id;
   info.received_at_us = received_at_us;
-  m_stage->publish(event.event_type, event.frame, info);
+  if (!m_stage->publish(event.event_type, event.frame, info)) {
+    // A repeat of a recent event id: not published (so the stage marked nothing), but the shard's position
+    // moved all the same.
+    m_state->mark_changed();
+  }
 }
 
 void RelayApp::on_shard_state(const gateway::ShardId& shard, std::string_view session_id,
