@@ -7,6 +7,7 @@ namespace relay::publish {
 void Retention::add(std::uint64_t relay_seq, std::string_view topic, std::string_view body,
                     std::string_view metadata) {
   if (m_max_messages == 0 || m_max_bytes == 0) {
+    m_complete_after = std::max(m_complete_after, relay_seq);
     return;
   }
   if (!m_messages.empty() && relay_seq <= m_messages.back().relay_seq) {
@@ -22,6 +23,7 @@ void Retention::add(std::uint64_t relay_seq, std::string_view topic, std::string
   m_messages.push_back(std::move(message));
   while (!m_messages.empty() && (m_messages.size() > m_max_messages || m_bytes > m_max_bytes)) {
     m_bytes -= cost(m_messages.front());
+    m_complete_after = std::max(m_complete_after, m_messages.front().relay_seq);
     m_messages.pop_front();
     ++m_evicted;
   }

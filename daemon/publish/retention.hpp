@@ -40,6 +40,14 @@ class Retention {
   std::size_t bytes() const { return m_bytes; }
   std::uint64_t evicted() const { return m_evicted; }
 
+  // Whether every message published after relay_seq `since` is still here: nothing after it was evicted, and
+  // it is not older than what this process knows of (set_complete_after).
+  bool covers_after(std::uint64_t since) const { return since >= m_complete_after; }
+  // Messages up to `relay_seq` were published before this process held them all (a previous run without a
+  // journal, or older than the journal's first record).
+  void set_complete_after(std::uint64_t relay_seq) { m_complete_after = relay_seq; }
+  std::uint64_t complete_after() const { return m_complete_after; }
+
  private:
   static std::size_t cost(const RetainedMessage& message) {
     return message.frames.size() + sizeof(RetainedMessage);
@@ -50,6 +58,7 @@ class Retention {
   std::deque<RetainedMessage> m_messages;
   std::size_t m_bytes = 0;
   std::uint64_t m_evicted = 0;
+  std::uint64_t m_complete_after = 0;
 };
 
 }  // namespace relay::publish
