@@ -72,6 +72,48 @@ Outcome set_api_max_connections(const toml::node& value, Draft& draft) {
   return {};
 }
 
+Outcome set_api_public_url(const toml::node& value, Draft& draft) {
+  const std::string text = value.as_string()->get();
+  const bool web = text.starts_with("http://") || text.starts_with("https://");
+  const bool socket = text.starts_with("ws://") || text.starts_with("wss://");
+  if ((!web && !socket) || text.find_first_of(" \t\r\n?#") != std::string::npos ||
+      text.size() <= text.find("://") + 3) {
+    return Problem{
+        "must be the URL clients reach this listener at, such as \"https://relay.example.com\" or "
+        "\"wss://relay.example.com\" (no query)",
+        {}};
+  }
+  draft.config.api.public_url = text;
+  return {};
+}
+
+Outcome set_api_gateway_shards(const toml::node& value, Draft& draft) {
+  std::int64_t count = 0;
+  if (auto problem = integer_in_range(value, 1, 1024, count)) {
+    return problem;
+  }
+  draft.config.api.gateway_shards = static_cast<unsigned>(count);
+  return {};
+}
+
+Outcome set_api_heartbeat_interval(const toml::node& value, Draft& draft) {
+  std::int64_t millis = 0;
+  if (auto problem = integer_in_range(value, 1000, 600'000, millis)) {
+    return problem;
+  }
+  draft.config.api.heartbeat_interval = static_cast<unsigned>(millis);
+  return {};
+}
+
+Outcome set_api_max_client_buffer(const toml::node& value, Draft& draft) {
+  std::int64_t bytes = 0;
+  if (auto problem = integer_in_range(value, 65536, 1024 * 1024 * 1024, bytes)) {
+    return problem;
+  }
+  draft.config.api.max_client_buffer = static_cast<std::size_t>(bytes);
+  return {};
+}
+
 std::optional<Diagnostic> check_api(Draft& draft, Position section, const std::filesystem::path& directory) {
   ApiConfig& api = draft.config.api;
   if (auto problem = check_tls_pair(draft, "api", api.tls_cert, api.tls_key, directory)) {

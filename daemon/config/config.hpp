@@ -83,6 +83,11 @@ struct ApiConfig {
   unsigned max_in_flight = 64;          // requests forwarded at once
   unsigned max_queued = 1024;           // requests waiting for a slot; past it 503 + Retry-After
   unsigned max_connections = 256;       // client connections open at once
+  // The gateway served to SDK bots (docs/downstream.md).
+  std::string public_url;                   // empty: ws(s):// + the Host the client used
+  unsigned gateway_shards = 1;              // `shards` in GET /gateway/bot
+  unsigned heartbeat_interval = 41'250;     // ms, in Hello
+  std::size_t max_client_buffer = 8 << 20;  // bytes queued for one session; past it 4009
 };
 
 struct MetricsConfig {

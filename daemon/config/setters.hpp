@@ -62,6 +62,10 @@ Outcome set_api_upstream_timeout(const toml::node& value, Draft& draft);
 Outcome set_api_max_in_flight(const toml::node& value, Draft& draft);
 Outcome set_api_max_queued(const toml::node& value, Draft& draft);
 Outcome set_api_max_connections(const toml::node& value, Draft& draft);
+Outcome set_api_public_url(const toml::node& value, Draft& draft);
+Outcome set_api_gateway_shards(const toml::node& value, Draft& draft);
+Outcome set_api_heartbeat_interval(const toml::node& value, Draft& draft);
+Outcome set_api_max_client_buffer(const toml::node& value, Draft& draft);
 // A TLS certificate and key given together and readable (relative paths: to the config file's directory).
 std::optional<Diagnostic> check_tls_pair(Draft& draft, std::string_view section, std::string& cert,
                                          std::string& key, const std::filesystem::path& directory);

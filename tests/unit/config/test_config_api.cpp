@@ -30,6 +30,31 @@ TEST_CASE("api defaults: off, loopback port 8081, 16 MiB bodies, 64 in flight", 
   CHECK(config.api.max_in_flight == 64);
   CHECK(config.api.max_queued == 1024);
   CHECK(config.api.clients.empty());
+  CHECK(config.api.public_url.empty());
+  CHECK(config.api.gateway_shards == 1);
+  CHECK(config.api.heartbeat_interval == 41250);
+  CHECK(config.api.max_client_buffer == 8388608);
+}
+
+TEST_CASE("the served gateway's keys are read and checked", "[config][api]") {
+  const Config config = relay::test::config_of(k_bot +
+                                               "[api]\npublic_url = \"https://relay.example.com\"\n"
+                                               "gateway_shards = 4\nheartbeat_interval = 5000\n"
+                                               "max_client_buffer = 65536\n");
+  CHECK(config.api.public_url == "https://relay.example.com");
+  CHECK(config.api.gateway_shards == 4);
+  CHECK(config.api.heartbeat_interval == 5000);
+  CHECK(config.api.max_client_buffer == 65536);
+  CHECK(relay::test::error_of(k_bot + "[api]\npublic_url = \"relay.example.com\"\n")
+            .find(":6: api.public_url: must be") != std::string::npos);
+  CHECK(relay::test::error_of(k_bot + "[api]\npublic_url = \"https://\"\n").find(":6: api.public_url:") !=
+        std::string::npos);
+  CHECK(relay::test::error_of(k_bot + "[api]\ngateway_shards = 0\n").find(":6: api.gateway_shards:") !=
+        std::string::npos);
+  CHECK(relay::test::error_of(k_bot + "[api]\nheartbeat_interval = 999\n")
+            .find(":6: api.heartbeat_interval:") != std::string::npos);
+  CHECK(relay::test::error_of(k_bot + "[api]\nmax_client_buffer = 1\n").find(":6: api.max_client_buffer:") !=
+        std::string::npos);
 }
 
 TEST_CASE("an enabled api reads its clients file, relative to the config file", "[config][api]") {
