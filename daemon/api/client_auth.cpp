@@ -127,10 +127,43 @@ std::optional<std::string_view> ClientAuth::authenticate(std::string_view author
     return std::nullopt;
   }
   if (const std::string_view token = after_scheme(authorization, "QQBot"); !token.empty()) {
-    const auto it = m_tokens.find(hex(digest_of(token)));
-    if (it != m_tokens.end() && it->second.expires > now) {
-      return m_clients[it->second.client].name;
+    return client_for_token(token, now);
+  }
+  if (const std::string_view legacy = after_scheme(authorization, "Bot"); !legacy.empty()) {
+    // The legacy "Bot <appid>.<token>" of older SDKs: the part after the first dot is the client's key.
+    const std::size_t dot = legacy.find('.');
+    if (dot != std::string_view::npos && dot + 1 < legacy.size()) {
+      if (const auto client = client_for_key(legacy.substr(dot + 1))) {
+        return m_clients[*client].name;
+      }
     }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string_view> ClientAuth::authenticate_gateway_token(std::string_view token,
+                                                                       util::TimePoint now) const {
+  if (token.find(' ') != std::string_view::npos) {
+    return authenticate(token, now);
+  }
+  // A bare token (botgo's Resume sends the access token without its scheme), or a bare key.
+  if (const auto client = client_for_token(token, now)) {
+    return client;
+  }
+  if (const auto client = client_for_key(token)) {
+    return m_clients[*client].name;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string_view> ClientAuth::client_for_token(std::string_view token,
+                                                             util::TimePoint now) const {
+  if (token.empty()) {
+    return std::nullopt;
+  }
+  const auto it = m_tokens.find(hex(digest_of(token)));
+  if (it != m_tokens.end() && it->second.expires > now) {
+    return m_clients[it->second.client].name;
   }
   return std::nullopt;
 }

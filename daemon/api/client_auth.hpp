@@ -40,8 +40,13 @@ class ClientAuth {
   // The token exchange; nothing when `key` is no client's.
   std::optional<Issued> exchange(std::string_view key, util::TimePoint now);
 
-  // The client an Authorization header names ("Bearer <key>" or "QQBot <token>"), or nothing.
+  // The client an Authorization header names ("Bearer <key>", "QQBot <token>", or the legacy
+  // "Bot <appid>.<key>"), or nothing.
   std::optional<std::string_view> authenticate(std::string_view authorization, util::TimePoint now) const;
+  // The client of the token in a gateway Identify or Resume: any form authenticate() takes, or a bare token
+  // or key (botgo's Resume sends its access token without "QQBot ").
+  std::optional<std::string_view> authenticate_gateway_token(std::string_view token,
+                                                             util::TimePoint now) const;
 
   std::size_t clients() const { return m_clients.size(); }
   std::size_t tokens() const { return m_tokens.size(); }
@@ -62,6 +67,7 @@ class ClientAuth {
   // The client whose key has this digest, checking every client whatever matches.
   std::optional<std::size_t> client_for_key(std::string_view key) const;
   void forget_expired(util::TimePoint now);
+  std::optional<std::string_view> client_for_token(std::string_view token, util::TimePoint now) const;
 
   std::vector<Client> m_clients;
   // By the token's digest (hex): a lookup reveals nothing about a token that was not issued.

@@ -69,3 +69,21 @@ TEST_CASE("removing a client or changing its key revokes its tokens, others keep
   const auto fresh = auth.exchange(new_key, t0);
   CHECK(fresh->access_token != bob->access_token);
 }
+
+TEST_CASE("a gateway Identify or Resume token may take every form the SDKs send") {
+  ClientAuth auth({{"alice", k_alice}, {"bob", k_bob}});
+  const auto issued = auth.exchange(k_alice, t0);
+  REQUIRE(issued);
+  const std::string& token = issued->access_token;
+  CHECK(auth.authenticate_gateway_token("QQBot " + token, t0) == "alice");
+  CHECK(auth.authenticate_gateway_token(token, t0) == "alice");  // botgo's bare Resume token
+  CHECK(auth.authenticate_gateway_token("Bot 102005.", t0) == std::nullopt);
+  CHECK(auth.authenticate_gateway_token("Bot 102005." + k_bob, t0) == "bob");  // qq-guild-bot's legacy form
+  CHECK(auth.authenticate("Bot 102005." + k_bob, t0) == "bob");                // its HTTP header too
+  CHECK(auth.authenticate_gateway_token("Bearer " + k_bob, t0) == "bob");
+  CHECK(auth.authenticate_gateway_token(k_bob, t0) == "bob");
+  CHECK_FALSE(auth.authenticate_gateway_token("QQBot " + k_bob, t0));
+  CHECK_FALSE(auth.authenticate_gateway_token("", t0));
+  CHECK_FALSE(auth.authenticate_gateway_token(std::string(40, 'c'), t0));
+  CHECK_FALSE(auth.authenticate_gateway_token(token, t0 + ClientAuth::k_token_lifetime + 1s));
+}
