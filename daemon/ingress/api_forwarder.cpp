@@ -103,6 +103,10 @@ void ApiForwarder::on_request(ExchangeId id, http::ServerRequest& request) {
     exchange_token(id, request, now);
     return;
   }
+  if (m_local != nullptr && (request.path == "/websocket" || request.path == "/websocket/")) {
+    m_local->open_websocket(id, request);
+    return;
+  }
   const api::Route route = api::match_route(request.path);
   const auto client = m_auth.authenticate(header_or_empty(request, "authorization"), now);
   if (!client) {
@@ -111,6 +115,17 @@ void ApiForwarder::on_request(ExchangeId id, http::ServerRequest& request) {
            platform_error(401, k_token_expired,
                           "token not exist or expire (a client key of this relay, or a "
                           "token from its /app/getAppAccessToken, is needed)"));
+    return;
+  }
+  if (m_local != nullptr && (request.path == "/gateway" || request.path == "/gateway/bot")) {
+    if (request.method != "GET") {
+      answer(id, request.path, now, platform_error(405, 405, "method not allowed"));
+      return;
+    }
+    answer(id, request.path, now,
+           ApiResponse{200,
+                       {{"Content-Type", "application/json"}},
+                       m_local->gateway_info(request, request.path == "/gateway/bot")});
     return;
   }
   auto call = std::make_unique<Call>();

@@ -44,6 +44,18 @@ struct ApiCounters {
   std::uint64_t msg_seq_added = 0;    // passive replies given a msg_seq
 };
 
+// Requests the relay answers itself instead of forwarding them: the gateway it serves to SDK bots
+// (docs/downstream.md).
+class LocalRoutes {
+ public:
+  virtual ~LocalRoutes() = default;
+  // GET /gateway (bot false) or /gateway/bot (true) from an authenticated client: the JSON to answer with.
+  virtual std::string gateway_info(const http::ServerRequest& request, bool bot) = 0;
+  // GET /websocket, before any authentication (that comes in Identify): upgrade it with
+  // ApiServer::upgrade, or answer it with ApiServer::respond.
+  virtual void open_websocket(ExchangeId id, http::ServerRequest& request) = 0;
+};
+
 // The OpenAPI forwarder (docs/api.md). Local clients authenticate with their own keys (or tokens the relay
 // issued for them at POST /app/getAppAccessToken); every other request is sent to gateway.api_base with the
 // relay's own access token and the bot's X-Union-Appid, and answered as the platform answered. At most
@@ -54,6 +66,11 @@ class ApiForwarder final : private ApiHandler {
   ApiForwarder(EventLoop& loop, ApiForwarderSettings settings, const std::vector<api::ClientKey>& clients,
                ApiServerSettings server);
   ~ApiForwarder() override;
+
+  // Answers /gateway, /gateway/bot and /websocket with `routes` (which outlives the forwarder) from now on.
+  void serve_locally(LocalRoutes& routes) { m_local = &routes; }
+  ApiServer& server() { return m_server; }
+  const api::ClientAuth& auth() const { return m_auth; }
 
   // The relay's token source (shared with the gateway). Requests wait for it, bounded like the others.
   void use_tokens(TokenSource& tokens);
@@ -86,6 +103,7 @@ class ApiForwarder final : private ApiHandler {
   api::ClientAuth m_auth;
   api::MsgSeqAssigner m_msg_seqs;
   TokenSource* m_tokens = nullptr;
+  LocalRoutes* m_local = nullptr;
   // Before the calls: their requests give their connections back to it when destroyed.
   UpstreamPool m_pool;
   std::unordered_map<Call*, std::unique_ptr<Call>> m_in_flight;
