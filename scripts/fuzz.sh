@@ -11,8 +11,8 @@ cd "$(dirname "$0")/.."
 
 seconds=${1:-60}
 shift || true
-all_targets=(frame_reader upgrade_response frame_decoder webhook_handler replay_request journal_reader state_decoder
-             config_loader http_request http_response api_request)
+all_targets=(frame_reader client_frames upgrade_response frame_decoder webhook_handler replay_request journal_reader
+             state_decoder config_loader http_request http_response api_request)
 targets=("$@")
 if ((${#targets[@]} == 0)); then
   targets=("${all_targets[@]}")

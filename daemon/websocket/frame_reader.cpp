@@ -35,8 +35,12 @@ bool is_valid_close_code(int code) {
   return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
 }
 
-FrameReader::FrameReader(std::size_t max_message_bytes, std::size_t padding, std::size_t retained_bytes)
-    : m_max_message_bytes(max_message_bytes), m_padding(padding), m_retained_bytes(retained_bytes) {}
+FrameReader::FrameReader(std::size_t max_message_bytes, std::size_t padding, std::size_t retained_bytes,
+                         Peer peer)
+    : m_max_message_bytes(max_message_bytes),
+      m_padding(padding),
+      m_retained_bytes(retained_bytes),
+      m_peer(peer) {}
 
 void FrameReader::release_buffer() {
   // Not `m_message = std::string()`: moving in a short (inline) string keeps the old allocation.
@@ -59,8 +63,10 @@ FrameReader::HeaderResult FrameReader::parse_header(const unsigned char* bytes, 
     fail(k_close_protocol_error, "a frame with reserved bits set (no extension was negotiated)");
     return HeaderResult::invalid;
   }
-  if ((bytes[1] & 0x80) != 0) {
-    fail(k_close_protocol_error, "a masked frame from the server");
+  header.masked = (bytes[1] & 0x80) != 0;
+  if (header.masked != (m_peer == Peer::client)) {
+    fail(k_close_protocol_error,
+         m_peer == Peer::client ? "an unmasked frame from the client" : "a masked frame from the server");
     return HeaderResult::invalid;
   }
   header.fin = (bytes[0] & 0x80) != 0;
@@ -103,6 +109,13 @@ FrameReader::HeaderResult FrameReader::parse_header(const unsigned char* bytes, 
       fail(k_close_protocol_error, "a frame with unknown opcode " + std::to_string(header.opcode));
       return HeaderResult::invalid;
   }
+  if (header.masked) {
+    if (size < used + header.mask.size()) {
+      return HeaderResult::incomplete;
+    }
+    std::memcpy(header.mask.data(), bytes + used, header.mask.size());
+    used += header.mask.size();
+  }
   return HeaderResult::ok;
 }
 
@@ -141,6 +154,7 @@ bool FrameReader::start_frame(const Header& header) {
   }
   m_frame = header;
   m_frame_remaining = header.length;
+  m_mask_phase = 0;
   m_in_frame = true;
   return true;
 }
@@ -237,10 +251,10 @@ bool FrameReader::feed(const char* data, std::size_t size, FrameHandler& handler
       }
     }
     const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(m_frame_remaining, size - at));
-    if (is_control(m_frame.opcode)) {
-      m_control.append(data + at, take);
-    } else {
-      m_message.append(data + at, take);
+    std::string& into = is_control(m_frame.opcode) ? m_control : m_message;
+    into.append(data + at, take);
+    if (m_frame.masked) {
+      m_mask_phase = apply_mask(into.data() + into.size() - take, take, m_frame.mask, m_mask_phase);
     }
     at += take;
     m_frame_remaining -= take;

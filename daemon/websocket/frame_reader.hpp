@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "websocket/mask.hpp"
+
 namespace relay::websocket {
 
 // Close codes of RFC 6455 section 7.4.1 that the reader reports.
@@ -16,7 +18,12 @@ constexpr int k_close_message_too_big = 1009;
 // 1000-1003, 1007-1014 and 3000-4999. 1004 is reserved; 1005, 1006 and 1015 are for reports only.
 bool is_valid_close_code(int code);
 
-// What a server sends to a client, as the reader delivers it.
+// Whose frames a FrameReader reads: a client reads a server's frames (never masked), a server reads a
+// client's frames (always masked, RFC 6455 section 5.1).
+enum class Peer { server, client };
+
+// What the peer sends (a server to the relay's gateway client, or an SDK bot to the relay's gateway server),
+// as the reader delivers it: payloads already unmasked.
 class FrameHandler {
  public:
   virtual ~FrameHandler() = default;
@@ -24,8 +31,8 @@ class FrameHandler {
   // `padding` past the end, so a parser that reads ahead needs no copy.
   virtual void on_message(std::string_view text, std::size_t capacity) = 0;
   // A text message that is not UTF-8, handed over just before the reader fails with 1007: not a message to
-  // act on, but the client may account for it (the relay keeps it and passes its s, so that a resume does not
-  // have the server send it again, for ever).
+  // act on, but the reader's owner may account for it (the relay's gateway client keeps it and passes its s,
+  // so that a resume does not have the server send it again, for ever).
   virtual void on_invalid_text(std::string_view /*bytes*/, std::size_t /*capacity*/) {}
   virtual void on_ping(std::string_view payload) = 0;
   // The peer's close frame, with a code valid on the wire and a UTF-8 reason; code 1005 when it carried
@@ -33,15 +40,18 @@ class FrameHandler {
   virtual void on_close(int code, std::string_view reason) = 0;
 };
 
-// Reads the frames a WebSocket server sends (RFC 6455 section 5), from bytes in whatever pieces they arrive.
+// Reads the frames a WebSocket peer sends (RFC 6455 section 5), from bytes in whatever pieces they arrive.
 // A whole frame already in the input is handled without staging its header; its payload is copied once,
-// into the message buffer. No extension is negotiated, so RSV bits are errors; a server's frames must not be
-// masked. A text message that is not UTF-8 is an error (1007), checked once its last fragment has arrived.
+// into the message buffer, and a client's payload is unmasked there in place. No extension is negotiated, so
+// RSV bits are errors; a server's frames must not be masked, a client's must be (1002 otherwise). A text
+// message that is not UTF-8 is an error (1007), checked once its last fragment has arrived.
 class FrameReader {
  public:
   // `padding`: bytes readable past every message's end. `retained_bytes`: the message buffer is kept up to
   // this size between messages, and given back after a larger message, so an idle connection stays small.
-  FrameReader(std::size_t max_message_bytes, std::size_t padding, std::size_t retained_bytes);
+  // `peer`: whose frames are read.
+  FrameReader(std::size_t max_message_bytes, std::size_t padding, std::size_t retained_bytes,
+              Peer peer = Peer::server);
 
   // Handles `size` more bytes. Returns false after a violation (then error_code() and error() say which)
   // or after a close frame; the caller stops reading either way.
@@ -60,12 +70,13 @@ class FrameReader {
     bool fin = false;
     int opcode = 0;
     std::uint64_t length = 0;
+    bool masked = false;
+    MaskKey mask{};
   };
   enum class HeaderResult { incomplete, ok, invalid };
 
   HeaderResult parse_header(const unsigned char* bytes, std::size_t size, Header& header, std::size_t& used);
   bool start_frame(const Header& header);
-  bool payload(const char* data, std::size_t size, FrameHandler& handler);
   bool finish_frame(FrameHandler& handler);
   bool close_frame(FrameHandler& handler);
   void reserve_message(std::size_t bytes);
@@ -74,13 +85,15 @@ class FrameReader {
   std::size_t m_max_message_bytes;
   std::size_t m_padding;
   std::size_t m_retained_bytes;
+  Peer m_peer;
   // The frame being read.
-  unsigned char m_header_bytes[14];
+  unsigned char m_header_bytes[14];  // the longest header: 2 bytes, a 64-bit length, a mask key
   std::size_t m_header_size = 0;
   bool m_in_frame = false;
   Header m_frame;
   std::uint64_t m_frame_remaining = 0;
-  std::string m_control;  // a control frame's payload
+  std::size_t m_mask_phase = 0;  // payload bytes of the frame unmasked so far, modulo 4
+  std::string m_control;         // a control frame's payload
   // The data message being joined.
   bool m_in_message = false;
   bool m_message_is_text = false;

@@ -64,8 +64,9 @@ std::string printable(std::string_view text) {
   return out;
 }
 
-// Whether a comma-separated header value lists `token` (compared without case).
-bool lists_token(std::string_view value, std::string_view token) {
+}  // namespace
+
+bool header_lists_token(std::string_view value, std::string_view token) {
   while (!value.empty()) {
     const std::size_t comma = value.find(',');
     if (lower(trim(value.substr(0, comma))) == token) {
@@ -78,8 +79,6 @@ bool lists_token(std::string_view value, std::string_view token) {
   }
   return false;
 }
-
-}  // namespace
 
 std::string expected_accept(std::string_view key) {
   std::string input(key);
@@ -172,7 +171,7 @@ UpgradeResponse::Result UpgradeResponse::check() {
     if (name == "upgrade") {
       upgrade = lower(value) == "websocket";
     } else if (name == "connection") {
-      connection = connection || lists_token(value, "upgrade");
+      connection = connection || header_lists_token(value, "upgrade");
     } else if (name == "sec-websocket-accept") {
       if (accept_seen) {
         return refuse("more than one Sec-WebSocket-Accept");

@@ -18,6 +18,10 @@ UpgradeRequest make_upgrade_request(std::string_view host_header, std::string_vi
 // The Sec-WebSocket-Accept a server must answer `key` with.
 std::string expected_accept(std::string_view key);
 
+// Whether a comma-separated header value (Connection, Upgrade) lists `token`, compared without case;
+// `token` in lower case.
+bool header_lists_token(std::string_view value, std::string_view token);
+
 // Reads the server's answer to the upgrade request, from bytes in whatever pieces they arrive. Accepts
 // exactly `HTTP/1.1 101 <reason>` with Upgrade: websocket, Connection: Upgrade and the right
 // Sec-WebSocket-Accept; refuses a malformed status line or header line (obs-fold, a name that is not a token

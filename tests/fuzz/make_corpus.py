@@ -44,6 +44,43 @@ def server_frame(opcode, payload, fin=True):
     return head + payload
 
 
+def client_frame(opcode, payload, mask=b"\x37\xfa\x21\x3d", fin=True):
+    """A frame as a client sends it: the mask bit, the key after the length, the payload masked."""
+    if isinstance(payload, str):
+        payload = payload.encode()
+    head = server_frame(opcode, b"", fin)[:1]
+    plain = server_frame(opcode, payload, fin)
+    lengths = plain[1:len(plain) - len(payload)]
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return head + bytes([lengths[0] | 0x80]) + lengths[1:] + mask + masked
+
+
+def client_frames():
+    identify = json.dumps({"op": 2, "d": {"token": "Bot 102005927.abc", "intents": 1073741827,
+                                          "shard": [0, 1], "properties": {}}}).encode()
+    write("client_frames", "identify", cuts() + client_frame(1, identify))
+    write("client_frames", "identify-cut-in-key", cuts(1, 2, 3) + client_frame(1, identify))
+    write("client_frames", "heartbeat-then-resume",
+          cuts(9) + client_frame(1, '{"op":1,"d":42}', b"\x9c\x01\xe5\x78") +
+          client_frame(1, '{"op":6,"d":{"token":"Bot 1.x","session_id":"s","seq":42}}'))
+    write("client_frames", "fragmented-with-ping",
+          cuts(3, 7, 2) + client_frame(1, "hel", fin=False) + client_frame(9, "ping!", b"\x01\x02\x03\x04") +
+          client_frame(0, "lo", fin=False) + client_frame(10, "") + client_frame(0, " world", b"\xff\0\xff\0"))
+    write("client_frames", "medium-length", cuts(2, 2, 4) + client_frame(1, "x" * 301))
+    write("client_frames", "long-length", cuts(1, 9, 4) + client_frame(2, bytes(range(256)) * 274))
+    write("client_frames", "zero-mask", cuts() + client_frame(1, "plain", b"\0\0\0\0"))
+    write("client_frames", "close-with-reason", cuts() + client_frame(8, struct.pack(">H", 1000) + b"bye"))
+    write("client_frames", "close-empty", cuts() + client_frame(8, b""))
+    write("client_frames", "close-bad-utf8", cuts() + client_frame(8, struct.pack(">H", 1000) + b"\xff\xfe"))
+    write("client_frames", "unmasked", cuts() + server_frame(1, "hello"))
+    write("client_frames", "unmasked-after-masked",
+          cuts(4) + client_frame(1, "one") + client_frame(1, "fr", fin=False) + server_frame(9, "p"))
+    write("client_frames", "rsv1", cuts() + bytes([0xC1, 0x81, 1, 2, 3, 4]) + b"x")
+    write("client_frames", "bad-utf8-across-fragments",
+          cuts(8) + client_frame(1, b"caf\xc3", fin=False) + client_frame(0, b"(", fin=True))
+    write("client_frames", "length-msb", cuts() + bytes([0x81, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4]))
+
+
 def frame_reader():
     hello = open(os.path.join(FIXTURES, "hello.json"), "rb").read()
     ready = open(os.path.join(FIXTURES, "ready.json"), "rb").read()
@@ -293,6 +330,7 @@ def config_loader():
 
 if __name__ == "__main__":
     frame_reader()
+    client_frames()
     upgrade_response()
     frame_decoder()
     webhook_handler()

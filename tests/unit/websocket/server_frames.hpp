@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +27,21 @@ inline std::string server_frame(int opcode, std::string_view payload, bool fin =
     }
   }
   out.append(payload);
+  return out;
+}
+
+// A frame as a client writes it: the server frame with the mask bit set, the key after the length, and the
+// payload masked byte by byte (not with the code under test).
+inline std::string client_frame(int opcode, std::string_view payload,
+                                const std::array<unsigned char, 4>& mask, bool fin = true,
+                                unsigned char rsv = 0) {
+  std::string out = server_frame(opcode, payload, fin, rsv);
+  const std::size_t header = out.size() - payload.size();
+  out[1] = static_cast<char>(out[1] | 0x80);
+  out.insert(header, reinterpret_cast<const char*>(mask.data()), mask.size());
+  for (std::size_t i = 0; i < payload.size(); ++i) {
+    out[header + 4 + i] = static_cast<char>(out[header + 4 + i] ^ mask[i % 4]);
+  }
   return out;
 }
 
