@@ -197,10 +197,11 @@ struct Handler final : ingress::ApiHandler, ingress::StreamHandler {
 };
 
 struct Fixture {
-  explicit Fixture(bool tls) {
+  explicit Fixture(bool tls, unsigned request_timeout_s = 30) {
     REQUIRE(k_trust_set);
     ingress::ApiServerSettings settings;
     settings.port = 0;
+    settings.request_timeout_s = request_timeout_s;
     if (tls) {
       auto loaded = ingress::TlsServerContext::load(k_tls_dir + "server.pem", k_tls_dir + "server.key");
       REQUIRE(loaded.has_value());
@@ -368,4 +369,28 @@ TEST_CASE("a request whose client went away cannot be upgraded") {
   CHECK(f.server->upgrade(id, k_switching, f.handler) == 0);
   CHECK(f.server->counters().upgraded == 0);
   CHECK(f.server->counters().abandoned == 1);
+}
+
+TEST_CASE("a stream outlives the request timeout") {
+  Fixture f(false, 1);
+  auto client = f.upgraded_client(false);
+  const StreamId stream = f.last_stream();
+  // An absence, so it takes time: past the timeout, with margin, the stream is still open and still echoes.
+  const auto past_timeout = std::chrono::steady_clock::now() + std::chrono::milliseconds(2200);
+  REQUIRE(serve_until(f.loop, [&] {
+    client->pump();
+    return client->closed || f.handler.closed[stream] != 0 || std::chrono::steady_clock::now() > past_timeout;
+  }));
+  REQUIRE_FALSE(client->closed);
+  client->send("still here");
+  REQUIRE(serve_until(f.loop, [&] { return client->pump().received == "still here"; }));
+}
+
+TEST_CASE("destroying the server ends its streams without calling their handler") {
+  Fixture f(false);
+  auto client = f.upgraded_client(false);
+  const StreamId stream = f.last_stream();
+  f.server.reset();
+  REQUIRE(serve_until(f.loop, [&] { return client->pump().closed; }));
+  CHECK(f.handler.closed.count(stream) == 0);
 }
