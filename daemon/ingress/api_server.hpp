@@ -38,7 +38,8 @@ using StreamId = std::uint64_t;
 
 // Receives the bytes of upgraded connections. Calls come from the event loop, never from inside an ApiServer
 // method the handler called (upgrade, send, close_stream, pause_stream), so the handler may call any of them
-// from its callbacks. It must outlive its streams or the server.
+// from its callbacks. It must stay alive until on_stream_closed for each of its streams, or until the server
+// is destroyed.
 class StreamHandler {
  public:
   virtual ~StreamHandler() = default;
@@ -79,6 +80,7 @@ class ApiServer final : private RawSocketHandler {
  public:
   // Throws std::runtime_error naming the address when it cannot listen.
   ApiServer(EventLoop& loop, ApiServerSettings settings, ApiHandler& handler);
+  // Closes every connection, streams included, without calling their StreamHandler.
   ~ApiServer() override;
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;
@@ -94,7 +96,8 @@ class ApiServer final : private RawSocketHandler {
   StreamId upgrade(ExchangeId id, std::string_view response_head, StreamHandler& handler);
   // Queues bytes for the client (encrypted with TLS). False when the stream is gone or closing.
   bool send(StreamId id, std::string_view bytes);
-  // Bytes queued and not yet written to the socket (ciphertext with TLS); 0 for a stream that is gone.
+  // Bytes queued and not yet handed to the socket (ciphertext with TLS); 0 for a stream that is gone. Not
+  // counted: the end of the last 64 KiB piece when the kernel took only part of it (libwebsockets holds it).
   std::size_t buffered(StreamId id) const;
   // Ends the stream: at once, dropping what is queued, or after writing what is queued (within the request
   // timeout, for a client that stops reading). No bytes reach the handler after this; on_stream_closed
