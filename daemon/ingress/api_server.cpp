@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "ingress/send_buffer.hpp"
 #include "ingress/tls_files.hpp"
 #include "ingress/tls_session.hpp"
 
@@ -12,6 +13,9 @@ namespace relay::ingress {
 namespace {
 
 constexpr std::size_t k_write_piece = 64 * 1024;
+// What a connection may hold of the client's bytes while it does not read them (an answer or an upgrade on
+// its way, a paused stream), beyond the largest body.
+constexpr std::size_t k_held_beyond_body = 64 * 1024;
 
 std::string_view reason_phrase(int status) {
   switch (status) {
@@ -82,13 +86,18 @@ struct ApiServer::Connection {
   lws* wsi;
   http::RequestReader reader;
   std::unique_ptr<TlsSession> tls;  // with HTTPS
-  std::string unread;               // plaintext after a request, for the next one (pipelining)
-  ExchangeId waiting_for = 0;       // a request handed to the handler, not answered yet
-  std::string out;                  // bytes for the socket (ciphertext with TLS)
-  std::size_t written = 0;
+  std::string unread;          // plaintext after a request, for the next one (pipelining) or for the stream
+  ExchangeId waiting_for = 0;  // a request handed to the handler, not answered yet
+  SendBuffer out;              // bytes for the socket (ciphertext with TLS)
   bool close_after = false;
   bool answering = false;  // `out` holds an answer (not only a 100 Continue or handshake messages)
   bool continue_sent = false;
+  // After upgrade():
+  StreamId stream = 0;
+  StreamHandler* stream_handler = nullptr;
+  bool stream_reading = false;  // the upgrade response went out: the client's bytes go to the handler
+  bool stream_paused = false;
+  bool stream_closing = false;  // close_stream() was called
 };
 
 ApiServer::ApiServer(EventLoop& loop, ApiServerSettings settings, ApiHandler& handler)
@@ -128,17 +137,23 @@ int ApiServer::on_raw_socket(lws* wsi, int reason, void* in, std::size_t len) {
   Connection& connection = *it->second;
   switch (reason) {
     case LWS_CALLBACK_RAW_RX: {
+      const std::string_view bytes(static_cast<const char*>(in), len);
       if (!connection.tls) {
-        return on_bytes(connection, std::string_view(static_cast<const char*>(in), len));
+        return connection.stream != 0 ? on_stream_bytes(connection, bytes) : on_bytes(connection, bytes);
       }
       std::string plaintext;
-      if (!connection.tls->receive(static_cast<const char*>(in), len, plaintext)) {
+      if (!connection.tls->receive(bytes.data(), bytes.size(), plaintext)) {
         spdlog::debug("api: closing a connection: {}", connection.tls->error());
         return -1;
       }
       if (connection.tls->has_output()) {
-        connection.tls->take_output(connection.out);  // handshake messages
+        connection.tls->take_output(connection.out.append_target());  // handshake messages
         lws_callback_on_writable(connection.wsi);
+      }
+      if (connection.stream != 0) {
+        // A stream gets what came before the client's close_notify.
+        const int result = plaintext.empty() ? 0 : on_stream_bytes(connection, plaintext);
+        return connection.tls->peer_closed() ? -1 : result;
       }
       if (connection.tls->peer_closed()) {
         return -1;
@@ -147,14 +162,24 @@ int ApiServer::on_raw_socket(lws* wsi, int reason, void* in, std::size_t len) {
     }
     case LWS_CALLBACK_RAW_WRITEABLE:
       return write_some(connection);
-    case LWS_CALLBACK_RAW_CLOSE:
+    case LWS_CALLBACK_RAW_CLOSE: {
       if (connection.waiting_for != 0) {
         ++m_counters.abandoned;
         m_waiting.erase(connection.waiting_for);
       }
+      const StreamId stream = connection.stream;
+      StreamHandler* stream_handler = connection.stream_handler;
+      if (stream != 0) {
+        ++m_counters.streams_closed;
+        m_streams.erase(stream);
+      }
       m_connections.erase(it);
       m_listener.on_connection_closed(wsi);
+      if (stream_handler != nullptr) {
+        stream_handler->on_stream_closed(stream);  // last: the connection is gone from every map
+      }
       return 0;
+    }
     default:
       return 0;
   }
@@ -163,7 +188,7 @@ int ApiServer::on_raw_socket(lws* wsi, int reason, void* in, std::size_t len) {
 int ApiServer::on_bytes(Connection& connection, std::string_view bytes) {
   if (connection.waiting_for != 0 || connection.answering) {
     // Reading is paused while a request is answered; bytes already on their way are kept for later.
-    if (connection.unread.size() + bytes.size() > m_settings.max_body + (64 << 10)) {
+    if (connection.unread.size() + bytes.size() > m_settings.max_body + k_held_beyond_body) {
       return -1;
     }
     connection.unread.append(bytes);
@@ -223,42 +248,51 @@ void ApiServer::answer(Connection& connection, ApiResponse response, bool close)
   queue(connection, render_response(response, close));
 }
 
-void ApiServer::queue(Connection& connection, std::string_view plaintext) {
+bool ApiServer::queue(Connection& connection, std::string_view plaintext) {
   if (connection.tls) {
-    if (connection.tls->send(plaintext)) {
-      connection.tls->take_output(connection.out);
+    if (!connection.tls->send(plaintext)) {
+      spdlog::debug("api: closing a connection: {}", connection.tls->error());
+      lws_set_timeout(connection.wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+      return false;
     }
+    connection.tls->take_output(connection.out.append_target());
   } else {
     connection.out.append(plaintext);
   }
   lws_callback_on_writable(connection.wsi);
+  return true;
 }
 
 int ApiServer::write_some(Connection& connection) {
-  if (connection.out.empty()) {
-    return 0;
+  bool drained = false;
+  if (!connection.out.empty()) {
+    const std::string_view pending = connection.out.pending();
+    const std::size_t piece = std::min(k_write_piece, pending.size());
+    m_write_scratch.assign(LWS_PRE, '\0');
+    m_write_scratch.append(pending.substr(0, piece));
+    if (lws_write(connection.wsi, reinterpret_cast<unsigned char*>(m_write_scratch.data()) + LWS_PRE, piece,
+                  LWS_WRITE_RAW) < 0) {
+      return -1;
+    }
+    connection.out.consume(piece);
+    drained = connection.out.empty();
+    if (!drained) {
+      lws_callback_on_writable(connection.wsi);
+    }
   }
-  const std::size_t piece = std::min(k_write_piece, connection.out.size() - connection.written);
-  std::string buffer(LWS_PRE, '\0');
-  buffer.append(connection.out, connection.written, piece);
-  if (lws_write(connection.wsi, reinterpret_cast<unsigned char*>(buffer.data()) + LWS_PRE, piece,
-                LWS_WRITE_RAW) < 0) {
-    return -1;
+  if (connection.stream != 0) {
+    return after_stream_write(connection, drained);
   }
-  connection.written += piece;
-  if (connection.written < connection.out.size()) {
-    lws_callback_on_writable(connection.wsi);
+  if (!connection.out.empty()) {
     return 0;
   }
   const bool was_answer = connection.answering;
-  connection.out.clear();
-  connection.written = 0;
   connection.answering = false;
   if (!was_answer) {
-    return 0;  // a 100 Continue: the body follows
+    return 0;  // a 100 Continue, handshake messages: the request goes on
   }
   if (connection.close_after) {
-    return -1;
+    return close_when_flushed(connection);
   }
   // Ready for the next request: what arrived meanwhile first.
   connection.reader.reset();
@@ -270,6 +304,134 @@ int ApiServer::write_some(Connection& connection) {
     std::string pending = std::move(connection.unread);
     connection.unread.clear();
     return on_bytes(connection, pending);
+  }
+  return 0;
+}
+
+int ApiServer::close_when_flushed(Connection& connection) {
+  if (lws_partial_buffered(connection.wsi) != 0) {
+    // libwebsockets holds the end of the last piece and writes it before calling back again.
+    lws_callback_on_writable(connection.wsi);
+    return 0;
+  }
+  return -1;
+}
+
+// --- Streams
+// -------------------------------------------------------------------------------------------------
+
+ApiServer::Connection* ApiServer::stream(StreamId id) const {
+  const auto it = m_streams.find(id);
+  return it == m_streams.end() ? nullptr : it->second;
+}
+
+StreamId ApiServer::upgrade(ExchangeId id, std::string_view response_head, StreamHandler& handler) {
+  const auto it = m_waiting.find(id);
+  if (it == m_waiting.end()) {
+    return 0;
+  }
+  Connection& connection = *it->second;
+  m_waiting.erase(it);
+  connection.waiting_for = 0;
+  connection.stream = m_next_id++;
+  connection.stream_handler = &handler;
+  m_streams.emplace(connection.stream, &connection);
+  ++m_counters.upgraded;
+  // Reading stays off (since the request) until the head is written: bytes reach the handler from the loop,
+  // after this returns, never before the answer that makes them a stream. No timeout: the protocol on the
+  // stream has its own.
+  queue(connection, response_head);
+  return connection.stream;
+}
+
+bool ApiServer::send(StreamId id, std::string_view bytes) {
+  Connection* connection = stream(id);
+  if (connection == nullptr || connection->stream_closing) {
+    return false;
+  }
+  m_counters.stream_bytes_out += bytes.size();
+  return queue(*connection, bytes);
+}
+
+std::size_t ApiServer::buffered(StreamId id) const {
+  const Connection* connection = stream(id);
+  return connection == nullptr ? 0 : connection->out.size();
+}
+
+void ApiServer::close_stream(StreamId id, bool after_flush) {
+  Connection* connection = stream(id);
+  if (connection == nullptr || connection->stream_closing) {
+    return;
+  }
+  connection->stream_closing = true;
+  connection->unread.clear();
+  if (after_flush) {
+    // The next writable callback closes once `out` is written; a client that stops reading has this long.
+    lws_set_timeout(connection->wsi, PENDING_TIMEOUT_CLOSE_SEND,
+                    static_cast<int>(m_settings.request_timeout_s));
+    lws_callback_on_writable(connection->wsi);
+  } else {
+    connection->out.clear();
+    lws_set_timeout(connection->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+  }
+}
+
+void ApiServer::pause_stream(StreamId id, bool paused) {
+  Connection* connection = stream(id);
+  if (connection == nullptr || connection->stream_closing || connection->stream_paused == paused) {
+    return;
+  }
+  connection->stream_paused = paused;
+  if (!connection->stream_reading) {
+    return;  // the first write turns reading on, or leaves it off
+  }
+  lws_rx_flow_control(connection->wsi, paused ? 0 : 1);
+  if (!paused && !connection->unread.empty()) {
+    lws_callback_on_writable(connection->wsi);  // what was held back goes to the handler from the loop
+  }
+}
+
+int ApiServer::on_stream_bytes(Connection& connection, std::string_view bytes) {
+  if (connection.stream_closing) {
+    return 0;  // the handler is done with the stream
+  }
+  if (!connection.stream_reading || connection.stream_paused) {
+    if (connection.unread.size() + bytes.size() > m_settings.max_body + k_held_beyond_body) {
+      return -1;
+    }
+    connection.unread.append(bytes);
+    lws_rx_flow_control(connection.wsi, 0);
+    return 0;
+  }
+  if (!connection.unread.empty()) {
+    // Bytes held back are on their way to the handler (a writable callback was asked for): these follow them.
+    connection.unread.append(bytes);
+    return 0;
+  }
+  m_counters.stream_bytes_in += bytes.size();
+  connection.stream_handler->on_stream_bytes(connection.stream, bytes);
+  return 0;
+}
+
+int ApiServer::after_stream_write(Connection& connection, bool drained) {
+  if (connection.stream_closing) {
+    return connection.out.empty() ? close_when_flushed(connection) : 0;
+  }
+  if (!connection.stream_reading) {
+    // The upgrade response (at the front, shorter than a piece) was just written: the stream begins.
+    connection.stream_reading = true;
+    if (!connection.stream_paused) {
+      lws_rx_flow_control(connection.wsi, 1);
+    }
+  }
+  if (!connection.stream_paused && !connection.unread.empty()) {
+    const std::string held = std::move(connection.unread);
+    connection.unread.clear();
+    m_counters.stream_bytes_in += held.size();
+    connection.stream_handler->on_stream_bytes(connection.stream, held);
+  }
+  if (drained && connection.out.empty() && !connection.stream_closing) {
+    connection.stream_handler->on_stream_writable(connection.stream);
   }
   return 0;
 }

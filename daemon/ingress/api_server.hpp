@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -31,6 +32,26 @@ class ApiHandler {
   virtual void on_request(ExchangeId id, http::ServerRequest& request) = 0;
 };
 
+// A connection handed over to a byte stream after an upgrade (a WebSocket): unique for the server's life,
+// never 0, distinct from every ExchangeId.
+using StreamId = std::uint64_t;
+
+// Receives the bytes of upgraded connections. Calls come from the event loop, never from inside an ApiServer
+// method the handler called (upgrade, send, close_stream, pause_stream), so the handler may call any of them
+// from its callbacks. It must stay alive until on_stream_closed for each of its streams, or until the server
+// is destroyed.
+class StreamHandler {
+ public:
+  virtual ~StreamHandler() = default;
+  // Plaintext from the client, in order: first what it sent after the upgrade request, then what follows.
+  virtual void on_stream_bytes(StreamId id, std::string_view bytes) = 0;
+  // Everything queued so far was written to the socket (a sender that bounds its backlog can go on).
+  virtual void on_stream_writable(StreamId id) = 0;
+  // The stream is gone, whatever the reason (the client closed, an error, close_stream): called exactly once
+  // per stream while the server lives, and last; not called when the server itself is destroyed.
+  virtual void on_stream_closed(StreamId id) = 0;
+};
+
 class TlsServerContext;
 
 struct ApiServerSettings {
@@ -46,6 +67,10 @@ struct ApiServerCounters {
   std::uint64_t requests = 0;
   std::uint64_t malformed = 0;  // answered 4xx/5xx by the reader (bad framing, too large)
   std::uint64_t abandoned = 0;  // connections closed before their answer was sent
+  std::uint64_t upgraded = 0;   // streams opened by upgrade()
+  std::uint64_t streams_closed = 0;
+  std::uint64_t stream_bytes_in = 0;   // plaintext received on streams
+  std::uint64_t stream_bytes_out = 0;  // plaintext queued on streams with send()
 };
 
 // The HTTP/1.1 listener of the OpenAPI forwarder: keep-alive connections, one request at a time each,
@@ -55,6 +80,7 @@ class ApiServer final : private RawSocketHandler {
  public:
   // Throws std::runtime_error naming the address when it cannot listen.
   ApiServer(EventLoop& loop, ApiServerSettings settings, ApiHandler& handler);
+  // Closes every connection, streams included, without calling their StreamHandler.
   ~ApiServer() override;
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;
@@ -62,6 +88,24 @@ class ApiServer final : private RawSocketHandler {
   // Answers the request `id`; nothing happens when its client has gone.
   void respond(ExchangeId id, ApiResponse response);
   bool waiting(ExchangeId id) const { return m_waiting.contains(id); }
+
+  // Answers the request `id` with `response_head` (the whole 101 response, sent as given) and hands the
+  // connection to `handler` as a byte stream: no request timeout any more, the client's bytes (those that
+  // came after the request first) go to handler.on_stream_bytes once the head is on its way. 0 when the
+  // client has gone (nothing is sent and the handler is never called).
+  StreamId upgrade(ExchangeId id, std::string_view response_head, StreamHandler& handler);
+  // Queues bytes for the client (encrypted with TLS). False when the stream is gone or closing.
+  bool send(StreamId id, std::string_view bytes);
+  // Bytes queued and not yet handed to the socket (ciphertext with TLS); 0 for a stream that is gone. Not
+  // counted: the end of the last 64 KiB piece when the kernel took only part of it (libwebsockets holds it).
+  std::size_t buffered(StreamId id) const;
+  // Ends the stream: at once, dropping what is queued, or after writing what is queued (within the request
+  // timeout, for a client that stops reading). No bytes reach the handler after this; on_stream_closed
+  // follows.
+  void close_stream(StreamId id, bool after_flush);
+  // Stops (true) or resumes reading the client's bytes.
+  void pause_stream(StreamId id, bool paused);
+  std::size_t open_streams() const { return m_streams.size(); }
 
   int port() const { return m_listener.port(); }
   const Listener& listener() const { return m_listener; }
@@ -71,16 +115,24 @@ class ApiServer final : private RawSocketHandler {
   struct Connection;
   int on_raw_socket(lws* wsi, int reason, void* in, std::size_t len) override;
   int on_bytes(Connection& connection, std::string_view bytes);
+  int on_stream_bytes(Connection& connection, std::string_view bytes);
+  int after_stream_write(Connection& connection, bool drained);
+  Connection* stream(StreamId id) const;
   void answer(Connection& connection, ApiResponse response, bool close);
   // Queues bytes for the client, through TLS when the connection has it.
-  void queue(Connection& connection, std::string_view plaintext);
+  // False (the connection is being closed) when TLS fails.
+  bool queue(Connection& connection, std::string_view plaintext);
   int write_some(Connection& connection);
+  // -1 (close now) unless libwebsockets still holds part of the last write.
+  int close_when_flushed(Connection& connection);
 
   EventLoop& m_loop;
   ApiServerSettings m_settings;
   ApiHandler& m_handler;
   std::unordered_map<lws*, std::unique_ptr<Connection>> m_connections;
   std::unordered_map<ExchangeId, Connection*> m_waiting;
+  std::unordered_map<StreamId, Connection*> m_streams;
+  std::string m_write_scratch;  // LWS_PRE + one piece, reused for every write
   ExchangeId m_next_id = 1;
   ApiServerCounters m_counters;
   Listener m_listener;
