@@ -8,6 +8,7 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include <simdjson.h>
 #include "app/exit_codes.hpp"
 #include "app/logging.hpp"
 #include "app/signals.hpp"
@@ -105,6 +106,10 @@ RelayApp::RelayApp(config::Config config)
   if (m_config.webhook.enabled) {
     start_webhook();
   }
+  if (!m_config.publish.replay_endpoint.empty() || m_config.api.enabled) {
+    // Replay answers from it, and so do Resumes of the gateway served to SDK bots.
+    start_retention();
+  }
   if (!m_config.publish.replay_endpoint.empty()) {
     start_replay();
   }
@@ -129,7 +134,9 @@ RelayApp::~RelayApp() {
   }
 }
 
-void RelayApp::start_replay() {
+void RelayApp::start_retention() {
+  // Messages up to here were published by earlier runs; the journal (if any) brings back what it holds.
+  const std::uint64_t published_before = m_stage->last_relay_seq();
   m_retention =
       std::make_unique<publish::Retention>(m_config.publish.retain_messages, m_config.publish.retain_bytes);
   if (m_config.publish.journal) {
@@ -152,7 +159,13 @@ void RelayApp::start_replay() {
     }
     m_stage->journal_in(m_journal.get());
   }
+  const auto first = m_retention->first_available();
+  m_retention->set_complete_after(first ? std::max(m_retention->complete_after(), *first - 1)
+                                        : std::max(published_before, m_stage->last_relay_seq()));
   m_stage->retain_in(m_retention.get());
+}
+
+void RelayApp::start_replay() {
   publish::ReplayLimits limits;
   limits.max_reply_bytes = m_config.publish.replay_max_reply_bytes;
   limits.max_client_bytes = m_config.publish.replay_max_client_bytes;
@@ -199,6 +212,28 @@ void RelayApp::start_api() {
       std::make_unique<ingress::ApiForwarder>(m_loop, std::move(settings), config.clients, std::move(server));
   spdlog::info("api: forwarding the OpenAPI on {}://{} to {} for {} client(s)", m_api_tls ? "https" : "http",
                config.listen, m_config.gateway.api_base, config.clients.size());
+  start_downstream();
+}
+
+void RelayApp::start_downstream() {
+  const auto& config = m_config.api;
+  DownstreamSettings settings;
+  settings.server.heartbeat_interval = util::Millis(config.heartbeat_interval);
+  settings.server.max_client_buffer = config.max_client_buffer;
+  // Clients may ask for what reaches the bus: the gateway's intents, and any with webhooks on.
+  settings.server.allowed_intents =
+      m_config.webhook.enabled ? 0xffffffffu : (m_config.gateway.enabled ? m_config.bot.intents : 0u);
+  settings.public_url = config.public_url;
+  settings.listen = config.listen;
+  settings.tls = m_api_tls != nullptr;
+  settings.gateway_shards = config.gateway_shards;
+  settings.sessions_path =
+      m_config.state.directory + "/downstream-sessions." + m_config.bot.app_id + ".jsonl";
+  m_downstream = std::make_unique<DownstreamService>(m_loop, std::move(settings), *m_api, *m_retention,
+                                                     m_stage->last_relay_seq());
+  m_stage->add_outlet(m_downstream->gateway());
+  spdlog::info("api: serving the gateway to SDK bots at {}://{}/websocket (heartbeat {} ms)",
+               m_api_tls ? "wss" : "ws", config.listen, config.heartbeat_interval);
 }
 
 void RelayApp::start_webhook() {
@@ -396,6 +431,9 @@ void RelayApp::begin_shutdown(int exit_code) {
   if (m_gateway) {
     m_gateway->shutdown();
   }
+  if (m_downstream) {
+    m_downstream->stop();
+  }
   // Nothing is read from now on, so these positions are exact.
   if (m_state->save_now()) {
     for (const auto& position :
@@ -449,6 +487,9 @@ state::SavedState RelayApp::snapshot() const {
 
 void RelayApp::on_dispatch(const gateway::ShardId& shard, std::string_view session_id,
                            const gateway::Publish& event, std::int64_t received_at_us) {
+  if (m_downstream && event.event_type == "READY") {
+    note_bot_user(event.frame);
+  }
   publish::MessageInfo info;
   info.source = publish::Source::gateway;
   info.shard = publish::ShardPosition{shard.index, shard.count};
@@ -460,6 +501,16 @@ void RelayApp::on_dispatch(const gateway::ShardId& shard, std::string_view sessi
     // A repeat of a recent event id: not published (so the stage marked nothing), but the shard's position
     // moved all the same.
     m_state->mark_changed();
+  }
+}
+
+void RelayApp::note_bot_user(std::string_view ready_frame) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element user;
+  if (parser.parse(ready_frame.data(), ready_frame.size()).at_pointer("/d/user").get(user) ==
+          simdjson::SUCCESS &&
+      user.is_object()) {
+    m_downstream->gateway().set_bot_user(simdjson::minify(user));
   }
 }
 

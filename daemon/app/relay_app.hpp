@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "app/downstream_service.hpp"
 #include "app/heap_trimmer.hpp"
 #include "app/invalid_input.hpp"
 #include "app/service_notifier.hpp"
@@ -58,7 +59,10 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
   void start_webhook();
   void start_api();
   void begin_shutdown(int exit_code);
+  void start_retention();
   void start_replay();
+  void start_downstream();
+  void note_bot_user(std::string_view ready_frame);
   void serve_replay();
   state::SavedState snapshot() const;
   std::string service_status() const;
@@ -82,6 +86,7 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
   std::unique_ptr<ingress::TokenSource> m_api_tokens;    // when the gateway (which has one) is off
   std::unique_ptr<ingress::TlsServerContext> m_api_tls;  // with api.tls_cert; outlives m_api
   std::unique_ptr<ingress::ApiForwarder> m_api;
+  std::unique_ptr<DownstreamService> m_downstream;  // after m_api: it uses the API's listener
   std::unique_ptr<ingress::StatusServer> m_status;
   std::uint64_t m_reloads_applied = 0;
   std::uint64_t m_reloads_invalid = 0;

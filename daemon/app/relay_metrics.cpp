@@ -71,6 +71,41 @@ void listener_metrics(Exposition& out, const std::vector<const ingress::Listener
   }
 }
 
+void downstream_metrics(Exposition& out, const DownstreamService& service) {
+  const auto& gateway = service.gateway();
+  const auto& counters = gateway.counters();
+  out.single("qq_relay_downstream_sessions", "gauge", "Gateway sessions of SDK bots with a live connection.",
+             static_cast<double>(gateway.live_sessions()));
+  out.single("qq_relay_downstream_detached_sessions", "gauge",
+             "Gateway sessions of SDK bots whose connection is gone, kept for a Resume.",
+             static_cast<double>(gateway.detached_sessions()));
+  out.single("qq_relay_downstream_connections", "gauge",
+             "WebSocket connections of SDK bots, identified or not.",
+             static_cast<double>(gateway.connections()));
+  out.single("qq_relay_downstream_sessions_started_total", "counter", "READY sent to SDK bots.",
+             static_cast<double>(counters.sessions_started));
+  out.single("qq_relay_downstream_events_sent_total", "counter",
+             "Dispatches sent to SDK bots, those sent again on a Resume included.",
+             static_cast<double>(counters.events_sent));
+  out.single("qq_relay_downstream_resumes_total", "counter", "Resumes of SDK bots honoured (RESUMED sent).",
+             static_cast<double>(counters.resumes));
+  out.single("qq_relay_downstream_invalid_sessions_total", "counter",
+             "op 9 sent to SDK bots: a Resume of an unknown session or beyond the retention.",
+             static_cast<double>(counters.resumes_refused));
+  out.single("qq_relay_downstream_buffer_overflows_total", "counter",
+             "SDK bots closed with 4009 because more than api.max_client_buffer was queued for them.",
+             static_cast<double>(counters.buffer_overflows));
+  out.single("qq_relay_downstream_bad_frames_total", "counter",
+             "Connections of SDK bots closed for what they sent (4001, 4002, 4005, and WebSocket errors).",
+             static_cast<double>(counters.bad_frames + service.counters().websocket_errors));
+  out.family("qq_relay_downstream_closes_total", "counter",
+             "Connections of SDK bots the relay closed, by the close code it sent.");
+  for (const auto& [code, count] : counters.closes) {
+    out.sample("qq_relay_downstream_closes_total", static_cast<double>(count),
+               fmt::format(R"(code="{}")", code));
+  }
+}
+
 void api_metrics(Exposition& out, const ingress::ApiForwarder& api) {
   const auto& counters = api.counters();
   out.family("qq_relay_api_requests_total", "counter",
@@ -244,6 +279,9 @@ ingress::StatusResponse RelayApp::metrics() const {
   if (m_api) {
     listeners.push_back(&m_api->server().listener());
     api_metrics(out, *m_api);
+  }
+  if (m_downstream) {
+    downstream_metrics(out, *m_downstream);
   }
   listener_metrics(out, listeners);
   if (m_replay) {

@@ -24,9 +24,10 @@ Outcome set_curve_authorized_keys(const toml::node& value, Draft& draft) {
 
 std::optional<Diagnostic> check_curve(Draft& draft, const std::filesystem::path& directory) {
   PublishConfig& publish = draft.config.publish;
-  if (publish.journal && publish.replay_endpoint.empty()) {
+  if (publish.journal && publish.replay_endpoint.empty() && !draft.config.api.enabled) {
     return Diagnostic{*seen(draft, "publish.journal"), "publish.journal",
-                      "is only read by the replay endpoint: set publish.replay_endpoint too"};
+                      "is only read by the replay endpoint and the gateway served on [api]: set "
+                      "publish.replay_endpoint or api.enabled too"};
   }
   const auto secret_at = seen(draft, "publish.curve_secret_key_file");
   const auto keys_at = seen(draft, "publish.curve_authorized_keys");
