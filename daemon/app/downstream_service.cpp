@@ -6,6 +6,7 @@
 #include "config/read_file.hpp"
 #include "downstream/gateway_info.hpp"
 #include "downstream/saved_session.hpp"
+#include "util/json_writer.hpp"
 #include "websocket/frame_writer.hpp"
 #include "websocket/server_handshake.hpp"
 
@@ -60,7 +61,8 @@ DownstreamService::DownstreamService(ingress::EventLoop& loop, DownstreamSetting
                    spdlog::error("downstream: cannot save the sessions: {}", error);
                  }
                }),
-      m_tick(loop, [this] { tick(); }) {
+      m_tick(loop, [this] { tick(); }),
+      m_user_retry(loop, [this] { ask_for_bot_user(); }) {
   const api::ClientAuth& auth = m_api.auth();
   downstream::Transport& transport = *this;
   m_gateway = std::make_unique<downstream::GatewayServer>(
@@ -200,11 +202,63 @@ void DownstreamService::save_sessions() {
   }
 }
 
+void DownstreamService::fetch_bot_user(ingress::TokenSource& tokens, std::string api_base,
+                                       std::string app_id) {
+  m_tokens = &tokens;
+  m_users_me_url = std::move(api_base) + "/users/@me";
+  m_app_id = std::move(app_id);
+  tokens.also_notify([this](const std::string&) {
+    if (m_gateway->bot_user().empty() && !m_user_request) {
+      ask_for_bot_user();
+    }
+  });
+  ask_for_bot_user();
+}
+
+void DownstreamService::ask_for_bot_user() {
+  if (!m_tokens->has_token()) {
+    return;  // the token's arrival asks
+  }
+  ingress::HttpRequestSpec spec;
+  spec.url = m_users_me_url;
+  spec.headers = {{"Authorization", m_tokens->authorization()}, {"X-Union-Appid", m_app_id}};
+  m_user_request = std::make_unique<ingress::HttpRequest>(
+      m_loop, std::move(spec),
+      [this](ingress::HttpResponse&& response) { on_bot_user(std::move(response)); });
+}
+
+void DownstreamService::on_bot_user(ingress::HttpResponse&& response) {
+  m_user_request.reset();
+  simdjson::dom::parser parser;
+  simdjson::dom::element me;
+  std::string_view id;
+  std::string_view username;
+  if (response.status == 200 && parser.parse(response.body).get(me) == simdjson::SUCCESS &&
+      me["id"].get(id) == simdjson::SUCCESS) {
+    if (me["username"].get(username) != simdjson::SUCCESS) {
+      username = {};
+    }
+    std::string user = R"({"id":)";
+    util::append_json_string(user, id);
+    user += R"(,"username":)";
+    util::append_json_string(user, username);
+    user += R"(,"bot":true})";
+    m_gateway->set_bot_user(std::move(user));
+    spdlog::info("downstream: READY names the bot as {} ({}), from /users/@me", username, id);
+    return;
+  }
+  spdlog::warn("downstream: GET /users/@me failed ({}); READY names the bot without its id until it answers",
+               response.status ? std::to_string(response.status) : response.error);
+  m_user_retry.schedule_in(util::Millis(30'000));
+}
+
 void DownstreamService::stop() {
   m_gateway->end_all_sessions("the relay is stopping");
   save_sessions();
   m_writer.flush();
   m_tick.cancel();
+  m_user_retry.cancel();
+  m_user_request.reset();
 }
 
 }  // namespace relay::app

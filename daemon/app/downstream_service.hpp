@@ -7,6 +7,8 @@
 #include "downstream/gateway_server.hpp"
 #include "ingress/api_forwarder.hpp"
 #include "ingress/event_loop.hpp"
+#include "ingress/http_request.hpp"
+#include "ingress/token_source.hpp"
 #include "publish/retention.hpp"
 #include "state/state_writer.hpp"
 #include "websocket/frame_reader.hpp"
@@ -45,6 +47,10 @@ class DownstreamService final : public ingress::LocalRoutes,
   const downstream::GatewayServer& gateway() const { return *m_gateway; }
   const DownstreamCounters& counters() const { return m_counters; }
 
+  // Without a gateway connection (webhook only) no READY tells the bot's own user: ask GET /users/@me with
+  // the relay's token, again every 30 s until it answers.
+  void fetch_bot_user(ingress::TokenSource& tokens, std::string api_base, std::string app_id);
+
   // The relay is stopping: op 7 and 4009 to every client, and the sessions written to disk (waits for it).
   void stop();
 
@@ -66,6 +72,8 @@ class DownstreamService final : public ingress::LocalRoutes,
 
   void tick();
   void save_sessions();
+  void ask_for_bot_user();
+  void on_bot_user(ingress::HttpResponse&& response);
 
   ingress::EventLoop& m_loop;
   DownstreamSettings m_settings;
@@ -76,6 +84,12 @@ class DownstreamService final : public ingress::LocalRoutes,
   std::string m_last_saved;
   ingress::Timer m_tick;
   std::string m_frame;  // scratch for one outgoing frame
+  // GET /users/@me, for a relay without a gateway connection.
+  ingress::TokenSource* m_tokens = nullptr;
+  std::string m_users_me_url;
+  std::string m_app_id;
+  std::unique_ptr<ingress::HttpRequest> m_user_request;
+  ingress::Timer m_user_retry;
   DownstreamCounters m_counters;
 };
 

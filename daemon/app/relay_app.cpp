@@ -291,6 +291,9 @@ int RelayApp::run() {
       tokens = m_api_tokens.get();
     }
     m_api->use_tokens(*tokens);
+    if (m_downstream && !m_gateway) {
+      m_downstream->fetch_bot_user(*tokens, m_config.gateway.api_base, m_config.bot.app_id);
+    }
   }
   if (!m_gateway) {
     // The publisher is bound and the webhook (if any) listens: nothing more to wait for.

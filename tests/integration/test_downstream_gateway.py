@@ -296,6 +296,44 @@ listen = "127.0.0.1:{metrics_port}"
             expect(re.search(r"client sdk-bot resumes session \w+ after s=", log), "no resume line")
             expect(KEY not in log and KEY[:24] not in log, "a key was logged")
         checks.run("metrics count sessions, resumes, closes and events; no key is logged", metrics_and_logs)
+
+        def webhook_only_relay():
+            """No gateway connection, so no READY from the platform: READY names the bot from /users/@me, and
+            webhook events reach an SDK bot that never had a gateway session of its own."""
+            port = free_port()
+            hook_port = free_port()
+            text = relay_config(sim, f"ipc://{tmp}/pub2.sock", f"{tmp}/state2") + f"""
+[api]
+enabled = true
+listen = "127.0.0.1:{port}"
+clients_file = "{clients_file}"
+[webhook]
+enabled = true
+listen = "127.0.0.1:{hook_port}"
+"""
+            text = text.replace("[gateway]\n", "[gateway]\nenabled = false\n", 1)
+            hooked = Relay(tmp, text, name="relay-webhook-only")
+            parts.append(hooked)
+            wait_for(lambda: accepts_connections(port), 10, "the webhook-only relay's API listener")
+
+            def ready_user():
+                client = GatewayClient(f"ws://127.0.0.1:{port}/websocket")
+                clients.append(client)
+                user = client.identify(token, GROUP_AND_C2C_EVENT)["d"]["user"]
+                if user.get("id"):
+                    expect(user["username"] == "sim-bot" and user["bot"] is True, user)
+                    return client
+                client.close()
+            client = wait_for(ready_user, 20, "READY with the bot's id from /users/@me")
+            event = ('{"op":0,"id":"C2C_MESSAGE_CREATE:w2","t":"C2C_MESSAGE_CREATE","d":{"content":"hi",'
+                     '"author":{"user_openid":"U1"},"id":"m2","timestamp":"2026-12-06T10:00:00+08:00"}}')
+            status, _ = WebhookClient(hook_port).post(event.encode())
+            expect(status == 200, f"webhook {status}")
+            received = read_events(client, 1)
+            expect(as_on_bus(received[0], event) == event and json.loads(received[0])["s"] == 2, received)
+            expect("from /users/@me" in hooked.log_text(), "no log line about /users/@me")
+        checks.run("a relay with webhooks only names the bot from /users/@me and serves webhook events",
+                   webhook_only_relay)
     except BaseException:
         checks.failed += 1  # keep the logs
         raise
