@@ -405,6 +405,17 @@ bool RelayApp::apply_live(const std::string& key, const config::Config& fresh) {
       m_api->replace_clients(fresh.api.clients);
       spdlog::info("SIGHUP: {} API client(s) from {}", fresh.api.clients.size(), fresh.api.clients_file);
     }
+    if (m_downstream) {
+      // A client removed, or whose key changed, loses its gateway sessions as it loses its tokens.
+      const auto& before = m_config.api.clients;
+      const auto& after = fresh.api.clients;
+      m_downstream->gateway().end_sessions_unless([&](std::string_view client) {
+        const auto same = [client](const api::ClientKey& entry) { return entry.name == client; };
+        const auto old_key = std::find_if(before.begin(), before.end(), same);
+        const auto new_key = std::find_if(after.begin(), after.end(), same);
+        return old_key != before.end() && new_key != after.end() && old_key->key == new_key->key;
+      });
+    }
     m_config.api.clients = fresh.api.clients;
     m_config.api.clients_file = fresh.api.clients_file;
   } else if (key == "publish.curve_authorized_keys") {

@@ -528,6 +528,24 @@ void GatewayServer::end_all_sessions(std::string_view reason) {
   }
 }
 
+void GatewayServer::end_sessions_unless(const std::function<bool(std::string_view client)>& allowed) {
+  std::vector<Connection*> revoked;
+  for (auto& [id, connection] : m_connections) {
+    if (!connection->closing && !connection->client.empty() && !allowed(connection->client)) {
+      revoked.push_back(connection.get());
+    }
+  }
+  for (Connection* connection : revoked) {
+    spdlog::info("downstream: client {} is no longer in the clients file", connection->client);
+    const std::string session_id = connection->session ? connection->session->id : std::string();
+    close(*connection, k_close_auth_failed, "authentication failed");
+    m_sessions.erase(session_id);
+  }
+  for (auto it = m_sessions.begin(); it != m_sessions.end();) {
+    it = allowed(it->second->client) ? std::next(it) : m_sessions.erase(it);
+  }
+}
+
 std::vector<SavedSession> GatewayServer::saved_sessions() const {
   std::vector<SavedSession> saved;
   saved.reserve(m_sessions.size());

@@ -100,6 +100,10 @@ class GatewayServer final : public publish::Outlet {
   // this process's saved sessions, on the next one.
   void end_all_sessions(std::string_view reason);
 
+  // After the clients list changed: sessions of clients no longer allowed end (4004 on a live connection; a
+  // detached one is forgotten).
+  void end_sessions_unless(const std::function<bool(std::string_view client)>& allowed);
+
   // Every session that can be resumed (live or detached), to save; and back after a restart.
   std::vector<SavedSession> saved_sessions() const;
   void restore(const std::vector<SavedSession>& sessions, util::TimePoint now);

@@ -405,3 +405,19 @@ TEST_CASE("a saved-sessions file with a bad line loses that line only") {
   CHECK(sessions[0].sent_relay_seq == 9);
   CHECK(skipped == 2);
 }
+
+TEST_CASE("a client taken out of the clients file loses its live and detached sessions") {
+  Fixture f;
+  f.identify(1, k_guild_messages);
+  f.identify(2, k_guild_messages, 0, 1, "QQBot other");
+  f.identify(3, k_guild_messages);
+  const std::string detached = f.session_id(3);
+  f.server->on_closed(3, f.now);
+  f.server->end_sessions_unless([](std::string_view client) { return client == "beta"; });
+  CHECK(f.close_code(1) == 4004);
+  CHECK_FALSE(f.close_code(2));
+  f.open(4);
+  f.text(4, R"({"op":6,"d":{"token":"QQBot good","session_id":)" + detached + R"(,"seq":1}})");
+  CHECK(f.texts(4).back() == R"({"op":9,"d":false})");
+  CHECK(f.server->saved_sessions().size() == 1);
+}
