@@ -2,117 +2,22 @@
 """Unmodified SDKs from npm (tests/sdk, pinned in package-lock.json) against the simulator's gateway and OpenAPI,
 through the drivers tests/sdk/*_gateway.cjs: each SDK gets its gateway URL, identifies with its own token form,
 hands every injected event to the bot exactly once, survives a close 4009 by resuming (the events sent while it
-was away included), and sends a passive reply that the simulator records. The drivers are the ones the relay's
-downstream-gateway tests point at the relay; this proves they work against a known-good server.
+was away included; qq-official-bot sometimes identifies anew instead, which is recorded), sends a passive reply
+that the simulator records, and exits 0 on stdin EOF and on SIGTERM. The Identify and Resume tokens, discovery
+requests and heartbeats each SDK sent are printed at the end (tests/sdk/README.md). The drivers are the ones the
+relay's downstream-gateway tests point at the relay; this proves them against a known-good server.
 Environment: QQ_SIM_BIN, QQ_SOURCE_DIR.
 """
-import datetime
 import json
-import os
-import shutil
 import signal
-import subprocess
-import threading
 import time
 
 from harness import Checks, Sim, expect, tear_down, wait_for, workdir
+from sdk_drivers import CHANNEL, SDKS, Driver, event_d, installed
 
 APP_ID = "102000000"
 SECRET = "sim-secret"
 BOT_TOKEN = "sim-bot-token-0123"
-SOURCE = os.environ.get("QQ_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
-SDK_DIR = os.path.join(SOURCE, "tests", "sdk")
-CHANNEL = "C-SDK"
-
-# name, driver, secret, intents (the SDK's names), event types it subscribes to, Identify token prefix, and
-# whether it always resumes after 4009: qq-official-bot opens two sockets at once after a close (its connection
-# manager and its receiver both reconnect), and which Hello it answers first decides between Resume and a new
-# Identify (then a Resume of the new session with the old seq, closed 4007, and a second Resume).
-SDKS = [
-    ("qq-official-bot", "qq-official-bot_gateway.cjs", SECRET, "GUILDS,PUBLIC_GUILD_MESSAGES,GROUP_AND_C2C_EVENT",
-     ("AT_MESSAGE_CREATE", "GROUP_AT_MESSAGE_CREATE", "C2C_MESSAGE_CREATE"), "QQBot ", False),
-    ("qq-guild-bot", "qq-guild-bot_gateway.cjs", BOT_TOKEN, "GUILDS,PUBLIC_GUILD_MESSAGES,DIRECT_MESSAGE",
-     ("AT_MESSAGE_CREATE", "DIRECT_MESSAGE_CREATE"), f"Bot {APP_ID}.{BOT_TOKEN}", True),
-    ("satori-adapter-qq", "satori-adapter-qq_gateway.cjs", SECRET, "GUILDS,PUBLIC_GUILD_MESSAGES,USER_MESSAGE",
-     ("AT_MESSAGE_CREATE", "GROUP_AT_MESSAGE_CREATE", "C2C_MESSAGE_CREATE"), "QQBot ", True),
-]
-
-
-class Driver:
-    """One SDK driver process: its JSON lines, collected on a thread, and its stdin for reply commands."""
-
-    def __init__(self, tmp, name, script, secret, intents, base):
-        self.name = name
-        self.stderr = open(os.path.join(tmp, f"{name}.stderr"), "w")
-        self.proc = subprocess.Popen([shutil.which("node") or "node", os.path.join(SDK_DIR, script), base, APP_ID,
-                                      secret, intents], cwd=SDK_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.stderr, text=True)
-        self.lines = []
-        self.lock = threading.Lock()
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-
-    def _read(self):
-        for raw in self.proc.stdout:
-            try:
-                line = json.loads(raw)
-            except ValueError:
-                line = {"unparsed": raw}
-            with self.lock:
-                self.lines.append(line)
-
-    def snapshot(self):
-        with self.lock:
-            return list(self.lines)
-
-    def wait(self, predicate, timeout, what, start=0):
-        """Waits for a line (from index `start` on) that satisfies predicate; returns its index and the line."""
-        def found():
-            for i, line in enumerate(self.snapshot()[start:], start):
-                if predicate(line):
-                    return (i, line)
-            return None
-        try:
-            return wait_for(found, timeout, f"{self.name}: {what}")
-        except AssertionError as error:
-            raise AssertionError(f"{error}; lines: {json.dumps(self.snapshot())[-2000:]}") from None
-
-    def events(self, message_id):
-        return [line for line in self.snapshot() if "t" in line and isinstance(line.get("d"), dict)
-                and line["d"].get("id") == message_id]
-
-    def command(self, obj):
-        self.proc.stdin.write(json.dumps(obj, ensure_ascii=False) + "\n")
-        self.proc.stdin.flush()
-
-    def finish(self, timeout=15):
-        """Closes stdin (the driver's signal to stop) and returns its exit code."""
-        if self.proc.stdin and not self.proc.stdin.closed:
-            self.proc.stdin.close()
-        return self.proc.wait(timeout)
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.stderr.close()
-
-
-def now_rfc3339():
-    # Satori's adapter replies passively only within 5 minutes of the message's own timestamp.
-    return datetime.datetime.now(datetime.timezone.utc).astimezone().isoformat(timespec="seconds")
-
-
-def event_d(t, message_id, text):
-    author = {"id": "U-SDK", "username": "tester", "bot": False}
-    if t == "GROUP_AT_MESSAGE_CREATE":
-        return {"id": message_id, "group_openid": "G-SDK", "content": text, "timestamp": now_rfc3339(),
-                "author": {"id": "M-OPENID", "member_openid": "M-OPENID"}}
-    if t == "C2C_MESSAGE_CREATE":
-        return {"id": message_id, "content": text, "timestamp": now_rfc3339(),
-                "author": {"id": "U-OPENID", "user_openid": "U-OPENID"}}
-    return {"id": message_id, "channel_id": CHANNEL, "guild_id": "5237615478283154023", "content": text,
-            "timestamp": now_rfc3339(), "author": author, "member": {"roles": ["1"]}}
 
 
 def inject(sim, t, message_id):
@@ -128,11 +33,17 @@ def frames_received(sim):
     return [json.loads(e["frame"]) for e in sim.get("/_sim/log")["received"] if e["frame"].startswith("{")]
 
 
-def check_sdk(sim, tmp, spec, findings):
-    name, script, secret, intents, types, token_prefix, resume_only = spec
+def start_driver(sim, tmp, sdk, suffix=""):
+    secret = SECRET if sdk.credential == "secret" else BOT_TOKEN
+    return Driver(tmp, sdk.name + suffix, sdk.script, sim.base, APP_ID, secret, sdk.intents)
+
+
+def check_sdk(sim, tmp, sdk, findings):
+    name, types = sdk.name, sdk.types
+    token_prefix = f"Bot {APP_ID}.{BOT_TOKEN}" if sdk.token_scheme == "Bot" else "QQBot "
     sim.post("/_sim/log/clear", {})
     sim.post("/_sim/api/requests/clear", {})
-    driver = Driver(tmp, name, script, secret, intents, sim.base)
+    driver = start_driver(sim, tmp, sdk)
     try:
         driver.wait(lambda line: "ready" in line, 30, "READY")
         wait_for(lambda: any(c["session_id"] for c in connections(sim)), 10, "the session in the simulator")
@@ -178,7 +89,7 @@ def check_sdk(sim, tmp, spec, findings):
         new_identifies = state["identifies"] - at_close["identifies"]
         new_resumes = state["resumes"] - at_close["resumes"]
         mode = "resume" if not new_identifies else "identify+resume" if new_resumes else "identify"
-        if resume_only:
+        if sdk.resume_only:
             expect(mode == "resume", f"{name}: after 4009: {mode}, not a plain Resume")
         if new_identifies:
             # A new session starts after the events of the old one: what was sent while away may be lost.
@@ -216,8 +127,9 @@ def check_sdk(sim, tmp, spec, findings):
 
 
 def check_sigterm(sim, tmp):
-    for name, script, secret, intents, *_ in SDKS:
-        driver = Driver(tmp, f"{name}-sigterm", script, secret, intents, sim.base)
+    for sdk in SDKS:
+        name = sdk.name
+        driver = start_driver(sim, tmp, sdk, "-sigterm")
         try:
             driver.wait(lambda line: "ready" in line, 30, "READY")
             driver.proc.send_signal(signal.SIGTERM)
@@ -230,8 +142,7 @@ def check_sigterm(sim, tmp):
 
 def main():
     checks = Checks()
-    if not all(os.path.isdir(os.path.join(SDK_DIR, "node_modules", p))
-               for p in ("qq-official-bot", "qq-guild-bot", "@satorijs/adapter-qq")):
+    if not installed():
         print("FAIL tests/sdk/node_modules lacks an SDK: run scripts/install-deps.sh (npm ci in tests/sdk)")
         print("0 passed, 1 failed", flush=True)
         raise SystemExit(1)
@@ -239,12 +150,12 @@ def main():
     sim = Sim(tmp, "--bot-token", BOT_TOKEN, "--heartbeat-interval", "3000")
     findings = []
     try:
-        for spec in SDKS:
-            after_4009 = ("Resume with the missed event" if spec[6] else
+        for sdk in SDKS:
+            after_4009 = ("Resume with the missed event" if sdk.resume_only else
                           "Resume (with the missed event) or a new Identify, recorded")
-            checks.run(f"{spec[0]}: READY, every event of its intents exactly once, a passive reply recorded, "
+            checks.run(f"{sdk.name}: READY, every event of its intents exactly once, a passive reply recorded, "
                        f"after close 4009 {after_4009}, exit 0 on stdin EOF",
-                       lambda spec=spec: check_sdk(sim, tmp, spec, findings))
+                       lambda sdk=sdk: check_sdk(sim, tmp, sdk, findings))
         checks.run("every driver exits 0 on SIGTERM", lambda: check_sigterm(sim, tmp))
         for line in findings:
             print(line, flush=True)
