@@ -43,8 +43,10 @@ if [[ ! -d clients/node/node_modules/zeromq ]]; then
   echo "installing: clients/node npm packages"
   (cd clients/node && npm ci --no-audit --no-fund --loglevel=error </dev/null)
 fi
-# Third-party SDKs the integration tests run against the relay, unmodified (tests/sdk/package-lock.json).
-if [[ ! -d tests/sdk/node_modules/qq-official-bot ]]; then
+# Third-party SDKs the integration tests run against the relay, unmodified (tests/sdk/package-lock.json). npm
+# records what it installed in node_modules/.package-lock.json: a lockfile newer than that (an SDK added or
+# bumped) installs again.
+if [[ ! -f tests/sdk/node_modules/.package-lock.json || tests/sdk/package-lock.json -nt tests/sdk/node_modules/.package-lock.json ]]; then
   echo "installing: tests/sdk npm packages"
   (cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error </dev/null)
 fi

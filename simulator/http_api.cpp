@@ -107,14 +107,15 @@ HttpResponse Simulator::handle_token(const HttpRequest& request) {
 }
 
 bool Simulator::valid_http_auth(const HttpRequest& request) const {
-  if (!request.appid || *request.appid != opt_.app_id || !request.authorization) {
+  if (!request.authorization || (request.appid && *request.appid != opt_.app_id)) {
     return false;
   }
   const std::string_view auth = *request.authorization;
   constexpr std::string_view k_qqbot = "QQBot ";
   if (auth.starts_with(k_qqbot)) {
-    return tokens_.valid(auth.substr(k_qqbot.size()), SteadyClock::now());
+    return request.appid && tokens_.valid(auth.substr(k_qqbot.size()), SteadyClock::now());
   }
+  // The legacy token names the AppID itself: qq-guild-bot sends it without X-Union-Appid.
   return !opt_.bot_token.empty() && auth == fmt::format("Bot {}.{}", opt_.app_id, opt_.bot_token);
 }
 

@@ -225,6 +225,11 @@ def legacy_bot_token(_sim):
         assert status == 200 and g["shards"] == 3 and g["session_start_limit"]["remaining"] == 7, g
         status, _ = sim.http("GET", "/gateway/bot", headers={"Authorization": "Bot 42.wrong", "X-Union-Appid": "42"})
         assert status == 401
+        # The legacy token names the AppID: qq-guild-bot sends no X-Union-Appid; a wrong one is still refused.
+        status, _ = sim.http("GET", "/gateway/bot", headers={"Authorization": "Bot 42.static-token"})
+        assert status == 200
+        status, _ = sim.http("GET", "/gateway", headers={"Authorization": "Bot 42.static-token", "X-Union-Appid": "1"})
+        assert status == 401
 
         async def run():
             ws = await connect(sim)
