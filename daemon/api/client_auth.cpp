@@ -23,11 +23,14 @@ std::string_view after_scheme(std::string_view header, std::string_view scheme) 
   return rest;
 }
 
-std::string new_token() {
-  unsigned char bytes[32];
-  randombytes_buf(bytes, sizeof(bytes));
-  char text[sodium_base64_ENCODED_LEN(sizeof(bytes), sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
-  sodium_bin2base64(text, sizeof(text), bytes, sizeof(bytes), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+constexpr std::size_t k_mac_bytes = 24;
+constexpr std::size_t k_token_bytes = 8 + k_mac_bytes;
+constexpr std::string_view k_token_context = "qq-gateway-relay access token v1";
+
+std::string base64url(const unsigned char* bytes, std::size_t size) {
+  std::string text(sodium_base64_ENCODED_LEN(size, sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
+  sodium_bin2base64(text.data(), text.size(), bytes, size, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  text.pop_back();  // the terminating NUL
   return text;
 }
 
@@ -37,6 +40,11 @@ ClientAuth::ClientAuth(const std::vector<ClientKey>& keys) {
   if (sodium_init() < 0) {
     throw std::runtime_error("libsodium cannot be initialised");
   }
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  m_wall_offset_ms =
+      duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count() -
+      duration_cast<milliseconds>(util::Clock::now().time_since_epoch()).count();
   replace_keys(keys);
 }
 
@@ -60,24 +68,38 @@ void ClientAuth::replace_keys(const std::vector<ClientKey>& keys) {
   for (const ClientKey& key : keys) {
     fresh.push_back({key.name, digest_of(key.key)});
   }
-  // A token survives only if its client is still listed with the same key; it then points at the new index.
-  std::unordered_map<std::string, Token> kept;
-  for (auto& [id, token] : m_tokens) {
-    const std::string& name = m_clients[token.client].name;
-    for (std::size_t i = 0; i < fresh.size(); ++i) {
-      if (fresh[i].name == name &&
-          sodium_memcmp(fresh[i].key_digest.data(), token.key_digest.data(), token.key_digest.size()) == 0) {
-        token.client = i;
-        kept.emplace(id, token);
-        break;
+  // Tokens of a client that is gone or whose key changed no longer verify; forget them as the current ones.
+  for (auto it = m_current.begin(); it != m_current.end();) {
+    bool kept = false;
+    for (const Client& client : fresh) {
+      if (client.name == it->first) {
+        kept = make_token(client, it->second.second) == it->second.first;
       }
     }
-  }
-  m_tokens = std::move(kept);
-  for (auto it = m_current.begin(); it != m_current.end();) {
-    it = m_tokens.contains(it->second.second) ? std::next(it) : m_current.erase(it);
+    it = kept ? std::next(it) : m_current.erase(it);
   }
   m_clients = std::move(fresh);
+}
+
+std::int64_t ClientAuth::wall_ms(util::TimePoint now) const {
+  return m_wall_offset_ms +
+         std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+}
+
+std::string ClientAuth::make_token(const Client& client, std::int64_t issued_ms) {
+  unsigned char token[k_token_bytes];
+  for (int i = 0; i < 8; ++i) {
+    token[i] = static_cast<unsigned char>(static_cast<std::uint64_t>(issued_ms) >> (56 - 8 * i));
+  }
+  crypto_generichash_state state;
+  crypto_generichash_init(&state, client.key_digest.data(), client.key_digest.size(), k_mac_bytes);
+  crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(k_token_context.data()),
+                            k_token_context.size());
+  crypto_generichash_update(&state, token, 8);
+  crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(client.name.data()),
+                            client.name.size());
+  crypto_generichash_final(&state, token + 8, k_mac_bytes);
+  return base64url(token, sizeof(token));
 }
 
 std::optional<std::size_t> ClientAuth::client_for_key(std::string_view key) const {
@@ -91,31 +113,23 @@ std::optional<std::size_t> ClientAuth::client_for_key(std::string_view key) cons
   return found;
 }
 
-void ClientAuth::forget_expired(util::TimePoint now) {
-  std::erase_if(m_tokens, [now](const auto& entry) { return entry.second.expires <= now; });
-  std::erase_if(m_current, [this](const auto& entry) { return !m_tokens.contains(entry.second.second); });
-}
-
 std::optional<ClientAuth::Issued> ClientAuth::exchange(std::string_view key, util::TimePoint now) {
   const auto client = client_for_key(key);
   if (!client) {
     return std::nullopt;
   }
-  forget_expired(now);
+  const std::int64_t wall = wall_ms(now);
+  const std::int64_t lifetime = k_token_lifetime.count();
   const std::string& name = m_clients[*client].name;
   if (const auto current = m_current.find(name); current != m_current.end()) {
-    const Token& token = m_tokens.at(current->second.second);
-    if (token.expires - now > k_overlap) {
-      const auto left = std::chrono::duration_cast<std::chrono::seconds>(token.expires - now);
-      return Issued{current->second.first, left.count(), name};
+    const std::int64_t left = current->second.second + lifetime - wall;
+    if (left > k_overlap.count() && current->second.second <= wall) {
+      return Issued{current->second.first, left / 1000, name};
     }
   }
-  std::string token = new_token();
-  std::string id = hex(digest_of(token));
-  m_tokens[id] = Token{*client, m_clients[*client].key_digest, now + k_token_lifetime};
-  m_current[name] = {token, id};
-  return Issued{std::move(token), std::chrono::duration_cast<std::chrono::seconds>(k_token_lifetime).count(),
-                name};
+  std::string token = make_token(m_clients[*client], wall);
+  m_current[name] = {token, wall};
+  return Issued{std::move(token), lifetime / 1000, name};
 }
 
 std::optional<std::string_view> ClientAuth::authenticate(std::string_view authorization,
@@ -158,14 +172,35 @@ std::optional<std::string_view> ClientAuth::authenticate_gateway_token(std::stri
 
 std::optional<std::string_view> ClientAuth::client_for_token(std::string_view token,
                                                              util::TimePoint now) const {
-  if (token.empty()) {
+  unsigned char bytes[k_token_bytes];
+  std::size_t size = 0;
+  if (token.size() != base64url(bytes, sizeof(bytes)).size() ||
+      sodium_base642bin(bytes, sizeof(bytes), token.data(), token.size(), nullptr, &size, nullptr,
+                        sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+      size != sizeof(bytes)) {
     return std::nullopt;
   }
-  const auto it = m_tokens.find(hex(digest_of(token)));
-  if (it != m_tokens.end() && it->second.expires > now) {
-    return m_clients[it->second.client].name;
+  std::uint64_t issued = 0;
+  for (int i = 0; i < 8; ++i) {
+    issued = issued << 8 | bytes[i];
   }
-  return std::nullopt;
+  const auto issued_ms = static_cast<std::int64_t>(issued);
+  const std::int64_t wall = wall_ms(now);
+  // Not expired, and not issued in the future (a clock that went back by more than a minute, or a forgery).
+  if (issued_ms + k_token_lifetime.count() <= wall || issued_ms > wall + k_overlap.count()) {
+    return std::nullopt;
+  }
+  std::optional<std::size_t> found;
+  for (std::size_t i = 0; i < m_clients.size(); ++i) {
+    const std::string expected = make_token(m_clients[i], issued_ms);
+    if (sodium_memcmp(expected.data(), token.data(), token.size()) == 0) {
+      found = i;  // no early exit, as for keys
+    }
+  }
+  if (!found) {
+    return std::nullopt;
+  }
+  return m_clients[*found].name;
 }
 
 }  // namespace relay::api

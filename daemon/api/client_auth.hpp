@@ -20,8 +20,11 @@ namespace relay::api {
 //
 // Tokens follow the platform's rules (OPENAPI.md section 0): 7200 s; asking again returns the same token with
 // what is left of its life, until its last 60 s, when a new one is made and the old one stays valid to its
-// end. So a client holds at most two. Keys and tokens are compared as BLAKE2b digests with sodium_memcmp, in
-// time that does not depend on where they differ; neither is ever logged.
+// end. So a client holds at most two. A token is its issue time (wall clock) and a keyed BLAKE2b of the
+// client's name and that time under the digest of the client's key: nothing is stored to check it, so tokens
+// stay valid across a restart of the relay (SDKs keep theirs), and a removed client or a changed key revokes
+// them by itself. Keys and tokens are compared with sodium_memcmp, in time that does not depend on where they
+// differ; neither is ever logged.
 class ClientAuth {
  public:
   static constexpr util::Millis k_token_lifetime{7'200'000};
@@ -49,7 +52,7 @@ class ClientAuth {
                                                              util::TimePoint now) const;
 
   std::size_t clients() const { return m_clients.size(); }
-  std::size_t tokens() const { return m_tokens.size(); }
+  std::size_t tokens() const { return m_current.size(); }  // the current token of each client that has one
 
  private:
   using Digest = std::array<unsigned char, 32>;
@@ -57,23 +60,20 @@ class ClientAuth {
     std::string name;
     Digest key_digest;
   };
-  struct Token {
-    std::size_t client = 0;  // index into m_clients
-    Digest key_digest{};     // of the key it was issued for, so a changed key revokes it
-    util::TimePoint expires{};
-  };
   static Digest digest_of(std::string_view text);
   static std::string hex(const Digest& digest);
   // The client whose key has this digest, checking every client whatever matches.
   std::optional<std::size_t> client_for_key(std::string_view key) const;
-  void forget_expired(util::TimePoint now);
   std::optional<std::string_view> client_for_token(std::string_view token, util::TimePoint now) const;
+  // Wall-clock milliseconds of a loop time: tokens carry their issue time, which must mean the same in the
+  // next process.
+  std::int64_t wall_ms(util::TimePoint now) const;
+  static std::string make_token(const Client& client, std::int64_t issued_ms);
 
   std::vector<Client> m_clients;
-  // By the token's digest (hex): a lookup reveals nothing about a token that was not issued.
-  std::unordered_map<std::string, Token> m_tokens;
-  // Each client's newest token and its digest key, for "ask again, get the same one".
-  std::unordered_map<std::string, std::pair<std::string, std::string>> m_current;  // name -> (token, digest)
+  // Each client's newest token and its issue time, for "ask again, get the same one".
+  std::unordered_map<std::string, std::pair<std::string, std::int64_t>> m_current;
+  std::int64_t m_wall_offset_ms = 0;  // wall-clock ms at the loop clock's epoch
 };
 
 }  // namespace relay::api

@@ -87,3 +87,25 @@ TEST_CASE("a gateway Identify or Resume token may take every form the SDKs send"
   CHECK_FALSE(auth.authenticate_gateway_token(std::string(40, 'c'), t0));
   CHECK_FALSE(auth.authenticate_gateway_token(token, t0 + ClientAuth::k_token_lifetime + 1s));
 }
+
+TEST_CASE("a token issued before a restart still authenticates, and only its client") {
+  const auto now = relay::util::Clock::now();
+  std::string token;
+  {
+    ClientAuth before({{"alice", k_alice}, {"bob", k_bob}});
+    token = before.exchange(k_alice, now)->access_token;
+  }
+  ClientAuth after({{"bob", k_bob}, {"alice", k_alice}});
+  CHECK(after.authenticate("QQBot " + token, now + 5s) == "alice");
+  CHECK_FALSE(after.authenticate("QQBot " + token, now + ClientAuth::k_token_lifetime + 5s));
+  // Another client with alice's key is not alice: the name is signed too.
+  ClientAuth renamed({{"carol", k_alice}});
+  CHECK_FALSE(renamed.authenticate("QQBot " + token, now + 5s));
+  // Any change to the token, its time included, makes it nobody's.
+  for (std::size_t i = 0; i < token.size(); ++i) {
+    std::string changed = token;
+    changed[i] = changed[i] == 'A' ? 'B' : 'A';
+    CHECK_FALSE(after.authenticate("QQBot " + changed, now + 5s));
+  }
+  CHECK_FALSE(after.authenticate("QQBot " + token.substr(1), now + 5s));
+}
