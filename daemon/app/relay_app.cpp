@@ -446,6 +446,8 @@ void RelayApp::begin_shutdown(int exit_code) {
     m_gateway->shutdown();
   }
   if (m_downstream) {
+    // New connections wait in the listening socket's queue: for the next process when systemd holds it.
+    m_api->server().stop_accepting();
     m_downstream->stop();
   }
   // Nothing is read from now on, so these positions are exact.

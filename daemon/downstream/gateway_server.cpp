@@ -17,6 +17,7 @@ constexpr int k_close_unknown_opcode = 4001;
 constexpr int k_close_decode_error = 4002;
 constexpr int k_close_auth_failed = 4004;
 constexpr int k_close_already_authenticated = 4005;
+constexpr int k_close_invalid_session = 4006;
 constexpr int k_close_invalid_seq = 4007;
 constexpr int k_close_session_timed_out = 4009;
 constexpr int k_close_invalid_shard = 4010;
@@ -432,6 +433,9 @@ void GatewayServer::invalid_session(Connection& connection, std::string_view why
   }
   ++m_counters.resumes_refused;
   m_transport.send_text(connection.id, R"({"op":9,"d":false})");
+  // Then a close every SDK takes as "identify anew": some ignore op 9 alone and would sit on the connection
+  // with no session (tests/sdk/README.md).
+  close(connection, k_close_invalid_session, "session no longer valid");
 }
 
 void GatewayServer::close(Connection& connection, int code, std::string_view reason) {

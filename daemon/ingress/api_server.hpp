@@ -108,6 +108,7 @@ class ApiServer final : private RawSocketHandler {
   std::size_t open_streams() const { return m_streams.size(); }
 
   int port() const { return m_listener.port(); }
+  void stop_accepting() { m_listener.stop_accepting(); }
   const Listener& listener() const { return m_listener; }
   const ApiServerCounters& counters() const { return m_counters; }
 

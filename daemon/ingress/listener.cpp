@@ -48,6 +48,13 @@ bool only_this_connection(int error) {
 
 Listener::Listener(EventLoop& loop, ListenerSettings settings)
     : m_loop(loop), m_settings(std::move(settings)), m_resume_timer(loop, [this] { resume(); }) {
+  if (const auto inherited = util::take_inherited_socket(m_settings.host, m_settings.port)) {
+    m_fd = inherited->fd;
+    m_port = inherited->port;
+    spdlog::info("{}: listening on {} with the socket handed over at start (socket activation)",
+                 m_settings.name, util::address_text(m_settings.host, m_port));
+    return;
+  }
   try {
     const auto socket = util::open_listening_socket(m_settings.host, m_settings.port);
     m_fd = socket.fd;
@@ -64,6 +71,16 @@ Listener::~Listener() {
   } else if (m_fd >= 0) {
     close(m_fd);
   }
+}
+
+void Listener::stop_accepting() {
+  if (m_watch) {
+    m_watch.reset();  // closes m_fd; a socket held by systemd keeps queueing connections for the next process
+  } else if (m_fd >= 0) {
+    close(m_fd);
+  }
+  m_fd = -1;
+  m_resume_timer.cancel();
 }
 
 void Listener::serve(Adopt adopt) {
@@ -130,7 +147,9 @@ void Listener::resume() {
   if (m_paused) {
     m_paused = false;
     m_resume_timer.cancel();
-    m_watch->resume();
+    if (m_watch) {
+      m_watch->resume();
+    }
   }
 }
 

@@ -46,6 +46,8 @@ class Listener {
   using Adopt = std::function<lws*(int fd)>;
   // Starts accepting connections, each handed to `adopt`.
   void serve(Adopt adopt);
+  // Accepts no more connections (the relay is stopping); those open stay.
+  void stop_accepting();
   // The owning server calls this when a connection `adopt` returned is gone (LWS_CALLBACK_WSI_DESTROY, or
   // RAW_CLOSE); other connections are ignored.
   void on_connection_closed(lws* wsi);

@@ -1,15 +1,18 @@
 #include "util/listen_socket.hpp"
 
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 namespace relay::util {
 namespace {
@@ -35,7 +38,79 @@ std::runtime_error failure(std::string_view step) {
   return std::runtime_error(std::string(step) + ": " + std::strerror(errno));
 }
 
+// Two socket addresses are the same: family, address and port (and nothing else of sockaddr_in6).
+bool same_address(const sockaddr_storage& a, const sockaddr* b) {
+  if (a.ss_family != b->sa_family) {
+    return false;
+  }
+  if (a.ss_family == AF_INET) {
+    const auto& x = reinterpret_cast<const sockaddr_in&>(a);
+    const auto* y = reinterpret_cast<const sockaddr_in*>(b);
+    return x.sin_port == y->sin_port && x.sin_addr.s_addr == y->sin_addr.s_addr;
+  }
+  if (a.ss_family == AF_INET6) {
+    const auto& x = reinterpret_cast<const sockaddr_in6&>(a);
+    const auto* y = reinterpret_cast<const sockaddr_in6*>(b);
+    return x.sin6_port == y->sin6_port && std::memcmp(&x.sin6_addr, &y->sin6_addr, sizeof(in6_addr)) == 0;
+  }
+  return false;
+}
+
+std::vector<int>& inherited_sockets() {
+  static std::vector<int> sockets = [] {
+    std::vector<int> found;
+    const char* pid = std::getenv("LISTEN_PID");
+    const char* count = std::getenv("LISTEN_FDS");
+    if (pid != nullptr && count != nullptr && std::strtol(pid, nullptr, 10) == getpid()) {
+      const long n = std::strtol(count, nullptr, 10);
+      for (long i = 0; i < n && i < 64; ++i) {
+        const int fd = 3 + static_cast<int>(i);
+        int listening = 0;
+        socklen_t size = sizeof(listening);
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) == 0 && listening != 0) {
+          fcntl(fd, F_SETFD, FD_CLOEXEC);
+          found.push_back(fd);
+        }
+      }
+    }
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    return found;
+  }();
+  return sockets;
+}
+
 }  // namespace
+
+std::optional<ListeningSocket> take_inherited_socket(const std::string& host, int port) {
+  auto& sockets = inherited_sockets();
+  if (sockets.empty() || port == 0) {
+    return std::nullopt;
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* resolved = nullptr;
+  const std::string service = std::to_string(port);
+  if (getaddrinfo(host.c_str(), service.c_str(), &hints, &resolved) != 0) {
+    return std::nullopt;
+  }
+  const std::unique_ptr<addrinfo, void (*)(addrinfo*)> owner(resolved, freeaddrinfo);
+  for (auto it = sockets.begin(); it != sockets.end(); ++it) {
+    sockaddr_storage bound{};
+    socklen_t length = sizeof(bound);
+    if (getsockname(*it, reinterpret_cast<sockaddr*>(&bound), &length) == 0 &&
+        same_address(bound, resolved->ai_addr)) {
+      const int fd = *it;
+      sockets.erase(it);
+      fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+      return ListeningSocket{fd, port};
+    }
+  }
+  return std::nullopt;
+}
 
 std::string address_text(const std::string& host, int port) {
   const bool v6 = host.find(':') != std::string::npos;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 
 namespace relay::util {
@@ -14,6 +15,13 @@ struct ListeningSocket {
 // listeners, never an accident). A host name binds its first address. Port 0 lets the kernel choose.
 // Throws std::runtime_error saying which step failed and why.
 ListeningSocket open_listening_socket(const std::string& host, int port);
+
+// A listening socket handed over at start (systemd socket activation, sd_listen_fds(3): LISTEN_PID is this
+// process, LISTEN_FDS sockets from descriptor 3) that is bound to exactly what `host` and `port` resolve to,
+// or nothing. Each inherited socket is taken once; the variables are read at the first call and then
+// removed from the environment, so that no child process takes them for its own. A socket that outlives the
+// process (held by systemd) keeps accepting connections into its backlog while the relay restarts.
+std::optional<ListeningSocket> take_inherited_socket(const std::string& host, int port);
 
 // "host:port", with brackets around an IPv6 host.
 std::string address_text(const std::string& host, int port);
