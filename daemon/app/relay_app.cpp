@@ -291,7 +291,8 @@ int RelayApp::run() {
       tokens = m_api_tokens.get();
     }
     m_api->use_tokens(*tokens);
-    if (m_downstream && !m_gateway) {
+    if (m_downstream) {
+      // A relay that resumes its gateway sessions gets no READY to name the bot: ask (a READY later wins).
       m_downstream->fetch_bot_user(*tokens, m_config.gateway.api_base, m_config.bot.app_id);
     }
   }

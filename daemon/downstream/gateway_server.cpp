@@ -255,13 +255,6 @@ void GatewayServer::on_resume(Connection& connection, const protocol::Frame& fra
     return;
   }
   Session& session = *it->second;
-  if (session.connection != 0) {
-    // The client came back before its old connection was noticed dead: the new connection takes over.
-    const auto old = m_connections.find(session.connection);
-    if (old != m_connections.end()) {
-      close(*old->second, k_close_session_timed_out, "session resumed on another connection");
-    }
-  }
   std::uint64_t relay_seq = 0;
   switch (locate(session, seq, relay_seq)) {
     case Locate::lost:
@@ -270,7 +263,9 @@ void GatewayServer::on_resume(Connection& connection, const protocol::Frame& fra
           "it must identify again (op 9)",
           *client, short_id(session.id), seq);
       invalid_session(connection, {});
-      m_sessions.erase(it);
+      if (session.connection == 0) {
+        m_sessions.erase(it);  // a live one stays with its connection
+      }
       return;
     case Locate::bad_seq:
       spdlog::warn(
@@ -280,6 +275,15 @@ void GatewayServer::on_resume(Connection& connection, const protocol::Frame& fra
       return;
     case Locate::found:
       break;
+  }
+  if (session.connection != 0) {
+    // The client came back before its old connection was noticed dead: the new connection takes over. Only a
+    // Resume that is honoured does, so that a stray one (an SDK racing two sockets) cannot end a live
+    // session.
+    const auto old = m_connections.find(session.connection);
+    if (old != m_connections.end()) {
+      close(*old->second, k_close_session_timed_out, "session resumed on another connection");
+    }
   }
   session.acked_s = seq;
   session.acked_relay_seq = relay_seq;

@@ -421,3 +421,23 @@ TEST_CASE("a client taken out of the clients file loses its live and detached se
   CHECK(f.texts(4).back() == R"({"op":9,"d":false})");
   CHECK(f.server->saved_sessions().size() == 1);
 }
+
+TEST_CASE("a Resume that is refused does not end the session live on another connection") {
+  Fixture f;
+  f.identify(1, k_guild_messages);
+  const std::string id = f.session_id(1);
+  f.guild_message("a");
+  // qq-official-bot's second socket resumes the new session with the old session's seq.
+  f.open(2);
+  f.text(2, R"({"op":6,"d":{"token":"QQBot good","session_id":)" + id + R"(,"seq":5}})");
+  CHECK(f.close_code(2) == 4007);
+  CHECK_FALSE(f.close_code(1));
+  f.guild_message("b");
+  CHECK(f.contents(1) == std::vector<std::string>{"2:\"a\"", "3:\"b\""});
+  // An honoured Resume takes the session over: the old connection is closed with 4009.
+  f.open(3);
+  f.text(3, R"({"op":6,"d":{"token":"QQBot good","session_id":)" + id + R"(,"seq":2}})");
+  CHECK(f.close_code(1) == 4009);
+  CHECK(f.contents(3) == std::vector<std::string>{"3:\"b\""});
+  CHECK(f.texts(3).back() == R"({"op":0,"s":3,"t":"RESUMED","d":""})");
+}
