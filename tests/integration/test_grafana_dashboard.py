@@ -2,6 +2,8 @@
 """docs/grafana/qq-gateway-relay.json stays true to the relay: it is a well-formed Grafana dashboard, every metric
 and label its queries use is in a real relay's /metrics (gateway, webhook, replay endpoint, journal, CURVE and the
 OpenAPI forwarder all on, so that every family is rendered), and every family in /metrics has a panel.
+A gateway client (tests/integration/gateway_client.py) is closed with 4004 by the gateway the relay serves to SDK
+bots, so that qq_relay_downstream_closes_total has a sample with its `code` label.
 
 QQ_GRAFANA_DASHBOARD overrides the dashboard's path (to check a copy)."""
 import http.client
@@ -14,6 +16,7 @@ import subprocess
 import zmq
 
 from client_journal import keygen
+from gateway_client import GatewayClient
 from harness import Checks, Relay, Sim, expect, relay_config, tear_down, wait_for, workdir
 from metrics_client import get, parse
 from webhook_client import WebhookClient, free_port
@@ -377,6 +380,15 @@ listen = "127.0.0.1:{metrics_port}"
             api.request("GET", "/users/@me", headers={"Authorization": "Bearer " + api_key})
             expect(api.getresponse().status == 200, "the API request")
             api.close()
+            # The gateway served to SDK bots: an Identify with a token that is no client's is closed with 4004.
+            bot = GatewayClient(f"ws://127.0.0.1:{api_port}/websocket")
+            try:
+                expect(bot.recv()["op"] == 10, "no Hello")
+                bot.send({"op": 2, "d": {"token": "QQBot not-a-relay-token", "intents": 1 << 25, "shard": [0, 1]}})
+                _, code = bot.until_closed()
+                expect(code == 4004, f"the Identify with a wrong token was closed with {code}, not 4004")
+            finally:
+                bot.close()
             sim.post("/_sim/fault", {"shard": 1, "kind": "close", "code": 4009})
 
             def complete():
@@ -386,17 +398,20 @@ listen = "127.0.0.1:{metrics_port}"
                 wanted = [("qq_relay_events_total", 'source="webhook",type="GROUP_AT_MESSAGE_CREATE"'),
                           ("qq_relay_events_total", 'source="gateway",type="GROUP_AT_MESSAGE_CREATE"'),
                           ("qq_relay_close_codes_total", 'code="4009"'),
+                          ("qq_relay_downstream_closes_total", 'code="4004"'),
                           ("qq_relay_heartbeat_rtt_seconds", 'shard="0"'),
                           ("qq_relay_heartbeat_rtt_seconds", 'shard="1"')]
                 return all(key in samples for key in wanted) and body
-            body = wait_for(complete, 10, "the webhook event, close code 4009 and both heartbeat RTTs in /metrics")
+            body = wait_for(complete, 10, "the webhook event, close codes 4009 (gateway) and 4004 (served gateway) "
+                                          "and both heartbeat RTTs in /metrics")
             scrape["types"], scrape["labels"] = scrape_families(body)
             # Every labelled family has samples to check labels against.
             empty = [name for name, kind in scrape["types"].items() if not any(
                 family_of(s, scrape["types"]) == name for s, _ in parse(body))]
             expect(not empty, f"families without samples: {empty}")
             print(f"  /metrics: {len(scrape['types'])} families", flush=True)
-        checks.run("a relay with gateway, webhook, replay, journal and CURVE renders every family with samples",
+        checks.run("a relay with gateway, webhook, replay, journal, CURVE, the OpenAPI forwarder and a served-gateway "
+                   "client closed with 4004 renders every family with samples",
                    relay_renders_everything)
 
         def dashboard_matches_scrape():
