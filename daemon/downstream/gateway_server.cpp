@@ -61,6 +61,9 @@ struct GatewayServer::Session {
   bool unacked_known = true;
   bool catching_up = false;  // sent from the retention, not live
   bool resumed = false;      // RESUMED is owed at the end of catching up
+  // Read back after a restart: the newest position may be older than what the client was sent (a crash
+  // before the last save), so a Resume past it is walked forward instead of refused.
+  bool restored = false;
 };
 
 struct GatewayServer::Connection {
@@ -291,6 +294,7 @@ void GatewayServer::on_resume(Connection& connection, const protocol::Frame& fra
   session.cursor = relay_seq;
   session.unacked.clear();
   session.unacked_known = true;
+  session.restored = false;
   session.catching_up = true;
   session.resumed = true;
   session.connection = connection.id;
@@ -311,6 +315,14 @@ GatewayServer::Locate GatewayServer::locate(const Session& session, std::uint64_
   if (session.unacked_known && seq <= session.sent_s) {
     relay_seq = session.unacked[seq - session.acked_s - 1];
     return m_retention.covers_after(relay_seq) ? Locate::found : Locate::lost;
+  }
+  if (seq == session.sent_s) {
+    // The newest position is known exactly, whatever came before it.
+    relay_seq = session.cursor;
+    return m_retention.covers_after(relay_seq) ? Locate::found : Locate::lost;
+  }
+  if (!session.restored && seq > session.sent_s) {
+    return Locate::bad_seq;  // this process sent it no such event
   }
   // Walk forward from the newest position known to be at or before `seq`.
   std::uint64_t s = session.acked_s;
@@ -394,9 +406,18 @@ void GatewayServer::send_event(Session& session, std::string_view body, const Fr
 }
 
 void GatewayServer::deliver(const publish::OutgoingMessage& message) {
+  const std::uint64_t previous = m_newest_relay_seq;
   m_newest_relay_seq = message.relay_seq;
   const FrameLayout layout = scan_frame(message.body);
   EventFacts facts(layout);
+  // A detached session has missed nothing while nothing for it was published: its position follows, so that a
+  // Resume needs no retention for what it would only skip (after a restart without the journal, the shard
+  // state messages published at the stop).
+  for (auto& [id, session] : m_sessions) {
+    if (session->connection == 0 && session->cursor == previous && !facts.in(session->scope)) {
+      session->cursor = message.relay_seq;
+    }
+  }
   std::vector<Connection*> overflowed;
   for (auto& [id, connection] : m_connections) {
     Session* session = connection->session;
@@ -575,6 +596,7 @@ void GatewayServer::restore(const std::vector<SavedSession>& sessions, util::Tim
     session->sent_s = saved.sent_s;
     session->cursor = saved.sent_relay_seq;
     session->unacked_known = saved.acked_s == saved.sent_s;
+    session->restored = true;
     session->detached_at = now;
     m_sessions.emplace(session->id, std::move(session));
   }

@@ -441,3 +441,38 @@ TEST_CASE("a Resume that is refused does not end the session live on another con
   CHECK(f.contents(3) == std::vector<std::string>{"3:\"b\""});
   CHECK(f.texts(3).back() == R"({"op":0,"s":3,"t":"RESUMED","d":""})");
 }
+
+TEST_CASE("a detached session's position follows what is not for it, so a Resume needs no older retention") {
+  Fixture f;
+  f.identify(1, k_guild_messages);
+  const std::string id = f.session_id(1);
+  f.guild_message("a");
+  f.server->end_all_sessions("stopping");
+  f.server->on_closed(1, f.now);
+  f.publish_body(R"({"shard":[0,1],"state":"stopped"})");  // published at the stop, after the close
+  const auto saved = f.server->saved_sessions();
+  REQUIRE(saved.size() == 1);
+  CHECK(saved[0].sent_relay_seq == f.relay_seq);
+  // The next process without a journal: its retention holds nothing before now.
+  f.retention = publish::Retention(100, 1 << 20);
+  f.retention.set_complete_after(f.relay_seq);
+  f.make_server();
+  f.server->restore(saved, f.now);
+  f.guild_message("b");
+  f.open(2);
+  f.text(2, R"({"op":6,"d":{"token":"QQBot good","session_id":)" + id + R"(,"seq":2}})");
+  CHECK(f.contents(2) == std::vector<std::string>{"3:\"b\""});
+  CHECK(f.texts(2).back() == R"({"op":0,"s":3,"t":"RESUMED","d":""})");
+}
+
+TEST_CASE("a Resume with a seq beyond what this process sent is refused with 4007") {
+  Fixture f;
+  f.identify(1, k_guild_messages);
+  const std::string id = f.session_id(1);
+  f.guild_message("a");  // s 2
+  f.server->on_closed(1, f.now);
+  f.guild_message("b");  // published while away: never sent, so s 3 is not the client's to claim
+  f.open(2);
+  f.text(2, R"({"op":6,"d":{"token":"QQBot good","session_id":)" + id + R"(,"seq":3}})");
+  CHECK(f.close_code(2) == 4007);
+}
