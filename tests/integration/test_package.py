@@ -202,7 +202,7 @@ def main():
             print("  " + "\n  ".join(files))
             usr_doc = f"/usr/{DOC}/"
             allowed = [f"/usr/bin/{name}" for name in BINARIES] + [
-                "/lib/systemd/system/qq-gateway-relay.service", CONFFILE]
+                "/lib/systemd/system/qq-gateway-relay.service", "/lib/systemd/system/qq-gateway-relay.socket", CONFFILE]
             surprising = [path for path in files if path not in allowed and not path.startswith(usr_doc)]
             expect(not surprising, f"unexpected files {surprising}")
             for path in allowed:

@@ -12,6 +12,7 @@ from harness import RELAY_BIN, Checks, Relay, Sim, expect, relay_config, tear_do
 
 BUILD_DIR = os.path.dirname(os.path.dirname(os.path.abspath(RELAY_BIN)))
 UNIT = os.path.join(BUILD_DIR, "systemd", "qq-gateway-relay.service")
+SOCKET_UNIT = os.path.join(BUILD_DIR, "systemd", "qq-gateway-relay.socket")
 
 
 def main():
@@ -35,9 +36,16 @@ def main():
                 f.write(text.replace(installed, os.path.abspath(RELAY_BIN)))
             if shutil.which("systemd-analyze") is None:
                 raise AssertionError("systemd-analyze is missing (Debian package systemd)")
-            result = subprocess.run(["systemd-analyze", "verify", local], capture_output=True, text=True)
+            # The socket unit beside it, for the [api] listener (docs/downstream.md).
+            shutil.copy(SOCKET_UNIT, os.path.join(tmp, "qq-gateway-relay.socket"))
+            with open(SOCKET_UNIT) as f:
+                socket_text = f.read()
+            expect("ListenStream=127.0.0.1:8081" in socket_text and "BindIPv6Only=ipv6-only" in socket_text,
+                   "the socket unit does not listen where api.listen does by default, as the relay binds")
+            result = subprocess.run(["systemd-analyze", "verify", local, os.path.join(tmp, "qq-gateway-relay.socket")],
+                                    capture_output=True, text=True)
             expect(result.returncode == 0 and not result.stderr.strip(), f"verify: {result.stderr}")
-        checks.run("the generated unit passes systemd-analyze verify", unit_verifies)
+        checks.run("the generated service and socket units pass systemd-analyze verify", unit_verifies)
 
         def notify_protocol():
             path = os.path.join(tmp, "notify.sock")
