@@ -408,6 +408,9 @@ void GatewayServer::send_event(Session& session, std::string_view body, const Fr
 void GatewayServer::deliver(const publish::OutgoingMessage& message) {
   const std::uint64_t previous = m_newest_relay_seq;
   m_newest_relay_seq = message.relay_seq;
+  if (m_sessions.empty()) {
+    return;  // nobody to send to: the hot path pays nothing for a gateway no bot uses
+  }
   const FrameLayout layout = scan_frame(message.body);
   EventFacts facts(layout);
   // A detached session has missed nothing while nothing for it was published: its position follows, so that a
