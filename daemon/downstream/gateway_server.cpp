@@ -160,7 +160,9 @@ void GatewayServer::on_identify(Connection& connection, const protocol::Frame& f
   simdjson::dom::element d;
   std::string_view token;
   std::uint64_t intents = 0;
-  if (parser.parse(frame.d_raw.data(), frame.d_raw.size()).get(d) != simdjson::SUCCESS ||
+  // Without d, d_raw may be a null view, which the parser must not be given.
+  if (frame.d_raw.empty() ||
+      parser.parse(frame.d_raw.data(), frame.d_raw.size()).get(d) != simdjson::SUCCESS ||
       d["token"].get(token) != simdjson::SUCCESS || d["intents"].get(intents) != simdjson::SUCCESS) {
     ++m_counters.bad_frames;
     close(connection, k_close_decode_error, "decode error: identify needs token and intents");
@@ -228,7 +230,8 @@ void GatewayServer::on_resume(Connection& connection, const protocol::Frame& fra
   std::string_view token;
   std::string_view session_id;
   std::uint64_t seq = 0;
-  if (parser.parse(frame.d_raw.data(), frame.d_raw.size()).get(d) != simdjson::SUCCESS ||
+  if (frame.d_raw.empty() ||
+      parser.parse(frame.d_raw.data(), frame.d_raw.size()).get(d) != simdjson::SUCCESS ||
       d["token"].get(token) != simdjson::SUCCESS || d["session_id"].get(session_id) != simdjson::SUCCESS) {
     ++m_counters.bad_frames;
     close(connection, k_close_decode_error, "decode error: resume needs token, session_id and seq");

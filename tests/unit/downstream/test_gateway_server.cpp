@@ -191,6 +191,19 @@ TEST_CASE("heartbeats are answered with op 11, with d, with s (Koishi) or with n
   CHECK_FALSE(f.close_code(1));
 }
 
+TEST_CASE(
+    "an Identify or a Resume without d is a decode error, read without handing the parser a null view") {
+  // Found by fuzz_gateway_server: a frame without d leaves d_raw a null view, and simdjson's memcpy from a
+  // null pointer is undefined even for 0 bytes (UBSan reports it).
+  for (const char* frame : {R"({"op":2})", R"({"op":6})", R"({"op":6,"d":null,"d":""})"}) {
+    INFO(frame);
+    Fixture f;
+    f.open(7);
+    f.text(7, frame);
+    CHECK(f.close_code(7) == 4002);
+  }
+}
+
 TEST_CASE("what a client does wrong closes its connection with the platform's code") {
   struct Case {
     const char* frame;
