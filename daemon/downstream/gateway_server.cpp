@@ -462,8 +462,9 @@ void GatewayServer::detach(Connection& connection) {
   session->resumed = false;
   session->detached_at = m_now;
   connection.session = nullptr;
-  while (detached_sessions() > m_settings.max_detached) {
-    forget_oldest_detached();
+  // The session just detached is the newest: it is spared, since a caller may go on using it (a Resume
+  // taking it over from this connection).
+  while (detached_sessions() > m_settings.max_detached && forget_oldest_detached(session)) {
   }
 }
 
@@ -482,17 +483,19 @@ void GatewayServer::on_closed(ConnectionId id, util::TimePoint now) {
   m_connections.erase(it);
 }
 
-void GatewayServer::forget_oldest_detached() {
+bool GatewayServer::forget_oldest_detached(const Session* spare) {
   auto oldest = m_sessions.end();
   for (auto it = m_sessions.begin(); it != m_sessions.end(); ++it) {
-    if (it->second->connection == 0 &&
+    if (it->second->connection == 0 && it->second.get() != spare &&
         (oldest == m_sessions.end() || it->second->detached_at < oldest->second->detached_at)) {
       oldest = it;
     }
   }
-  if (oldest != m_sessions.end()) {
-    m_sessions.erase(oldest);
+  if (oldest == m_sessions.end()) {
+    return false;
   }
+  m_sessions.erase(oldest);
+  return true;
 }
 
 void GatewayServer::on_tick(util::TimePoint now) {

@@ -415,6 +415,12 @@ def gateway_server():
                         (3, [2, 0])))
     write("gateway_server", "takeover",
           gateway_steps(identify, publish, (6, [2]), (2, [0, 0, 0]), (4, [4, 0, 2]), (5, [9]), (7, [3])))
+    # Three sessions, two detached at the same instant (the limit is 2), the third taken over by a Resume: the
+    # use after free of issue 16's fuzzing.
+    identify_guild = (1, [0, 0x7F, 0, 1])
+    write("gateway_server", "takeover-at-detached-limit",
+          gateway_steps(identify_guild, (6, [0]), identify_guild, (6, [0]), identify_guild, (6, [2]), (2, [0, 2, 0]),
+                        (4, [0, 1, 3])))
     write("gateway_server", "silent-client-times-out",
           gateway_steps(identify, publish, (5, [9]), (5, [60]), (7, [3]), (6, [2]), (2, [0, 0, 0]),
                         (5, [200]), (5, [200]), (6, [2]), (2, [0, 0, 0])))
