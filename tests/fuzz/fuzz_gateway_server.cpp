@@ -27,6 +27,7 @@
 
 #include <fmt/format.h>
 #include <simdjson.h>
+#include <spdlog/spdlog.h>
 
 #include "downstream/event_scope.hpp"
 #include "downstream/frame_layout.hpp"
@@ -494,6 +495,15 @@ void Harness::step(std::uint8_t kind, std::string_view arg) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  // Log lines are still formatted (their arguments come from the input) but written nowhere: a logger
+  // without sinks.
+  static const bool quiet = [] {
+    auto logger = std::make_shared<spdlog::logger>("fuzz");
+    logger->set_level(spdlog::level::trace);
+    spdlog::set_default_logger(std::move(logger));
+    return true;
+  }();
+  static_cast<void>(quiet);
   const fuzz::SplitInput input = fuzz::split_input(data, size);
   Harness harness;
   harness.step(6, "\x02");  // a first connection
