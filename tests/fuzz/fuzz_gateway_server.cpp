@@ -13,8 +13,9 @@
 // Checks, besides no crash and no sanitizer report: every text sent is valid JSON; a connection gets no
 // dispatch before READY or an accepted Resume; READY has s 1, then s grows by one per event, and RESUMED
 // repeats the newest; within a session one s is always the same published event, events come in publishing
-// order and none of the session's scope is skipped between two it was sent; close codes are 4000-4999 or
-// valid on the wire; nothing is sent to a connection after its close, or after it closed.
+// order and none of the session's scope is skipped between two it was sent, nor left out when RESUMED says
+// it caught up; a live session is sent each event of its scope as it is published; close codes are
+// 4000-4999 or valid on the wire; nothing is sent to a connection after its close, or after it closed.
 #include <charconv>
 #include <cstdint>
 #include <map>
@@ -69,6 +70,8 @@ struct Peer {
   std::uint64_t last_relay_seq = 0;
   // The client's Resume not yet answered: the session and seq it named.
   std::optional<std::pair<std::string, std::uint64_t>> resuming;
+  // READY or RESUMED was sent: every event of the session's scope published from now on reaches it at once.
+  bool live = false;
 };
 
 class Harness final : public downstream::Transport {
@@ -212,6 +215,7 @@ void Harness::check_text(Peer& peer, std::string_view text) {
   if (layout.op != "0") {
     if (layout.op == "9") {  // the session is gone, or the Resume refused
       peer.resuming.reset();
+      peer.live = false;
       peer.session.clear();
       peer.last_s.reset();
     }
@@ -230,6 +234,7 @@ void Harness::check_text(Peer& peer, std::string_view text) {
     FUZZ_CHECK(d["session_id"].get(id) == simdjson::SUCCESS);
     FUZZ_CHECK(!m_sessions.contains(std::string(id)));
     peer.session = std::string(id);
+    peer.live = true;
     peer.last_s = 1;
     peer.last_relay_seq = m_relay_seq;
     SessionRecord& record = m_sessions[peer.session];
@@ -246,6 +251,20 @@ void Harness::check_text(Peer& peer, std::string_view text) {
       peer.resuming.reset();
     }
     FUZZ_CHECK(peer.last_s == s);
+    // Caught up: nothing of its scope published after the newest event it was sent is left out.
+    const SessionRecord& record = m_sessions[peer.session];
+    const auto newest = record.relay_seq_of_s.find(s);
+    if (newest != record.relay_seq_of_s.end() && record.scope) {
+      peer.last_relay_seq = newest->second;
+      for (const Published& event : m_published) {
+        if (event.relay_seq > newest->second) {
+          const downstream::FrameLayout missed = downstream::scan_frame(event.body);
+          downstream::EventFacts facts(missed);
+          FUZZ_CHECK(!facts.in(*record.scope));
+        }
+      }
+    }
+    peer.live = true;
     return;
   }
   check_dispatch(peer, s, text);
@@ -306,6 +325,15 @@ void Harness::publish(std::string body) {
   message.relay_seq = m_relay_seq;
   message.body = m_published.back().body;
   m_server->deliver(message);
+  // Every live session of the event's scope was sent it.
+  const downstream::FrameLayout layout = downstream::scan_frame(m_published.back().body);
+  downstream::EventFacts facts(layout);
+  for (const auto& [id, peer] : m_peers) {
+    if (peer.open && !peer.closed && peer.live) {
+      const auto& scope = m_sessions[peer.session].scope;
+      FUZZ_CHECK(!scope || !facts.in(*scope) || peer.last_relay_seq == m_relay_seq);
+    }
+  }
 }
 
 // As the relay stops and starts: op 7 and 4009 to every connection, the sessions saved, the transport's
