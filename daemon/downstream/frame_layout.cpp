@@ -101,16 +101,28 @@ class Scanner {
   std::size_t m_at = 0;
 };
 
-void keep_first(std::string_view& member, std::string_view value) {
-  if (member.empty()) {
-    member = value;
+// The first member of a name counts, even when its value leaves the view empty (an empty or non-string t).
+void keep_first(std::string_view& member, bool& seen, std::optional<std::string_view> value) {
+  if (!seen && value) {
+    member = *value;
   }
+  seen = true;
+}
+
+std::optional<std::string_view> string_contents(std::string_view value) {
+  if (value.size() >= 2 && value.front() == '"') {
+    return value.substr(1, value.size() - 2);
+  }
+  return std::nullopt;
 }
 
 }  // namespace
 
 FrameLayout scan_frame(std::string_view frame) {
   FrameLayout layout;
+  struct {
+    bool op = false, s = false, t = false, id = false, d = false;
+  } seen;
   Scanner scanner(frame);
   if (!scanner.take('{')) {
     return layout;
@@ -129,15 +141,15 @@ FrameLayout scan_frame(std::string_view frame) {
       return FrameLayout{};
     }
     if (*key == "op") {
-      keep_first(layout.op, *value);
+      keep_first(layout.op, seen.op, value);
     } else if (*key == "s") {
-      keep_first(layout.s, *value);
-    } else if (*key == "t" && value->size() >= 2 && value->front() == '"') {
-      keep_first(layout.t, value->substr(1, value->size() - 2));
-    } else if (*key == "id" && value->size() >= 2 && value->front() == '"') {
-      keep_first(layout.id, value->substr(1, value->size() - 2));
+      keep_first(layout.s, seen.s, value);
+    } else if (*key == "t") {
+      keep_first(layout.t, seen.t, string_contents(*value));
+    } else if (*key == "id") {
+      keep_first(layout.id, seen.id, string_contents(*value));
     } else if (*key == "d") {
-      keep_first(layout.d, *value);
+      keep_first(layout.d, seen.d, value);
     }
     if (scanner.take(',')) {
       continue;

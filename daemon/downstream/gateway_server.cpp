@@ -164,7 +164,9 @@ void GatewayServer::on_identify(Connection& connection, const protocol::Frame& f
   simdjson::dom::element d;
   std::string_view token;
   std::uint64_t intents = 0;
-  if (parser.parse(frame.d_raw.data(), frame.d_raw.size()).get(d) != simdjson::SUCCESS ||
+  // Without d, d_raw may be a null view, which the parser must not be given.
+  if (frame.d_raw.empty() ||
+      parser.parse(frame.d_raw.data(), frame.d_raw.size()).get(d) != simdjson::SUCCESS ||
       d["token"].get(token) != simdjson::SUCCESS || d["intents"].get(intents) != simdjson::SUCCESS) {
     ++m_counters.bad_frames;
     close(connection, k_close_decode_error, "decode error: identify needs token and intents");
@@ -232,7 +234,8 @@ void GatewayServer::on_resume(Connection& connection, const protocol::Frame& fra
   std::string_view token;
   std::string_view session_id;
   std::uint64_t seq = 0;
-  if (parser.parse(frame.d_raw.data(), frame.d_raw.size()).get(d) != simdjson::SUCCESS ||
+  if (frame.d_raw.empty() ||
+      parser.parse(frame.d_raw.data(), frame.d_raw.size()).get(d) != simdjson::SUCCESS ||
       d["token"].get(token) != simdjson::SUCCESS || d["session_id"].get(session_id) != simdjson::SUCCESS) {
     ++m_counters.bad_frames;
     close(connection, k_close_decode_error, "decode error: resume needs token, session_id and seq");
@@ -491,8 +494,9 @@ void GatewayServer::detach(Connection& connection) {
   session->resumed = false;
   session->detached_at = m_now;
   connection.session = nullptr;
-  while (detached_sessions() > m_settings.max_detached) {
-    forget_oldest_detached();
+  // The session just detached is the newest: it is spared, since a caller may go on using it (a Resume
+  // taking it over from this connection).
+  while (detached_sessions() > m_settings.max_detached && forget_oldest_detached(session)) {
   }
 }
 
@@ -511,17 +515,19 @@ void GatewayServer::on_closed(ConnectionId id, util::TimePoint now) {
   m_connections.erase(it);
 }
 
-void GatewayServer::forget_oldest_detached() {
+bool GatewayServer::forget_oldest_detached(const Session* spare) {
   auto oldest = m_sessions.end();
   for (auto it = m_sessions.begin(); it != m_sessions.end(); ++it) {
-    if (it->second->connection == 0 &&
+    if (it->second->connection == 0 && it->second.get() != spare &&
         (oldest == m_sessions.end() || it->second->detached_at < oldest->second->detached_at)) {
       oldest = it;
     }
   }
-  if (oldest != m_sessions.end()) {
-    m_sessions.erase(oldest);
+  if (oldest == m_sessions.end()) {
+    return false;
   }
+  m_sessions.erase(oldest);
+  return true;
 }
 
 void GatewayServer::on_tick(util::TimePoint now) {

@@ -134,7 +134,8 @@ class GatewayServer final : public publish::Outlet {
   enum class Locate { found, bad_seq, lost };
   Locate locate(const Session& session, std::uint64_t seq, std::uint64_t& relay_seq) const;
   std::string new_session_id();
-  void forget_oldest_detached();
+  // Whether a detached session other than `spare` was there to forget.
+  bool forget_oldest_detached(const Session* spare);
 
   GatewayServerSettings m_settings;
   Transport& m_transport;

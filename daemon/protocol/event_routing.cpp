@@ -50,7 +50,8 @@ RoutingKey routing_key(std::string_view event_type, std::string_view d) {
   // One parser per thread, reused: it keeps its buffers, so an event costs no allocation.
   thread_local simdjson::dom::parser parser;
   simdjson::dom::element object;
-  if (parser.parse(d.data(), d.size()).get(object) != simdjson::SUCCESS || !object.is_object()) {
+  // An empty view may hold a null pointer (a frame without d), which the parser must not be given.
+  if (d.empty() || parser.parse(d.data(), d.size()).get(object) != simdjson::SUCCESS || !object.is_object()) {
     return {};
   }
   simdjson::dom::element value;

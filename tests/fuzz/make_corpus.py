@@ -328,6 +328,120 @@ def config_loader():
           bytes([8]) + b"\0\0\0\n[gateway]\nshards = 123456789012345678901234567890\n")
 
 
+def dispatch_fixtures():
+    """The fixtures that are Dispatch frames (op 0 with a t), by name."""
+    out = {}
+    for path in sorted(glob.glob(os.path.join(FIXTURES, "*.json"))):
+        data = open(path, "rb").read()
+        try:
+            frame = json.loads(data)
+        except ValueError:
+            continue
+        if isinstance(frame, dict) and frame.get("op") == 0 and "t" in frame:
+            out[os.path.basename(path)[:-5]] = data
+    return out
+
+
+def frame_layout():
+    for name, data in dispatch_fixtures().items():
+        write("frame_layout", name, data)
+    for name in ("identify", "resume", "heartbeat", "hello"):
+        write("frame_layout", name, open(os.path.join(FIXTURES, name + ".json"), "rb").read())
+    for name, text in {
+        "webhook-no-s": '{"op":0,"id":"C2C:1","d":{"author":{"user_openid":"U1"},"content":"hi"},"t":"C2C_MESSAGE_CREATE"}',
+        "escaped-s": '{"op":0,"\\u0073":5,"t":"A","s":6,"d":{"guild_id":"123"}}',
+        "repeated-t": '{"op":0,"t":"","t":"AT_MESSAGE_CREATE","s":1,"s":2,"d":{}}',
+        "t-not-string": '{"op":0,"t":1,"t":"AT_MESSAGE_CREATE","d":{}}',
+        "nested-brackets": '{"op":0,"t":"X","d":{"a":["}",{"]":"\\""}],"guild_id":42}}',
+        "guild-create-id": '{"op":0,"s":3,"t":"GUILD_CREATE","d":{"id":"18700000000001"}}',
+        "group-openid": '{"op":0,"t":"GROUP_AT_MESSAGE_CREATE","d":{"guild_id":"x","group_openid":"G"}}',
+        "empty-object": " { } ",
+        "whitespace": '\t{ "op" : 0 ,\r\n "s" : null , "t" : "X" , "d" : [ ] }\n',
+        "not-object": '[{"op":0}]',
+        "unterminated": '{"op":0,"t":"X","d":{"a":"\\',
+    }.items():
+        write("frame_layout", name, text)
+
+
+def saved_sessions():
+    line = ('{"session_id":"6f0c0a4e-1b2c-4d3e-8f00-0123456789ab","client":"alpha","intents":1107296256,'
+            '"shard":[1,4],"acked_s":3,"acked_relay_seq":120,"sent_s":7,"sent_relay_seq":131}')
+    write("saved_sessions", "one", line + "\n")
+    write("saved_sessions", "two-and-blank",
+          line + "\n\n  \r\n" + line.replace("6f0c", "7e1d").replace('"acked_s":3', '"acked_s":7') + "\n")
+    write("saved_sessions", "escaped-strings",
+          line.replace('"alpha"', '"al\\u00e9\\"pha\\u0000"').replace("6f0c", "\\u00e9\\n") + "\n")
+    write("saved_sessions", "bad-lines",
+          line.replace("[1,4]", "[4,4]") + "\n" + line.replace('"acked_s":3', '"acked_s":0') + "\n" +
+          line.replace('"sent_s":7', '"sent_s":2') + "\n" + line[:40] + "\n" + line.replace("1107296256", "-1") +
+          "\n" + line.replace('"acked_relay_seq":120', '"acked_relay_seq":"120"') + "\n" + line + "\n")
+    write("saved_sessions", "no-newline-at-end", line)
+    write("saved_sessions", "lone-surrogates",
+          line.replace('"alpha"', '"\\udc00"') + "\n" + line.replace('"alpha"', '"\\ud800x"') + "\n")
+
+
+def gateway_steps(*steps):
+    """fuzz_gateway_server's input: split_input.hpp's cuts around the steps, each a kind byte and its argument."""
+    pieces = [bytes([kind]) + (arg.encode() if isinstance(arg, str) else bytes(arg)) for kind, arg in steps]
+    assert all(len(p) < 256 for p in pieces[:-1]) and len(pieces) <= 16
+    return cuts(*[len(p) for p in pieces[:-1]]) + b"".join(pieces)
+
+
+def compact_fixture(name, **changes):
+    frame = json.load(open(os.path.join(FIXTURES, name + ".json")))
+    for key, value in changes.items():
+        frame["d"][key] = value
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+
+
+def gateway_server():
+    # Steps: 0 text, 1 identify [token, intents, index, count], 2 resume [token, session, offset],
+    # 3 heartbeat [form, offset], 4 publish [template, key, count] or a JSON text, 5 tick [seconds / 4],
+    # 6 reconnect [how], 7 other [0 drain, 1 slow, 2 restart, 3 closes arrive].
+    identify = (1, [0, 0xFF ^ 0x80, 0, 1])
+    publish = (4, [0, 3, 0x27])
+    write("gateway_server", "identify-events-heartbeat",
+          gateway_steps(identify, publish, (3, [0, 0]), (5, [4]), (4, [1, 9, 0x3e]), (3, [0, 0xFE])))
+    write("gateway_server", "reconnect-resume",
+          gateway_steps(identify, publish, (6, [0]), (4, [2, 1, 5]), (2, [0, 0, 0]), (4, [3, 2, 2])))
+    write("gateway_server", "sharded-resume-behind",
+          gateway_steps((1, [0, 0x7F, 1, 2]), publish, (4, [1, 7, 0x47]), (3, [0, 0xFD]), (6, [0]),
+                        (2, [0, 0, 0xFE]), (4, [0, 1, 7])))
+    write("gateway_server", "slow-client-overflow",
+          gateway_steps(identify, (7, [1]), publish, publish, (4, [2, 4, 0x3f]), (7, [0]), (7, [3]), (6, [2]),
+                        (2, [0, 0, 0])))
+    write("gateway_server", "restart-then-resume",
+          gateway_steps(identify, publish, (3, [0, 0xFF]), (7, [2]), (4, [0, 5, 3]), (2, [0, 0, 0]),
+                        (3, [2, 0])))
+    write("gateway_server", "takeover",
+          gateway_steps(identify, publish, (6, [2]), (2, [0, 0, 0]), (4, [4, 0, 2]), (5, [9]), (7, [3])))
+    # Three sessions, two detached at the same instant (the limit is 2), the third taken over by a Resume: the
+    # use after free of issue 16's fuzzing.
+    identify_guild = (1, [0, 0x7F, 0, 1])
+    write("gateway_server", "takeover-at-detached-limit",
+          gateway_steps(identify_guild, (6, [0]), identify_guild, (6, [0]), identify_guild, (6, [2]), (2, [0, 2, 0]),
+                        (4, [0, 1, 3])))
+    write("gateway_server", "silent-client-times-out",
+          gateway_steps(identify, publish, (5, [9]), (5, [60]), (7, [3]), (6, [2]), (2, [0, 0, 0]),
+                        (5, [200]), (5, [200]), (6, [2]), (2, [0, 0, 0])))
+    write("gateway_server", "bad-identifies",
+          gateway_steps((1, [2, 3, 0, 1]), (6, [0]), (1, [0, 0, 0, 1]), (6, [0]), (1, [0, 0xFF, 0, 1]), (6, [0]),
+                        (1, [0, 3, 3, 2]), (6, [0]), (1, [1, 3, 0, 0]), (2, [1, 0, 0])))
+    fixture_identify = compact_fixture("identify", token="QQBot good", intents=1 << 30)
+    fixture_resume = compact_fixture("resume", token="QQBot good", session_id="$s", seq=1)
+    heartbeat = json.dumps(json.load(open(os.path.join(FIXTURES, "heartbeat.json"))), separators=(",", ":"))
+    write("gateway_server", "fixture-texts",
+          gateway_steps((0, fixture_identify), (0, heartbeat), publish, (6, [0]), (0, fixture_resume),
+                        (0, fixture_identify), (0, '{"op":4,"d":{}}'), (6, [0]), (0, "not json"), (6, [0]),
+                        (0, '{"op":1,"d":1} x')))
+    events = dispatch_fixtures()
+    for name in ("at_message_create", "group_at_message_create", "c2c_message_create", "guild_create"):
+        write("gateway_server", "fixture-event-" + name.replace("_", "-"),
+              gateway_steps((1, [0, 0xFF ^ 0x80, 0, 1]), (4, [6, 1, 1]),
+                            (4, json.dumps(json.loads(events[name]), separators=(",", ":"),
+                                           ensure_ascii=False).encode())))
+
+
 if __name__ == "__main__":
     frame_reader()
     client_frames()
@@ -341,3 +455,6 @@ if __name__ == "__main__":
     journal_reader()
     state_decoder()
     config_loader()
+    frame_layout()
+    saved_sessions()
+    gateway_server()

@@ -38,6 +38,20 @@ TEST_CASE("the first of a repeated key counts, and an escaped key is not its pla
   CHECK(layout.s == "6");
 }
 
+TEST_CASE("a first t or id that is empty or not a string still counts: a later one is not taken") {
+  // Found by fuzz_frame_layout: the first member was kept only when it left a non-empty view.
+  const FrameLayout empty = scan_frame(R"({"op":0,"t":"","id":"","t":"AT_MESSAGE_CREATE","id":"X","d":{}})");
+  CHECK(empty.object);
+  CHECK(empty.t.empty());
+  CHECK(empty.id.empty());
+  CHECK_FALSE(is_dispatch(empty));
+  const FrameLayout number =
+      scan_frame(R"({"op":0,"t":1,"id":null,"t":"AT_MESSAGE_CREATE","id":"X","d":{}})");
+  CHECK(number.t.empty());
+  CHECK(number.id.empty());
+  CHECK_FALSE(is_dispatch(number));
+}
+
 TEST_CASE("s is replaced in place and every other byte kept") {
   const std::string frame = R"({"op":0,"s":3,"t":"GROUP_AT_MESSAGE_CREATE","d":{"s":3,"content":"你好"}})";
   std::string out = "prefix:";

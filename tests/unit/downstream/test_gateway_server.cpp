@@ -191,6 +191,19 @@ TEST_CASE("heartbeats are answered with op 11, with d, with s (Koishi) or with n
   CHECK_FALSE(f.close_code(1));
 }
 
+TEST_CASE(
+    "an Identify or a Resume without d is a decode error, read without handing the parser a null view") {
+  // Found by fuzz_gateway_server: a frame without d leaves d_raw a null view, and simdjson's memcpy from a
+  // null pointer is undefined even for 0 bytes (UBSan reports it).
+  for (const char* frame : {R"({"op":2})", R"({"op":6})", R"({"op":6,"d":null,"d":""})"}) {
+    INFO(frame);
+    Fixture f;
+    f.open(7);
+    f.text(7, frame);
+    CHECK(f.close_code(7) == 4002);
+  }
+}
+
 TEST_CASE("what a client does wrong closes its connection with the platform's code") {
   struct Case {
     const char* frame;
@@ -254,6 +267,32 @@ TEST_CASE(
   f.guild_message("f");
   CHECK(f.contents(2).back() == "7:\"f\"");
   CHECK(f.server->live_sessions() == 1);
+}
+
+TEST_CASE(
+    "a Resume that takes a session over from its old connection keeps it when detached ones are at the "
+    "limit") {
+  // Found by fuzz_gateway_server: closing the old connection detached the session, and the limit on
+  // detached sessions could forget that very session (the newest, tied with others detached at the same
+  // instant), which the Resume went on using after it was freed.
+  GatewayServerSettings settings;
+  settings.max_detached = 2;
+  Fixture f(settings);
+  f.identify(1, k_guild_messages);
+  f.identify(2, k_guild_messages);
+  f.identify(3, k_guild_messages);
+  const std::string id = f.session_id(3);
+  f.server->on_closed(1, f.now);
+  f.server->on_closed(2, f.now);
+  f.guild_message("a");  // s 2 of each live session
+  f.open(4);
+  f.text(4, R"({"op":6,"d":{"token":"QQBot good","session_id":)" + id + R"(,"seq":2}})");
+  CHECK(f.close_code(3) == 4009);
+  CHECK(f.texts(4).back() == R"({"op":0,"s":2,"t":"RESUMED","d":""})");
+  CHECK(f.server->live_sessions() == 1);
+  CHECK(f.server->detached_sessions() == 1);
+  f.guild_message("b");
+  CHECK(f.contents(4) == std::vector<std::string>{"3:\"b\""});
 }
 
 TEST_CASE("a Resume that cannot be honoured gets op 9 or 4007") {

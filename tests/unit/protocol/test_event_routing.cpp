@@ -46,6 +46,12 @@ TEST_CASE("an event without a key, or a d that is not an object, has none") {
   CHECK(std::holds_alternative<std::monostate>(routing_key("MESSAGE_DELETE", R"({"id":"5"})")));
 }
 
+TEST_CASE("a dispatch without d has no key, and its empty view is not handed to the parser") {
+  // scan_frame leaves d as a default view (a null pointer) when the frame has none; memcpy from a null
+  // pointer is undefined even for 0 bytes (UBSan reports it; found by fuzz_frame_layout).
+  CHECK(std::holds_alternative<std::monostate>(routing_key("AT_MESSAGE_CREATE", std::string_view())));
+}
+
 TEST_CASE(
     "a guild goes to (guild_id >> 22) % count, as the platform shards it, an openid always to one shard") {
   const GuildKey guild{(7ull << 22) | 12345};
