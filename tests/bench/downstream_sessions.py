@@ -180,17 +180,34 @@ max_client_buffer = 268435456
         with subscriber.lock:
             subscriber.messages.clear()
 
-        # Fan-out: the test's 201 scopes at the full rate.
-        sessions = [Session(url, TOKEN, intents, shard) for intents, shard in scopes()]
-        held.append((sessions, run(open_all(sessions), 120)))
         sink_bin = os.path.join(bin_dir, "bench-lws-sink")
-        if os.path.exists(sink_bin):
-            # A libwebsockets client as 16 more sessions (every shard of 16): the latency without Python's.
-            sink = LineProcess([sink_bin, "--url", url, "--shards", "16", "--token", TOKEN, "--count", str(events),
-                                "--timeout", "30", "--latency"], tmp, "sink")
-            ready = sink.read_json(60)
+
+        def start_sink():
+            """A libwebsockets client as 16 sessions (every shard of 16): a latency without Python's."""
+            if not os.path.exists(sink_bin):
+                return None
+            process = LineProcess([sink_bin, "--url", url, "--shards", "16", "--token", TOKEN, "--count",
+                                   str(events), "--timeout", "30", "--latency"], tmp, "sink")
+            ready = process.read_json(60)
             if not ready.get("ready"):
                 raise RuntimeError(f"sink: unexpected {ready}")
+            return process
+
+        # The same stream into the sink's 16 sessions alone: the latency of the served gateway on its own.
+        sink = start_sink()
+        if sink:
+            stream("every event on the bus, into the sink alone")
+            results["sink_alone"] = sink.read_json(60)
+            sink.close()
+            sink = None
+            log(f"sink alone: {results['sink_alone']}")
+        with subscriber.lock:
+            subscriber.messages.clear()
+
+        # Fan-out: the test's 201 scopes at the full rate, and the sink's 16 sessions beside them.
+        sessions = [Session(url, TOKEN, intents, shard) for intents, shard in scopes()]
+        held.append((sessions, run(open_all(sessions), 120)))
+        sink = start_sink()
         run(settle(1.0), 10)
         cpu_before = proc_cpu_s(pid)
         started = time.monotonic()
@@ -264,11 +281,15 @@ max_client_buffer = 268435456
           f"{f['complete_sessions']}/{f['sessions']} | {f['relay_cpu_s']:.2f} s over {f['seconds']:.1f} s "
           f"({f['relay_cpu_share'] * 100:.0f}% of a core) | {f['cpu_us_per_event']:.1f} µs | "
           f"{f['cpu_us_per_copy']:.2f} µs | {f['added_cpu_us_per_copy']:.2f} µs | {lat['p50']:.2f} / {lat['p99']:.2f} / {lat['max']:.1f} ms |")
-    sink = f["sink"]
-    if sink:
-        print(f"\nThe same stream into bench-lws-sink as 16 more sessions (shards [i, 16]): "
-              f"{sink['count']}/{f['events']} events, latency p50 {sink['p50_us'] / 1000:.2f} ms, "
-              f"p99 {sink['p99_us'] / 1000:.2f} ms, max {sink['max_us'] / 1000:.2f} ms")
+    if f["sink"]:
+        print("\nLatency into bench-lws-sink (16 sessions, shards [i, 16], a libwebsockets client):\n")
+        print("| beside it | events received | p50 | p99 | p99.9 | max |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for what, sink in (("nothing", results.get("sink_alone")), (f"{f['sessions']} Python sessions", f["sink"])):
+            if sink:
+                print(f"| {what} | {sink['count']}/{f['events']} | {sink['p50_us'] / 1000:.2f} ms | "
+                      f"{sink['p99_us'] / 1000:.2f} ms | {sink['p999_us'] / 1000:.2f} ms | "
+                      f"{sink['max_us'] / 1000:.2f} ms |")
     if args.json:
         with open(args.json, "w") as out:
             json.dump(results, out, indent=2)
