@@ -4,15 +4,20 @@
 
   * idle: the relay's RSS and open descriptors with 0, 100, 500 and 1000 identified, idle sessions (intents
     GROUP_AND_C2C_EVENT, shard [0, 1]), and its CPU over a few seconds with 1000 of them;
+  * no sessions: the same stream with no session, for the relay's CPU per event before any fan-out;
+  * bench-lws-sink alone: the same stream into 16 sessions (shards [i, 16]) held by bench-lws-sink, a
+    libwebsockets client in C (cmake --build BUILD --target bench): the latency from the simulator's write to
+    the client's read (both CLOCK_MONOTONIC) with no Python in it;
   * fan-out: the 201 scopes of tests/integration/test_downstream_scale.py (108 of them with
-    GROUP_AND_C2C_EVENT, in 15 shard layouts, so each event is sent 15 times) while the simulator streams
-    `--events` events at `--rate` events/s (stamped with --stamp) over 2 gateway shards and 2 000 authors: the
-    relay's CPU (utime + stime of all its threads, /proc/PID/stat) per event and per event sent, whether every
-    session got exactly its count, and the latency from the simulator's write to the Python client's read
-    (both CLOCK_MONOTONIC), p50/p99 over every copy sent.
+    GROUP_AND_C2C_EVENT, in 15 shard layouts, so each event is sent 15 times) and the sink's 16 beside them:
+    the relay's CPU (utime + stime of all its threads, /proc/PID/stat) per event and per copy sent, whether
+    every session got exactly its share, and the latency, p50/p99 over every copy, into the Python sessions
+    and into the sink.
 
-Every session is held by one asyncio loop of Python's `websockets` client in this process, so the client, the
-relay and the simulator share the machine's cores: the latency includes the client's own queueing.
+Each stream is `--events` events at `--rate` events/s (qq-gateway-sim --stamp --rate-tick-us 1000) over 2
+gateway shards and 2 000 authors (`users` of /_sim/generate). The Python sessions are held by one asyncio
+loop of `websockets` in this process, so that client, the relay and the simulator share the machine's cores,
+and the Python latency is mostly the client's own queueing.
 Prints Markdown tables (the ones in docs/performance.md) and writes every number to --json.
 
     /usr/bin/python3 tests/bench/downstream_sessions.py --bin-dir build-bench/bin [--json FILE]
@@ -89,7 +94,7 @@ def main():
 
     results = {}
     tmp = workdir()
-    sim = Sim(tmp, "--shards", str(SIM_SHARDS), "--event-size", "300", "--stamp")
+    sim = Sim(tmp, "--shards", str(SIM_SHARDS), "--event-size", "300", "--stamp", "--rate-tick-us", "1000")
     api_port = free_port()
     clients_file = os.path.join(tmp, "clients")
     with open(clients_file, "w") as f:
@@ -233,10 +238,14 @@ max_client_buffer = 268435456
             complete += ids == want and session.closed is None
             sent += len(got)
             latencies += [(at - stamp_ns(text)) / 1e6 for text, at in got]
+        # The sink's 16 sessions are one more layout: each event reaches one of them.
+        sink_copies = sink_report["count"] if sink_report else 0
+        sent += sink_copies
         results["fanout"] = {
-            "sessions": len(sessions), "layouts": sum(1 for s in sessions if s.intents & C2C and s.shard[0] == 0),
+            "sessions": len(sessions) + (16 if sink_report else 0),
+            "layouts": sum(1 for s in sessions if s.intents & C2C and s.shard[0] == 0) + (1 if sink_report else 0),
             "events": events, "rate": args.rate, "sent": sent, "bus_seconds": bus_s, "seconds": total_s,
-            "complete_sessions": complete, "relay_cpu_s": cpu,
+            "complete_sessions": complete + (16 if sink_copies == events else 0), "relay_cpu_s": cpu,
             "cpu_us_per_event": cpu / events * 1e6, "cpu_us_per_copy": cpu / max(1, sent) * 1e6,
             "relay_cpu_share": cpu / total_s,
             "added_cpu_us_per_copy": (cpu - base_cpu) / max(1, sent) * 1e6,
@@ -271,7 +280,7 @@ max_client_buffer = 268435456
           f"{idle['steps'][-1]['sessions']} idle sessions: {idle['cpu_share_at_top'] * 100:.2f}% of a core\n")
     f = results["fanout"]
     print("| sessions (layouts) | events, rate | copies sent | sessions complete | relay CPU | CPU per event | "
-          "CPU per copy | added CPU per copy | latency p50 / p99 / max |")
+          "CPU per copy | added CPU per copy | Python's latency p50 / p99 / max |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---|")
     b = results["no_sessions"]
     print(f"| 0 | {b['events']} at {f['rate']}/s | 0 | - | {b['relay_cpu_s']:.2f} s over {b['seconds']:.1f} s | "
@@ -280,12 +289,13 @@ max_client_buffer = 268435456
     print(f"| {f['sessions']} ({f['layouts']}) | {f['events']} at {f['rate']}/s | {f['sent']} | "
           f"{f['complete_sessions']}/{f['sessions']} | {f['relay_cpu_s']:.2f} s over {f['seconds']:.1f} s "
           f"({f['relay_cpu_share'] * 100:.0f}% of a core) | {f['cpu_us_per_event']:.1f} µs | "
-          f"{f['cpu_us_per_copy']:.2f} µs | {f['added_cpu_us_per_copy']:.2f} µs | {lat['p50']:.2f} / {lat['p99']:.2f} / {lat['max']:.1f} ms |")
+          f"{f['cpu_us_per_copy']:.2f} µs | {f['added_cpu_us_per_copy']:.2f} µs | "
+          f"{lat['p50']:.2f} / {lat['p99']:.2f} / {lat['max']:.1f} ms |")
     if f["sink"]:
         print("\nLatency into bench-lws-sink (16 sessions, shards [i, 16], a libwebsockets client):\n")
         print("| beside it | events received | p50 | p99 | p99.9 | max |")
         print("|---|---:|---:|---:|---:|---:|")
-        for what, sink in (("nothing", results.get("sink_alone")), (f"{f['sessions']} Python sessions", f["sink"])):
+        for what, sink in (("nothing", results.get("sink_alone")), (f"{len(scopes())} Python sessions", f["sink"])):
             if sink:
                 print(f"| {what} | {sink['count']}/{f['events']} | {sink['p50_us'] / 1000:.2f} ms | "
                       f"{sink['p99_us'] / 1000:.2f} ms | {sink['p999_us'] / 1000:.2f} ms | "

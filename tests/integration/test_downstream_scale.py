@@ -30,7 +30,8 @@ def scopes():
     """201 scopes: 108 with GROUP_AND_C2C_EVENT in 15 layouts (so each generated event reaches 15 of them),
     93 without."""
     out = every_shard(C2C) + every_shard(C2C | GUILDS, (1, 2, 4, 8, 16))
-    out += every_shard(C2C | PUBLIC_GUILD_MESSAGES, (2, 4, 8, 16)) + every_shard(C2C | GUILDS | PUBLIC_GUILD_MESSAGES, (16,))
+    out += every_shard(C2C | PUBLIC_GUILD_MESSAGES, (2, 4, 8, 16))
+    out += every_shard(C2C | GUILDS | PUBLIC_GUILD_MESSAGES, (16,))
     return out + every_shard(GUILDS) + every_shard(GUILDS | PUBLIC_GUILD_MESSAGES) + every_shard(PUBLIC_GUILD_MESSAGES)
 
 
