@@ -68,13 +68,19 @@ void append_webhook_head(std::string& buf, Random& random, std::string_view t, s
 // Appends the `d` of a generated C2C_MESSAGE_CREATE and the closing brace of its envelope, padded so that
 // the text from `start` on is about `size` bytes. A webhook event (no shard) is labelled "webhook". With
 // `stamp`, `d` ends with a "send_ns" field of kStampDigits zeros and the offset of those digits is returned.
+// With `users` > 0 the author is one of that many openids (n % users), so that the events of one shard spread
+// over the routing keys of a relay's downstream shards; with 0 every event of a shard has one author.
 std::size_t append_generated_d(std::string& buf, std::size_t start, Random& random,
                                std::optional<std::int64_t> shard, std::uint64_t n, std::size_t size,
-                               bool stamp = false) {
+                               bool stamp = false, std::uint64_t users = 0) {
   buf += R"({"id":")";
   random.append_uuid(buf);
   const auto openid = static_cast<std::uint32_t>(shard.value_or(-1));
-  if (shard) {
+  if (shard && users > 0) {
+    fmt::format_to(std::back_inserter(buf),
+                   R"(","author":{{"user_openid":"{:08X}{:08X}00000000C2C0FFEE"}},"content":"event {}-{})",
+                   openid, static_cast<std::uint32_t>(n % users), *shard, n);
+  } else if (shard) {
     fmt::format_to(std::back_inserter(buf),
                    R"(","author":{{"user_openid":"{:08X}0000000000000000C2C0FFEE"}},"content":"event {}-{})",
                    openid, *shard, n);
@@ -195,10 +201,10 @@ FramePtr build_dispatch(Random& random, std::uint64_t s, std::string_view t, std
 }
 
 FramePtr build_generated(Random& random, std::uint64_t s, std::int64_t shard, std::uint64_t n,
-                         std::size_t size, bool stamp) {
+                         std::size_t size, bool stamp, std::uint64_t users) {
   std::string buf = frame_start(std::max<std::size_t>(size, 360) + 16);
   append_dispatch_head(buf, random, s, "C2C_MESSAGE_CREATE");
-  const std::size_t at = append_generated_d(buf, kFramePre, random, shard, n, size, stamp);
+  const std::size_t at = append_generated_d(buf, kFramePre, random, shard, n, size, stamp, users);
   FramePtr frame = wrap(std::move(buf));
   frame->stamp = at;
   return frame;

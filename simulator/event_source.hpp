@@ -62,9 +62,11 @@ FramePtr build_dispatch(Random& random, std::uint64_t s, std::string_view t, std
 
 // A generated C2C_MESSAGE_CREATE dispatch of about `size` bytes whose content is "event <shard>-<n> ...",
 // with seq_no = n (the per-shard counter). With `stamp`, `d` ends with "send_ns":"<19 zeros>", which
-// stamp_frame() overwrites each time the frame is written.
+// stamp_frame() overwrites each time the frame is written. The author's user_openid is
+// "<shard, 8 hex>0000000000000000C2C0FFEE", or with `users` > 0 "<shard, 8 hex><n % users, 8
+// hex>00000000C2C0FFEE".
 FramePtr build_generated(Random& random, std::uint64_t s, std::int64_t shard, std::uint64_t n,
-                         std::size_t size, bool stamp = false);
+                         std::size_t size, bool stamp = false, std::uint64_t users = 0);
 
 // Writes `now_ns` into the "send_ns" field of a stamped frame; does nothing to other frames.
 void stamp_frame(Frame& frame, std::uint64_t now_ns);

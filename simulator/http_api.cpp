@@ -400,8 +400,9 @@ HttpResponse Simulator::control_generate(const JsonObject& req) {
   const double rate = req.has("rate") ? req.get_double("rate").value_or(-1) : 0;
   const std::int64_t size =
       req.has("size") ? req.get_int("size").value_or(-1) : static_cast<std::int64_t>(opt_.event_size);
-  if (count < 0 || rate < 0 || size < 0) {
-    return control_error(400, "count, rate and size must be non-negative numbers");
+  const std::int64_t users = req.has("users") ? req.get_int("users").value_or(-1) : 0;
+  if (count < 0 || rate < 0 || size < 0 || users < 0) {
+    return control_error(400, "count, rate, size and users must be non-negative numbers");
   }
   std::vector<Session*> targets;
   HttpResponse error;
@@ -417,6 +418,7 @@ HttpResponse Simulator::control_generate(const JsonObject& req) {
     Generator& gen = session->gen;
     gen.remaining += static_cast<std::uint64_t>(count);
     gen.size = static_cast<std::size_t>(size);
+    gen.users = static_cast<std::uint64_t>(users);
     gen.rate = rate;
     if (rate > 0) {
       gen.started_us = now;

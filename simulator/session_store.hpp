@@ -55,6 +55,7 @@ struct Generator {
   std::uint64_t remaining = 0;
   double rate = 0;  // events per second, 0 = as fast as the socket takes them
   std::size_t size = 300;
+  std::uint64_t users = 0;      // distinct authors to cycle through, 0 = one per shard
   std::int64_t started_us = 0;  // monotonic, for rate > 0
   std::uint64_t produced = 0;   // since started_us
 };

@@ -344,7 +344,8 @@ std::pair<std::uint64_t, FramePtr> Simulator::dispatch(Session& session, std::st
 void Simulator::generate_one(Session& session, std::size_t size) {
   const std::uint64_t n = ++store_.shard(session.shard).generated;
   const std::uint64_t s = session.next_s++;
-  dispatch_frame(session, build_generated(random_, s, session.shard, n, size, opt_.stamp), s, true);
+  dispatch_frame(session, build_generated(random_, s, session.shard, n, size, opt_.stamp, session.gen.users),
+                 s, true);
 }
 
 bool Simulator::queue_full(const Session& session) const {

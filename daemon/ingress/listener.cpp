@@ -1,5 +1,7 @@
 #include "ingress/listener.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -114,6 +116,10 @@ void Listener::take(int fd) {
     }
     return;
   }
+  // Small writes (one event, one answer) go out at once: with Nagle's algorithm a write behind an
+  // unacknowledged segment waits for the peer's delayed ACK, up to 40 ms on Linux.
+  const int on = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
   lws* wsi = m_adopt(fd);
   if (wsi == nullptr) {
     back_off("libwebsockets could not take the connection");

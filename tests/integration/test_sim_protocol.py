@@ -8,6 +8,7 @@ Prints "N passed, M failed" and exits non-zero on any failure.
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -505,6 +506,31 @@ def generate_in_order(sim):
             last_n += 1
         elapsed = time.monotonic() - start
         assert 0.12 <= elapsed <= 2.0, elapsed
+        await ws.close()
+    asyncio.run(run())
+
+
+@test
+def generate_users(sim):
+    """By default every generated event of a shard has one author; with `users` K, event n's author is the
+    (n % K)-th of K distinct openids of 32 hex digits."""
+    async def run():
+        ws, _ = await connect_ready(sim, 11)
+        sim.control("generate", {"shard": 11, "count": 3})
+        authors = [json.loads(await recv_text(ws))["d"]["author"]["user_openid"] for _ in range(3)]
+        assert authors == ["0000000B0000000000000000C2C0FFEE"] * 3, authors
+        sim.control("generate", {"shard": 11, "count": 12, "users": 5})
+        by_n = {}
+        for _ in range(12):
+            d = json.loads(await recv_text(ws))["d"]
+            by_n[d["seq_no"]] = d["author"]["user_openid"]
+        assert sorted(by_n) == list(range(4, 16)), sorted(by_n)
+        for n, openid in by_n.items():
+            assert openid == f"0000000B{n % 5:08X}00000000C2C0FFEE", (n, openid)
+            assert re.fullmatch(r"[0-9A-F]{32}", openid), openid
+        assert len(set(by_n.values())) == 5, by_n
+        status, reply = sim.http("POST", "/_sim/generate", {"shard": 11, "users": -1})
+        assert status == 400, (status, reply)
         await ws.close()
     asyncio.run(run())
 
