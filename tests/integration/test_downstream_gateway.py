@@ -344,6 +344,7 @@ listen = "127.0.0.1:{hook_port}"
             except Exception:
                 pass
         tear_down(checks, tmp, *parts)
+    checks.finish()
 
 
 if __name__ == "__main__":
