@@ -38,6 +38,21 @@ std::runtime_error failure(std::string_view step) {
   return std::runtime_error(std::string(step) + ": " + std::strerror(errno));
 }
 
+using AddressList = std::unique_ptr<addrinfo, void (*)(addrinfo*)>;
+
+// The address a listener for `host` and `port` binds (the first getaddrinfo gives); null with `error` set
+// when it cannot be resolved.
+AddressList resolve(const std::string& host, int port, int& error) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const std::string service = std::to_string(port);
+  error = getaddrinfo(host.c_str(), service.c_str(), &hints, &found);
+  return AddressList(error == 0 ? found : nullptr, freeaddrinfo);
+}
+
 // Two socket addresses are the same: family, address and port (and nothing else of sockaddr_in6).
 bool same_address(const sockaddr_storage& a, const sockaddr* b) {
   if (a.ss_family != b->sa_family) {
@@ -88,16 +103,11 @@ std::optional<ListeningSocket> take_inherited_socket(const std::string& host, in
   if (sockets.empty() || port == 0) {
     return std::nullopt;
   }
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* resolved = nullptr;
-  const std::string service = std::to_string(port);
-  if (getaddrinfo(host.c_str(), service.c_str(), &hints, &resolved) != 0) {
+  int error = 0;
+  const auto resolved = resolve(host, port, error);
+  if (!resolved) {
     return std::nullopt;
   }
-  const std::unique_ptr<addrinfo, void (*)(addrinfo*)> owner(resolved, freeaddrinfo);
   for (auto it = sockets.begin(); it != sockets.end(); ++it) {
     sockaddr_storage bound{};
     socklen_t length = sizeof(bound);
@@ -118,16 +128,11 @@ std::string address_text(const std::string& host, int port) {
 }
 
 ListeningSocket open_listening_socket(const std::string& host, int port) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  const std::string service = std::to_string(port);
-  if (const int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &found); rc != 0) {
-    throw std::runtime_error(std::string("cannot resolve the address: ") + gai_strerror(rc));
+  int error = 0;
+  const auto found = resolve(host, port, error);
+  if (!found) {
+    throw std::runtime_error(std::string("cannot resolve the address: ") + gai_strerror(error));
   }
-  const std::unique_ptr<addrinfo, void (*)(addrinfo*)> owner(found, freeaddrinfo);
   Descriptor socket_fd(socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP));
   if (socket_fd.get() < 0) {
     throw failure("socket");
