@@ -43,7 +43,7 @@ using Authenticator = std::function<std::optional<std::string>(std::string_view 
 struct GatewayServerSettings {
   util::Millis heartbeat_interval{41'250};
   // A live session's queue past this is closed with 4009, so that the client resumes from retention.
-  std::size_t max_client_buffer = 4 << 20;
+  std::size_t max_client_buffer = 8 << 20;
   // Intents a client may ask for (what reaches the relay's bus); others close with 4014.
   std::uint32_t allowed_intents = 0xffffffffu;
   unsigned max_shard_count = 1024;
