@@ -96,7 +96,7 @@ void downstream_metrics(Exposition& out, const DownstreamService& service) {
              "SDK bots closed with 4009 because more than api.max_client_buffer was queued for them.",
              static_cast<double>(counters.buffer_overflows));
   out.single("qq_relay_downstream_bad_frames_total", "counter",
-             "Connections of SDK bots closed for what they sent (4001, 4002, 4005, and WebSocket errors).",
+             "Connections of SDK bots closed for what they sent (4001, 4002, and WebSocket errors).",
              static_cast<double>(counters.bad_frames + service.counters().websocket_errors));
   out.family("qq_relay_downstream_closes_total", "counter",
              "Connections of SDK bots the relay closed, by the close code it sent.");

@@ -16,7 +16,6 @@ namespace {
 constexpr int k_close_unknown_opcode = 4001;
 constexpr int k_close_decode_error = 4002;
 constexpr int k_close_auth_failed = 4004;
-constexpr int k_close_already_authenticated = 4005;
 constexpr int k_close_invalid_session = 4006;
 constexpr int k_close_invalid_seq = 4007;
 constexpr int k_close_session_timed_out = 4009;
@@ -119,9 +118,12 @@ void GatewayServer::on_text(ConnectionId id, std::string_view text, util::TimePo
     case protocol::k_op_identify:
     case protocol::k_op_resume:
       if (connection.session != nullptr) {
-        ++m_counters.bad_frames;
-        close(connection, k_close_already_authenticated, "already authenticated");
-        return;
+        // A second Identify or Resume on a connection: the connection changes session, and the one it had
+        // stays resumable. qq-official-bot sends one (two of its parts share a socket); closing with 4005
+        // would leave it resuming a session with another session's seq, for ever.
+        spdlog::info("downstream: client {} leaves session {} on its connection for another",
+                     connection.client, short_id(connection.session->id));
+        detach(connection);
       }
       if (frame.op == protocol::k_op_identify) {
         on_identify(connection, frame, now);

@@ -238,12 +238,6 @@ TEST_CASE("what a client does wrong closes its connection with the platform's co
     f.identify(1, k_groups);
     CHECK(f.close_code(1) == 4014);
   }
-  SECTION("a second Identify on a session") {
-    Fixture f;
-    f.identify(1, k_guild_messages);
-    f.text(1, R"({"op":2,"d":{"token":"QQBot good","intents":1073741824}})");
-    CHECK(f.close_code(1) == 4005);
-  }
 }
 
 TEST_CASE(
@@ -514,4 +508,21 @@ TEST_CASE("a Resume with a seq beyond what this process sent is refused with 400
   f.open(2);
   f.text(2, R"({"op":6,"d":{"token":"QQBot good","session_id":)" + id + R"(,"seq":3}})");
   CHECK(f.close_code(2) == 4007);
+}
+
+TEST_CASE("a second Identify on a connection starts a new session there, and the first stays resumable") {
+  Fixture f;
+  f.identify(1, k_guild_messages);
+  const std::string first = f.session_id(1);
+  f.guild_message("a");
+  f.text(1, R"({"op":2,"d":{"token":"QQBot good","intents":1073741824}})");
+  CHECK_FALSE(f.close_code(1));
+  CHECK(member(f.texts(1).back(), "/t") == "\"READY\"");
+  CHECK(member(f.texts(1).back(), "/d/session_id") != first);
+  f.guild_message("b");
+  CHECK(f.contents(1).back() == "2:\"b\"");  // the new session's own numbering
+  CHECK(f.server->detached_sessions() == 1);
+  f.open(2);
+  f.text(2, R"({"op":6,"d":{"token":"QQBot good","session_id":)" + first + R"(,"seq":2}})");
+  CHECK(f.contents(2) == std::vector<std::string>{"3:\"b\""});
 }
