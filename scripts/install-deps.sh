@@ -10,6 +10,7 @@ packages=(
   libwebsockets-dev libsimdjson-dev libspdlog-dev libzmq3-dev cppzmq-dev catch2 libcli11-dev
   libtomlplusplus-dev libsodium-dev libssl-dev libsystemd-dev
   python3 python3-zmq python3-websockets python3-aiohttp python3-cryptography openssl systemd dpkg-dev file
+  python3-venv python3-setuptools python3-wheel python3-mypy
 )
 
 missing=()
@@ -38,8 +39,11 @@ if ((${#missing[@]})); then
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
 fi
 
-# The Node.js client's packages, exactly as locked (zeromq ships prebuilt binaries: nothing is compiled).
-if [[ ! -d clients/node/node_modules/zeromq ]]; then
+# The Node.js client's packages, exactly as locked (zeromq ships prebuilt binaries: nothing is compiled), with
+# its devDependencies typescript and @types/node, which tests/integration/test_client_packages.py checks
+# index.d.ts with. As below, a lockfile newer than what npm recorded installs again.
+if [[ ! -f clients/node/node_modules/.package-lock.json || ! -d clients/node/node_modules/typescript ||
+      clients/node/package-lock.json -nt clients/node/node_modules/.package-lock.json ]]; then
   echo "installing: clients/node npm packages"
   (cd clients/node && npm ci --no-audit --no-fund --loglevel=error </dev/null)
 fi

@@ -62,7 +62,11 @@ def check_installed_tree(root):
     example = os.path.join(docs, "examples", "relay.example.toml")
     expect(read(example) == read(os.path.join(SOURCE_DIR, "config", "relay.example.toml")),
            "the installed example configuration differs from config/relay.example.toml")
-    for client in ("python/relay_subscriber.py", "node/relay_subscriber.mjs", "cpp/relay_subscriber.cpp"):
+    for client in ("python/relay_subscriber.py", "python/pyproject.toml", "python/README.md",
+                   "python/README.zh-CN.md", "python/qq_gateway_relay_client/__init__.py",
+                   "python/qq_gateway_relay_client/py.typed", "node/relay_subscriber.mjs", "node/index.mjs",
+                   "node/index.d.ts", "node/package.json", "node/README.md", "node/README.zh-CN.md",
+                   "cpp/relay_subscriber.cpp"):
         expect(os.path.isfile(os.path.join(docs, "examples", "clients", client)), f"no example client {client}")
     expect(not os.path.exists(os.path.join(root, "etc")), "cmake --install must not install a configuration")
     version = run(os.path.join(root, "bin", "qq-gateway-relay"), "--version").stdout.strip()
