@@ -277,10 +277,16 @@ void GatewayServer::on_resume(Connection& connection, const protocol::Frame& fra
       return;
     case Locate::bad_seq:
       spdlog::warn(
-          "downstream: client {} resumed session {} at s={}, which it was never sent; closing with 4007",
+          "downstream: client {} resumed session {} at s={}, before what it acknowledged; closing with 4007",
           *client, short_id(session.id), seq);
       close(connection, k_close_invalid_seq, "invalid seq");
       return;
+    case Locate::ahead:
+      spdlog::info(
+          "downstream: client {} resumed session {} at s={}, past the newest it was sent ({}); its "
+          "numbering continues from there",
+          *client, short_id(session.id), seq, session.sent_s);
+      break;
     case Locate::found:
       break;
   }
@@ -327,7 +333,10 @@ GatewayServer::Locate GatewayServer::locate(const Session& session, std::uint64_
     return m_retention.covers_after(relay_seq) ? Locate::found : Locate::lost;
   }
   if (!session.restored && seq > session.sent_s) {
-    return Locate::bad_seq;  // this process sent it no such event
+    // More than it was ever sent (qq-official-bot resumes a new session with the seq of its old one): it has
+    // everything this session sent, so it continues from the newest position and its own number.
+    relay_seq = session.cursor;
+    return Locate::ahead;
   }
   // Walk forward from the newest position known to be at or before `seq`.
   std::uint64_t s = session.acked_s;
@@ -348,11 +357,9 @@ GatewayServer::Locate GatewayServer::locate(const Session& session, std::uint64_
       at = message.relay_seq;
     }
   }
-  if (s != seq) {
-    return Locate::bad_seq;
-  }
   relay_seq = at;
-  return Locate::found;
+  // Past everything retained: as above, the client has all of it and keeps its own number.
+  return s == seq ? Locate::found : Locate::ahead;
 }
 
 void GatewayServer::pump(Session& session) {

@@ -131,7 +131,9 @@ class GatewayServer final : public publish::Outlet {
   void send_event(Session& session, std::string_view body, const FrameLayout& layout,
                   std::uint64_t relay_seq);
   // The relay_seq at which the session sent `seq`, walking the retention where needed.
-  enum class Locate { found, bad_seq, lost };
+  // found: `relay_seq` is where the client's seq is; ahead: the client claims more than the session was sent,
+  // and `relay_seq` is the newest position; bad_seq: below what it acknowledged; lost: no longer retained.
+  enum class Locate { found, ahead, bad_seq, lost };
   Locate locate(const Session& session, std::uint64_t seq, std::uint64_t& relay_seq) const;
   std::string new_session_id();
   // Whether a detached session other than `spare` was there to forget.

@@ -270,7 +270,7 @@ listen = "127.0.0.1:{metrics_port}"
             cases = [({"op": 2, "d": {"token": "QQBot nobody", "intents": GUILDS}}, 4004),
                      ({"op": 2, "d": {"token": token, "intents": 1 << 3}}, 4013),
                      ({"op": 2, "d": {"token": token, "intents": GUILDS, "shard": [3, 2]}}, 4010),
-                     ({"op": 6, "d": {"token": token, "session_id": state["session_id"], "seq": 999999}}, 4007),
+                     ({"op": 6, "d": {"token": token, "session_id": state["session_id"], "seq": 0}}, 4007),
                      ({"op": 4, "d": {}}, 4001)]
             for frame, expected in cases:
                 client = connect()

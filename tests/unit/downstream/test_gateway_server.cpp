@@ -303,7 +303,7 @@ TEST_CASE("a Resume that cannot be honoured gets op 9 or 4007") {
   f.text(3, R"({"op":6,"d":{"token":"QQBot other","session_id":)" + id + R"(,"seq":2}})");
   CHECK(f.texts(3).back() == R"({"op":9,"d":false})");
   f.open(4);
-  f.text(4, R"({"op":6,"d":{"token":"QQBot good","session_id":)" + id + R"(,"seq":9}})");
+  f.text(4, R"({"op":6,"d":{"token":"QQBot good","session_id":)" + id + R"(,"seq":0}})");
   CHECK(f.close_code(4) == 4007);
   // The session is still there for a correct Resume.
   f.open(5);
@@ -460,10 +460,10 @@ TEST_CASE("a Resume that is refused does not end the session live on another con
   f.identify(1, k_guild_messages);
   const std::string id = f.session_id(1);
   f.guild_message("a");
-  // qq-official-bot's second socket resumes the new session with the old session's seq.
+  f.text(1, R"({"op":1,"d":2})");
   f.open(2);
-  f.text(2, R"({"op":6,"d":{"token":"QQBot good","session_id":)" + id + R"(,"seq":5}})");
-  CHECK(f.close_code(2) == 4007);
+  f.text(2, R"({"op":6,"d":{"token":"QQBot good","session_id":)" + id + R"(,"seq":1}})");
+  CHECK(f.close_code(2) == 4007);  // below what it acknowledged
   CHECK_FALSE(f.close_code(1));
   f.guild_message("b");
   CHECK(f.contents(1) == std::vector<std::string>{"2:\"a\"", "3:\"b\""});
@@ -473,6 +473,14 @@ TEST_CASE("a Resume that is refused does not end the session live on another con
   CHECK(f.close_code(1) == 4009);
   CHECK(f.contents(3) == std::vector<std::string>{"3:\"b\""});
   CHECK(f.texts(3).back() == R"({"op":0,"s":3,"t":"RESUMED","d":""})");
+  // qq-official-bot's second socket resumes the new session with its old session's seq: it takes the session
+  // over too, and its numbering goes on from there.
+  f.open(4);
+  f.text(4, R"({"op":6,"d":{"token":"QQBot good","session_id":)" + id + R"(,"seq":7}})");
+  CHECK(f.close_code(3) == 4009);
+  CHECK(f.texts(4).back() == R"({"op":0,"s":7,"t":"RESUMED","d":""})");
+  f.guild_message("c");
+  CHECK(f.contents(4) == std::vector<std::string>{"8:\"c\""});
 }
 
 TEST_CASE("a detached session's position follows what is not for it, so a Resume needs no older retention") {
@@ -498,16 +506,25 @@ TEST_CASE("a detached session's position follows what is not for it, so a Resume
   CHECK(f.texts(2).back() == R"({"op":0,"s":3,"t":"RESUMED","d":""})");
 }
 
-TEST_CASE("a Resume with a seq beyond what this process sent is refused with 4007") {
+TEST_CASE(
+    "a Resume with a seq past what the session sent continues from the client's number, losing nothing") {
   Fixture f;
   f.identify(1, k_guild_messages);
   const std::string id = f.session_id(1);
   f.guild_message("a");  // s 2
   f.server->on_closed(1, f.now);
-  f.guild_message("b");  // published while away: never sent, so s 3 is not the client's to claim
+  f.guild_message("b");  // published while away
   f.open(2);
-  f.text(2, R"({"op":6,"d":{"token":"QQBot good","session_id":)" + id + R"(,"seq":3}})");
-  CHECK(f.close_code(2) == 4007);
+  f.text(2, R"({"op":6,"d":{"token":"QQBot good","session_id":)" + id + R"(,"seq":9}})");
+  CHECK(f.contents(2) == std::vector<std::string>{"10:\"b\""});
+  CHECK(f.texts(2).back() == R"({"op":0,"s":10,"t":"RESUMED","d":""})");
+  f.guild_message("c");
+  CHECK(f.contents(2).back() == "11:\"c\"");
+  // Below what it acknowledged is another matter.
+  f.text(2, R"({"op":1,"d":11})");
+  f.open(3);
+  f.text(3, R"({"op":6,"d":{"token":"QQBot good","session_id":)" + id + R"(,"seq":4}})");
+  CHECK(f.close_code(3) == 4007);
 }
 
 TEST_CASE("a second Identify on a connection starts a new session there, and the first stays resumable") {
