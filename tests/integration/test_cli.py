@@ -7,6 +7,7 @@ import socket
 import subprocess
 
 from harness import RELAY_BIN, Checks, Relay, Sim, relay_config, wait_for, workdir
+from tls_certs import make_certificate
 
 SECRET = "s3cr3t-Never-Print-Me"
 
@@ -179,6 +180,22 @@ def main():
                       "make a key pair with qq-gateway-relay keygen PREFIX")
 
     checks.run("a missing CURVE key file exits 78 and says how to make one", missing_curve_key_file)
+
+    def mismatched_tls_pair():
+        holder, port = taken_port()
+        holder.close()  # a free port: the pair fails to load before anything listens
+        cert, _ = make_certificate(tmp, "one")
+        _, other_key = make_certificate(tmp, "two")
+        startup_error("webhook-tls", f'[webhook]\nenabled = true\nlisten = "127.0.0.1:{port}"\ntls_cert = "{cert}"\n'
+                      f'tls_key = "{other_key}"\n', 1,
+                      "cannot load webhook.tls_cert/tls_key: check that both are PEM files and that the key belongs "
+                      "to the certificate")
+        clients = write(tmp, "clients", "bot " + "k" * 40 + "\n")
+        startup_error("api-tls", f'[api]\nenabled = true\nlisten = "127.0.0.1:{port}"\nclients_file = "{clients}"\n'
+                      f'tls_cert = "{cert}"\ntls_key = "{other_key}"\n', 1,
+                      "api.tls_cert/tls_key: ", "check that both are PEM files and that the key belongs to the certificate")
+
+    checks.run("a TLS key that is not the certificate's exits 1 and says what to check", mismatched_tls_pair)
 
     def unwritable_state_directory_says_what_to_fix():
         # A path below a regular file: not writable whoever runs the test (root included).
