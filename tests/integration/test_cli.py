@@ -6,7 +6,7 @@ import re
 import socket
 import subprocess
 
-from harness import RELAY_BIN, Checks, Relay, Sim, relay_config, wait_for, workdir
+from harness import RELAY_BIN, SIM_BIN, Checks, Relay, Sim, relay_config, wait_for, workdir
 from tls_certs import make_certificate
 
 SECRET = "s3cr3t-Never-Print-Me"
@@ -137,6 +137,17 @@ def main():
 
     checks.run("every --help fits 80 columns and ends naming the man pages and docs",
                help_fits_80_columns_and_names_the_docs)
+
+    def simulator_help_fits_80_columns():
+        result = subprocess.run([SIM_BIN, "--help"], capture_output=True, text=True, timeout=10)
+        assert result.returncode == 0, result
+        lines = result.stdout.splitlines()
+        wide = [line for line in lines if len(line) > 80]
+        assert not wide, wide
+        assert lines[1].startswith("Usage: qq-gateway-sim "), lines[1]
+        assert "simulator.md" in " ".join(lines[-2:]), lines[-2:]
+
+    checks.run("qq-gateway-sim --help fits 80 columns and names docs/simulator.md", simulator_help_fits_80_columns)
 
     def startup_error(name, extra, code, *hints):
         path = write(tmp, f"{name}.toml", minimal_config(tmp, extra))
