@@ -15,6 +15,10 @@ import gzip
 import os
 import re
 import sys
+import textwrap
+
+# The widest verbatim line: 80 columns less the page's indent (7) and the block's (2).
+k_code_width = 71
 
 
 def escape(text):
@@ -154,9 +158,13 @@ def convert(lines, skip):
             continue
         if stripped.startswith("```"):
             i += 1
-            out.extend([".PP", ".RS 4", ".nf"])
+            out.extend([".PP", ".RS 2", ".nf"])
             while i < len(lines) and not lines[i].strip().startswith("```"):
-                out.append("\\&" + escape(lines[i]))
+                # A man page is read in a terminal of 80 columns, 9 of them taken by the indent: a longer
+                # line goes on, indented, on the next.
+                for part in textwrap.wrap(lines[i], k_code_width, subsequent_indent="    ", break_long_words=False,
+                                          break_on_hyphens=False) or [""]:
+                    out.append("\\&" + escape(part))
                 i += 1
             out.extend([".fi", ".RE"])
             i += 1

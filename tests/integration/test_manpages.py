@@ -115,8 +115,10 @@ def main():
                                     timeout=30, env=dict(os.environ, LC_ALL="C.UTF-8", MANWIDTH="80"))
             expect(result.returncode == 0 and not result.stderr, f"man -l {name}: {result.stderr}")
             expect(result.stdout.startswith(title), f"man -l {name}: {result.stdout[:200]!r}")
+            wide = [line for line in result.stdout.splitlines() if len(line) > 80]
+            expect(not wide, f"man -l {name} is wider than 80 columns: {wide}")
             print(f"  {name}: {len(result.stdout.splitlines())} lines")
-    checks.run("both pages render with groff -ww and man --warnings -l, without a warning",
+    checks.run("both pages render with groff -ww and man --warnings -l, without a warning, in 80 columns",
                pages_render_without_warnings)
 
     def every_configuration_key():
