@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Turns the project's Markdown into a man page (roff, the man macros), so that the man pages and the docs come
 from one source: relay.toml(5) is docs/configuration.md, and qq-gateway-relay(8) is man/qq-gateway-relay.8.md,
-which pulls its exit codes and signals from docs/operations.md (`<!-- include docs/FILE.md#section -->`, from the repository's root).
+which pulls its exit codes and signals from docs/operations.md (`<!-- include docs/FILE.md#section -->`, from
+the repository's root).
 
 Only the Markdown the docs use: headings, paragraphs, `*`/`-`/`1.` lists, fenced code, tables, `code`, **bold**,
 *italic* and [links](target). A table becomes a tagged list (the first column is the tag): a man page is read in

@@ -10,6 +10,7 @@ packages=(
   libwebsockets-dev libsimdjson-dev libspdlog-dev libzmq3-dev cppzmq-dev catch2 libcli11-dev
   libtomlplusplus-dev libsodium-dev libssl-dev libsystemd-dev
   python3 python3-zmq python3-websockets python3-aiohttp python3-cryptography openssl systemd dpkg-dev file
+  groff-base man-db
 )
 
 missing=()

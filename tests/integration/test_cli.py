@@ -204,7 +204,8 @@ def main():
         clients = write(tmp, "clients", "bot " + "k" * 40 + "\n")
         startup_error("api-tls", f'[api]\nenabled = true\nlisten = "127.0.0.1:{port}"\nclients_file = "{clients}"\n'
                       f'tls_cert = "{cert}"\ntls_key = "{other_key}"\n', 1,
-                      "api.tls_cert/tls_key: ", "check that both are PEM files and that the key belongs to the certificate")
+                      "api.tls_cert/tls_key: ",
+                      "check that both are PEM files and that the key belongs to the certificate")
 
     checks.run("a TLS key that is not the certificate's exits 1 and says what to check", mismatched_tls_pair)
 
