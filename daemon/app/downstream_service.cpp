@@ -58,7 +58,10 @@ DownstreamService::DownstreamService(ingress::EventLoop& loop, DownstreamSetting
       m_writer(m_settings.sessions_path,
                [](const std::string& error) {
                  if (!error.empty()) {
-                   spdlog::error("downstream: cannot save the sessions: {}", error);
+                   spdlog::error(
+                       "downstream: cannot save the sessions: {}; make state.directory writable for "
+                       "the relay, or SDK bots cannot resume after a restart",
+                       error);
                  }
                }),
       m_tick(loop, [this] { tick(); }),

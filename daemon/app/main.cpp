@@ -10,6 +10,7 @@
 
 #include "api/client_keys.hpp"
 #include "app/exit_codes.hpp"
+#include "app/help_footer.hpp"
 #include "app/keygen.hpp"
 #include "app/logging.hpp"
 #include "app/relay_app.hpp"
@@ -50,24 +51,36 @@ void forbid_core_dumps() {
 
 int run(int argc, char** argv) {
   forbid_core_dumps();
-  CLI::App cli{"qq-gateway-relay: holds every gateway shard of a QQ bot and publishes each event on ZeroMQ"};
+  CLI::App cli{"qq-gateway-relay: a QQ bot's gateway shards, every event published on ZeroMQ",
+               "qq-gateway-relay"};
+  // --help fits a terminal 80 columns wide: option names in 26 columns, descriptions in what is left.
+  cli.get_formatter()->column_width(26);
+  // Every command's --help ends by naming the documentation; set when parsing starts, so that it reaches
+  // subcommands registered anywhere above the parse.
+  cli.footer(relay::app::k_help_footer);
+  cli.preparse_callback([&cli](std::size_t) {
+    for (CLI::App* command : cli.get_subcommands([](CLI::App*) { return true; })) {
+      if (command->get_footer().empty()) {
+        command->footer(relay::app::k_help_footer);
+      }
+    }
+  });
   std::string config_path = "/etc/qq-gateway-relay/relay.toml";
   bool check_config = false;
   std::string log_level;
-  cli.add_option("--config", config_path, "configuration file (TOML)")->capture_default_str();
-  cli.add_flag("--check-config", check_config, "load and validate the configuration, print a summary, exit");
-  cli.add_option("--log-level", log_level,
-                 "trace, debug, info, warn, error, critical or off (overrides log.level)");
+  cli.add_option("--config", config_path, "the configuration file (TOML)")
+      ->type_name("FILE")
+      ->capture_default_str();
+  cli.add_flag("--check-config", check_config, "validate the configuration, print a summary, exit");
+  cli.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")
+      ->type_name("LEVEL");
   cli.set_version_flag("--version", std::string("qq-gateway-relay ") + RELAY_VERSION);
   std::string key_prefix;
-  CLI::App* keygen =
-      cli.add_subcommand("keygen", "write a CURVE key pair: PREFIX.key (secret) and PREFIX.pub");
-  keygen->add_option("prefix", key_prefix, "path prefix of the two files")->required();
+  CLI::App* keygen = cli.add_subcommand("keygen", "write a CURVE key pair: PREFIX.key and PREFIX.pub");
+  keygen->add_option("prefix", key_prefix, "path prefix of the two files")->type_name("PATH")->required();
   std::string api_client;
-  CLI::App* api_key = cli.add_subcommand(
-      "api-key",
-      "print a new line for [api] clients_file: NAME and a fresh random key (append it to the file)");
-  api_key->add_option("name", api_client, "the client's name: 1 to 64 of A-Z a-z 0-9 . _ -")->required();
+  CLI::App* api_key = cli.add_subcommand("api-key", "print a new api.clients_file line: NAME and a key");
+  api_key->add_option("name", api_client, "1 to 64 of A-Z a-z 0-9 . _ -")->required();
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -203,7 +203,8 @@ void RelayApp::start_api() {
   if (!config.tls_cert.empty()) {
     auto tls = ingress::TlsServerContext::load(config.tls_cert, config.tls_key);
     if (!tls) {
-      throw std::runtime_error("api.tls_cert/tls_key: " + tls.error());
+      throw std::runtime_error("api.tls_cert/tls_key: " + tls.error() +
+                               "; check that both are PEM files and that the key belongs to the certificate");
     }
     m_api_tls = std::move(*tls);
     server.tls = m_api_tls.get();
@@ -240,7 +241,9 @@ void RelayApp::start_webhook() {
   const auto& config = m_config.webhook;
   auto key = webhook::WebhookKey::from_secret(m_config.bot.client_secret);
   if (!key) {
-    throw std::runtime_error("webhook.enabled needs a non-empty client secret to check signatures");
+    throw std::runtime_error(
+        "webhook.enabled needs a non-empty client secret to check signatures: set bot.client_secret (or "
+        "client_secret_file, or the credential client_secret), or webhook.enabled = false");
   }
   webhook::HandlerSettings handler;
   handler.path = config.path;

@@ -21,14 +21,19 @@ StateKeeper::StateKeeper(ingress::EventLoop& loop, const std::string& directory,
   std::filesystem::create_directories(directory, error);
   if (error) {
     // The stream matters more than the state file: keep relaying, and say what a restart will cost.
-    spdlog::error("state.directory {}: {}; sessions cannot be resumed after a restart", directory,
-                  error.message());
+    spdlog::error(
+        "state.directory {}: {}; sessions cannot be resumed after a restart: make it a directory the relay's "
+        "user can write (systemd: StateDirectory=), or change state.directory",
+        directory, error.message());
   }
   m_writer = std::make_unique<state::StateWriter>(m_path, [path = m_path](const std::string& problem) {
     if (problem.empty()) {
       spdlog::info("the state file {} is written again", path);
     } else {
-      spdlog::error("cannot save the relay state: {}", problem);
+      spdlog::error(
+          "cannot save the relay state: {}; make state.directory writable for the relay (or free "
+          "space on its file system)",
+          problem);
     }
   });
 }

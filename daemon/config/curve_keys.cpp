@@ -45,7 +45,9 @@ std::optional<Diagnostic> check_curve(Draft& draft, const std::filesystem::path&
   publish.curve_authorized_keys = resolve(publish.curve_authorized_keys, directory);
   auto secret = util::read_key_file(publish.curve_secret_key_file);
   if (!secret) {
-    return Diagnostic{*secret_at, "publish.curve_secret_key_file", std::move(secret).error()};
+    return Diagnostic{*secret_at, "publish.curve_secret_key_file",
+                      std::move(secret).error() +
+                          " (make a key pair with qq-gateway-relay keygen PREFIX and name PREFIX.key here)"};
   }
   if (secret->size() != 1) {
     return Diagnostic{*secret_at, "publish.curve_secret_key_file",
@@ -54,7 +56,11 @@ std::optional<Diagnostic> check_curve(Draft& draft, const std::filesystem::path&
   }
   auto authorized = util::read_key_file(publish.curve_authorized_keys);
   if (!authorized) {
-    return Diagnostic{*keys_at, "publish.curve_authorized_keys", std::move(authorized).error()};
+    return Diagnostic{
+        *keys_at, "publish.curve_authorized_keys",
+        std::move(authorized).error() +
+            " (list the clients' public keys there, one per line: PREFIX.pub from qq-gateway-relay "
+            "keygen)"};
   }
   publish.curve_secret_key = secret->front();
   publish.curve_authorized = std::move(*authorized);

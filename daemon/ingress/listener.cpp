@@ -61,9 +61,10 @@ Listener::Listener(EventLoop& loop, ListenerSettings settings)
     const auto socket = util::open_listening_socket(m_settings.host, m_settings.port);
     m_fd = socket.fd;
     m_port = socket.port;
-  } catch (const std::exception& error) {
-    throw std::runtime_error(fmt::format("cannot listen for {} on {}: {}", m_settings.name,
-                                         util::address_text(m_settings.host, m_settings.port), error.what()));
+  } catch (const util::SocketError& error) {
+    throw std::runtime_error(fmt::format("cannot listen for {} on {}: {}; {}", m_settings.name,
+                                         util::address_text(m_settings.host, m_settings.port), error.what(),
+                                         util::bind_advice(error.code(), m_settings.name + ".listen")));
   }
 }
 

@@ -131,8 +131,11 @@ WebhookServer::WebhookServer(EventLoop& loop, WebhookServerSettings settings, we
   }
   m_vhost = lws_create_vhost(loop.context(), &info);
   if (m_vhost == nullptr) {
-    throw std::runtime_error(tls() ? "cannot load webhook.tls_cert/tls_key"
-                                   : "cannot create the libwebsockets vhost for webhooks");
+    throw std::runtime_error(
+        tls() ? "cannot load webhook.tls_cert/tls_key: check that both are PEM files and that "
+                "the key belongs to the certificate (openssl x509 -noout -pubkey -in CERT, "
+                "openssl pkey -pubout -in KEY)"
+              : "cannot create the libwebsockets vhost for webhooks");
   }
   m_listener.serve([vhost = m_vhost](int fd) { return lws_adopt_socket_vhost(vhost, fd); });
 }

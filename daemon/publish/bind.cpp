@@ -41,4 +41,14 @@ void bind_as_written(zmq::socket_t& socket, const std::string& endpoint) {
   socket.set(zmq::sockopt::use_fd, -1);
 }
 
+std::string bind_advice(const std::exception& error, const std::string& key) {
+  if (const auto* zmq_error = dynamic_cast<const zmq::error_t*>(&error)) {
+    return util::bind_advice(zmq_error->num(), key);
+  }
+  if (const auto* socket_error = dynamic_cast<const util::SocketError*>(&error)) {
+    return util::bind_advice(socket_error->code(), key);
+  }
+  return "check " + key;
+}
+
 }  // namespace relay::publish

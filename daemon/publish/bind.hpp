@@ -1,5 +1,6 @@
 #pragma once
 
+#include <exception>
 #include <string>
 
 #include <zmq.hpp>
@@ -12,5 +13,8 @@ namespace relay::publish {
 // (ZMQ_USE_FD). Other transports are bound as they are. Throws std::runtime_error (or zmq::error_t from
 // bind()).
 void bind_as_written(zmq::socket_t& socket, const std::string& endpoint);
+
+// What to do after bind_as_written threw `error` for the endpoint configured at `key` (util::bind_advice).
+std::string bind_advice(const std::exception& error, const std::string& key);
 
 }  // namespace relay::publish

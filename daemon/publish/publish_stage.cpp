@@ -32,7 +32,8 @@ void PublishStage::reserve() {
       !m_reservation_warned) {
     m_reservation_warned = true;
     spdlog::critical(
-        "cannot save the relay_seq reservation: after a crash, relay_seq numbers may be used twice");
+        "cannot save the relay_seq reservation: after a crash, relay_seq numbers may be used twice; make "
+        "state.directory writable for the relay");
   }
 }
 
@@ -102,7 +103,11 @@ void PublishStage::watch_journal() {
   if (m_journal_error.empty()) {
     spdlog::info("journal: writing again");
   } else {
-    spdlog::error("journal: {}; catch-up across a restart misses what is not written", m_journal_error);
+    spdlog::error(
+        "journal: {}; catch-up across a restart misses what is not written: make state.directory writable "
+        "for "
+        "the relay (or free space on its file system)",
+        m_journal_error);
   }
 }
 

@@ -56,7 +56,8 @@ ReplayServer::ReplayServer(zmq::context_t& context, const std::string& endpoint,
   try {
     bind_as_written(m_socket, endpoint);
   } catch (const std::exception& error) {
-    throw std::runtime_error("cannot bind publish.replay_endpoint " + endpoint + ": " + error.what());
+    throw std::runtime_error("cannot bind publish.replay_endpoint " + endpoint + ": " + error.what() + "; " +
+                             bind_advice(error, "publish.replay_endpoint"));
   }
   m_bound = m_socket.get(zmq::sockopt::last_endpoint);
 }

@@ -23,7 +23,8 @@ ZmqPublisher::ZmqPublisher(PublisherSettings settings)
     try {
       bind_as_written(m_socket, endpoint);
     } catch (const std::exception& error) {
-      throw std::runtime_error("cannot bind publish endpoint " + endpoint + ": " + error.what());
+      throw std::runtime_error("cannot bind publish endpoint " + endpoint + ": " + error.what() + "; " +
+                               bind_advice(error, "publish.endpoints"));
     }
     m_bound.push_back(m_socket.get(zmq::sockopt::last_endpoint));
   }

@@ -34,8 +34,9 @@ class Descriptor {
   int m_fd;
 };
 
-std::runtime_error failure(std::string_view step) {
-  return std::runtime_error(std::string(step) + ": " + std::strerror(errno));
+SocketError failure(std::string_view step) {
+  const int code = errno;
+  return SocketError(std::string(step) + ": " + std::strerror(code), code);
 }
 
 using AddressList = std::unique_ptr<addrinfo, void (*)(addrinfo*)>;
@@ -122,6 +123,30 @@ std::optional<ListeningSocket> take_inherited_socket(const std::string& host, in
   return std::nullopt;
 }
 
+std::string bind_advice(int code, const std::string& key) {
+  switch (code) {
+    case 0:
+      return "check the host name in " + key;
+    case EADDRINUSE:
+      return "another process listens there (ss -ltnp shows which; often a second relay): stop it, or "
+             "change " +
+             key;
+    case EADDRNOTAVAIL:
+      return "no network interface of this host has that address: change " + key;
+    case EACCES:
+    case EPERM:
+      return "not allowed: a port below 1024 needs CAP_NET_BIND_SERVICE, an ipc:// path a directory the "
+             "relay "
+             "may write: change " +
+             key;
+    case ENOENT:
+    case ENOTDIR:
+      return "the directory of that ipc:// path does not exist: create it, or change " + key;
+    default:
+      return "check " + key;
+  }
+}
+
 std::string address_text(const std::string& host, int port) {
   const bool v6 = host.find(':') != std::string::npos;
   return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
@@ -131,7 +156,7 @@ ListeningSocket open_listening_socket(const std::string& host, int port) {
   int error = 0;
   const auto found = resolve(host, port, error);
   if (!found) {
-    throw std::runtime_error(std::string("cannot resolve the address: ") + gai_strerror(error));
+    throw SocketError(std::string("cannot resolve the address: ") + gai_strerror(error), 0);
   }
   Descriptor socket_fd(socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP));
   if (socket_fd.get() < 0) {
