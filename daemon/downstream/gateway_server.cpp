@@ -26,6 +26,8 @@ constexpr int k_close_disallowed_intent = 4014;
 // Unacknowledged positions kept per session; past this the oldest count as acknowledged (a client that never
 // sends its seq in heartbeats can then resume only from a recent position).
 constexpr std::size_t k_max_unacked = 65536;
+// A connection that never identifies is closed after this (or two heartbeat intervals, if longer).
+constexpr util::Millis k_unidentified_grace{300'000};
 // A connection told to close that has not closed after this is cut.
 constexpr util::Millis k_close_grace{10'000};
 
@@ -542,6 +544,10 @@ bool GatewayServer::forget_oldest_detached(const Session* spare) {
 void GatewayServer::on_tick(util::TimePoint now) {
   m_now = now;
   const auto deadline = m_settings.heartbeat_interval * 2;
+  // A connection that never identified gets longer: qq-official-bot opens a second socket after every close
+  // and leaves it silent, and closing that one makes it reconnect both again. Still bounded, and capped by
+  // api.max_connections.
+  const auto idle_deadline = std::max<util::Millis>(deadline, k_unidentified_grace);
   std::vector<Connection*> silent;
   for (auto& [id, connection] : m_connections) {
     if (connection->closing) {
@@ -550,7 +556,8 @@ void GatewayServer::on_tick(util::TimePoint now) {
       }
       continue;
     }
-    if (now - connection->last_heard > deadline) {
+    const bool identified = !connection->client.empty();
+    if (now - connection->last_heard > (identified ? deadline : idle_deadline)) {
       silent.push_back(connection.get());
     }
   }

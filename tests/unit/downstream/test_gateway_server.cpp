@@ -543,3 +543,14 @@ TEST_CASE("a second Identify on a connection starts a new session there, and the
   f.text(2, R"({"op":6,"d":{"token":"QQBot good","session_id":)" + first + R"(,"seq":2}})");
   CHECK(f.contents(2) == std::vector<std::string>{"3:\"b\""});
 }
+
+TEST_CASE("a connection that never identifies is closed after five minutes, not two heartbeat intervals") {
+  Fixture f;
+  f.open(1);
+  f.now += Millis(100'000);
+  f.server->on_tick(f.now);
+  CHECK_FALSE(f.close_code(1));
+  f.now += Millis(201'000);
+  f.server->on_tick(f.now);
+  CHECK(f.close_code(1) == 4009);
+}
