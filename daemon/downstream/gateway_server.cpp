@@ -26,6 +26,9 @@ constexpr int k_close_disallowed_intent = 4014;
 // Unacknowledged positions kept per session; past this the oldest count as acknowledged (a client that never
 // sends its seq in heartbeats can then resume only from a recent position).
 constexpr std::size_t k_max_unacked = 65536;
+// The largest seq a Resume may name: what a JavaScript number holds exactly (the SDKs keep s in one), and
+// far from wrapping the session's counter.
+constexpr std::uint64_t k_max_seq = (std::uint64_t{1} << 53) - 1;
 // A connection that never identifies is closed after this (or two heartbeat intervals, if longer).
 constexpr util::Millis k_unidentified_grace{300'000};
 // A connection told to close that has not closed after this is cut.
@@ -57,6 +60,9 @@ struct GatewayServer::Session {
   std::uint64_t acked_relay_seq = 0;
   std::uint64_t sent_s = 1;
   std::uint64_t cursor = 0;
+  // The highest s this numbering ever gave (a Resume from an older s sends again from there, under the
+  // same numbers).
+  std::uint64_t high_s = 1;
   // relay_seq of s = acked_s + 1 .. sent_s; unknown after a restart until the session resumes.
   std::deque<std::uint64_t> unacked;
   bool unacked_known = true;
@@ -304,6 +310,7 @@ void GatewayServer::on_resume(Connection& connection, const protocol::Frame& fra
   session.acked_s = seq;
   session.acked_relay_seq = relay_seq;
   session.sent_s = seq;
+  session.high_s = std::max(session.high_s, seq);
   session.cursor = relay_seq;
   session.unacked.clear();
   session.unacked_known = true;
@@ -318,7 +325,7 @@ void GatewayServer::on_resume(Connection& connection, const protocol::Frame& fra
 
 GatewayServer::Locate GatewayServer::locate(const Session& session, std::uint64_t seq,
                                             std::uint64_t& relay_seq) const {
-  if (seq < session.acked_s) {
+  if (seq < session.acked_s || seq > k_max_seq) {
     return Locate::bad_seq;
   }
   if (seq == session.acked_s) {
@@ -334,13 +341,11 @@ GatewayServer::Locate GatewayServer::locate(const Session& session, std::uint64_
     relay_seq = session.cursor;
     return m_retention.covers_after(relay_seq) ? Locate::found : Locate::lost;
   }
-  if (!session.restored && seq > session.sent_s) {
-    // More than it was ever sent (qq-official-bot resumes a new session with the seq of its old one): it has
-    // everything this session sent, so it continues from the newest position and its own number.
-    relay_seq = session.cursor;
-    return Locate::ahead;
-  }
-  // Walk forward from the newest position known to be at or before `seq`.
+  // Walk forward from the newest position known to be at or before `seq`. A seq past the highest this
+  // numbering gave means the client has everything it was sent (qq-official-bot resumes a new session with
+  // the seq of its old one): the walk stops at that highest, and the client's own number goes on from there.
+  // A session read back after a restart walks to `seq` itself: its saved newest point may lag (a crash).
+  const std::uint64_t target = !session.restored && seq > session.high_s ? session.high_s : seq;
   std::uint64_t s = session.acked_s;
   std::uint64_t at = session.acked_relay_seq;
   if (session.unacked_known) {
@@ -350,7 +355,7 @@ GatewayServer::Locate GatewayServer::locate(const Session& session, std::uint64_
   if (!m_retention.covers_after(at)) {
     return Locate::lost;
   }
-  for (std::size_t i = m_retention.first_after(at); i < m_retention.size() && s < seq; ++i) {
+  for (std::size_t i = m_retention.first_after(at); i < m_retention.size() && s < target; ++i) {
     const publish::RetainedMessage& message = m_retention.at(i);
     const FrameLayout layout = scan_frame(message.body());
     EventFacts facts(layout);
@@ -360,7 +365,7 @@ GatewayServer::Locate GatewayServer::locate(const Session& session, std::uint64_
     }
   }
   relay_seq = at;
-  // Past everything retained: as above, the client has all of it and keeps its own number.
+  // Past everything retained, too, the client has all of it and keeps its own number.
   return s == seq ? Locate::found : Locate::ahead;
 }
 
@@ -409,6 +414,7 @@ void GatewayServer::send_event(Session& session, std::string_view body, const Fr
                                std::uint64_t relay_seq) {
   m_scratch.clear();
   append_with_seq(m_scratch, body, layout, ++session.sent_s);
+  session.high_s = std::max(session.high_s, session.sent_s);
   m_transport.send_text(session.connection, m_scratch);
   session.unacked.push_back(relay_seq);
   if (session.unacked.size() > k_max_unacked) {
@@ -619,6 +625,7 @@ void GatewayServer::restore(const std::vector<SavedSession>& sessions, util::Tim
     session->acked_s = saved.acked_s;
     session->acked_relay_seq = saved.acked_relay_seq;
     session->sent_s = saved.sent_s;
+    session->high_s = saved.sent_s;
     session->cursor = saved.sent_relay_seq;
     session->unacked_known = saved.acked_s == saved.sent_s;
     session->restored = true;

@@ -181,10 +181,21 @@ class Harness final : public downstream::Transport {
   protocol::FrameDecoder m_decoder;
 };
 
-// The client's Resume, read as the server reads it, so that its answer can be checked.
+// The client's Identify or Resume, read as the server reads it, so that its answer can be checked.
 void Harness::note_resume(Peer& peer, std::string_view text) {
   const protocol::DecodeResult decoded = m_decoder.decode(text);
-  if (!decoded.frame || decoded.fault || decoded.frame->op != 6 || decoded.frame->d_raw.empty()) {
+  if (!decoded.frame || decoded.fault) {
+    return;
+  }
+  const int op = decoded.frame->op;
+  if ((op == 2 || op == 6) && !peer.session.empty()) {
+    // A second Identify or Resume moves the connection off its session, which stays resumable.
+    peer.session.clear();
+    peer.live = false;
+    peer.last_s.reset();
+    peer.resuming.reset();
+  }
+  if (op != 6 || decoded.frame->d_raw.empty()) {
     return;
   }
   simdjson::dom::parser parser;
