@@ -251,6 +251,8 @@ class Subscription {
         }
         if (m_last && *seq > *m_last + 1) {
           if (replay) {
+            note(fmt::format("gap: relay_seq {}..{} missed, filling it from the replay endpoint", *m_last + 1,
+                             *seq - 1));
             catch_up(*seq);
           } else {
             note(fmt::format("gap: relay_seq {}..{} lost (--replay fills gaps)", *m_last + 1, *seq - 1));
