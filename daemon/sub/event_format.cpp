@@ -59,13 +59,13 @@ std::optional<std::string_view> string_at(simdjson::dom::element element, std::s
   return std::nullopt;
 }
 
-// An id as the line shows it: whole without a width, else its first 8 characters (enough to tell ids apart
-// at a glance; --json has them whole).
+// An id as the line shows it: whole without a width, else its first and last 4 characters (enough to tell
+// ids apart at a glance, whichever end of them varies; --json has them whole).
 std::string id_text(std::string_view id, const LineStyle& style) {
   if (style.width == 0 || id.size() <= 12) {
     return printable(id);
   }
-  return printable(id.substr(0, 8)) + "\u2026";
+  return printable(id.substr(0, 4)) + "\u2026" + printable(id.substr(id.size() - 4));
 }
 
 std::string render(const std::vector<Segment>& segments, const LineStyle& style) {

@@ -62,11 +62,11 @@ TEST_CASE(
   const std::string body =
       R"({"op":0,"s":2,"t":"C2C_MESSAGE_CREATE","d":{"author":{"user_openid":"E4F4AEA33253A2797FB897C50B81D7ED"},"content":"一二三四五六七八九十"}})";
   const std::string full = line("C2C_MESSAGE_CREATE", body, k_gateway_meta, LineStyle{200, false});
-  CHECK(full == "05:37:18.123 #28 C2C_MESSAGE_CREATE shard 1/2 E4F4AEA3…: 一二三四五六七八九十");
+  CHECK(full == "05:37:18.123 #28 C2C_MESSAGE_CREATE shard 1/2 E4F4…D7ED: 一二三四五六七八九十");
   const std::size_t width = relay::sub::display_width(full);
   CHECK(width == 57 + 20);
   const std::string cut = line("C2C_MESSAGE_CREATE", body, k_gateway_meta, LineStyle{width - 5, false});
-  CHECK(cut == "05:37:18.123 #28 C2C_MESSAGE_CREATE shard 1/2 E4F4AEA3…: 一二三四五六七…");
+  CHECK(cut == "05:37:18.123 #28 C2C_MESSAGE_CREATE shard 1/2 E4F4…D7ED: 一二三四五六七…");
   CHECK(relay::sub::display_width(cut) <= width - 5);
 }
 
