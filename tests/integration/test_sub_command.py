@@ -63,6 +63,7 @@ def main():
     config = relay_config(sim, pub, f"{tmp}/state").replace(
         "[publish]\n", f'[publish]\nreplay_endpoint = "{replay}"\nsndhwm = 50\njournal = true\n')
     relay = Relay(tmp, config)
+    relays = [relay]
     subs = []
     marks = iter(range(1_000_000))
 
@@ -212,8 +213,36 @@ def main():
                                         timeout=10)
             expect(bad_replay.returncode == 1 and b"no answer" in bad_replay.stderr, f"{bad_replay}")
         checks.run("exit codes: 2 for a bad command line, 1 when the replay endpoint does not answer", usage_errors)
+
+        def curve():
+            expect(relay.stop() == 0, "the plain relay's exit code")
+            for name in ("curve-relay", "curve-client"):
+                subprocess.run([RELAY_BIN, "keygen", f"{tmp}/{name}"], check=True, capture_output=True, timeout=10)
+            with open(f"{tmp}/curve-client.pub") as f, open(f"{tmp}/authorized_keys", "w") as out:
+                out.write(f.read())
+            curve_pub, curve_replay = f"ipc://{tmp}/curve-pub.sock", f"ipc://{tmp}/curve-replay.sock"
+            curve_config = relay_config(sim, curve_pub, f"{tmp}/curve-state").replace("[publish]\n", f"""[publish]
+replay_endpoint = "{curve_replay}"
+curve_secret_key_file = "curve-relay.key"
+curve_authorized_keys = "authorized_keys"
+""")
+            curve_relay = Relay(tmp, curve_config, name="curve-relay")
+            relays.append(curve_relay)
+            keys = ["--curve-server-key", f"{tmp}/curve-relay.pub", "--curve-key", f"{tmp}/curve-client.key"]
+            process = SubProcess(tmp, "curve", "-e", curve_pub, "--replay", curve_replay, "--json", *keys)
+            subs.append(process)
+            send_until_seen(process, "over CURVE", timeout=30)
+            seqs = [o["meta"]["relay_seq"] for o in process.objects()]
+            expect(contiguous(seqs), f"{seqs}")
+            since = SubProcess(tmp, "curve-since", "-e", curve_pub, "--replay", curve_replay, "--since", "0",
+                               "-n", "2", *keys)
+            subs.append(since)
+            expect(since.proc.wait(10) == 0, f"--since 0 -n 2 over CURVE: {since.errors()}")
+            expect(len(since.lines()) == 2 and "#1 " in since.lines()[0], f"{since.lines()}")
+            expect(process.stop() == 0, "exit code")
+        checks.run("CURVE: key files from keygen, for the PUB and the replay endpoint", curve)
     finally:
-        tear_down(checks, tmp, Closer(), relay, sim)
+        tear_down(checks, tmp, Closer(), *relays, sim)
     checks.finish()
 
 
