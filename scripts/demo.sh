@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs the relay with a subscriber that prints every event.
+# Installs what is missing, builds, and runs the relay with `qq-gateway-relay sub`, which prints one line per
+# event: time, relay_seq, type, shard, and the message's group or channel, author and text.
 #   scripts/demo.sh                      against the bundled simulator (no credentials needed); an echo bot
 #                                        (docs/examples/echo_bot.py) also answers each message through the
 #                                        relay's OpenAPI forwarder, and prints its replies
@@ -95,8 +96,19 @@ if [[ $relay_started == false ]]; then
   build-release/bin/qq-gateway-relay --config "$config" &
   pids+=($!)
 fi
-/usr/bin/python3 "$root/docs/examples/subscriber.py" "$endpoint" &
+# The terminal subscriber: one readable line per event, the message text last (docs/subscribing.md).
+build-release/bin/qq-gateway-relay sub --endpoint "$endpoint" &
 pids+=($!)
+if [[ -n ${port:-} ]]; then
+  # A message in Chinese, as a user would write in a group; the generated events follow ("event 0-1 ...").
+  (sleep 2 && /usr/bin/python3 - "$port" <<'PY' >/dev/null 2>&1 || true) &
+import json, sys, urllib.request
+d = {"author": {"member_openid": "E4F4AEA33253A2797FB897C50B81D7ED"}, "content": " 你好，这是 qq-gateway-relay 的演示",
+     "group_openid": "C9F778FE6ADF9D1D1DBE395BF744A33A", "id": "ROBOT1.0_demo"}
+body = json.dumps({"shard": 0, "t": "GROUP_AT_MESSAGE_CREATE", "d": d}, ensure_ascii=False).encode()
+urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{sys.argv[1]}/_sim/send", data=body), timeout=5)
+PY
+fi
 if [[ -n ${api_key:-} ]]; then
   # An event in, a reply out: the echo bot answers each message through the relay.
   /usr/bin/python3 "$root/docs/examples/echo_bot.py" "$endpoint" "http://127.0.0.1:$api_port" "${api_key#* }" &

@@ -15,6 +15,7 @@
 #include "app/logging.hpp"
 #include "app/relay_app.hpp"
 #include "config/loader.hpp"
+#include "sub/sub_command.hpp"
 
 namespace {
 
@@ -81,13 +82,20 @@ int run(int argc, char** argv) {
   std::string api_client;
   CLI::App* api_key = cli.add_subcommand("api-key", "print a new api.clients_file line: NAME and a key");
   api_key->add_option("name", api_client, "1 to 64 of A-Z a-z 0-9 . _ -")->required();
+  const relay::sub::SubCommand sub = relay::sub::add_sub_command(cli);
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
+    if (sub.chosen()) {
+      return cli.exit(error) == 0 ? relay::sub::k_exit_ok : relay::sub::k_exit_usage;
+    }
     // --help and --version end here with 0; a bad command line is a configuration error like any other.
     return cli.exit(error) == 0 ? relay::app::k_exit_ok : relay::app::k_exit_config;
   }
 
+  if (sub.chosen()) {
+    return sub.run();
+  }
   if (*keygen) {
     return relay::app::write_curve_keypair(key_prefix);
   }
