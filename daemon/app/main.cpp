@@ -61,8 +61,11 @@ int run(int argc, char** argv) {
   cli.footer(relay::app::k_help_footer);
   cli.preparse_callback([&cli](std::size_t) {
     for (CLI::App* command : cli.get_subcommands([](CLI::App*) { return true; })) {
-      if (command->get_footer().empty()) {
-        command->footer(relay::app::k_help_footer);
+      const std::string own = command->get_footer();
+      if (own.find(relay::app::k_help_footer) == std::string::npos) {
+        // A subcommand's own footer (sub's exit codes) comes first, then where the documentation is.
+        command->footer(own.empty() ? std::string(relay::app::k_help_footer)
+                                    : own + "\n" + relay::app::k_help_footer);
       }
     }
   });

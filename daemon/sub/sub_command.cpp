@@ -11,7 +11,7 @@ bool SubCommand::chosen() const {
 SubCommand add_sub_command(CLI::App& cli) {
   SubCommand command{nullptr, std::make_unique<Options>()};
   Options& options = *command.options;
-  CLI::App* sub = cli.add_subcommand("sub", "print the relay's events in a terminal, like mosquitto_sub");
+  CLI::App* sub = cli.add_subcommand("sub", "print the relay's events, like mosquitto_sub");
   sub->get_formatter()->column_width(26);
   // Help lines stay within 80 columns: 26 for the option, at most 52 for its text.
   const CLI::Validator positive = CLI::Validator(CLI::PositiveNumber).description("");

@@ -106,7 +106,7 @@ TEST_CASE("control characters cannot reach the terminal, and colours only when a
   CHECK(coloured.starts_with("\x1b[2m05:37:18.123\x1b[0m\x1b[36m #28\x1b[0m"));
 }
 
-TEST_CASE("--json is one line: the body's own JSON, big ids exact, Chinese as is") {
+TEST_CASE("the --json form is one line: the body's own JSON, big ids exact, Chinese as is") {
   const std::string body =
       "{\"op\":0,\n  \"d\": {\"id\": 18446744073709551000, \"big\": 12345678901234567890123, \"content\": "
       "\"你好 \\\"x\\\"\"}}";
