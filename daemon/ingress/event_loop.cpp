@@ -23,8 +23,15 @@ int raw_file_callback(lws* wsi, int reason, void* user, void* /*in*/, std::size_
   }
   if (reason == LWS_CALLBACK_RAW_RX_FILE) {
     watch->m_on_readable();
+  } else if (reason == LWS_CALLBACK_RAW_WRITEABLE_FILE) {
+    if (watch->m_on_writable) {
+      watch->m_on_writable();
+    }
   } else if (reason == LWS_CALLBACK_RAW_CLOSE_FILE) {
     watch->m_wsi = nullptr;
+    if (watch->m_on_closed) {
+      watch->m_on_closed();
+    }
   }
   return 0;
 }
@@ -47,6 +54,12 @@ void FdWatch::pause() {
 void FdWatch::resume() {
   if (m_wsi != nullptr) {
     lws_rx_flow_control(m_wsi, 1);
+  }
+}
+
+void FdWatch::request_writable() {
+  if (m_wsi != nullptr) {
+    lws_callback_on_writable(m_wsi);
   }
 }
 
@@ -161,6 +174,20 @@ lws* EventLoop::adopt_raw_socket(int fd, RawSocketHandler& handler) {
 std::unique_ptr<FdWatch> EventLoop::watch_owned_fd(int fd, std::function<void()> on_readable) {
   auto watch = std::unique_ptr<FdWatch>(new FdWatch(std::move(on_readable), true));
   adopt_fd(fd, *watch);
+  return watch;
+}
+
+std::unique_ptr<FdWatch> EventLoop::watch_socket(int fd, std::function<void()> on_readable,
+                                                 std::function<void()> on_writable,
+                                                 std::function<void()> on_closed) {
+  const int copy = dup(fd);
+  if (copy < 0) {
+    throw std::runtime_error("cannot duplicate a descriptor to watch it");
+  }
+  auto watch = std::unique_ptr<FdWatch>(new FdWatch(std::move(on_readable), true));
+  watch->m_on_writable = std::move(on_writable);
+  watch->m_on_closed = std::move(on_closed);
+  adopt_fd(copy, *watch);
   return watch;
 }
 

@@ -25,6 +25,8 @@ class FdWatch {
   // While paused, readiness is not even polled for: a descriptor that stays readable costs nothing.
   void pause();
   void resume();
+  // For watch_socket handles: calls `on_writable` once, when the descriptor is next writable.
+  void request_writable();
 
  private:
   friend class EventLoop;
@@ -33,7 +35,9 @@ class FdWatch {
       : m_on_readable(std::move(on_readable)), m_closed_by_handle(closed_by_handle) {}
 
   std::function<void()> m_on_readable;
-  lws* m_wsi = nullptr;  // null once libwebsockets has closed it
+  std::function<void()> m_on_writable;  // watch_socket only
+  std::function<void()> m_on_closed;    // watch_socket only: the loop dropped the descriptor (hang-up, error)
+  lws* m_wsi = nullptr;                 // null once libwebsockets has closed it
   bool m_closed_by_handle;
 };
 
@@ -68,6 +72,12 @@ class EventLoop {
   void watch_fd(int fd, std::function<void()> on_readable);
   // Calls `on_readable` whenever `fd` is readable, until the handle is destroyed. Takes `fd` over.
   std::unique_ptr<FdWatch> watch_owned_fd(int fd, std::function<void()> on_readable);
+  // Watches a socket that stays the caller's (the loop polls its own duplicate, closed with the handle), for
+  // reading and, on request_writable(), for writing. `on_closed` runs when the loop gives the descriptor up
+  // (hang-up or error), so that the owner reads the error itself. Do not destroy the handle from its
+  // callbacks.
+  std::unique_ptr<FdWatch> watch_socket(int fd, std::function<void()> on_readable,
+                                        std::function<void()> on_writable, std::function<void()> on_closed);
   // Serves an accepted TCP connection as raw bytes (no HTTP parsing by libwebsockets), its events going to
   // `handler`. Takes `fd` over; returns null (the descriptor closed) when libwebsockets cannot take it.
   lws* adopt_raw_socket(int fd, RawSocketHandler& handler);
