@@ -1,5 +1,8 @@
 // One connection to Redis through hiredis' async API, driven by the relay's event loop and never blocking it:
 // non-blocking connect, AUTH and SELECT from the URL, a timeout per command, reconnection with backoff.
+// One exception: hiredis 0.14 resolves a host name with a blocking getaddrinfo() on every (re)connect, so the
+// URL should name an IP address (or a name in /etc/hosts). No TLS: hiredis 0.14 has no hiredis_ssl.
+// Do not destroy a RedisConnection from inside one of its callbacks.
 #pragma once
 
 #include <cstdint>
