@@ -1,0 +1,94 @@
+#include "cluster/lease_scripts.hpp"
+
+#include <array>
+
+namespace relay::cluster {
+
+// Kept byte for byte equal to scripts/<name>.lua (tests/unit/cluster/test_lease_scripts.cpp).
+
+const LeaseScript k_claim_script{
+    "claim", R"lua(-- KEYS[1] the shard's lease, KEYS[2] its fencing counter; ARGV[1] node, ARGV[2] lease_ms.
+-- The lease value is "<token> <node>". A free lease is taken with a new fencing token; a lease already ours
+-- is extended with the same token; another node's lease is left alone. Returns {token, owner}.
+local current = redis.call('GET', KEYS[1])
+if current then
+  local space = string.find(current, ' ', 1, true)
+  local token = tonumber(string.sub(current, 1, space - 1))
+  local owner = string.sub(current, space + 1)
+  if owner == ARGV[1] then
+    redis.call('SET', KEYS[1], current, 'PX', ARGV[2])
+  end
+  return {token, owner}
+end
+local token = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], token .. ' ' .. ARGV[1], 'PX', ARGV[2])
+return {token, ARGV[1]}
+)lua"};
+
+const LeaseScript k_renew_script{
+    "renew",
+    R"lua(-- KEYS[1] the shard's lease; ARGV[1] node, ARGV[2] token, ARGV[3] lease_ms. Returns 1 when the lease was
+-- still ours with this token and is extended, else 0.
+if redis.call('GET', KEYS[1]) == ARGV[2] .. ' ' .. ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return 1
+end
+return 0
+)lua"};
+
+const LeaseScript k_release_script{
+    "release",
+    R"lua(-- KEYS[1] the shard's lease; ARGV[1] node, ARGV[2] token. Deletes the lease only when it is ours with this
+-- token; returns 1 when it was.
+if redis.call('GET', KEYS[1]) == ARGV[2] .. ' ' .. ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+)lua"};
+
+const LeaseScript k_save_position_script{
+    "save_position",
+    R"lua(-- KEYS[1] the shard's position, KEYS[2] its fencing counter; ARGV[1] token, ARGV[2] session_id, ARGV[3] seq,
+-- ARGV[4] relay_seq. A token older than the counter belongs to an owner that lost the shard: refused, so a
+-- relay partitioned away never overwrites the new owner's position.
+local fence = tonumber(redis.call('GET', KEYS[2]) or '0')
+if tonumber(ARGV[1]) < fence then
+  return redis.error_reply('STALE_TOKEN ' .. ARGV[1] .. ' < ' .. fence)
+end
+redis.call('HSET', KEYS[1], 'token', ARGV[1], 'session_id', ARGV[2], 'seq', ARGV[3], 'relay_seq', ARGV[4])
+return 1
+)lua"};
+
+const LeaseScript k_load_position_script{
+    "load_position",
+    R"lua(-- KEYS[1] the shard's position. Returns {token, session_id, seq, relay_seq}, or an empty array when none is
+-- stored (a new owner identifies).
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return {}
+end
+return redis.call('HMGET', KEYS[1], 'token', 'session_id', 'seq', 'relay_seq')
+)lua"};
+
+const LeaseScript k_pace_identify_script{
+    "pace_identify",
+    R"lua(-- KEYS[1] the identify bucket (one per shard_id % max_concurrency); ARGV[1] node, ARGV[2] window_ms.
+-- Takes the bucket's slot for one window and returns 0, or returns the ms until the slot frees.
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return 0
+end
+local wait = redis.call('PTTL', KEYS[1])
+if wait < 1 then
+  return tonumber(ARGV[2])
+end
+return wait
+)lua"};
+
+std::span<const LeaseScript> lease_scripts() {
+  static const std::array<LeaseScript, 6> scripts{k_claim_script,         k_renew_script,
+                                                  k_release_script,       k_save_position_script,
+                                                  k_load_position_script, k_pace_identify_script};
+  return scripts;
+}
+
+}  // namespace relay::cluster
