@@ -121,7 +121,7 @@ void GatewayServer::on_text(ConnectionId id, std::string_view text, util::TimePo
   const protocol::Frame& frame = *decoded.frame;
   switch (frame.op) {
     case protocol::k_op_heartbeat:
-      on_heartbeat(connection, frame, text);
+      on_heartbeat(connection, frame);
       return;
     case protocol::k_op_identify:
     case protocol::k_op_resume:
@@ -146,14 +146,13 @@ void GatewayServer::on_text(ConnectionId id, std::string_view text, util::TimePo
   }
 }
 
-void GatewayServer::on_heartbeat(Connection& connection, const protocol::Frame& frame, std::string_view) {
+void GatewayServer::on_heartbeat(Connection& connection, const protocol::Frame& frame) {
   // `d` is the client's newest s (null before any); Koishi's adapter sends it as `s` instead.
   std::optional<std::uint64_t> seq = frame.s;
   std::uint64_t value = 0;
   if (!frame.d_raw.empty()) {
-    simdjson::dom::parser parser;
     simdjson::dom::element d;
-    if (parser.parse(frame.d_raw.data(), frame.d_raw.size()).get(d) == simdjson::SUCCESS &&
+    if (m_parser.parse(frame.d_raw.data(), frame.d_raw.size()).get(d) == simdjson::SUCCESS &&
         d.get_uint64().get(value) == simdjson::SUCCESS) {
       seq = value;
     }
@@ -170,13 +169,12 @@ void GatewayServer::on_heartbeat(Connection& connection, const protocol::Frame& 
 }
 
 void GatewayServer::on_identify(Connection& connection, const protocol::Frame& frame, util::TimePoint now) {
-  simdjson::dom::parser parser;
   simdjson::dom::element d;
   std::string_view token;
   std::uint64_t intents = 0;
   // Without d, d_raw may be a null view, which the parser must not be given.
   if (frame.d_raw.empty() ||
-      parser.parse(frame.d_raw.data(), frame.d_raw.size()).get(d) != simdjson::SUCCESS ||
+      m_parser.parse(frame.d_raw.data(), frame.d_raw.size()).get(d) != simdjson::SUCCESS ||
       d["token"].get(token) != simdjson::SUCCESS || d["intents"].get(intents) != simdjson::SUCCESS) {
     ++m_counters.bad_frames;
     close(connection, k_close_decode_error, "decode error: identify needs token and intents");
@@ -239,13 +237,12 @@ void GatewayServer::on_identify(Connection& connection, const protocol::Frame& f
 }
 
 void GatewayServer::on_resume(Connection& connection, const protocol::Frame& frame, util::TimePoint now) {
-  simdjson::dom::parser parser;
   simdjson::dom::element d;
   std::string_view token;
   std::string_view session_id;
   std::uint64_t seq = 0;
   if (frame.d_raw.empty() ||
-      parser.parse(frame.d_raw.data(), frame.d_raw.size()).get(d) != simdjson::SUCCESS ||
+      m_parser.parse(frame.d_raw.data(), frame.d_raw.size()).get(d) != simdjson::SUCCESS ||
       d["token"].get(token) != simdjson::SUCCESS || d["session_id"].get(session_id) != simdjson::SUCCESS) {
     ++m_counters.bad_frames;
     close(connection, k_close_decode_error, "decode error: resume needs token, session_id and seq");

@@ -11,6 +11,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <simdjson.h>
+
 #include "downstream/event_scope.hpp"
 #include "downstream/saved_session.hpp"
 #include "protocol/frame.hpp"
@@ -119,7 +121,7 @@ class GatewayServer final : public publish::Outlet {
   struct Session;
   struct Connection;
 
-  void on_heartbeat(Connection& connection, const protocol::Frame& frame, std::string_view text);
+  void on_heartbeat(Connection& connection, const protocol::Frame& frame);
   void on_identify(Connection& connection, const protocol::Frame& frame, util::TimePoint now);
   void on_resume(Connection& connection, const protocol::Frame& frame, util::TimePoint now);
   void invalid_session(Connection& connection, std::string_view why);
@@ -146,6 +148,7 @@ class GatewayServer final : public publish::Outlet {
   std::uint64_t m_newest_relay_seq;
   std::string m_bot_user;
   protocol::FrameDecoder m_decoder;
+  simdjson::dom::parser m_parser;  // the d of client frames; kept, so that a frame costs no allocation
   std::unordered_map<ConnectionId, std::unique_ptr<Connection>> m_connections;
   std::unordered_map<std::string, std::unique_ptr<Session>> m_sessions;  // by session id
   std::string m_scratch;
