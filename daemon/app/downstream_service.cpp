@@ -133,24 +133,25 @@ void DownstreamService::on_stream_bytes(ingress::StreamId id, std::string_view b
   }
   if (peer.sink.close_code) {
     // The client's close: answer it (RFC 6455 5.5.1) and end the stream; the session stays resumable.
-    const auto found = m_peers.find(id);
-    if (found != m_peers.end() && !found->second->closing) {
-      found->second->closing = true;
-      std::string frame;
-      websocket::append_server_frame(frame, websocket::Opcode::close,
-                                     websocket::close_payload(*peer.sink.close_code, {}));
-      m_api.server().send(id, frame);
-      m_api.server().close_stream(id, true);
-    }
+    end_stream(id, *peer.sink.close_code, {});
     return;
   }
   ++m_counters.websocket_errors;
   spdlog::info("downstream: closing a client's WebSocket with {}: {}", peer.reader.error_code(),
                peer.reader.error());
-  peer.closing = true;
+  end_stream(id, peer.reader.error_code(), peer.reader.error());
+}
+
+void DownstreamService::end_stream(ingress::StreamId id, int code, std::string_view reason) {
+  const auto it = m_peers.find(id);
+  if (it != m_peers.end()) {
+    if (it->second->closing) {
+      return;  // one close frame per connection, whoever asked first
+    }
+    it->second->closing = true;
+  }
   std::string frame;
-  websocket::append_server_frame(frame, websocket::Opcode::close,
-                                 websocket::close_payload(peer.reader.error_code(), peer.reader.error()));
+  websocket::append_server_frame(frame, websocket::Opcode::close, websocket::close_payload(code, reason));
   m_api.server().send(id, frame);
   m_api.server().close_stream(id, true);
 }
@@ -177,14 +178,7 @@ std::size_t DownstreamService::buffered(downstream::ConnectionId connection) con
 }
 
 void DownstreamService::close(downstream::ConnectionId connection, int code, std::string_view reason) {
-  const auto it = m_peers.find(connection);
-  if (it != m_peers.end()) {
-    it->second->closing = true;
-  }
-  std::string frame;
-  websocket::append_server_frame(frame, websocket::Opcode::close, websocket::close_payload(code, reason));
-  m_api.server().send(connection, frame);
-  m_api.server().close_stream(connection, true);
+  end_stream(connection, code, reason);
 }
 
 void DownstreamService::abort(downstream::ConnectionId connection) {

@@ -70,6 +70,8 @@ class DownstreamService final : public ingress::LocalRoutes,
   void close(downstream::ConnectionId connection, int code, std::string_view reason) override;
   void abort(downstream::ConnectionId connection) override;
 
+  // Sends one close frame and ends the stream once what is queued is written.
+  void end_stream(ingress::StreamId id, int code, std::string_view reason);
   void tick();
   void save_sessions();
   void ask_for_bot_user();
