@@ -215,7 +215,10 @@ def main():
         config = minimal_config(tmp, "").replace(f'directory = "{tmp}/state"', f'directory = "{blocker}/state"')
         relay = Relay(tmp, config, name="unwritable")
         try:
-            wait_for(lambda: "or change state.directory" in relay.log_text(), 20, "the state.directory error")
+            # Two writers report it, each from its own thread: wait for both lines.
+            wait_for(lambda: "or change state.directory" in relay.log_text() and
+                     "make state.directory writable for the relay" in relay.log_text(), 20,
+                     "the state.directory errors")
             log = relay.log_text()
             assert f"state.directory {blocker}/state: Not a directory; sessions cannot be resumed" in log, log
             assert "make state.directory writable for the relay" in log, log
