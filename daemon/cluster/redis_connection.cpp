@@ -26,7 +26,7 @@ RedisConnection* owner(const redisAsyncContext* context) {
 
 }  // namespace
 
-RedisConnection::RedisConnection(ingress::EventLoop& loop, RedisUrl url, RedisOptions options)
+RedisConnection::RedisConnection(ingress::EventLoop& loop, util::RedisUrl url, RedisOptions options)
     : m_loop(loop),
       m_url(std::move(url)),
       m_backoff(options.reconnect_base, options.reconnect_cap),

@@ -14,7 +14,7 @@
 
 #include "cluster/lua_script.hpp"
 #include "cluster/redis_reply.hpp"
-#include "cluster/redis_url.hpp"
+#include "util/redis_url.hpp"
 #include "ingress/event_loop.hpp"
 #include "util/backoff.hpp"
 #include "util/expected.hpp"
@@ -47,7 +47,7 @@ struct RedisOptions {
 class RedisConnection {
  public:
   // Starts connecting at once; reconnects with backoff whenever the connection is lost or cannot be made.
-  RedisConnection(ingress::EventLoop& loop, RedisUrl url, RedisOptions options = {});
+  RedisConnection(ingress::EventLoop& loop, util::RedisUrl url, RedisOptions options = {});
   // Drops the connection; callbacks of pending commands are not called.
   ~RedisConnection();
   RedisConnection(const RedisConnection&) = delete;
@@ -89,7 +89,7 @@ class RedisConnection {
   static void handshake_trampoline(redisAsyncContext* context, void* reply, void* what);
 
   ingress::EventLoop& m_loop;
-  RedisUrl m_url;
+  util::RedisUrl m_url;
   util::Backoff m_backoff;
   redisAsyncContext* m_context = nullptr;
   bool m_connected = false;

@@ -11,7 +11,7 @@
 
 using relay::cluster::CommandResult;
 using relay::cluster::LuaScript;
-using relay::cluster::parse_redis_url;
+using relay::util::parse_redis_url;
 using relay::cluster::RedisConnection;
 using relay::cluster::RedisOptions;
 using relay::cluster::RedisReply;

@@ -1,8 +1,8 @@
 #include <catch2/catch.hpp>
 
-#include "cluster/redis_url.hpp"
+#include "util/redis_url.hpp"
 
-using relay::cluster::parse_redis_url;
+using relay::util::parse_redis_url;
 
 TEST_CASE("a Redis URL with only a host gets port 6379 and db 0") {
   const auto url = parse_redis_url("redis://cache.internal");

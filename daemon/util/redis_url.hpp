@@ -8,7 +8,7 @@
 
 #include "util/expected.hpp"
 
-namespace relay::cluster {
+namespace relay::util {
 
 struct RedisUrl {
   std::string host;  // an IPv6 address without its brackets
@@ -18,6 +18,6 @@ struct RedisUrl {
 };
 
 // The URL, or a message saying what is wrong with it (never containing the password).
-util::Expected<RedisUrl, std::string> parse_redis_url(std::string_view text);
+Expected<RedisUrl, std::string> parse_redis_url(std::string_view text);
 
-}  // namespace relay::cluster
+}  // namespace relay::util

@@ -1,8 +1,8 @@
-#include "cluster/redis_url.hpp"
+#include "util/redis_url.hpp"
 
 #include <charconv>
 
-namespace relay::cluster {
+namespace relay::util {
 
 namespace {
 
@@ -23,7 +23,7 @@ bool parse_number(std::string_view text, int low, int high, int& out) {
 
 }  // namespace
 
-util::Expected<RedisUrl, std::string> parse_redis_url(std::string_view text) {
+Expected<RedisUrl, std::string> parse_redis_url(std::string_view text) {
   if (text.starts_with("rediss://")) {
     return fail("rediss:// is not supported: TLS needs hiredis >= 1.0, which Debian 12 does not have");
   }
@@ -88,4 +88,4 @@ util::Expected<RedisUrl, std::string> parse_redis_url(std::string_view text) {
   return url;
 }
 
-}  // namespace relay::cluster
+}  // namespace relay::util
