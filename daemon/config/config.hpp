@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "api/client_keys.hpp"
+#include "util/redis_url.hpp"
 
 namespace relay::config {
 
@@ -105,6 +106,21 @@ struct StateConfig {
   std::size_t quarantine_max_bytes = 8'388'608;
 };
 
+// Several relays sharing the shards through Redis (docs/cluster.md). Only read when `enabled`.
+struct ClusterConfig {
+  bool enabled = false;
+  // cluster.redis as written, with a password in it replaced by "***": safe for logs.
+  std::string redis = "redis://127.0.0.1:6379/0";
+  // Where to connect. `password` is resolved from the URL, cluster.password_file or the systemd credential
+  // redis_password; never log it.
+  util::RedisUrl redis_url{"127.0.0.1", 6379, "", 0};
+  std::string password_file;   // as written; read only when enabled
+  std::string node;            // default: the host name
+  unsigned lease_ms = 10'000;  // a shard lease's lifetime
+  std::string key_prefix = "qq-relay:";
+  unsigned dedupe_ms = 600'000;  // how long an event id is remembered across relays
+};
+
 enum class LogFormat {
   text,  // readable lines (coloured on a terminal, with journald priority prefixes under systemd)
   json,  // one JSON object per line
@@ -126,6 +142,7 @@ struct Config {
   ApiConfig api;
   MetricsConfig metrics;
   StateConfig state;
+  ClusterConfig cluster;
   LogConfig log;
 };
 

@@ -21,19 +21,6 @@ std::optional<Position> seen_at(const Draft& draft, std::string_view key) {
   return it == draft.seen.end() ? std::nullopt : std::optional<Position>(it->second);
 }
 
-// Turns a secret file into the secret. Only the path is ever named in the error, never the content.
-util::Expected<std::string, std::string> secret_from(util::Expected<std::string, std::error_code> file,
-                                                     const std::string& path) {
-  if (!file) {
-    return util::Unexpected("cannot read " + in_quotes(path) + ": " + file.error().message());
-  }
-  trim_trailing_whitespace(*file);
-  if (file->empty()) {
-    return util::Unexpected(in_quotes(path) + " is empty");
-  }
-  return std::move(*file);
-}
-
 }  // namespace
 
 std::optional<Diagnostic> resolve_credentials(Draft& draft, Position bot_position,

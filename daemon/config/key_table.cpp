@@ -70,6 +70,14 @@ constexpr std::array k_keys{
     KeySpec{"state",   "directory",          Expect::String,      k_optional, k_public, k_restart, &set_state_directory},
     KeySpec{"state",   "save_interval_ms",   Expect::Integer,     k_optional, k_public, k_restart, &set_save_interval},
     KeySpec{"state",   "quarantine_max_bytes", Expect::Integer,   k_optional, k_public, k_restart, &set_quarantine_max_bytes},
+    KeySpec{"cluster", "enabled",            Expect::Boolean,     k_optional, k_public, k_restart, &set_cluster_enabled},
+    // Secret: the URL may hold the password.
+    KeySpec{"cluster", "redis",              Expect::String,      k_optional, k_secret, k_restart, &set_cluster_redis},
+    KeySpec{"cluster", "password_file",      Expect::String,      k_optional, k_public, k_restart, &set_cluster_password_file},
+    KeySpec{"cluster", "node",               Expect::String,      k_optional, k_public, k_restart, &set_cluster_node},
+    KeySpec{"cluster", "lease_ms",           Expect::Integer,     k_optional, k_public, k_restart, &set_cluster_lease_ms},
+    KeySpec{"cluster", "key_prefix",         Expect::String,      k_optional, k_public, k_restart, &set_cluster_key_prefix},
+    KeySpec{"cluster", "dedupe_ms",          Expect::Integer,     k_optional, k_public, k_restart, &set_cluster_dedupe_ms},
     KeySpec{"log",     "level",              Expect::String,      k_optional, k_public, k_reload,  &set_log_level},
     KeySpec{"log",     "format",             Expect::String,      k_optional, k_public, k_reload,  &set_log_format},
 };

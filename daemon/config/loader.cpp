@@ -131,6 +131,9 @@ std::vector<Diagnostic> check_document(const toml::table& root, const std::strin
   if (auto problem = detail::check_api(draft, section_position("api"), directory)) {
     out.push_back(std::move(*problem));
   }
+  if (auto problem = detail::check_cluster(draft, section_position("cluster"), directory)) {
+    out.push_back(std::move(*problem));
+  }
   return out;
 }
 

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <memory>
 
+#include "config/toml_values.hpp"
+
 namespace relay::config::detail {
 
 namespace {
@@ -40,6 +42,18 @@ util::Expected<std::string, std::error_code> read_whole_file(const std::string& 
 void trim_trailing_whitespace(std::string& text) {
   const auto end = text.find_last_not_of(" \t\r\n\f\v");
   text.erase(end == std::string::npos ? 0 : end + 1);
+}
+
+util::Expected<std::string, std::string> secret_from(util::Expected<std::string, std::error_code> file,
+                                                     const std::string& path) {
+  if (!file) {
+    return util::Unexpected("cannot read " + in_quotes(path) + ": " + file.error().message());
+  }
+  trim_trailing_whitespace(*file);
+  if (file->empty()) {
+    return util::Unexpected(in_quotes(path) + " is empty");
+  }
+  return std::move(*file);
 }
 
 }  // namespace relay::config::detail

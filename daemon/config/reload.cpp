@@ -32,6 +32,10 @@ bool file_content_differs(const Config& running, const Config& fresh, const std:
     return (running.written.contains(name) || fresh.written.contains(name)) &&
            running.bot.client_secret != fresh.bot.client_secret;
   }
+  if (name == "cluster.password_file") {
+    return (running.written.contains(name) || fresh.written.contains(name)) &&
+           running.cluster.redis_url.password != fresh.cluster.redis_url.password;
+  }
   return false;
 }
 

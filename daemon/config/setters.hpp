@@ -76,6 +76,18 @@ Outcome set_metrics_listen(const toml::node& value, Draft& draft);
 Outcome set_metrics_max_connections(const toml::node& value, Draft& draft);
 Outcome set_state_directory(const toml::node& value, Draft& draft);
 Outcome set_save_interval(const toml::node& value, Draft& draft);
+Outcome set_cluster_enabled(const toml::node& value, Draft& draft);
+Outcome set_cluster_redis(const toml::node& value, Draft& draft);
+Outcome set_cluster_password_file(const toml::node& value, Draft& draft);
+Outcome set_cluster_node(const toml::node& value, Draft& draft);
+Outcome set_cluster_lease_ms(const toml::node& value, Draft& draft);
+Outcome set_cluster_key_prefix(const toml::node& value, Draft& draft);
+Outcome set_cluster_dedupe_ms(const toml::node& value, Draft& draft);
+// Cross-key checks of [cluster], only when enabled: the node name, gateway.shards set explicitly, and the
+// Redis password from exactly one of the URL, password_file or the systemd credential redis_password. Also
+// gives cluster.node its default, the host name.
+std::optional<Diagnostic> check_cluster(Draft& draft, Position section,
+                                        const std::filesystem::path& directory);
 Outcome set_log_level(const toml::node& value, Draft& draft);
 Outcome set_log_format(const toml::node& value, Draft& draft);
 

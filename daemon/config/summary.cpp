@@ -20,6 +20,10 @@ std::string summary(const Config& config) {
     out += (i == 0 ? "" : ",") + config.publish.endpoints[i];
   }
   out += " state=" + config.state.directory;
+  if (config.cluster.enabled) {
+    // cluster.redis is kept with its password masked; the resolved password is never read here.
+    out += " cluster=" + config.cluster.node + " redis=" + config.cluster.redis;
+  }
   return out;
 }
 

@@ -83,6 +83,33 @@ def main():
 
     checks.run("--check-config prints one line and no secret", check_config_prints_a_summary_without_secrets)
 
+    def cluster_keys_are_checked_and_the_redis_password_hidden():
+        env = {k: v for k, v in os.environ.items() if k != "CREDENTIALS_DIRECTORY"}
+        head = '[bot]\napp_id = "1"\nclient_secret = "x"\nintents = 1\n[gateway]\nshards = 2\n[cluster]\n'
+        path = write(tmp, "cluster.toml", head + f'enabled = true\nnode = "n1"\nredis = "redis://:{SECRET}@10.0.0.5"\n')
+        result = subprocess.run([RELAY_BIN, "--config", path, "--check-config"], capture_output=True, text=True,
+                                timeout=10, env=env)
+        assert result.returncode == 0, result
+        assert result.stdout.strip().endswith(" cluster=n1 redis=redis://:***@10.0.0.5"), result.stdout
+        assert SECRET not in result.stdout + result.stderr
+        for name, text, expected in [
+                ("rediss.toml", head + f'redis = "rediss://:{SECRET}@h"\n',
+                 "rediss.toml:8: cluster.redis: rediss:// is not supported: TLS needs hiredis >= 1.0, "
+                 "which Debian 12 does not have"),
+                ("noshards.toml", head.replace("shards = 2\n", "") + "enabled = true\n",
+                 "noshards.toml:7: cluster.enabled: needs gateway.shards set to a number, not \"auto\": set "
+                 "gateway.shards to the same value on every relay (shard leases are keyed by [index, count])")]:
+            path = write(tmp, name, text)
+            result = subprocess.run([RELAY_BIN, "--config", path, "--check-config"], capture_output=True, text=True,
+                                    timeout=10, env=env)
+            assert result.returncode == 78, (name, result)
+            assert result.stdout.strip() + result.stderr.strip() == \
+                f"qq-gateway-relay: configuration error: {path[:-len(name)]}{expected}", result
+            assert SECRET not in result.stdout + result.stderr
+
+    checks.run("[cluster]: --check-config hides the Redis password, bad values exit 78",
+               cluster_keys_are_checked_and_the_redis_password_hidden)
+
     def example_config_is_valid():
         example = os.path.join(os.environ.get("QQ_SOURCE_DIR", "."), "config", "relay.example.toml")
         result = run("--config", example, "--check-config")

@@ -16,35 +16,6 @@ using relay::config::AuthMode;
 using relay::config::Config;
 using relay::config::ConfigError;
 
-// Sets (or unsets, for nullptr) an environment variable for one test, so a developer's own
-// CREDENTIALS_DIRECTORY cannot change the outcome.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : m_name(name) {
-    if (const char* old = std::getenv(name)) {
-      m_old = old;
-    }
-    if (value != nullptr) {
-      ::setenv(name, value, 1);
-    } else {
-      ::unsetenv(name);
-    }
-  }
-  ~ScopedEnv() {
-    if (m_old) {
-      ::setenv(m_name.c_str(), m_old->c_str(), 1);
-    } else {
-      ::unsetenv(m_name.c_str());
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  std::string m_name;
-  std::optional<std::string> m_old;
-};
-
 class TempDir {
  public:
   TempDir() {
@@ -72,6 +43,7 @@ class TempDir {
 
 using relay::test::config_of;
 using relay::test::error_of;
+using relay::test::ScopedEnv;
 
 std::string bot_with(const std::string& credentials) {
   return "[bot]\napp_id = \"102000000\"\n" + credentials + "intents = [\"GUILDS\"]\n";
