@@ -32,6 +32,11 @@ struct RecordingSink final : relay::ingress::EventSink {
                         std::string_view) override {}
   void on_gateway_stopped(gw::StopCategory, const std::string&) override {}
 
+  long count(unsigned index, gw::ShardState state) const {
+    const auto found = states.find(index);
+    return found == states.end() ? 0 : std::count(found->second.begin(), found->second.end(), state);
+  }
+
   bool reached(unsigned index, gw::ShardState state) const {
     const auto found = states.find(index);
     return found != states.end() &&
@@ -216,6 +221,48 @@ TEST_CASE(
 
   const bool finished = relay::test::run_loop_until(
       loop, [&] { return script.advance(); }, std::chrono::seconds(20));
+  INFO("waiting for: " << script.waiting_for());
+  REQUIRE(finished);
+}
+
+TEST_CASE("4011 on a leased shard keeps the layout and the other shards, and identifies that shard again") {
+  GatewaySim sim({"--shards", "4", "--bot-token", "T"});
+  EventLoop loop;
+  RecordingSink sink;
+  GatewayClient client(loop, leased_settings(sim), sink);
+  SimControl control(loop, sim.base());
+  client.start();
+  client.own_shard(0, std::nullopt);
+  client.own_shard(1, std::nullopt);
+
+  Script script;
+  script.then(
+      "shards 0 and 1 ready",
+      [&] { return sink.reached(0, gw::ShardState::ready) && sink.reached(1, gw::ShardState::ready); },
+      [&] { control.post("/_sim/fault", R"({"shard":1,"kind":"close","code":4011})"); });
+  script.then(
+      "shard 1 closed with 4011", [&] { return sink.reached(1, gw::ShardState::disconnected); },
+      [&] {
+        CHECK(client.counters().close_codes.at(4011) == 1);
+        CHECK(client.shard_indexes() == std::vector<unsigned>{0, 1});
+      });
+  script.then(
+      "shard 1 identified again", [&] { return sink.count(1, gw::ShardState::ready) == 2; },
+      [&] { control.get("/_sim/state"); });
+  script.then(
+      "same layout, shard 0 untouched", [&] { return control.answer().has_value(); },
+      [&] {
+        CHECK(contains(control.answer(), R"("identifies":3,)"));
+        CHECK(client.counters().discoveries == 1);
+        CHECK(sink.count(0, gw::ShardState::disconnected) == 0);
+        CHECK(client.shard_indexes() == std::vector<unsigned>{0, 1});
+        REQUIRE(client.session(1) != nullptr);
+        CHECK(client.session(1)->shard().count == 4);
+        client.shutdown();
+      });
+
+  const bool finished = relay::test::run_loop_until(
+      loop, [&] { return script.advance(); }, std::chrono::seconds(30));
   INFO("waiting for: " << script.waiting_for());
   REQUIRE(finished);
 }
