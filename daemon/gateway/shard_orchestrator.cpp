@@ -25,7 +25,13 @@ constexpr util::Millis k_unusable_url_retry{60'000};
 ShardOrchestrator::ShardOrchestrator(OrchestratorSettings settings)
     : m_settings(std::move(settings)),
       m_pacer(1, m_settings.identify_window),
-      m_random(m_settings.random_seed) {}
+      m_random(m_settings.random_seed) {
+  if (m_settings.leased) {
+    // Nothing is owned until a lease is won; the stored positions come with each lease.
+    m_owned.emplace();
+    m_settings.saved_sessions.clear();
+  }
+}
 
 void ShardOrchestrator::on_token(util::TimePoint /*now*/, OrchestratorActions& out) {
   if (m_layout_count == 0 && !m_discovery_at) {
@@ -92,7 +98,8 @@ void ShardOrchestrator::on_discovered(const protocol::GatewayInfo& info, util::T
   }
   const unsigned count = shard_count_for(info);
   // Saved sessions resume without a session start; only the others need one from the daily quota.
-  const std::size_t starts_needed = owned_in(count) - resumable_sessions(count);
+  // Leased shards are won one by one, each paced by the cluster: no quota check for the whole layout.
+  const std::size_t starts_needed = m_settings.leased ? 0 : owned_in(count) - resumable_sessions(count);
   if (info.remaining < starts_needed) {
     // Starting only some shards would burn the rest of the quota on a partial layout.
     const auto wait = quota_wait(info);
@@ -119,7 +126,7 @@ void ShardOrchestrator::start_layout(const protocol::GatewayInfo& info, util::Ur
   out.push_back(std::move(layout));
   m_layout_count = count;
   for (unsigned index = 0; index < count; ++index) {
-    if (!owns(index)) {
+    if (!owns(index) || m_waiting_for_layout.contains(index)) {
       continue;
     }
     StartShard start{ShardId{index, count}, std::nullopt};
@@ -129,6 +136,53 @@ void ShardOrchestrator::start_layout(const protocol::GatewayInfo& info, util::Ur
       start.resume = *found;
     }
     out.push_back(std::move(start));
+  }
+  for (auto& [index, resume] : std::exchange(m_waiting_for_layout, {})) {
+    if (index >= count) {
+      std::erase(*m_owned, index);
+      continue;
+    }
+    if (resume) {
+      resume->shard = ShardId{index, count};
+    }
+    out.push_back(StartShard{ShardId{index, count}, std::move(resume)});
+  }
+}
+
+void ShardOrchestrator::own_shard(unsigned index, std::optional<SavedSession> resume, util::TimePoint /*now*/,
+                                  OrchestratorActions& out) {
+  if (m_stopping || !m_settings.leased || owns(index)) {
+    return;
+  }
+  if (m_layout_count == 0) {
+    // Discovery has not answered yet: started with the layout.
+    if (m_settings.shards && index >= *m_settings.shards) {
+      return;
+    }
+    m_owned->push_back(index);
+    m_waiting_for_layout[index] = std::move(resume);
+    return;
+  }
+  if (index >= m_layout_count) {
+    return;
+  }
+  m_owned->push_back(index);
+  const ShardId shard{index, m_layout_count};
+  if (resume) {
+    resume->shard = shard;
+  }
+  out.push_back(StartShard{shard, std::move(resume)});
+}
+
+void ShardOrchestrator::disown_shard(unsigned index, OrchestratorActions& out) {
+  if (!m_settings.leased || !owns(index)) {
+    return;
+  }
+  std::erase(*m_owned, index);
+  m_pacer.cancel(index);
+  m_restart_at.erase(index);
+  if (m_waiting_for_layout.erase(index) == 0) {
+    out.push_back(StopShard{index});
   }
 }
 
@@ -207,8 +261,19 @@ void ShardOrchestrator::on_shard_disconnected(unsigned index) {
   m_pacer.cancel(index);
 }
 
-void ShardOrchestrator::on_reshard_requested(util::TimePoint now) {
+void ShardOrchestrator::on_reshard_requested(unsigned index, util::TimePoint now, OrchestratorActions& out) {
   if (m_stopping || m_layout_count == 0) {
+    return;
+  }
+  if (m_settings.leased) {
+    if (!owns(index) || m_restart_at.contains(index)) {
+      return;
+    }
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    const auto delay = std::max(util::Millis(5'000), m_refused_backoff.next(unit(m_random)));
+    // Later than now: the shard cannot be torn down while it is executing.
+    m_restart_at[index] = now + delay;
+    out.push_back(ReshardRefused{index, m_layout_count, delay});
     return;
   }
   // Deferred to on_tick: the shards cannot be torn down while one of them is executing.
@@ -224,6 +289,20 @@ void ShardOrchestrator::reshard(util::TimePoint /*now*/, OrchestratorActions& ou
   // 4011 means the layout is too small.
   m_min_shards = previous + 1;
   discover(out);
+}
+
+void ShardOrchestrator::restart_refused_shards(util::TimePoint now, OrchestratorActions& out) {
+  for (auto it = m_restart_at.begin(); it != m_restart_at.end();) {
+    if (now < it->second) {
+      ++it;
+      continue;
+    }
+    const unsigned index = it->first;
+    it = m_restart_at.erase(it);
+    m_pacer.cancel(index);
+    out.push_back(StopShard{index});
+    out.push_back(StartShard{ShardId{index, m_layout_count}, std::nullopt});
+  }
 }
 
 void ShardOrchestrator::poll_pacer(util::TimePoint now, OrchestratorActions& out) {
@@ -250,6 +329,7 @@ void ShardOrchestrator::on_tick(util::TimePoint now, OrchestratorActions& out) {
     m_reshard_at.reset();
     reshard(now, out);
   }
+  restart_refused_shards(now, out);
   if (m_discovery_at && now >= *m_discovery_at) {
     m_discovery_at.reset();
     discover(out);
@@ -271,6 +351,8 @@ void ShardOrchestrator::shutdown(OrchestratorActions& out) {
   m_limits_at.reset();
   m_pacer_at.reset();
   m_reshard_at.reset();
+  m_restart_at.clear();
+  m_waiting_for_layout.clear();
   out.push_back(StopShards{"relay shutting down", true, false});
 }
 
@@ -278,6 +360,11 @@ std::optional<util::TimePoint> ShardOrchestrator::next_deadline() const {
   std::optional<util::TimePoint> next;
   for (const auto& at : {m_reshard_at, m_discovery_at, m_limits_at, m_pacer_at}) {
     if (at && (!next || *at < *next)) {
+      next = at;
+    }
+  }
+  for (const auto& [index, at] : m_restart_at) {
+    if (!next || at < *next) {
       next = at;
     }
   }

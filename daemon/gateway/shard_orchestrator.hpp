@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <random>
 #include <string>
@@ -30,6 +31,10 @@ struct OrchestratorSettings {
   // Sessions saved by an earlier run; resumed when the shard count is unchanged.
   std::vector<SavedSession> saved_sessions;
   std::uint64_t random_seed = 0;
+  // Cluster mode: the shards this relay holds a lease for are given one at a time (own_shard, disown_shard)
+  // while a layout runs. A layout owns no shard when it starts, saved_sessions are ignored (the stored
+  // positions come with own_shard), and 4011 never reshards (see ReshardRefused).
+  bool leased = false;
 };
 
 // --- What the orchestrator asks its driver to do ---
@@ -85,6 +90,21 @@ struct StopShards {
   bool discard;
 };
 
+// Leased mode: stop this one shard at once keeping its session (its socket ends with 4000, never 1000/1001)
+// and forget it; it does not reconnect. Another relay resumes it.
+struct StopShard {
+  unsigned index;
+};
+
+// Leased mode: the gateway closed shard `index` with 4011, but every relay of a cluster must use the same
+// layout, so no reshard: the operator must raise gateway.shards on every relay. The shard is restarted (a
+// StopShard, then a StartShard with a new session) after `retry_in`.
+struct ReshardRefused {
+  unsigned index;
+  unsigned count;
+  util::Millis retry_in;
+};
+
 // Shard `index` may send its Identify now.
 struct PermitIdentify {
   unsigned index;
@@ -103,7 +123,7 @@ struct QuotaRefreshed {
 
 using OrchestratorAction =
     std::variant<FetchGatewayInfo, InvalidateToken, DiscoveryDelayed, LimitsDelayed, StartLayout, StartShard,
-                 StopShards, PermitIdentify, WaitingForQuota, QuotaRefreshed>;
+                 StopShards, PermitIdentify, WaitingForQuota, QuotaRefreshed, StopShard, ReshardRefused>;
 using OrchestratorActions = std::vector<OrchestratorAction>;
 
 enum class InfoFailure {
@@ -125,6 +145,16 @@ class ShardOrchestrator {
   // sets it, so that relays sharing one bot split its shards.
   void set_owned_shards(std::optional<std::vector<unsigned>> owned) { m_owned = std::move(owned); }
 
+  // Leased mode: this relay now holds shard `index`. A StartShard follows at once when a layout runs,
+  // otherwise when the layout starts; it resumes `resume` when given (its shard field is ignored). Owning a
+  // shard already owned changes nothing. An index outside the layout is ignored.
+  void own_shard(unsigned index, std::optional<SavedSession> resume, util::TimePoint now,
+                 OrchestratorActions& out);
+  // Leased mode: this relay no longer holds shard `index`: StopShard when it was started, and it leaves the
+  // identify queue. Disowning a shard not owned changes nothing.
+  void disown_shard(unsigned index, OrchestratorActions& out);
+  bool owns_shard(unsigned index) const { return owns(index); }
+
   // Credentials are available (again): discover, unless a layout runs or a discovery is already due.
   void on_token(util::TimePoint now, OrchestratorActions& out);
   void on_discovered(const protocol::GatewayInfo& info, util::TimePoint now, OrchestratorActions& out);
@@ -136,8 +166,11 @@ class ShardOrchestrator {
   void on_identify_requested(unsigned index, util::TimePoint now);
   // A shard's connection is gone: it no longer waits for a slot.
   void on_shard_disconnected(unsigned index);
-  // A shard was closed with 4011: the layout is too small.
-  void on_reshard_requested(util::TimePoint now);
+  // Shard `index` was closed with 4011: the layout is too small. Outside leased mode every shard stops and a
+  // new layout with more shards starts. In leased mode the layout stays (all relays must agree on it): a
+  // ReshardRefused is emitted and, after a growing delay (5 s up to 5 min), the shard is restarted with a new
+  // session as StopShard + StartShard, because its Session stays idle after a 4011.
+  void on_reshard_requested(unsigned index, util::TimePoint now, OrchestratorActions& out);
 
   void on_tick(util::TimePoint now, OrchestratorActions& out);
   // No more discovery or starts; every shard closes keeping its session.
@@ -159,6 +192,7 @@ class ShardOrchestrator {
   void poll_pacer(util::TimePoint now, OrchestratorActions& out);
   void reshard(util::TimePoint now, OrchestratorActions& out);
   void start_layout(const protocol::GatewayInfo& info, util::Url url, OrchestratorActions& out);
+  void restart_refused_shards(util::TimePoint now, OrchestratorActions& out);
   unsigned shard_count_for(const protocol::GatewayInfo& info) const;
   bool owns(unsigned index) const;
   std::size_t owned_in(unsigned count) const;
@@ -180,6 +214,11 @@ class ShardOrchestrator {
   std::optional<util::TimePoint> m_limits_at;
   util::Backoff m_limits_backoff{util::Millis(1'000), util::Millis(60'000)};
   std::mt19937_64 m_random;
+  // Leased mode: owned shards waiting for a layout to start them, with the position to resume.
+  std::map<unsigned, std::optional<SavedSession>> m_waiting_for_layout;
+  // Leased mode: shards closed with 4011, and when each is restarted.
+  std::map<unsigned, util::TimePoint> m_restart_at;
+  util::Backoff m_refused_backoff{util::Millis(5'000), util::Millis(300'000)};
 };
 
 }  // namespace relay::gateway

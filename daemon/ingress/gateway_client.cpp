@@ -13,7 +13,10 @@ using gateway::Actions;
 class GatewayClient::Shard final : public SocketHandler {
  public:
   Shard(GatewayClient& client, gateway::SessionSettings settings)
-      : owner(client), session(settings), timer(client.m_loop, [this] { on_timer(); }) {}
+      : owner(client),
+        session(settings),
+        timer(client.m_loop, [this] { on_timer(); }),
+        serial(++client.m_next_shard_serial) {}
 
   void on_open() override {
     session.on_connected(owner.m_loop.now(), owner.m_actions);
@@ -67,6 +70,9 @@ class GatewayClient::Shard final : public SocketHandler {
   gateway::Session session;
   std::unique_ptr<GatewaySocket> socket;
   Timer timer;
+  // Tell a late identify gate answer from the shard and connection it was asked for.
+  std::uint64_t serial;
+  std::uint64_t connection = 0;
 };
 
 namespace {
@@ -77,6 +83,7 @@ gateway::OrchestratorSettings orchestrator_settings(GatewaySettings& settings) {
   out.api_tls = settings.api_base.starts_with("https://");
   out.identify_window = settings.identify_window;
   out.saved_sessions = std::exchange(settings.saved_sessions, {});
+  out.leased = settings.leased;
   out.random_seed = std::random_device{}();
   return out;
 }
@@ -94,7 +101,10 @@ GatewayClient::GatewayClient(EventLoop& loop, GatewaySettings settings, EventSin
                              m_orchestrator.on_tick(m_loop.now(), actions);
                              orchestrate(actions);
                            }),
-      m_reaper(loop, [this] { std::erase_if(m_retired, [](const auto& s) { return s->finished(); }); }) {}
+      m_reaper(loop, [this] {
+        std::erase_if(m_retired, [](const auto& s) { return s->finished(); });
+        m_stopped_shards.clear();
+      }) {}
 
 GatewayClient::~GatewayClient() = default;
 
@@ -154,6 +164,9 @@ void GatewayClient::on_gateway_info(gateway::InfoPurpose purpose, HttpResponse&&
                          : response.error;
   } else {
     m_info_problem = response.status ? fmt::format("HTTP {}", response.status) : response.error;
+  }
+  if (info && m_settings.on_quota) {
+    m_settings.on_quota(info->remaining, util::Millis(info->reset_after_ms));
   }
   gateway::OrchestratorActions actions;
   const auto now = m_loop.now();
@@ -241,15 +254,21 @@ void GatewayClient::carry_out(gateway::OrchestratorAction& action) {
     spdlog::info("gateway {} : starting {} shard(s), max_concurrency {}, {} session starts left",
                  layout->raw_url, layout->count, layout->max_concurrency, layout->remaining);
     m_gateway_url = layout->url;
+    m_max_concurrency = layout->max_concurrency;
   } else if (auto* start = std::get_if<StartShard>(&action)) {
     start_shard(*start);
   } else if (auto* stop = std::get_if<StopShards>(&action)) {
     stop_shards(stop->reason, stop->will_resume, stop->discard);
   } else if (auto* permit = std::get_if<PermitIdentify>(&action)) {
-    if (Shard* shard = shard_at(permit->index)) {
-      shard->session.on_identify_permitted(m_loop.now(), m_actions);
-      execute(*shard, m_actions);
-    }
+    permit_identify(permit->index);
+  } else if (auto* stop_one = std::get_if<StopShard>(&action)) {
+    stop_shard(stop_one->index);
+  } else if (auto* refused = std::get_if<ReshardRefused>(&action)) {
+    spdlog::error(
+        "shard {}/{}: the gateway closed it with 4011 (the layout needs more shards), but every relay of a "
+        "cluster must use the same layout: raise gateway.shards on every relay. Identifying this shard again "
+        "in {} s",
+        refused->index, refused->count, refused->retry_in.count() / 1000);
   } else if (auto* waiting = std::get_if<WaitingForQuota>(&action)) {
     spdlog::warn("{} shard(s) wait for the daily session quota to reset, in {} s", waiting->queued,
                  std::chrono::duration_cast<std::chrono::seconds>(waiting->until - m_loop.now()).count());
@@ -273,6 +292,66 @@ void GatewayClient::start_shard(const gateway::StartShard& start) {
   execute(shard, m_actions);
 }
 
+void GatewayClient::permit_identify(unsigned index) {
+  Shard* shard = shard_at(index);
+  if (!shard) {
+    return;
+  }
+  if (!m_settings.identify_gate) {
+    shard->session.on_identify_permitted(m_loop.now(), m_actions);
+    execute(*shard, m_actions);
+    return;
+  }
+  auto proceed = [this, alive = std::weak_ptr<int>(m_alive), index, serial = shard->serial,
+                  connection = shard->connection] {
+    if (alive.expired() || m_stopping) {
+      return;
+    }
+    Shard* same = shard_at(index);
+    if (!same || same->serial != serial || same->connection != connection) {
+      return;  // disowned, replaced or reconnected meanwhile: the new connection asks again
+    }
+    same->session.on_identify_permitted(m_loop.now(), m_actions);  // ignored unless it still waits
+    execute(*same, m_actions);
+  };
+  m_settings.identify_gate(index, m_max_concurrency, m_settings.identify_window, std::move(proceed));
+}
+
+void GatewayClient::own_shard(unsigned index, std::optional<SessionPosition> resume) {
+  if (m_stopping) {
+    return;
+  }
+  gateway::OrchestratorActions actions;
+  m_orchestrator.own_shard(index, std::move(resume), m_loop.now(), actions);
+  orchestrate(actions);
+}
+
+void GatewayClient::disown_shard(unsigned index) {
+  gateway::OrchestratorActions actions;
+  m_orchestrator.disown_shard(index, actions);
+  orchestrate(actions);
+}
+
+void GatewayClient::stop_shard(unsigned index) {
+  const auto found =
+      std::find_if(m_shards.begin(), m_shards.end(), [index](const auto& s) { return s->index() == index; });
+  if (found == m_shards.end()) {
+    return;
+  }
+  Shard& shard = **found;
+  // Close code 4000 keeps the session for the relay that resumes it; the socket is retired, so frames
+  // already on their way are never handed to this shard.
+  shard.session.shutdown(m_actions, "lease released", true);
+  execute(shard, m_actions);
+  shard.timer.cancel();
+  retire(std::move(shard.socket));
+  m_orchestrator.on_shard_disconnected(index);
+  // Kept alive until the reaper runs: this may be called from inside one of the shard's own calls.
+  m_stopped_shards.push_back(std::move(*found));
+  m_shards.erase(found);
+  m_reaper.schedule_in(util::Millis(2'000));
+}
+
 GatewayClient::Shard* GatewayClient::shard_at(unsigned index) {
   for (auto& shard : m_shards) {
     if (shard->index() == index) {
@@ -280,6 +359,24 @@ GatewayClient::Shard* GatewayClient::shard_at(unsigned index) {
     }
   }
   return nullptr;
+}
+
+const GatewayClient::Shard* GatewayClient::shard_at(unsigned index) const {
+  for (const auto& shard : m_shards) {
+    if (shard->index() == index) {
+      return shard.get();
+    }
+  }
+  return nullptr;
+}
+
+std::vector<unsigned> GatewayClient::shard_indexes() const {
+  std::vector<unsigned> indexes;
+  for (const auto& shard : m_shards) {
+    indexes.push_back(shard->index());
+  }
+  std::sort(indexes.begin(), indexes.end());
+  return indexes;
 }
 
 std::vector<SessionPosition> GatewayClient::positions() const {
@@ -330,7 +427,8 @@ std::size_t GatewayClient::ready_shards() const {
 }
 
 const gateway::Session* GatewayClient::session(unsigned index) const {
-  return index < m_shards.size() ? &m_shards[index]->session : nullptr;
+  const Shard* shard = shard_at(index);
+  return shard ? &shard->session : nullptr;
 }
 
 void GatewayClient::retire(std::unique_ptr<GatewaySocket> socket) {
@@ -365,6 +463,7 @@ void GatewayClient::execute(Shard& shard, Actions& pending) {
       m_orchestrator.on_shard_disconnected(id.index);
     } else if (std::holds_alternative<gateway::Connect>(action)) {
       retire(std::move(shard.socket));
+      ++shard.connection;
       if (m_tokens && !m_tokens->has_token()) {
         // Connect anyway: the token normally arrives long before Hello needs it.
         spdlog::debug("shard {}/{}: connecting while a token refresh is in flight", id.index, id.count);
@@ -384,10 +483,14 @@ void GatewayClient::execute(Shard& shard, Actions& pending) {
         m_tokens->invalidate();
       }
     } else if (std::holds_alternative<gateway::Reshard>(action)) {
-      spdlog::warn(
-          "the gateway asks for more shards (4011): fetching /gateway/bot and restarting every shard");
-      m_orchestrator.on_reshard_requested(m_loop.now());
-      rearm_orchestrator();
+      if (!m_settings.leased) {
+        spdlog::warn(
+            "the gateway asks for more shards (4011): fetching /gateway/bot and restarting every shard");
+      }
+      // Deferred by the orchestrator: nothing here tears this shard down.
+      gateway::OrchestratorActions reshard;
+      m_orchestrator.on_reshard_requested(id.index, m_loop.now(), reshard);
+      orchestrate(reshard);
     } else if (auto* change = std::get_if<gateway::StateChanged>(&action)) {
       if (change->state == gateway::ShardState::disconnected ||
           change->state == gateway::ShardState::stopped) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -36,6 +37,16 @@ struct GatewaySettings {
   util::Millis identify_window = gateway::IdentifyPacer::k_default_window;
   // Sessions saved by an earlier run; resumed when the shard count is unchanged.
   std::vector<SessionPosition> saved_sessions;
+  // Cluster mode: run only the shards given to own_shard (see gateway::OrchestratorSettings::leased).
+  bool leased = false;
+  // When set, every Identify the local pacer permits passes through it too: the shard identifies only when
+  // `proceed` runs, and only if it still waits on the same connection by then (it may have been disowned or
+  // have reconnected meanwhile). `max_concurrency` is the layout's, `window` is identify_window.
+  std::function<void(unsigned index, unsigned max_concurrency, util::Millis window,
+                     std::function<void()> proceed)>
+      identify_gate;
+  // When set, called with session_start_limit from every /gateway/bot answer.
+  std::function<void(std::uint64_t remaining, util::Millis reset_after)> on_quota;
 };
 
 // Where the gateway's output goes. Called on the event loop; views die when the call returns.
@@ -76,13 +87,24 @@ class GatewayClient {
   // Closes every socket without ending its session (SIGTERM).
   void shutdown();
 
+  // Leased mode: this relay now holds shard `index`: it starts (at once, or when the layout does), resuming
+  // `resume` when given (its shard field is ignored). A shard already owned is left as it is.
+  void own_shard(unsigned index, std::optional<SessionPosition> resume);
+  // Leased mode: stop shard `index` at once keeping its session: its socket closes with 4000 (never
+  // 1000/1001), nothing more is published from it, it does not reconnect. Its state change (disconnected,
+  // will resume) still reaches the sink.
+  void disown_shard(unsigned index);
+
   std::size_t shard_count() const { return m_shards.size(); }
   std::size_t ready_shards() const;
   const GatewayCounters& counters() const { return m_counters; }
   std::uint64_t token_refreshes() const { return m_tokens ? m_tokens->refreshes() : 0; }
   // The access token source once start() made one (null with a static bot.token).
   TokenSource* tokens() { return m_tokens.get(); }
+  // The session of shard `index` (the shard number, not a position), null when this process does not run it.
   const gateway::Session* session(unsigned index) const;
+  // The shard numbers this process runs, ascending.
+  std::vector<unsigned> shard_indexes() const;
   // Every shard that has a session, with its last published `s`.
   std::vector<SessionPosition> positions() const;
 
@@ -99,7 +121,10 @@ class GatewayClient {
   void rearm_orchestrator();
   void start_shard(const gateway::StartShard& start);
   void stop_shards(std::string_view reason, bool will_resume, bool discard);
+  void stop_shard(unsigned index);
+  void permit_identify(unsigned index);
   Shard* shard_at(unsigned index);
+  const Shard* shard_at(unsigned index) const;
   void execute(Shard& shard, gateway::Actions& actions);
   void retire(std::unique_ptr<GatewaySocket> socket);
   void on_shard_stopped(gateway::StopCategory category, const std::string& message);
@@ -119,6 +144,12 @@ class GatewayClient {
   std::optional<util::Url> m_gateway_url;
   std::vector<std::unique_ptr<Shard>> m_shards;
   std::vector<std::unique_ptr<GatewaySocket>> m_retired;
+  // Shards stopped one at a time, freed by the reaper: never inside one of their own calls.
+  std::vector<std::unique_ptr<Shard>> m_stopped_shards;
+  std::uint64_t m_next_shard_serial = 0;
+  unsigned m_max_concurrency = 1;
+  // Expires with this object, so that an identify gate's late `proceed` does nothing.
+  std::shared_ptr<int> m_alive = std::make_shared<int>(0);
   Timer m_reaper;
   protocol::FrameDecoder m_decoder;
   gateway::Actions m_actions;

@@ -1,93 +1,15 @@
 #include <catch2/catch.hpp>
 
-#include "gateway/shard_orchestrator.hpp"
+#include "orchestrator_harness.hpp"
 
 using namespace std::chrono_literals;
 namespace gw = relay::gateway;
+using relay::test::Harness;
+using relay::test::info;
+using relay::test::k_window;
+using relay::test::settings;
 using relay::util::Millis;
 using relay::util::TimePoint;
-
-namespace {
-
-constexpr Millis k_window{100};
-
-gw::OrchestratorSettings settings() {
-  gw::OrchestratorSettings s;
-  s.api_tls = false;  // the simulator's ws:// gateway
-  s.identify_window = k_window;
-  s.random_seed = 7;
-  return s;
-}
-
-relay::protocol::GatewayInfo info(unsigned shards, std::uint64_t remaining = 1000,
-                                  unsigned max_concurrency = 1, std::uint64_t reset_after_ms = 86'400'000) {
-  return {"ws://127.0.0.1:9/gateway", shards, 1000, remaining, reset_after_ms, max_concurrency};
-}
-
-// Drives a ShardOrchestrator the way GatewayClient does, with a fake clock, and keeps every action.
-struct Harness {
-  explicit Harness(gw::OrchestratorSettings s = settings()) : orchestrator(std::move(s)) {}
-
-  TimePoint now{std::chrono::hours(1)};
-  gw::ShardOrchestrator orchestrator;
-  gw::OrchestratorActions actions;
-
-  // Fires the orchestrator's timer every time it falls due up to now + by.
-  void advance(Millis by) {
-    const auto end = now + by;
-    for (int ticks = 0; auto deadline = orchestrator.next_deadline(); ++ticks) {
-      if (*deadline > end) {
-        break;
-      }
-      REQUIRE(ticks < 10'000);  // a deadline that never moves on
-      now = std::max(now, *deadline);
-      orchestrator.on_tick(now, actions);
-    }
-    now = end;
-  }
-
-  // Token, discovery and the answer: a running layout.
-  void start(const relay::protocol::GatewayInfo& answer) {
-    orchestrator.on_token(now, actions);
-    REQUIRE(fetches(gw::InfoPurpose::discovery) == 1);
-    orchestrator.on_discovered(answer, now, actions);
-  }
-
-  template <typename T>
-  std::vector<T> taken() const {
-    std::vector<T> found;
-    for (const auto& action : actions) {
-      if (const auto* typed = std::get_if<T>(&action)) {
-        found.push_back(*typed);
-      }
-    }
-    return found;
-  }
-  std::size_t fetches(gw::InfoPurpose purpose) const {
-    std::size_t count = 0;
-    for (const auto& fetch : taken<gw::FetchGatewayInfo>()) {
-      count += fetch.purpose == purpose;
-    }
-    return count;
-  }
-  std::vector<unsigned> started() const {
-    std::vector<unsigned> indexes;
-    for (const auto& start : taken<gw::StartShard>()) {
-      indexes.push_back(start.shard.index);
-    }
-    return indexes;
-  }
-  std::vector<unsigned> permitted() const {
-    std::vector<unsigned> indexes;
-    for (const auto& permit : taken<gw::PermitIdentify>()) {
-      indexes.push_back(permit.index);
-    }
-    return indexes;
-  }
-  void clear() { actions.clear(); }
-};
-
-}  // namespace
 
 TEST_CASE("discovery starts when the token arrives, once at a time") {
   Harness h;
@@ -124,7 +46,7 @@ TEST_CASE("a failed discovery is retried with growing full-jitter backoff, never
   }
   // A usable answer resets the backoff: the next failure waits at most the base again.
   h.orchestrator.on_discovered(info(1), h.now, h.actions);
-  h.orchestrator.on_reshard_requested(h.now);
+  h.orchestrator.on_reshard_requested(0, h.now, h.actions);
   h.advance(0ms);
   h.clear();
   h.orchestrator.on_discovery_failed(gw::InfoFailure::unusable_response, h.now, h.actions);
@@ -329,8 +251,8 @@ TEST_CASE("4011 stops and discards every shard, and the next layout has at least
   h.clear();
   h.orchestrator.on_identify_requested(1, h.now);
   // Both shards are closed with 4011: one reshard, never inside the shard's own call.
-  h.orchestrator.on_reshard_requested(h.now);
-  h.orchestrator.on_reshard_requested(h.now);
+  h.orchestrator.on_reshard_requested(0, h.now, h.actions);
+  h.orchestrator.on_reshard_requested(0, h.now, h.actions);
   REQUIRE(h.actions.empty());
   h.advance(0ms);
   const auto stops = h.taken<gw::StopShards>();
@@ -360,7 +282,7 @@ TEST_CASE("the shard count follows /gateway/bot at each layout unless configurat
   SECTION("suggested count grows after a reshard") {
     Harness h;
     h.start(info(2));
-    h.orchestrator.on_reshard_requested(h.now);
+    h.orchestrator.on_reshard_requested(0, h.now, h.actions);
     h.advance(0ms);
     h.clear();
     h.orchestrator.on_discovered(info(5), h.now, h.actions);
