@@ -4,6 +4,7 @@ readable lines with the Chinese text, --json and --raw, -n with a topic filter, 
 endpoint then live with no gap or repeat, and a gap (the client frozen with SIGSTOP while a flood overflows
 the relay's small send queue) filled with --replay."""
 import json
+import socket
 import os
 import signal
 import subprocess
@@ -120,7 +121,9 @@ def main():
             send_until_seen(process, CHINESE)
             line = next(line for line in process.lines() if CHINESE in line)
             expect(" C2C_MESSAGE_CREATE shard 0/1 E4F4AEA33253A2797FB897C50B81D7ED: " + CHINESE in line, line)
-            expect(line.split(" ")[1].startswith("#") and line.split(" ")[1][1:].isdigit(), line)
+            # time, the relay's node (contract 2: the host name until cluster.node is configured), #relay_seq
+            node, seq = line.split(" ")[1:3]
+            expect(node == socket.gethostname() and seq.startswith("#") and seq[1:].isdigit(), line)
             expect("\x1b[" not in process.text(), "colours when stdout is not a terminal")
             send("GROUP_AT_MESSAGE_CREATE", {"author": {"member_openid": "M1"}, "content": "群里的消息",
                                              "group_openid": "G1"})
@@ -149,7 +152,7 @@ def main():
             expect(lines[at - 1] == "C2C_MESSAGE_CREATE", f"topic frame: {lines[at - 1]!r}")
             frame = json.loads(lines[at])
             expect(frame["t"] == "C2C_MESSAGE_CREATE" and frame["d"]["content"] == "raw-frames", lines[at])
-            expect(json.loads(lines[at + 1])["v"] == 1, f"metadata frame: {lines[at + 1]!r}")
+            expect(json.loads(lines[at + 1])["v"] == 2, f"metadata frame: {lines[at + 1]!r}")
             expect(process.stop() == 0, "exit code")
         checks.run("--raw: the three frames as received, a line each", raw_frames)
 
