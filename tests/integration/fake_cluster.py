@@ -79,12 +79,19 @@ STREAM_A = [(1, None, True), (2, "A:1", True), (3, "S:1", True), (4, "A:2", Fals
 STREAM_B = [(1, None, True), (2, "S:1", True), (3, "S:2", True), (4, "B:1", True), (5, "S:3", False),
             (6, "B:2", True)]
 EXPECTED = [None, "A:1", "S:1", "A:2", "S:2", "S:3", "A:3", None, "B:1", "B:2"]
+# Published while the client is down, so that its restart catches up from each relay's own position. b's 7 repeats
+# an id journaled before the restart: the restarted client remembers the ids of its journal.
+WHILE_DOWN_A = [(8, "S:4"), (9, "A:4")]
+WHILE_DOWN_B = [(7, "A:3"), (8, "S:4"), (9, "B:3")]
+EXPECTED_AFTER_RESTART = EXPECTED + ["S:4", "A:4", "B:3"]
 
 
 def two_relays_exactly_once(tmp, start_client, name="cluster"):
     """`start_client(journal, [(pub, replay), ...])` starts a client on both relays (stderr to JOURNAL.err) and
     returns its process. Every event reaches its journal exactly once, the relay.shard messages (no event_id)
-    of both, and each relay's gap was filled from that relay's replay endpoint."""
+    of both, and each relay's gap was filled from that relay's replay endpoint. Then the client is killed, both
+    relays publish more, and the restarted client catches up from each relay's position in the journal, still
+    without a repeat."""
     journal = f"{tmp}/{name}.jsonl"
     relays = [FakeClusterRelay(tmp, f"{name}-a"), FakeClusterRelay(tmp, f"{name}-b")]
     proc = None
@@ -104,6 +111,20 @@ def two_relays_exactly_once(tmp, start_client, name="cluster"):
                f"journal lines name the wrong relays: {[l.get('relay') for l in lines]}")
         expect(relays[0].requests == [3] and relays[1].requests == [4],
                f"each gap filled from its own relay: a asked since {relays[0].requests}, b {relays[1].requests}")
+
+        proc.kill()
+        proc.wait()
+        for relay, stream in ((relays[0], WHILE_DOWN_A), (relays[1], WHILE_DOWN_B)):
+            for relay_seq, event_id in stream:
+                relay.publish(relay_seq, event_id, live=False)
+        proc = start_client(journal, [(r.pub_endpoint, r.replay_endpoint) for r in relays])
+        wait_for(lambda: any(l["event_id"] == "B:3" for l in journal_lines(journal)), 20, "B:3 after the restart")
+        ids = [l["event_id"] for l in journal_lines(journal)]
+        expect(ids == EXPECTED_AFTER_RESTART, f"after the restart, not every event exactly once: {ids}")
+        # (then each asks again from 9, until an answer is empty)
+        expect(relays[0].requests[1:2] == [7] and relays[1].requests[1:2] == [6],
+               f"the restart caught up from each relay's own position: a asked since {relays[0].requests}, "
+               f"b {relays[1].requests}")
     finally:
         if proc is not None and proc.poll() is None:
             proc.kill()
