@@ -178,6 +178,17 @@ std::optional<std::uint64_t> relay_seq_of(std::string_view meta) {
   return seq;
 }
 
+std::string node_of(std::string_view meta) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  std::string_view node;
+  if (parser.parse(meta.data(), meta.size()).get(doc) != simdjson::SUCCESS ||
+      doc["node"].get_string().get(node) != simdjson::SUCCESS) {
+    return {};
+  }
+  return std::string(node);
+}
+
 std::string format_line(const Frames& frames, const LineStyle& style) {
   simdjson::dom::parser meta_parser;
   simdjson::dom::parser body_parser;

@@ -13,6 +13,7 @@ import urllib.request
 
 import zmq
 
+from fake_cluster import FakeClusterRelay
 from harness import RELAY_BIN, Checks, Relay, Sim, expect, relay_config, tear_down, wait_for, workdir
 
 CHINESE = "你好，机器人！今天天气怎么样？"
@@ -216,6 +217,27 @@ def main():
                                         timeout=10)
             expect(bad_replay.returncode == 1 and b"no answer" in bad_replay.stderr, f"{bad_replay}")
         checks.run("exit codes: 2 for a bad command line, 1 when the replay endpoint does not answer", usage_errors)
+
+        def gaps_per_node():
+            cluster = [FakeClusterRelay(tmp, "sub-a"), FakeClusterRelay(tmp, "sub-b")]
+            try:
+                process = SubProcess(tmp, "nodes", "-e", cluster[0].pub_endpoint, "-e", cluster[1].pub_endpoint)
+                subs.append(process)
+                for fake in cluster:
+                    fake.wait_subscribed()
+                for relay_seq in (1, 2, 3):  # the two streams interleaved: no gap in either
+                    cluster[0].publish(relay_seq, f"A:{relay_seq}")
+                    cluster[1].publish(relay_seq, f"B:{relay_seq}")
+                cluster[1].publish(5, "B:5")  # one gap, in b's stream
+                wait_for(lambda: any("B:5" in line for line in process.lines()), 10, "b's #5")
+                expect(any(" sub-a #1 C2C_MESSAGE_CREATE" in line for line in process.lines()), process.text())
+                expect(process.errors().count("gap: relay_seq") == 1 and "gap: relay_seq 4..4 lost" in
+                       process.errors(), process.errors())
+            finally:
+                for fake in cluster:
+                    fake.close()
+        checks.run("-e for two relays of a cluster: each line names its node, gaps are found per node",
+                   gaps_per_node)
 
         def curve():
             expect(relay.stop() == 0, "the plain relay's exit code")

@@ -102,6 +102,12 @@ TEST_CASE("contract 2 metadata shows the relay's node before relay_seq, an empty
   CHECK(line("X", "{}", unnamed) == "05:37:18.000 #9 X webhook");
 }
 
+TEST_CASE("node_of reads the metadata's node, empty for contract 1 or a bad frame") {
+  CHECK(relay::sub::node_of(R"({"v":2,"relay_seq":1,"node":"relay-b"})") == "relay-b");
+  CHECK(relay::sub::node_of(k_gateway_meta).empty());
+  CHECK(relay::sub::node_of("not json").empty());
+}
+
 TEST_CASE("a malformed body or metadata still gives a line") {
   CHECK(line("X", "{\"op\":0,", k_gateway_meta) ==
         "05:37:18.123 #28 X shard 1/2 (body is not JSON, 8 bytes)");
