@@ -6,7 +6,9 @@
 // The journal is also the position: on start, the relay_seq of its last complete line is where catch-up
 // begins, so a crash costs nothing and repeats nothing. With CURVE keys (Z85, from `qq-gateway-relay keygen`)
 // both sockets are encrypted and authenticated. SIGTERM and SIGINT stop it cleanly (exit code 0).
-// See docs/subscribing.md.
+// With --relay PUB,REPLAY (repeatable) it follows every relay of a cluster, one SUB and one DEALER per relay:
+// relay_seq per relay, gaps filled from that relay's replay endpoint, repeats across relays dropped by
+// event_id. See docs/subscribing.md.
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -18,15 +20,19 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <unordered_set>
 #include <vector>
 
 #include <simdjson.h>
@@ -37,7 +43,7 @@ namespace {
 
 constexpr std::string_view k_name = "relay-subscriber-cpp";
 constexpr std::string_view k_usage =
-    "usage: relay-subscriber-cpp PUB_ENDPOINT REPLAY_ENDPOINT [--journal FILE]\n"
+    "usage: relay-subscriber-cpp [PUB_ENDPOINT REPLAY_ENDPOINT] [--relay PUB,REPLAY ...] [--journal FILE]\n"
     "                            [--server-key KEY --public-key KEY --secret-key KEY]\n"
     "                            [--rcvhwm N] [--delay SECONDS]\n";
 constexpr std::string_view k_help =
@@ -46,6 +52,8 @@ constexpr std::string_view k_help =
     "\n"
     "  PUB_ENDPOINT        the relay's publish endpoint\n"
     "  REPLAY_ENDPOINT     the relay's replay endpoint (publish.replay_endpoint)\n"
+    "  --relay PUB,REPLAY  one relay of a cluster: its two endpoints; repeat it for each relay (relay_seq\n"
+    "                      per relay, repeats dropped by event_id; journal lines say which relay)\n"
     "  --journal FILE      append messages here; its last line is the position (default: print them)\n"
     "  --server-key KEY    the relay's CURVE public key (Z85)\n"
     "  --public-key KEY    this client's CURVE public key (Z85)\n"
@@ -54,6 +62,9 @@ constexpr std::string_view k_help =
     "  --delay SECONDS     seconds to sleep after each message (a deliberately slow consumer, for tests)\n";
 constexpr std::chrono::milliseconds k_replay_timeout{5000};
 constexpr std::uint64_t k_replay_max = 1000;
+// How many event ids are remembered to drop repeats across relays: a takeover repeats what the dead relay
+// published in its last moments (at most the platform's replay of one session), far fewer than this.
+constexpr std::size_t k_recent_ids = 65536;
 
 // Thrown when SIGTERM or SIGINT arrives: unwinds to main, which exits with 0.
 struct Stopped {};
@@ -62,9 +73,14 @@ struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+struct Endpoints {
+  std::string pub;
+  std::string replay;
+};
+
 struct Options {
-  std::string pub_endpoint;
-  std::string replay_endpoint;
+  std::vector<Endpoints> relays;
+  bool cluster = false;  // --relay given: the cluster form, even for one relay
   std::optional<std::string> journal;
   std::optional<std::string> server_key;
   std::optional<std::string> public_key;
@@ -119,6 +135,14 @@ Options parse_args(int argc, char** argv) {
     };
     if (name == "--journal") {
       options.journal = take_value();
+    } else if (name == "--relay") {
+      const std::string relay = take_value();
+      const std::size_t comma = relay.find(',');
+      if (comma == std::string::npos || comma == 0 || comma + 1 == relay.size()) {
+        throw UsageError("argument --relay: expected PUB,REPLAY: " + relay);
+      }
+      options.relays.push_back({relay.substr(0, comma), relay.substr(comma + 1)});
+      options.cluster = true;
     } else if (name == "--server-key") {
       options.server_key = take_value();
     } else if (name == "--public-key") {
@@ -136,13 +160,14 @@ Options parse_args(int argc, char** argv) {
       throw UsageError("unrecognized argument: " + std::string(arg));
     }
   }
-  if (positional.size() != 2) {
+  if (positional.size() != 2 && !(positional.empty() && options.cluster)) {
     throw UsageError(positional.size() < 2
-                         ? "the following arguments are required: PUB_ENDPOINT, REPLAY_ENDPOINT"
+                         ? "the following arguments are required: PUB_ENDPOINT, REPLAY_ENDPOINT (or --relay)"
                          : "unrecognized argument: " + std::string(positional[2]));
   }
-  options.pub_endpoint = positional[0];
-  options.replay_endpoint = positional[1];
+  if (!positional.empty()) {  // the positional pair is the first relay
+    options.relays.insert(options.relays.begin(), {std::string(positional[0]), std::string(positional[1])});
+  }
   const bool curve = options.server_key || options.public_key || options.secret_key;
   if (curve && !(options.server_key && options.public_key && options.secret_key)) {
     throw UsageError("CURVE needs all three of --server-key, --public-key and --secret-key");
@@ -286,18 +311,49 @@ struct Meta {
   std::uint64_t relay_seq = 0;
   std::optional<std::string> source;
   std::optional<std::string> event_id;
+  std::string node;  // contract 2; "" for contract 1
 };
 
 Meta parse_meta(simdjson::dom::parser& parser, const zmq::message_t& frame) {
   const simdjson::dom::element meta = parse_json(parser, frame.to_string_view());
-  return {meta["relay_seq"].get_uint64().value(), string_or_null(meta["source"].value()),
-          string_or_null(meta["event_id"].value())};
+  Meta parsed{meta["relay_seq"].get_uint64().value(),
+              string_or_null(meta["source"].value()),
+              string_or_null(meta["event_id"].value()),
+              {}};
+  if (std::string_view node; meta["node"].get_string().get(node) == simdjson::SUCCESS) {
+    parsed.node = node;
+  }
+  return parsed;
 }
 
-// Append-only JSON lines; the last complete line is the position.
+// The last k_recent_ids event ids seen, oldest forgotten first.
+class RecentIds {
+ public:
+  // false when the id is already remembered (a repeat).
+  bool add(const std::string& id) {
+    if (!m_ids.insert(id).second) {
+      return false;
+    }
+    m_order.push_back(id);
+    if (m_order.size() > k_recent_ids) {
+      m_ids.erase(m_order.front());
+      m_order.pop_front();
+    }
+    return true;
+  }
+
+ private:
+  std::unordered_set<std::string> m_ids;
+  std::deque<std::string> m_order;
+};
+
+// Append-only JSON lines; the last complete line is the position. In the cluster form each line also says
+// which relay (its PUB endpoint) published it, "relay" at the end: the last line of each relay is that
+// relay's position, and the lines' event ids are remembered, so a restarted client neither misses nor
+// repeats.
 class Journal {
  public:
-  explicit Journal(const std::optional<std::string>& path) {
+  Journal(const std::optional<std::string>& path, bool cluster) {
     if (!path) {
       return;
     }
@@ -318,6 +374,9 @@ class Journal {
             parse_json(parser, std::string_view(data).substr(begin, end - 1 - begin));
         m_last = line["relay_seq"].get_uint64().value();
       }
+      if (cluster) {
+        read_positions(std::string_view(data).substr(0, end));
+      }
     }
     m_file.open(*path, std::ios::binary | std::ios::app);
     if (!m_file) {
@@ -327,8 +386,25 @@ class Journal {
 
   std::optional<std::uint64_t> last() const { return m_last; }
 
-  // The same line as the Python client's: relay_seq, topic, source, event_id and body (as a JSON string).
-  void handle(const zmq::message_t& topic, const zmq::message_t& body, const Meta& meta) {
+  // A relay's position in the cluster form.
+  std::optional<std::uint64_t> position(const std::string& relay) const {
+    const auto found = m_positions.find(relay);
+    return found == m_positions.end() ? std::nullopt : std::optional(found->second);
+  }
+  void set_position(const std::string& relay, std::optional<std::uint64_t> relay_seq) {
+    if (relay_seq) {
+      m_positions[relay] = *relay_seq;
+    } else {
+      m_positions.erase(relay);
+    }
+  }
+
+  RecentIds& recent() { return m_recent; }
+
+  // The same line as the Python client's: relay_seq, topic, source, event_id and body (as a JSON string);
+  // and, in the cluster form, the relay.
+  void handle(const zmq::message_t& topic, const zmq::message_t& body, const Meta& meta,
+              const std::string* relay = nullptr) {
     std::string line = "{\"relay_seq\": " + std::to_string(meta.relay_seq) + ", \"topic\": ";
     append_json_string(line, utf8_lossy(topic.to_string_view()));
     line += ", \"source\": ";
@@ -337,6 +413,10 @@ class Journal {
     append_json_string_or_null(line, meta.event_id);
     line += ", \"body\": ";
     append_json_string(line, utf8_lossy(body.to_string_view()));
+    if (relay != nullptr) {
+      line += ", \"relay\": ";
+      append_json_string(line, *relay);
+    }
     line += "}\n";
     std::ostream& out = m_file.is_open() ? static_cast<std::ostream&>(m_file) : std::cout;
     out.write(line.data(), static_cast<std::streamsize>(line.size()));
@@ -345,11 +425,74 @@ class Journal {
       throw std::runtime_error("cannot write the journal");
     }
     m_last = meta.relay_seq;
+    if (relay != nullptr) {
+      m_positions[*relay] = meta.relay_seq;
+    }
   }
 
  private:
+  void read_positions(std::string_view lines) {
+    simdjson::dom::parser parser;
+    while (!lines.empty()) {
+      const std::size_t newline = lines.find('\n');
+      const simdjson::dom::element line = parse_json(parser, lines.substr(0, newline));
+      lines.remove_prefix(newline + 1);
+      if (std::string_view relay; line["relay"].get_string().get(relay) == simdjson::SUCCESS) {
+        m_positions[std::string(relay)] = line["relay_seq"].get_uint64().value();
+      }
+      if (std::string_view id; line["event_id"].get_string().get(id) == simdjson::SUCCESS && !id.empty()) {
+        m_recent.add(std::string(id));
+      }
+    }
+  }
+
   std::ofstream m_file;
   std::optional<std::uint64_t> m_last;
+  std::map<std::string, std::uint64_t> m_positions;
+  RecentIds m_recent;
+};
+
+// What a catch-up and the live stream hand one relay's messages to: its position, and handle().
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  virtual std::optional<std::uint64_t> last() const = 0;
+  virtual void reset() = 0;  // start again with the next live message
+  virtual void handle(const zmq::message_t& topic, const zmq::message_t& body, const Meta& meta) = 0;
+};
+
+// The one-relay form: the journal's last line is the position.
+class JournalSink : public Sink {
+ public:
+  explicit JournalSink(Journal& journal) : m_journal(journal) {}
+  std::optional<std::uint64_t> last() const override { return m_journal.last(); }
+  void reset() override {}
+  void handle(const zmq::message_t& topic, const zmq::message_t& body, const Meta& meta) override {
+    m_journal.handle(topic, body, meta);
+  }
+
+ private:
+  Journal& m_journal;
+};
+
+// One relay of a cluster: its own position; an event_id already handled (from any relay) is dropped, and a
+// message without one (relay.shard) never is.
+class RelaySink : public Sink {
+ public:
+  RelaySink(Journal& journal, std::string relay) : m_journal(journal), m_relay(std::move(relay)) {}
+  std::optional<std::uint64_t> last() const override { return m_journal.position(m_relay); }
+  void reset() override { m_journal.set_position(m_relay, std::nullopt); }
+  void handle(const zmq::message_t& topic, const zmq::message_t& body, const Meta& meta) override {
+    if (meta.event_id && !meta.event_id->empty() && !m_journal.recent().add(*meta.event_id)) {
+      m_journal.set_position(m_relay, meta.relay_seq);  // a repeat: the position moves on all the same
+      return;
+    }
+    m_journal.handle(topic, body, meta, &m_relay);
+  }
+
+ private:
+  Journal& m_journal;
+  std::string m_relay;
 };
 
 struct Message {
@@ -365,11 +508,14 @@ struct Reply {
   std::vector<Message> messages;
 };
 
+// One relay: a SUB socket on its PUB endpoint and a DEALER on its replay endpoint, both with CURVE when
+// given.
 class Subscriber {
  public:
-  Subscriber(zmq::context_t& context, const Options& options, int signal_fd)
+  Subscriber(zmq::context_t& context, const Options& options, const Endpoints& endpoints, int signal_fd)
       : m_sub(context, zmq::socket_type::sub),
         m_replay(context, zmq::socket_type::dealer),
+        m_pub_endpoint(endpoints.pub),
         m_signal_fd(signal_fd) {
     m_sub.set(zmq::sockopt::rcvhwm, options.rcvhwm);  // before connect, or it does not apply
     for (zmq::socket_t* socket : {&m_sub, &m_replay}) {
@@ -386,37 +532,67 @@ class Subscriber {
       }
     }
     m_sub.set(zmq::sockopt::subscribe, "");  // gaps are only visible when subscribed to everything
-    connect(m_sub, options.pub_endpoint);
-    connect(m_replay, options.replay_endpoint);
+    connect(m_sub, endpoints.pub);
+    connect(m_replay, endpoints.replay);
   }
 
-  void run(Journal& journal, std::chrono::duration<double> delay) {
-    if (journal.last()) {
-      catch_up(journal);
+  zmq::socket_t& sub() { return m_sub; }
+
+  // Handles the message waiting on the SUB socket, if any, after filling a gap before it from this relay's
+  // replay endpoint. In the cluster form, a different node on the same endpoint (another relay took the
+  // address) numbers its own stream: the position starts again with its message.
+  void take(Sink& sink, bool cluster, std::chrono::duration<double> delay) {
+    std::vector<zmq::message_t> frames;
+    if (!zmq::recv_multipart(m_sub, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
+      return;
     }
-    for (;;) {
-      wait_readable(&m_sub, std::chrono::milliseconds{-1});
-      std::vector<zmq::message_t> frames;
-      if (!zmq::recv_multipart(m_sub, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
-        continue;
+    if (frames.size() != 3) {
+      throw std::runtime_error("a message of " + std::to_string(frames.size()) + " frames, not 3");
+    }
+    const Meta meta = parse_meta(m_parser, frames[2]);
+    if (cluster) {
+      if (m_node && *m_node != meta.node) {
+        std::cerr << m_pub_endpoint << ": node changed from '" << *m_node << "' to '" << meta.node
+                  << "'; following its relay_seq from " << meta.relay_seq << std::endl;
+        sink.reset();
       }
-      if (frames.size() != 3) {
-        throw std::runtime_error("a message of " + std::to_string(frames.size()) + " frames, not 3");
+      m_node = meta.node;
+    }
+    if (const auto last = sink.last()) {
+      if (meta.relay_seq <= *last) {
+        return;  // already handled, from a catch-up
       }
-      const Meta meta = parse_meta(m_parser, frames[2]);
-      if (const auto last = journal.last()) {
-        if (meta.relay_seq <= *last) {
-          continue;  // already handled, from a catch-up
+      if (meta.relay_seq > *last + 1) {
+        std::cerr << "gap: relay_seq " << *last + 1 << ".." << meta.relay_seq - 1
+                  << (cluster ? " of " + m_pub_endpoint : "") << ", catching up" << std::endl;
+        catch_up(sink, meta.relay_seq);
+      }
+    }
+    sink.handle(frames[0], frames[1], meta);
+    if (delay.count() > 0) {
+      wait_readable(nullptr, std::chrono::ceil<std::chrono::milliseconds>(delay));
+    }
+  }
+
+  // Fills what was missed after sink.last(), up to `until` (exclusive) or everything retained.
+  void catch_up(Sink& sink, std::optional<std::uint64_t> until = std::nullopt) {
+    while (!until || *sink.last() < *until - 1) {
+      const std::uint64_t last = *sink.last();
+      const Reply reply = ask(last);
+      if (reply.first_available && *reply.first_available > last + 1) {
+        std::cerr << "lost for good: relay_seq " << last + 1 << ".." << *reply.first_available - 1
+                  << " (no longer retained)" << std::endl;
+      }
+      for (const Message& message : reply.messages) {
+        if (until && message.meta.relay_seq >= *until) {
+          return;
         }
-        if (meta.relay_seq > *last + 1) {
-          std::cerr << "gap: relay_seq " << *last + 1 << ".." << meta.relay_seq - 1 << ", catching up"
-                    << std::endl;
-          catch_up(journal, meta.relay_seq);
+        if (message.meta.relay_seq > *sink.last()) {
+          sink.handle(message.topic, message.body, message.meta);
         }
       }
-      journal.handle(frames[0], frames[1], meta);
-      if (delay.count() > 0) {
-        wait_readable(nullptr, std::chrono::ceil<std::chrono::milliseconds>(delay));
+      if (reply.count == 0) {
+        return;
       }
     }
   }
@@ -490,34 +666,39 @@ class Subscriber {
     return reply;
   }
 
-  // Fills what was missed after journal.last(), up to `until` (exclusive) or everything retained.
-  void catch_up(Journal& journal, std::optional<std::uint64_t> until = std::nullopt) {
-    while (!until || *journal.last() < *until - 1) {
-      const std::uint64_t last = *journal.last();
-      const Reply reply = ask(last);
-      if (reply.first_available && *reply.first_available > last + 1) {
-        std::cerr << "lost for good: relay_seq " << last + 1 << ".." << *reply.first_available - 1
-                  << " (no longer retained)" << std::endl;
-      }
-      for (const Message& message : reply.messages) {
-        if (until && message.meta.relay_seq >= *until) {
-          return;
-        }
-        if (message.meta.relay_seq > *journal.last()) {
-          journal.handle(message.topic, message.body, message.meta);
-        }
-      }
-      if (reply.count == 0) {
-        return;
-      }
-    }
-  }
-
   zmq::socket_t m_sub;
   zmq::socket_t m_replay;
+  std::string m_pub_endpoint;
+  std::optional<std::string> m_node;  // named in this relay's last message (cluster form)
   int m_signal_fd;
   simdjson::dom::parser m_parser;
 };
+
+// Every relay's messages, each relay's gaps filled from that relay; catches up first for every relay with a
+// position. Returns only by an exception (Stopped on SIGTERM/SIGINT).
+void run(std::vector<std::unique_ptr<Subscriber>>& relays, std::vector<std::unique_ptr<Sink>>& sinks,
+         bool cluster, std::chrono::duration<double> delay, int signal_fd) {
+  for (std::size_t i = 0; i < relays.size(); ++i) {
+    if (sinks[i]->last()) {
+      relays[i]->catch_up(*sinks[i]);
+    }
+  }
+  std::vector<zmq::pollitem_t> items{{nullptr, signal_fd, ZMQ_POLLIN, 0}};
+  for (const auto& relay : relays) {
+    items.push_back({relay->sub().handle(), 0, ZMQ_POLLIN, 0});
+  }
+  for (;;) {
+    zmq::poll(items.data(), items.size(), std::chrono::milliseconds{-1});
+    if (items[0].revents & ZMQ_POLLIN) {
+      throw Stopped{};
+    }
+    for (std::size_t i = 0; i < relays.size(); ++i) {
+      if (items[i + 1].revents & ZMQ_POLLIN) {
+        relays[i]->take(*sinks[i], cluster, delay);
+      }
+    }
+  }
+}
 
 }  // namespace
 
@@ -532,9 +713,20 @@ int main(int argc, char** argv) {
   try {
     const SignalFd signals;
     zmq::context_t context;
-    Subscriber subscriber(context, options, signals.fd());
-    Journal journal(options.journal);
-    subscriber.run(journal, options.delay);
+    std::vector<std::unique_ptr<Subscriber>> relays;
+    for (const Endpoints& endpoints : options.relays) {
+      relays.push_back(std::make_unique<Subscriber>(context, options, endpoints, signals.fd()));
+    }
+    Journal journal(options.journal, options.cluster);
+    std::vector<std::unique_ptr<Sink>> sinks;
+    for (const Endpoints& endpoints : options.relays) {
+      if (options.cluster) {
+        sinks.push_back(std::make_unique<RelaySink>(journal, endpoints.pub));
+      } else {
+        sinks.push_back(std::make_unique<JournalSink>(journal));
+      }
+    }
+    run(relays, sinks, options.cluster, options.delay, signals.fd());
   } catch (const Stopped&) {
     return 0;
   } catch (const std::exception& error) {

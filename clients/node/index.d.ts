@@ -10,6 +10,8 @@ export interface Meta {
   relay_seq: number;
   source: string;
   event_id: string;
+  /** contract 2: the relay that numbered the message; absent in contract 1 */
+  node?: string;
   [field: string]: unknown;
 }
 
@@ -69,4 +71,49 @@ export class Subscriber {
   run(journal: Sink, delay?: number, count?: number | null): Promise<void>;
   close(): void;
   static triples(frames: Buffer[]): Message[];
+}
+
+/** How many event ids a cluster subscriber remembers to drop repeats across relays. */
+export const RECENT_IDS: number;
+
+/** The last `capacity` event ids seen, oldest forgotten first. */
+export class RecentIds {
+  constructor(capacity?: number);
+  capacity: number;
+  /** false when the id is already remembered (a repeat). */
+  add(eventId: string): boolean;
+}
+
+/**
+ * A Journal whose lines also say which relay (its PUB endpoint) published them ("relay" at the end). On start the
+ * last line of each relay is that relay's position, and the lines' event ids are remembered.
+ */
+export class ClusterJournal extends Journal {
+  constructor(path?: string | null);
+  /** PUB endpoint -> the relay_seq of the last message handled from that relay. */
+  positions: Map<string, number>;
+  recent: RecentIds;
+  handleFrom(relay: string, topic: Buffer, body: Buffer, meta: Meta): void;
+}
+
+/**
+ * Several relays sharing one bot's shards, each given as [pubEndpoint, replayEndpoint]: one Subscriber per relay,
+ * relay_seq checked per relay, a gap filled from that relay's own replay endpoint, and an event_id already handled
+ * (from any relay) dropped. Messages without an event_id (relay.shard) are never dropped.
+ */
+export class ClusterSubscriber {
+  constructor(relays: Array<[pubEndpoint: string, replayEndpoint: string]>, curve?: CurveKeys | null,
+              rcvhwm?: number);
+  readonly subscribers: Subscriber[];
+  /** PUB endpoint -> the node named in its last message's metadata ("" for contract 1). */
+  readonly nodes: Map<string, string>;
+  /** Messages handed to the journal, and repeats dropped. */
+  handled: number;
+  repeats: number;
+  /**
+   * Hands every message of every relay to the journal once, each relay's gaps filled from that relay; catches up
+   * first for every relay with a position. Resolves after `count` live messages, or never.
+   */
+  run(journal: ClusterJournal, delay?: number, count?: number | null): Promise<void>;
+  close(): void;
 }

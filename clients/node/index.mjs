@@ -137,3 +137,151 @@ export class Subscriber {
     this.replay.close();
   }
 }
+
+// How many event ids are remembered to drop repeats: a takeover repeats what the dead relay published in its last
+// moments (at most the platform's replay of one session), far fewer than this.
+export const RECENT_IDS = 65536;
+
+// The last `capacity` event ids seen, oldest forgotten first (a Set keeps insertion order).
+export class RecentIds {
+  constructor(capacity = RECENT_IDS) {
+    this.capacity = capacity;
+    this.ids = new Set();
+  }
+
+  // false when the id is already remembered (a repeat).
+  add(eventId) {
+    if (this.ids.has(eventId)) return false;
+    this.ids.add(eventId);
+    if (this.ids.size > this.capacity) this.ids.delete(this.ids.values().next().value);
+    return true;
+  }
+}
+
+// A Journal whose lines also say which relay (its PUB endpoint) published them: "relay" at the end. On start the
+// last line of each relay is that relay's position, and the event ids of the lines are remembered, so a restarted
+// client neither misses nor repeats across relays.
+export class ClusterJournal extends Journal {
+  constructor(path) {
+    super(path);
+    this.positions = new Map();
+    this.recent = new RecentIds();
+    if (path && fs.existsSync(path)) {
+      for (const line of fs.readFileSync(path, "utf8").split("\n")) {
+        if (line === "") continue;
+        const record = JSON.parse(line);
+        if ("relay" in record) this.positions.set(record.relay, record.relay_seq);
+        if (record.event_id) this.recent.add(record.event_id);
+      }
+    }
+  }
+
+  handleFrom(relay, topic, body, meta) {
+    const line = pythonJson({
+      relay_seq: meta.relay_seq, topic: topic.toString("utf8"), source: meta.source,
+      event_id: meta.event_id, body: body.toString("utf8"), relay,
+    });
+    if (this.fd !== null) {
+      fs.writeSync(this.fd, line + "\n");
+    } else {
+      process.stdout.write(line + "\n");
+    }
+    this.positions.set(relay, meta.relay_seq);
+  }
+}
+
+// One relay's view of a ClusterJournal, for Subscriber.catchUp: `last` is that relay's position; handle() drops
+// repeats by event_id and writes the rest with the relay's endpoint.
+class RelaySink {
+  constructor(cluster, relay, journal) {
+    Object.assign(this, { cluster, relay, journal });
+  }
+
+  get last() {
+    return this.journal.positions.get(this.relay) ?? null;
+  }
+
+  set last(value) {
+    if (value === null) this.journal.positions.delete(this.relay);
+    else this.journal.positions.set(this.relay, value);
+  }
+
+  handle(topic, body, meta) {
+    if (meta.event_id && !this.journal.recent.add(meta.event_id)) {
+      this.cluster.repeats += 1;
+      this.last = meta.relay_seq; // the position moves on: this relay's message was seen
+      return;
+    }
+    this.journal.handleFrom(this.relay, topic, body, meta);
+    this.cluster.handled += 1;
+  }
+}
+
+// Several relays sharing one bot's shards: one Subscriber (a SUB and a DEALER) per relay, each given as
+// [pubEndpoint, replayEndpoint]. relay_seq is checked per relay and a gap is filled from that relay's own replay
+// endpoint; an event_id already handled (from any relay) is dropped. Messages without an event_id (relay.shard)
+// are never dropped.
+export class ClusterSubscriber {
+  constructor(relays, curve = null, rcvhwm = 1000) {
+    this.relays = relays.map(([pub, replay]) => [pub, replay]);
+    this.subscribers = this.relays.map(([pub, replay]) => new Subscriber(pub, replay, curve, rcvhwm));
+    this.nodes = new Map(); // PUB endpoint -> the node named in its last message's metadata
+    this.handled = 0;
+    this.repeats = 0;
+  }
+
+  // A different node on the same endpoint (another relay took the address) numbers its own stream: start again
+  // from its next message. Contract-1 metadata has no node: "".
+  checkNode(sink, meta) {
+    const node = meta.node ?? "";
+    const known = this.nodes.get(sink.relay);
+    if (known !== undefined && known !== node) {
+      console.error(`${sink.relay}: node changed from ${JSON.stringify(known)} to ${JSON.stringify(node)}; ` +
+                    `following its relay_seq from ${meta.relay_seq}`);
+      sink.last = null;
+    }
+    this.nodes.set(sink.relay, node);
+  }
+
+  // Hands every message of every relay to the journal once, each relay's gaps filled from that relay; catches up
+  // first for every relay with a position. Resolves after `count` live messages handled or dropped as repeats,
+  // or never.
+  async run(journal, delay = 0, count = null) {
+    const sinks = this.relays.map(([pub]) => new RelaySink(this, pub, journal));
+    for (let i = 0; i < sinks.length; i++) {
+      if (sinks[i].last !== null) await this.subscribers[i].catchUp(sinks[i]);
+    }
+    // One receive pending per SUB socket (zeromq allows no more); whichever completes first is handled.
+    // An error (the socket closed) is returned rather than thrown, so a receive left pending when run() ends
+    // is never an unhandled rejection.
+    const receive = (i) => this.subscribers[i].sub.receive().then((frames) => [i, frames, null],
+                                                                    (error) => [i, null, error]);
+    const pending = this.subscribers.map((_, i) => receive(i));
+    let live = 0;
+    while (count === null || live < count) {
+      const [i, frames, error] = await Promise.race(pending);
+      if (error) throw error;
+      pending[i] = receive(i);
+      const [topic, body, metaBytes] = frames;
+      const sink = sinks[i];
+      const meta = JSON.parse(metaBytes);
+      this.checkNode(sink, meta);
+      const seq = meta.relay_seq;
+      const last = sink.last;
+      if (last !== null) {
+        if (seq <= last) continue; // already handled, from a catch-up
+        if (seq > last + 1) {
+          console.error(`gap: relay_seq ${last + 1}..${seq - 1} of ${sink.relay}, catching up`);
+          await this.subscribers[i].catchUp(sink, seq);
+        }
+      }
+      sink.handle(topic, body, meta);
+      live += 1;
+      if (delay) await sleep(delay * 1000);
+    }
+  }
+
+  close() {
+    for (const subscriber of this.subscribers) subscriber.close();
+  }
+}

@@ -2,18 +2,19 @@
 // relay-subscriber: the client of index.mjs as a command, the Node.js twin of clients/python/relay_subscriber.py:
 // same arguments, same journal lines, same messages on stderr.
 //
-// Usage: node relay_subscriber.mjs PUB_ENDPOINT REPLAY_ENDPOINT [--journal FILE] [--server-key KEY
+// Usage: node relay_subscriber.mjs [PUB_ENDPOINT REPLAY_ENDPOINT] [--relay PUB,REPLAY ...] [--journal FILE] [--server-key KEY
 //        --public-key KEY --secret-key KEY] [--rcvhwm N] [--delay SECONDS]
 //
 // Every message is appended to the journal (one JSON line each) or printed. The journal is also the position: on
 // start, the relay_seq of its last complete line is where catch-up begins, so a crash costs nothing and repeats
-// nothing. With CURVE keys (Z85, from `qq-gateway-relay keygen`) both sockets are encrypted and authenticated.
+// nothing. With --relay PUB,REPLAY (repeatable) it follows every relay of a cluster: relay_seq per relay, gaps
+// filled from that relay's replay endpoint, repeats across relays dropped by event_id. With CURVE keys (Z85, from `qq-gateway-relay keygen`) both sockets are encrypted and authenticated.
 // Needs the npm package zeromq v6 (`npm ci` in this directory, or `npm install ./clients/node` elsewhere). See
 // README.md here and docs/subscribing.md.
 import { parseArgs } from "node:util";
-import { Journal, Subscriber } from "./index.mjs";
+import { ClusterJournal, ClusterSubscriber, Journal, Subscriber } from "./index.mjs";
 
-const USAGE = `usage: relay_subscriber.mjs PUB_ENDPOINT REPLAY_ENDPOINT [--journal FILE]
+const USAGE = `usage: relay_subscriber.mjs [PUB_ENDPOINT REPLAY_ENDPOINT] [--relay PUB,REPLAY ...] [--journal FILE]
        [--server-key KEY --public-key KEY --secret-key KEY] [--rcvhwm N] [--delay SECONDS]`;
 
 function usageError(message) {
@@ -42,6 +43,9 @@ function parseCommandLine() {
       allowPositionals: true,
       options: {
         journal: { type: "string" }, // append messages here; its last line is the position
+        // one relay of a cluster: its PUB and replay endpoints; repeat it for each relay (relay_seq per relay,
+        // repeats dropped by event_id)
+        relay: { type: "string", multiple: true, default: [] },
         "server-key": { type: "string" }, // the relay's CURVE public key (Z85)
         "public-key": { type: "string" }, // this client's CURVE public key (Z85)
         "secret-key": { type: "string" }, // this client's CURVE secret key (Z85)
@@ -58,7 +62,15 @@ function parseCommandLine() {
     console.log(USAGE);
     process.exit(0);
   }
-  if (positionals.length !== 2) usageError("expected PUB_ENDPOINT and REPLAY_ENDPOINT");
+  if (positionals.length !== 2 && !(positionals.length === 0 && values.relay.length)) {
+    usageError("expected PUB_ENDPOINT and REPLAY_ENDPOINT (or --relay PUB,REPLAY)");
+  }
+  const relays = positionals.length ? [[positionals[0], positionals[1]]] : [];
+  for (const relay of values.relay) {
+    const comma = relay.indexOf(",");
+    if (comma <= 0 || comma === relay.length - 1) usageError(`--relay: expected PUB,REPLAY: ${relay}`);
+    relays.push([relay.slice(0, comma), relay.slice(comma + 1)]);
+  }
   const rcvhwm = Number(values.rcvhwm);
   const delay = Number(values.delay);
   if (!Number.isInteger(rcvhwm) || rcvhwm < 0) usageError(`--rcvhwm: not a count: ${values.rcvhwm}`);
@@ -68,11 +80,17 @@ function parseCommandLine() {
     if (!values["public-key"] || !values["secret-key"]) usageError("--server-key needs --public-key and --secret-key");
     curve = { server: values["server-key"], public: values["public-key"], secret: values["secret-key"] };
   }
-  return { pub: positionals[0], replay: positionals[1], journal: values.journal, curve, rcvhwm, delay };
+  return { relays, cluster: values.relay.length > 0, journal: values.journal, curve, rcvhwm, delay };
 }
 
 const args = parseCommandLine();
-const subscriber = new Subscriber(args.pub, args.replay, args.curve, args.rcvhwm);
-const journal = new Journal(args.journal);
 process.on("SIGINT", () => process.exit(0)); // Ctrl-C: every journal line is already written whole
-await subscriber.run(journal, args.delay);
+if (args.cluster) {
+  // The cluster form, even for one --relay: journal lines say which relay, repeats are dropped.
+  const cluster = new ClusterSubscriber(args.relays, args.curve, args.rcvhwm);
+  await cluster.run(new ClusterJournal(args.journal), args.delay);
+} else {
+  const [[pub, replay]] = args.relays;
+  const subscriber = new Subscriber(pub, replay, args.curve, args.rcvhwm);
+  await subscriber.run(new Journal(args.journal), args.delay);
+}

@@ -37,6 +37,15 @@ ingress::GatewaySettings gateway_settings(const config::Config& config) {
   return settings;
 }
 
+// This relay's name in the metadata (gethostname(2)); empty if it cannot be read.
+std::string host_name() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) {
+    return {};
+  }
+  return name;
+}
+
 int exit_code_for(gateway::StopCategory category) {
   switch (category) {
     case gateway::StopCategory::credentials:
@@ -81,6 +90,7 @@ RelayApp::RelayApp(config::Config config)
   publish::StageSettings stage;
   stage.app_id = m_config.bot.app_id;
   stage.topic_prefix = m_config.publish.topic_prefix;
+  stage.node = host_name();  // the host name until cluster.node is configured
   stage.dedupe_window = m_config.publish.dedupe_window;
   m_stage = std::make_unique<publish::PublishStage>(std::move(stage), *m_state);
   m_stage->add_outlet(*m_publisher);

@@ -29,8 +29,8 @@ std::string_view to_string(Source source) {
   return "unknown";
 }
 
-void encode_metadata(std::string& out, std::string_view app_id, const MessageInfo& info,
-                     std::uint64_t relay_seq) {
+void encode_metadata(std::string& out, std::string_view app_id, std::string_view node,
+                     const MessageInfo& info, std::uint64_t relay_seq) {
   out.clear();
   out += R"({"v":)";
   append_integer(out, k_contract_version);
@@ -70,6 +70,8 @@ void encode_metadata(std::string& out, std::string_view app_id, const MessageInf
   append_integer(out, relay_seq);
   out += R"(,"received_at_us":)";
   append_integer(out, info.received_at_us);
+  out += R"(,"node":)";
+  util::append_json_string(out, node);
   out += '}';
 }
 

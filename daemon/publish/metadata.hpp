@@ -26,12 +26,14 @@ struct MessageInfo {
   std::int64_t received_at_us = 0;
 };
 
-// The version of the three-frame contract (docs/subscribing.md).
-inline constexpr int k_contract_version = 1;
+// The version of the three-frame contract (docs/subscribing.md). 2 added "node" at the end; every field of
+// version 1 is unchanged and in the same place, so a version-1 reader that ignores unknown keys still works.
+inline constexpr int k_contract_version = 2;
 
-// Writes frame 3 into `out` (cleared first): {"v":1,"app_id":..,"source":..,"shard":[i,n]|null,
-// "session_id":..|null,"seq":..|null,"event_id":..|null,"relay_seq":N,"received_at_us":T}.
-void encode_metadata(std::string& out, std::string_view app_id, const MessageInfo& info,
-                     std::uint64_t relay_seq);
+// Writes frame 3 into `out` (cleared first): {"v":2,"app_id":..,"source":..,"shard":[i,n]|null,
+// "session_id":..|null,"seq":..|null,"event_id":..|null,"relay_seq":N,"received_at_us":T,"node":..}.
+// `node` names the relay that numbered the message: in a cluster each relay has its own relay_seq stream.
+void encode_metadata(std::string& out, std::string_view app_id, std::string_view node,
+                     const MessageInfo& info, std::uint64_t relay_seq);
 
 }  // namespace relay::publish

@@ -48,7 +48,7 @@ std::optional<std::uint64_t> PublishStage::publish(std::string_view type, std::s
   const std::uint64_t relay_seq = ++m_relay_seq;
   m_topic.assign(m_settings.topic_prefix);
   m_topic += type;
-  encode_metadata(m_metadata, m_settings.app_id, info, relay_seq);
+  encode_metadata(m_metadata, m_settings.app_id, m_settings.node, info, relay_seq);
   if (m_retention != nullptr) {
     m_retention->add(relay_seq, m_topic, body, m_metadata);
   }

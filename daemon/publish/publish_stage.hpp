@@ -22,6 +22,7 @@ struct StageSettings {
   std::string topic_prefix;
   std::size_t dedupe_window = 65'536;  // event ids remembered (publish.dedupe_window)
   std::uint64_t reservation_block = 10'000;
+  std::string node{};  // this relay's name, in every message's metadata ("node")
 };
 
 struct StageCounters {

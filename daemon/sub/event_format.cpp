@@ -178,6 +178,17 @@ std::optional<std::uint64_t> relay_seq_of(std::string_view meta) {
   return seq;
 }
 
+std::string node_of(std::string_view meta) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  std::string_view node;
+  if (parser.parse(meta.data(), meta.size()).get(doc) != simdjson::SUCCESS ||
+      doc["node"].get_string().get(node) != simdjson::SUCCESS) {
+    return {};
+  }
+  return std::string(node);
+}
+
 std::string format_line(const Frames& frames, const LineStyle& style) {
   simdjson::dom::parser meta_parser;
   simdjson::dom::parser body_parser;
@@ -191,6 +202,11 @@ std::string format_line(const Frames& frames, const LineStyle& style) {
   segments.push_back({timed ? local_clock(received_us) : "--:--:--.---", Colour::dim});
   std::uint64_t seq = 0;
   const bool sequenced = meta_ok && meta["relay_seq"].get_uint64().get(seq) == simdjson::SUCCESS;
+  // Contract 2 names the relay (its node): in a cluster each relay numbers its own stream, so "a #28" and
+  // "b #28" are two messages. Version 1 metadata has no node, and neither has an unnamed relay.
+  if (const std::string node(meta_ok ? string_at(meta, "node").value_or("") : ""); !node.empty()) {
+    segments.push_back({" " + printable(node), Colour::where});
+  }
   segments.push_back({sequenced ? fmt::format(" #{}", seq) : " #?", Colour::seq});
   segments.push_back({" " + printable(frames.topic), Colour::topic});
   const std::string source(meta_ok ? string_at(meta, "source").value_or("") : "");

@@ -32,6 +32,10 @@ std::string format_json(const Frames& frames);
 // The metadata's relay_seq, if the frame has one.
 std::optional<std::uint64_t> relay_seq_of(std::string_view meta);
 
+// The metadata's "node" (contract 2: the relay whose relay_seq it is); "" when absent (contract 1) or
+// unreadable.
+std::string node_of(std::string_view meta);
+
 // "HH:MM:SS.mmm" in the local time zone, of a Unix time in microseconds.
 std::string local_clock(std::int64_t unix_us);
 

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <stdexcept>
 #include <system_error>
 
@@ -246,19 +247,23 @@ class Subscription {
       const Frames message{frames[0].to_string_view(), frames[1].to_string_view(),
                            frames[2].to_string_view()};
       if (const auto seq = relay_seq_of(message.meta); seq && gaps_visible) {
-        if (replay && m_last && *seq <= *m_last) {
+        // Each relay of a cluster numbers its own stream (its node in the metadata): without --replay,
+        // several -e of several relays are followed node by node. With --replay, the one replay endpoint is
+        // one relay's.
+        std::optional<std::uint64_t>& last = replay ? m_last : m_last_by_node[node_of(message.meta)];
+        if (replay && last && *seq <= *last) {
           continue;  // already printed, from a catch-up
         }
-        if (m_last && *seq > *m_last + 1) {
+        if (last && *seq > *last + 1) {
           if (replay) {
-            note(fmt::format("gap: relay_seq {}..{} missed, filling it from the replay endpoint", *m_last + 1,
+            note(fmt::format("gap: relay_seq {}..{} missed, filling it from the replay endpoint", *last + 1,
                              *seq - 1));
             catch_up(*seq);
           } else {
-            note(fmt::format("gap: relay_seq {}..{} lost (--replay fills gaps)", *m_last + 1, *seq - 1));
+            note(fmt::format("gap: relay_seq {}..{} lost (--replay fills gaps)", *last + 1, *seq - 1));
           }
         }
-        m_last = seq;
+        last = seq;
       }
       m_printer.print(message);
     }
@@ -358,6 +363,7 @@ class Subscription {
   Printer& m_printer;
   simdjson::dom::parser m_parser;
   std::optional<std::uint64_t> m_last;
+  std::map<std::string, std::optional<std::uint64_t>> m_last_by_node;  // without --replay
 };
 
 }  // namespace

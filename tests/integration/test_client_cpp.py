@@ -17,6 +17,7 @@ import time
 import zmq
 
 from harness import Checks, Relay, Sim, expect, relay_config, tear_down, wait_for, workdir
+from fake_cluster import two_relays_exactly_once
 from client_journal import (flood_a_slow_client, generated_numbers, journal_lines, keygen, kill_mid_stream_and_restart,
                             wait_started)
 
@@ -172,6 +173,17 @@ def main():
                 expect(want == got, f"journal lines differ:\n  python: {want!r}\n  cpp:    {got!r}")
             expect(contents["python"] == contents["under-test"], f"journals or stderr differ: {contents}")
         checks.run("journal lines and messages are byte for byte the Python client's", same_journal_as_python)
+
+        def two_relays():
+            def start(journal, relays):
+                proc = subprocess.Popen([*CLIENT, *[f"--relay={pub},{replay}" for pub, replay in relays],
+                                         "--journal", journal], stdout=subprocess.DEVNULL,
+                                        stderr=open(journal + ".err", "w"))
+                clients.procs.append(proc)
+                return proc
+            two_relays_exactly_once(tmp, start)
+        checks.run("with two relays (--relay twice): every event once, each relay's gap filled from that relay",
+                   two_relays)
 
         def unanswered_catch_up():
             stop(waiting, STOP_SIGNALS[-1])

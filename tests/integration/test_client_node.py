@@ -10,6 +10,7 @@ import signal
 import subprocess
 
 from harness import Checks, Relay, Sim, Subscriber, expect, relay_config, tear_down, wait_for, workdir
+from fake_cluster import two_relays_exactly_once
 from client_journal import (dash_keypair, flood_a_slow_client, generated_numbers, journal_lines, keygen,
                             kill_mid_stream_and_restart, wait_started)
 
@@ -133,6 +134,16 @@ curve_authorized_keys = "authorized_keys"
                                "--secret-key", client_secret))
             expect(relays[-1].proc.poll() is None, "the relay died")
         checks.run("the Node client catches up over CURVE", curve_catch_up)
+        def two_relays():
+            def start(journal, relays):
+                proc = subprocess.Popen([NODE, CLIENT, *[f"--relay={pub},{replay}" for pub, replay in relays],
+                                         "--journal", journal], stdout=subprocess.DEVNULL,
+                                        stderr=open(journal + ".err", "w"))
+                clients.append(proc)
+                return proc
+            two_relays_exactly_once(tmp, start)
+        checks.run("with two relays (--relay twice): every event once, each relay's gap filled from that relay",
+                   two_relays)
         checks.run("SIGTERM exits 0", lambda: expect(relays[-1].stop() == 0, "exit code"))
     finally:
         tear_down(checks, tmp, Closer(), watcher, *relays, sim)

@@ -89,7 +89,8 @@ console.log(JSON.stringify({ version, seen: sink.seen, topics: sink.topics, last
 
 # Compiled by tsc --strict against index.d.ts: a use of every declared member, with the types a user would write.
 TYPESCRIPT_USE = r'''
-import { Journal, Subscriber, pythonJson, version } from "qq-gateway-relay-client";
+import { ClusterJournal, ClusterSubscriber, Journal, RECENT_IDS, RecentIds, Subscriber, pythonJson, version }
+  from "qq-gateway-relay-client";
 import type { CurveKeys, Message, Meta, ReplayHeader, Sink } from "qq-gateway-relay-client";
 
 const keys: CurveKeys = { server: "s", public: "p", secret: "k" };
@@ -108,7 +109,17 @@ async function use(): Promise<void> {
   subscriber.sub.subscribe();
   subscriber.close();
   new Journal().close();
-  void v;
+  const cluster = new ClusterSubscriber([["ipc:///tmp/a", "ipc:///tmp/b"], ["ipc:///tmp/c", "ipc:///tmp/d"]], keys, 10);
+  const clusterJournal = new ClusterJournal(null);
+  await cluster.run(clusterJournal, 0, 1);
+  const position: number | undefined = clusterJournal.positions.get("ipc:///tmp/a");
+  const node: string | undefined = cluster.nodes.get("ipc:///tmp/a");
+  const repeat: boolean = new RecentIds(RECENT_IDS).add("id") && clusterJournal.recent.add("id");
+  clusterJournal.handleFrom("ipc:///tmp/a", Buffer.from(""), Buffer.from(""), { relay_seq: 1, source: "relay",
+                                                                               event_id: "e", node: "n" });
+  const counts: number = cluster.handled + cluster.repeats + cluster.subscribers.length;
+  cluster.close();
+  void [v, position, node, repeat, counts];
 }
 void use;
 '''

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """The relay end to end: simulator with 4 shards and max_concurrency 2, the relay, and a Python subscriber."""
 import json
+import socket
 import os
 import signal
 
@@ -66,7 +67,11 @@ def main():
                 topic, meta = received[frame]
                 decoded = json.loads(frame)
                 assert topic == decoded["t"], (topic, decoded["t"])
-                assert meta["v"] == 1 and meta["app_id"] == "102000000" and meta["source"] == "gateway"
+                assert meta["v"] == 2 and meta["app_id"] == "102000000" and meta["source"] == "gateway"
+                # Contract 2 appends the relay's node (the host name until cluster.node is configured).
+                assert list(meta) == ["v", "app_id", "source", "shard", "session_id", "seq", "event_id", "relay_seq",
+                                      "received_at_us", "node"], list(meta)
+                assert meta["node"] == socket.gethostname(), meta
                 assert meta["shard"] == [event["shard"], SHARDS], meta
                 assert meta["session_id"] == state[event["shard"]], meta
                 assert meta["seq"] == decoded["s"] == event["s"], meta

@@ -11,6 +11,7 @@ import zmq
 
 from harness import Checks, Relay, Sim, Subscriber, expect, relay_config, tear_down, wait_for, workdir
 from client_journal import flood_a_slow_client, kill_mid_stream_and_restart, wait_started
+from fake_cluster import two_relays_exactly_once
 
 SOURCE = os.environ.get("QQ_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 CLIENT = os.path.join(SOURCE, "clients", "python", "relay_subscriber.py")
@@ -67,6 +68,17 @@ def main():
             wait_started(sim, journal)
             flood_a_slow_client(sim, journal)
         checks.run("a deliberately slow subscriber (small HWM) recovers every event", slow_subscriber_recovers)
+
+        def two_relays():
+            def start(journal, relays):
+                flags = [f"--relay={pub},{replay}" for pub, replay in relays]
+                proc = subprocess.Popen(["/usr/bin/python3", CLIENT, *flags, "--journal", journal],
+                                        stdout=subprocess.DEVNULL, stderr=open(journal + ".err", "w"))
+                clients.append(proc)
+                return proc
+            two_relays_exactly_once(tmp, start)
+        checks.run("with two relays (--relay twice): every event once, each relay's gap filled from that relay",
+                   two_relays)
 
         def malformed_requests():
             context = zmq.Context()

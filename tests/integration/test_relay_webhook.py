@@ -60,7 +60,7 @@ def main():
             expect(topic == "GROUP_AT_MESSAGE_CREATE", topic)
             expect(body == EVENT.encode(), "frame 2 is not the body byte for byte")
             expect(meta["shard"] is None and meta["session_id"] is None and meta["seq"] is None, meta)
-            expect(meta["event_id"] == "GROUP_AT_MESSAGE_CREATE:w1" and meta["v"] == 1, meta)
+            expect(meta["event_id"] == "GROUP_AT_MESSAGE_CREATE:w1" and meta["v"] == 2, meta)
         checks.run("a signed event is acknowledged with op 12 and published byte for byte", signed_event_is_published)
 
         def simulator_deliveries():

@@ -4,6 +4,7 @@ readable lines with the Chinese text, --json and --raw, -n with a topic filter, 
 endpoint then live with no gap or repeat, and a gap (the client frozen with SIGSTOP while a flood overflows
 the relay's small send queue) filled with --replay."""
 import json
+import socket
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import urllib.request
 
 import zmq
 
+from fake_cluster import FakeClusterRelay
 from harness import RELAY_BIN, Checks, Relay, Sim, expect, relay_config, tear_down, wait_for, workdir
 
 CHINESE = "你好，机器人！今天天气怎么样？"
@@ -120,7 +122,9 @@ def main():
             send_until_seen(process, CHINESE)
             line = next(line for line in process.lines() if CHINESE in line)
             expect(" C2C_MESSAGE_CREATE shard 0/1 E4F4AEA33253A2797FB897C50B81D7ED: " + CHINESE in line, line)
-            expect(line.split(" ")[1].startswith("#") and line.split(" ")[1][1:].isdigit(), line)
+            # time, the relay's node (contract 2: the host name until cluster.node is configured), #relay_seq
+            node, seq = line.split(" ")[1:3]
+            expect(node == socket.gethostname() and seq.startswith("#") and seq[1:].isdigit(), line)
             expect("\x1b[" not in process.text(), "colours when stdout is not a terminal")
             send("GROUP_AT_MESSAGE_CREATE", {"author": {"member_openid": "M1"}, "content": "群里的消息",
                                              "group_openid": "G1"})
@@ -149,7 +153,7 @@ def main():
             expect(lines[at - 1] == "C2C_MESSAGE_CREATE", f"topic frame: {lines[at - 1]!r}")
             frame = json.loads(lines[at])
             expect(frame["t"] == "C2C_MESSAGE_CREATE" and frame["d"]["content"] == "raw-frames", lines[at])
-            expect(json.loads(lines[at + 1])["v"] == 1, f"metadata frame: {lines[at + 1]!r}")
+            expect(json.loads(lines[at + 1])["v"] == 2, f"metadata frame: {lines[at + 1]!r}")
             expect(process.stop() == 0, "exit code")
         checks.run("--raw: the three frames as received, a line each", raw_frames)
 
@@ -213,6 +217,27 @@ def main():
                                         timeout=10)
             expect(bad_replay.returncode == 1 and b"no answer" in bad_replay.stderr, f"{bad_replay}")
         checks.run("exit codes: 2 for a bad command line, 1 when the replay endpoint does not answer", usage_errors)
+
+        def gaps_per_node():
+            cluster = [FakeClusterRelay(tmp, "sub-a"), FakeClusterRelay(tmp, "sub-b")]
+            try:
+                process = SubProcess(tmp, "nodes", "-e", cluster[0].pub_endpoint, "-e", cluster[1].pub_endpoint)
+                subs.append(process)
+                for fake in cluster:
+                    fake.wait_subscribed()
+                for relay_seq in (1, 2, 3):  # the two streams interleaved: no gap in either
+                    cluster[0].publish(relay_seq, f"A:{relay_seq}")
+                    cluster[1].publish(relay_seq, f"B:{relay_seq}")
+                cluster[1].publish(5, "B:5")  # one gap, in b's stream
+                wait_for(lambda: any("B:5" in line for line in process.lines()), 10, "b's #5")
+                expect(any(" sub-a #1 C2C_MESSAGE_CREATE" in line for line in process.lines()), process.text())
+                expect(process.errors().count("gap: relay_seq") == 1 and "gap: relay_seq 4..4 lost" in
+                       process.errors(), process.errors())
+            finally:
+                for fake in cluster:
+                    fake.close()
+        checks.run("-e for two relays of a cluster: each line names its node, gaps are found per node",
+                   gaps_per_node)
 
         def curve():
             expect(relay.stop() == 0, "the plain relay's exit code")

@@ -93,6 +93,21 @@ TEST_CASE("a webhook event says webhook where a gateway event has its shard") {
         "E4F4AEA33253A2797FB897C50B81D7ED:  123");
 }
 
+TEST_CASE("contract 2 metadata shows the relay's node before relay_seq, an empty node nothing") {
+  constexpr std::string_view meta =
+      R"({"v":2,"app_id":"1","source":"webhook","shard":null,"session_id":null,"seq":null,"event_id":"e","relay_seq":9,"received_at_us":1699249038000000,"node":"relay-b"})";
+  CHECK(line("X", "{}", meta) == "05:37:18.000 relay-b #9 X webhook");
+  constexpr std::string_view unnamed =
+      R"({"v":2,"app_id":"1","source":"webhook","shard":null,"session_id":null,"seq":null,"event_id":"e","relay_seq":9,"received_at_us":1699249038000000,"node":""})";
+  CHECK(line("X", "{}", unnamed) == "05:37:18.000 #9 X webhook");
+}
+
+TEST_CASE("node_of reads the metadata's node, empty for contract 1 or a bad frame") {
+  CHECK(relay::sub::node_of(R"({"v":2,"relay_seq":1,"node":"relay-b"})") == "relay-b");
+  CHECK(relay::sub::node_of(k_gateway_meta).empty());
+  CHECK(relay::sub::node_of("not json").empty());
+}
+
 TEST_CASE("a malformed body or metadata still gives a line") {
   CHECK(line("X", "{\"op\":0,", k_gateway_meta) ==
         "05:37:18.123 #28 X shard 1/2 (body is not JSON, 8 bytes)");
