@@ -14,10 +14,10 @@
 
 #include "cluster/lua_script.hpp"
 #include "cluster/redis_reply.hpp"
-#include "util/redis_url.hpp"
 #include "ingress/event_loop.hpp"
 #include "util/backoff.hpp"
 #include "util/expected.hpp"
+#include "util/redis_url.hpp"
 
 struct redisAsyncContext;
 

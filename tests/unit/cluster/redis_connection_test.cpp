@@ -11,13 +11,13 @@
 
 using relay::cluster::CommandResult;
 using relay::cluster::LuaScript;
-using relay::util::parse_redis_url;
 using relay::cluster::RedisConnection;
 using relay::cluster::RedisOptions;
 using relay::cluster::RedisReply;
 using relay::ingress::EventLoop;
 using relay::test::RedisServer;
 using relay::util::Millis;
+using relay::util::parse_redis_url;
 
 namespace {
 
