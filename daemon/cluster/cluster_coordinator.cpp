@@ -304,8 +304,8 @@ void ClusterCoordinator::Impl::acquire(unsigned shard, const std::optional<Store
     } else if (state.token > 1) {
       spdlog::warn(
           "cluster: shard {} acquired (fencing token {}) with no stored position although it had "
-          "owners before: Redis lost the position (restarted without persistence?); the shard will "
-          "identify a new session",
+          "owners before: none stored one, or Redis lost the position (restarted without persistence?); "
+          "the shard will identify a new session",
           shard, state.token);
     } else {
       spdlog::warn(

@@ -34,8 +34,8 @@ void TroubleLog::success(util::TimePoint now) {
   if (!m_since) {
     return;
   }
-  spdlog::info("cluster: Redis is back after {} s ({} failed commands)",
-               seconds(std::chrono::duration_cast<util::Millis>(now - *m_since)), m_failures);
+  spdlog::info("cluster: Redis is back after {} ms ({} failed commands)",
+               std::chrono::duration_cast<util::Millis>(now - *m_since).count(), m_failures);
   m_since.reset();
   m_failures = 0;
   m_unlogged = 0;

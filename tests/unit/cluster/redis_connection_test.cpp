@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../support/run_loop.hpp"
+#include "loop_steps.hpp"
 #include "redis_server.hpp"
 
 using relay::cluster::CommandResult;
@@ -24,18 +25,7 @@ namespace {
 constexpr Millis k_timeout{3000};
 const RedisOptions k_fast_retry{Millis(20), Millis(200)};
 
-// Conditions met one after another while one loop runs (a loop runs once per test): each step is checked
-// until it holds, and may start work the first time it is checked.
-struct Steps {
-  std::vector<std::function<bool()>> steps;
-  std::size_t done = 0;
-  bool operator()() {
-    while (done < steps.size() && steps[done]()) {
-      ++done;
-    }
-    return done == steps.size();
-  }
-};
+using relay::test::Steps;
 
 // Collects the results of one command.
 struct Result {
