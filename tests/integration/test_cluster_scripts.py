@@ -86,6 +86,28 @@ class ClusterScripts(unittest.TestCase):
         self.assertEqual(self.run_script("pace_identify", [bucket % (1 % 2)], "b", 5000), 0)
         self.assertGreater(self.run_script("pace_identify", [bucket % 0], "a", 5000), 0, "the window holds for all")
 
+    def test_heartbeat_lists_the_live_nodes_and_drops_silent_ones(self):
+        nodes = "qq:nodes"
+        self.assertEqual(self.run_script("heartbeat", [nodes], "a", 10000), ["a"])
+        self.assertEqual(sorted(self.run_script("heartbeat", [nodes], "b", 10000)), ["a", "b"])
+        # a's last heartbeat is older than a short lease: b's heartbeat drops it.
+        score = int(self.conn.command("ZSCORE", nodes, "a"))
+        self.conn.command("ZADD", nodes, score - 5000, "a")
+        self.assertEqual(self.run_script("heartbeat", [nodes], "b", 2000), ["b"])
+
+    def test_the_daily_quota_is_only_lowered_and_holds_identifies_when_spent(self):
+        quota = "qq:identify:quota"
+        self.assertEqual(self.run_script("note_quota", [quota], 2, 60000), 1)
+        self.assertEqual(self.run_script("note_quota", [quota], 5, 60000), 0, "never raised")
+        self.assertEqual(self.conn.command("GET", quota), "2")
+        self.assertEqual(self.run_script("pace_identify", ["qq:identify:0", quota], "a", 5000), 0)
+        self.assertEqual(self.run_script("pace_identify", ["qq:identify:1", quota], "a", 5000), 0)
+        self.assertEqual(self.conn.command("GET", quota), "0")
+        wait = self.run_script("pace_identify", ["qq:identify:2", quota], "a", 5000)
+        self.assertGreater(wait, 5000, "refused until the quota resets, not for a window")
+        self.assertEqual(self.conn.command("EXISTS", "qq:identify:2"), 0, "a refusal takes no bucket slot")
+        self.assertEqual(self.run_script("note_quota", [quota], 1, 60000), 0, "0 stays: lower than 1")
+
 
 if __name__ == "__main__":
     unittest.main()
