@@ -3,6 +3,7 @@
 #include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include "cluster/coordinator_impl.hpp"
@@ -157,7 +158,8 @@ void ClusterCoordinator::Impl::on_heartbeat(const CommandResult& result) {
   for (const auto& member : result->elements) {
     nodes.push_back(member.text);
   }
-  if (nodes.size() != owner.m_live_nodes.size()) {
+  std::sort(nodes.begin(), nodes.end());  // ZRANGE orders them by heartbeat time
+  if (nodes != owner.m_live_nodes) {
     spdlog::info("cluster: {} live node(s): {}", nodes.size(), fmt::join(nodes, ", "));
   }
   owner.m_live_nodes = nodes;

@@ -18,8 +18,10 @@ void ClusterCoordinator::save_position(unsigned shard, std::string_view session_
   const std::uint64_t token = impl.shards[shard].token;
   impl.redis->evalsha(
       impl.save_script,
-      {impl.keys.position(shard, impl.shard_count()), impl.keys.fence(shard, impl.shard_count())},
-      {std::to_string(token), std::string(session_id), std::to_string(seq), std::to_string(relay_seq)},
+      {impl.keys.position(shard, impl.shard_count()), impl.keys.fence(shard, impl.shard_count()),
+       impl.keys.lease(shard, impl.shard_count())},
+      {std::to_string(token), std::string(session_id), std::to_string(seq), std::to_string(relay_seq),
+       m_settings.node},
       [&impl, shard, token](const CommandResult& result) { impl.on_saved(shard, token, result); },
       m_settings.command_timeout);
 }

@@ -19,8 +19,9 @@ extern const LeaseScript k_claim_script;
 extern const LeaseScript k_renew_script;
 // KEYS: lease. ARGV: node, token. Returns 1 (released) or 0 (not ours).
 extern const LeaseScript k_release_script;
-// KEYS: position, fencing counter. ARGV: token, session_id, seq, relay_seq. Returns 1, or the error
-// "STALE_TOKEN ..." when the token is older than the counter (the position is left unchanged).
+// KEYS: position, fencing counter, (optional) lease. ARGV: token, session_id, seq, relay_seq, node. Returns
+// 1, or the error "STALE_TOKEN ..." when the token is older than the counter, or another lease than the
+// writer's is live (the position is left unchanged).
 extern const LeaseScript k_save_position_script;
 // KEYS: position. Returns {token, session_id, seq, relay_seq}, or an empty array.
 extern const LeaseScript k_load_position_script;

@@ -68,6 +68,18 @@ class ClusterScripts(unittest.TestCase):
         self.assertIn("STALE_TOKEN", str(refused.exception))
         self.assertEqual(self.run_script("load_position", [POSITION]), ["2", "sess-a", "45", "7"])
 
+    def test_a_position_write_is_refused_while_another_lease_is_live(self):
+        # Redis lost its data: the counter starts again at 1 below a's old token 5, which it cannot refuse.
+        self.assertEqual(self.claim("b"), (1, "b"))
+        with self.assertRaises(RedisError) as refused:
+            self.run_script("save_position", [POSITION, FENCE, LEASE], 5, "sess-a", 99, 1, "a")
+        self.assertIn("STALE_TOKEN", str(refused.exception))
+        self.assertEqual(self.run_script("load_position", [POSITION]), [])
+        self.assertEqual(self.run_script("save_position", [POSITION, FENCE, LEASE], 1, "sess-b", 3, 1, "b"), 1)
+        self.assertEqual(self.run_script("release", [LEASE], "b", 1), 1)
+        # No lease at all (it expired): the token alone decides, as before.
+        self.assertEqual(self.run_script("save_position", [POSITION, FENCE, LEASE], 1, "sess-b", 4, 2, "b"), 1)
+
     def test_release_then_claim(self):
         self.assertEqual(self.claim("a"), (1, "a"))
         self.assertEqual(self.run_script("release", [LEASE], "b", 1), 0, "only the owner releases")
