@@ -105,8 +105,8 @@ class ClusterCoordinator {
   // `done(true)` when no relay published this event id within `dedupe` (it is recorded now), `done(false)`
   // for a repeat. Answers come in the order the checks were made, even when some fail. Redis trouble:
   // done(true), counted as unchecked. Each id is one key `<prefix>seen:<id>` set NX with a PX expiry of
-  // `dedupe`, so Redis holds at most (events per second across relays) x dedupe of them: 100 events/s for
-  // 10 minutes is 60 000 keys of ~100 bytes. Before start(), answers done(true) at once.
+  // `dedupe` (a repeat adds none), so Redis holds at most (distinct events per second) x dedupe of them: 100
+  // events/s for 10 minutes is 60 000 keys of ~100 bytes. Before start(), answers done(true) at once.
   void check_seen(std::string_view event_id, std::function<void(bool first)> done);
 
   bool redis_connected() const;
