@@ -53,7 +53,8 @@ class ClusterHandler {
   // This relay now holds the shard: start it, resuming `position` when there is one (else identify).
   // No position: none was ever stored, or Redis lost its data (logged; the shard identifies).
   virtual void on_shard_acquired(unsigned shard, const std::optional<StoredPosition>& position) = 0;
-  // Stop the shard at once keeping its session (no 1000/1001 close): another relay resumes it.
+  // Stop the shard at once keeping its session (no 1000/1001 close): another relay resumes it. Only ever
+  // follows an on_shard_acquired of the same shard (a lease lost while its position was loading is silent).
   virtual void on_shard_released(unsigned shard, StopReason reason) = 0;
 };
 
