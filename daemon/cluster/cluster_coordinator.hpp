@@ -69,7 +69,7 @@ struct ClusterCounters {
   std::uint64_t positions_missing = 0;  // lease won but no stored position
   std::uint64_t duplicates = 0;         // check_seen answered "seen"
   std::uint64_t unchecked = 0;          // check_seen failed (Redis trouble): let through
-  std::uint64_t identify_waits = 0;     // pace_identify had to wait for another relay's window
+  std::uint64_t identify_waits = 0;     // pace_identify waited (another relay's window, or the daily quota)
 };
 
 class ClusterCoordinator {
