@@ -35,6 +35,8 @@ struct ClusterSettings {
   util::Millis dedupe{600'000};
   // Per Redis command.
   util::Millis command_timeout{2'000};
+  // Reconnection backoff after Redis was lost (tests shorten it).
+  RedisOptions reconnect{};
 };
 
 // A shard's position as the previous owner stored it.
@@ -51,7 +53,8 @@ class ClusterHandler {
   // This relay now holds the shard: start it, resuming `position` when there is one (else identify).
   // No position: none was ever stored, or Redis lost its data (logged; the shard identifies).
   virtual void on_shard_acquired(unsigned shard, const std::optional<StoredPosition>& position) = 0;
-  // Stop the shard at once keeping its session (no 1000/1001 close): another relay resumes it.
+  // Stop the shard at once keeping its session (no 1000/1001 close): another relay resumes it. Only ever
+  // follows an on_shard_acquired of the same shard (a lease lost while its position was loading is silent).
   virtual void on_shard_released(unsigned shard, StopReason reason) = 0;
 };
 
@@ -66,35 +69,45 @@ struct ClusterCounters {
   std::uint64_t positions_missing = 0;  // lease won but no stored position
   std::uint64_t duplicates = 0;         // check_seen answered "seen"
   std::uint64_t unchecked = 0;          // check_seen failed (Redis trouble): let through
-  std::uint64_t identify_waits = 0;     // pace_identify had to wait for another relay's window
+  std::uint64_t identify_waits = 0;     // pace_identify waited (another relay's window, or the daily quota)
 };
 
 class ClusterCoordinator {
  public:
   ClusterCoordinator(ingress::EventLoop& loop, ClusterSettings settings, ClusterHandler& handler);
+  // Without shutdown() first this is what a crash does: the connection drops, the leases stay in Redis until
+  // they expire (the others take the shards then), and the node stays listed until its heartbeat is stale.
+  // Not from inside one of its own callbacks (handler, done, proceed).
   ~ClusterCoordinator();
   ClusterCoordinator(const ClusterCoordinator&) = delete;
   ClusterCoordinator& operator=(const ClusterCoordinator&) = delete;
 
-  // Connects, announces the node and starts claiming up to the fair share.
+  // Connects, announces the node (a heartbeat every lease/3, scored with Redis' own clock) and starts
+  // claiming up to the fair share once the live nodes are known. A shard stops lease/5 before its lease could
+  // expire.
   void start();
   // Releases every lease (on_shard_released(shutdown) for each first) and leaves the live-node set; `done`
-  // runs once Redis answered or after one command timeout.
+  // runs once Redis answered or after one command timeout, never later (the coordinator must outlive it).
   void shutdown(std::function<void()> done);
 
   // Whether the shard's lease is held and safely valid now (fencing: publish and save only while true).
   bool holds(unsigned shard) const;
   // Writes the shard's position with the lease's fencing token; ignored when the lease is not held.
-  // Redis refuses it when a newer owner exists (counted, logged).
+  // Redis refuses it when a newer owner exists (counted, logged): the shard is then stopped (lease_lost).
   void save_position(unsigned shard, std::string_view session_id, std::uint64_t seq, std::uint64_t relay_seq);
   // Calls `proceed` once no other relay identified in the shard's bucket (shard % max_concurrency) within
-  // the identify window and the shared daily quota has a start left; at once when Redis is unreachable.
+  // the identify window and the shared daily quota has a start left; at once when Redis is unreachable or
+  // failing. Each wait for another relay's window or for the quota's reset counts one identify_wait.
   void pace_identify(unsigned shard, unsigned max_concurrency, util::Millis window,
                      std::function<void()> proceed);
-  // The platform's latest session_start_limit: the shared quota never goes above it.
+  // The platform's latest session_start_limit: the shared quota never goes above it (set when absent or
+  // lower, expiring at the reset). Until a relay notes it, pacing counts no quota.
   void note_quota(std::uint64_t remaining, util::Millis reset_after);
   // `done(true)` when no relay published this event id within `dedupe` (it is recorded now), `done(false)`
-  // for a repeat. Answers come in the order the checks were made. Redis trouble: done(true).
+  // for a repeat. Answers come in the order the checks were made, even when some fail. Redis trouble:
+  // done(true), counted as unchecked. Each id is one key `<prefix>seen:<id>` set NX with a PX expiry of
+  // `dedupe` (a repeat adds none), so Redis holds at most (distinct events per second) x dedupe of them: 100
+  // events/s for 10 minutes is 60 000 keys of ~100 bytes. Before start(), answers done(true) at once.
   void check_seen(std::string_view event_id, std::function<void(bool first)> done);
 
   bool redis_connected() const;

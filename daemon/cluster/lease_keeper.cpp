@@ -106,6 +106,15 @@ void LeaseKeeper::on_renew_result(unsigned shard, RenewResult result, util::Time
   on_tick(now, out);
 }
 
+void LeaseKeeper::on_position_refused(unsigned shard, std::uint64_t token, util::TimePoint now,
+                                      LeaseActions& out) {
+  if (shard >= m_shards.size() || m_shards[shard].state != State::held || m_shards[shard].token != token) {
+    return;
+  }
+  stop(shard, StopReason::lease_lost, out);
+  on_tick(now, out);
+}
+
 void LeaseKeeper::stop(unsigned shard, StopReason reason, LeaseActions& out) {
   m_shards[shard].state = State::free;
   m_shards[shard].renewing = false;

@@ -38,7 +38,7 @@ struct StartShard {
   std::uint64_t token;
 };
 enum class StopReason {
-  lease_lost,      // renew answered 0: another node owns it now
+  lease_lost,      // renew answered 0, or a position write was refused: another node owns it now
   lease_expiring,  // no renewal succeeded before expiry minus the margin
   handover,        // above the fair share: released for a node that joined
   shutdown,        // graceful stop: every lease released
@@ -75,6 +75,9 @@ class LeaseKeeper {
   void on_claim_result(unsigned shard, const std::optional<ClaimReply>& reply, util::TimePoint now,
                        LeaseActions& out);
   void on_renew_result(unsigned shard, RenewResult result, util::TimePoint now, LeaseActions& out);
+  // Redis refused a position write made with `token` (STALE_TOKEN): a newer owner exists, so the lease is
+  // lost as if a renewal had answered 0. Ignored when the shard was already stopped or claimed again since.
+  void on_position_refused(unsigned shard, std::uint64_t token, util::TimePoint now, LeaseActions& out);
   void on_tick(util::TimePoint now, LeaseActions& out);
   // Stop and release every shard; no more claims.
   void shutdown(LeaseActions& out);

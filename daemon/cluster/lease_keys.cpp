@@ -24,6 +24,14 @@ std::string LeaseKeys::identify_bucket(unsigned shard, unsigned max_concurrency)
   return prefix + "identify:" + std::to_string(max_concurrency == 0 ? 0 : shard % max_concurrency);
 }
 
+std::string LeaseKeys::quota() const {
+  return prefix + "identify:quota";
+}
+
+std::string LeaseKeys::seen(std::string_view event_id) const {
+  return prefix + "seen:" + std::string(event_id);
+}
+
 std::string LeaseKeys::nodes() const {
   return prefix + "nodes";
 }

@@ -5,8 +5,9 @@
 
 namespace relay::cluster {
 
-// The Redis Lua scripts behind shard leases, fencing, positions and identify pacing. The same text lives in
-// daemon/cluster/scripts/<name>.lua (read by the integration test); a unit test checks the two agree.
+// The Redis Lua scripts behind shard leases, fencing, positions, node heartbeats, identify pacing and quota.
+// The same text lives in daemon/cluster/scripts/<name>.lua (read by the integration test); a unit test checks
+// the two agree.
 struct LeaseScript {
   std::string_view name;    // the .lua file's stem
   std::string_view source;  // for EVAL / SCRIPT LOAD
@@ -18,13 +19,20 @@ extern const LeaseScript k_claim_script;
 extern const LeaseScript k_renew_script;
 // KEYS: lease. ARGV: node, token. Returns 1 (released) or 0 (not ours).
 extern const LeaseScript k_release_script;
-// KEYS: position, fencing counter. ARGV: token, session_id, seq, relay_seq. Returns 1, or the error
-// "STALE_TOKEN ..." when the token is older than the counter (the position is left unchanged).
+// KEYS: position, fencing counter, (optional) lease. ARGV: token, session_id, seq, relay_seq, node. Returns
+// 1, or the error "STALE_TOKEN ..." when the token is older than the counter, or another lease than the
+// writer's is live (the position is left unchanged).
 extern const LeaseScript k_save_position_script;
 // KEYS: position. Returns {token, session_id, seq, relay_seq}, or an empty array.
 extern const LeaseScript k_load_position_script;
-// KEYS: identify bucket. ARGV: node, window_ms. Returns 0 (identify now) or the ms to wait.
+// KEYS: identify bucket, and optionally the daily quota. ARGV: node, window_ms. Returns 0 (identify now; one
+// start taken from the quota when its key exists) or the ms to wait (the window, or the quota's reset).
 extern const LeaseScript k_pace_identify_script;
+// KEYS: live-node set. ARGV: node, lease_ms. Scores with Redis' TIME, drops silent nodes, returns the live
+// ones.
+extern const LeaseScript k_heartbeat_script;
+// KEYS: daily quota. ARGV: remaining, reset_after_ms. Sets it when absent or lower; returns 1 when set.
+extern const LeaseScript k_note_quota_script;
 
 std::span<const LeaseScript> lease_scripts();
 

@@ -55,7 +55,7 @@ void RedisConnection::connect() {
   redisAsyncContext* context = redisAsyncConnect(m_url.host.c_str(), m_url.port);
   if (context == nullptr || context->err != 0) {
     m_last_error = context != nullptr ? context->errstr : "out of memory";
-    spdlog::warn("redis: cannot connect to {}:{}: {}", m_url.host, m_url.port, m_last_error);
+    report_connect_failure();
     if (context != nullptr) {
       redisAsyncFree(context);
     }
@@ -89,7 +89,7 @@ void RedisConnection::connect() {
 void RedisConnection::on_connected(int status) {
   if (status != REDIS_OK) {
     m_last_error = m_context->errstr;
-    spdlog::warn("redis: cannot connect to {}:{}: {}", m_url.host, m_url.port, m_last_error);
+    report_connect_failure();
     m_context = nullptr;  // hiredis frees it after this callback
     fail_all_pending();
     schedule_reconnect();
@@ -100,7 +100,16 @@ void RedisConnection::on_connected(int status) {
   if (m_counters.connects > 1) {
     ++m_counters.reconnects;
   }
-  spdlog::info("redis: connected to {}:{}", m_url.host, m_url.port);
+  spdlog::info("redis: connected to {}:{}{}", m_url.host, m_url.port,
+               m_failed_connects > 0 ? fmt::format(" after {} failed attempts", m_failed_connects) : "");
+  m_failed_connects = 0;
+}
+
+// The first failed attempt of an outage at warning, the retries at debug: an outage must not flood the log.
+void RedisConnection::report_connect_failure() {
+  const auto level = m_failed_connects++ == 0 ? spdlog::level::warn : spdlog::level::debug;
+  spdlog::log(level, "redis: cannot connect to {}:{}: {} (retrying with backoff)", m_url.host, m_url.port,
+              m_last_error);
 }
 
 void RedisConnection::on_disconnected(int status) {

@@ -14,10 +14,10 @@
 
 #include "cluster/lua_script.hpp"
 #include "cluster/redis_reply.hpp"
-#include "util/redis_url.hpp"
 #include "ingress/event_loop.hpp"
 #include "util/backoff.hpp"
 #include "util/expected.hpp"
+#include "util/redis_url.hpp"
 
 struct redisAsyncContext;
 
@@ -81,6 +81,7 @@ class RedisConnection {
   void finish(std::uint64_t id, CommandResult result);
   void fail_all_pending();
   void schedule_reconnect();
+  void report_connect_failure();
   void defer(std::function<void()> work);
 
   static void connect_trampoline(const redisAsyncContext* context, int status);
@@ -94,6 +95,7 @@ class RedisConnection {
   redisAsyncContext* m_context = nullptr;
   bool m_connected = false;
   bool m_handshake_failed = false;
+  std::uint64_t m_failed_connects = 0;  // since the last successful connection
   std::string m_last_error;
   RedisCounters m_counters;
   std::uint64_t m_next_id = 1;

@@ -68,6 +68,18 @@ class ClusterScripts(unittest.TestCase):
         self.assertIn("STALE_TOKEN", str(refused.exception))
         self.assertEqual(self.run_script("load_position", [POSITION]), ["2", "sess-a", "45", "7"])
 
+    def test_a_position_write_is_refused_while_another_lease_is_live(self):
+        # Redis lost its data: the counter starts again at 1 below a's old token 5, which it cannot refuse.
+        self.assertEqual(self.claim("b"), (1, "b"))
+        with self.assertRaises(RedisError) as refused:
+            self.run_script("save_position", [POSITION, FENCE, LEASE], 5, "sess-a", 99, 1, "a")
+        self.assertIn("STALE_TOKEN", str(refused.exception))
+        self.assertEqual(self.run_script("load_position", [POSITION]), [])
+        self.assertEqual(self.run_script("save_position", [POSITION, FENCE, LEASE], 1, "sess-b", 3, 1, "b"), 1)
+        self.assertEqual(self.run_script("release", [LEASE], "b", 1), 1)
+        # No lease at all (it expired): the token alone decides, as before.
+        self.assertEqual(self.run_script("save_position", [POSITION, FENCE, LEASE], 1, "sess-b", 4, 2, "b"), 1)
+
     def test_release_then_claim(self):
         self.assertEqual(self.claim("a"), (1, "a"))
         self.assertEqual(self.run_script("release", [LEASE], "b", 1), 0, "only the owner releases")
@@ -85,6 +97,28 @@ class ClusterScripts(unittest.TestCase):
         self.assertLessEqual(wait, 5000)
         self.assertEqual(self.run_script("pace_identify", [bucket % (1 % 2)], "b", 5000), 0)
         self.assertGreater(self.run_script("pace_identify", [bucket % 0], "a", 5000), 0, "the window holds for all")
+
+    def test_heartbeat_lists_the_live_nodes_and_drops_silent_ones(self):
+        nodes = "qq:nodes"
+        self.assertEqual(self.run_script("heartbeat", [nodes], "a", 10000), ["a"])
+        self.assertEqual(sorted(self.run_script("heartbeat", [nodes], "b", 10000)), ["a", "b"])
+        # a's last heartbeat is older than a short lease: b's heartbeat drops it.
+        score = int(self.conn.command("ZSCORE", nodes, "a"))
+        self.conn.command("ZADD", nodes, score - 5000, "a")
+        self.assertEqual(self.run_script("heartbeat", [nodes], "b", 2000), ["b"])
+
+    def test_the_daily_quota_is_only_lowered_and_holds_identifies_when_spent(self):
+        quota = "qq:identify:quota"
+        self.assertEqual(self.run_script("note_quota", [quota], 2, 60000), 1)
+        self.assertEqual(self.run_script("note_quota", [quota], 5, 60000), 0, "never raised")
+        self.assertEqual(self.conn.command("GET", quota), "2")
+        self.assertEqual(self.run_script("pace_identify", ["qq:identify:0", quota], "a", 5000), 0)
+        self.assertEqual(self.run_script("pace_identify", ["qq:identify:1", quota], "a", 5000), 0)
+        self.assertEqual(self.conn.command("GET", quota), "0")
+        wait = self.run_script("pace_identify", ["qq:identify:2", quota], "a", 5000)
+        self.assertGreater(wait, 5000, "refused until the quota resets, not for a window")
+        self.assertEqual(self.conn.command("EXISTS", "qq:identify:2"), 0, "a refusal takes no bucket slot")
+        self.assertEqual(self.run_script("note_quota", [quota], 1, 60000), 0, "0 stays: lower than 1")
 
 
 if __name__ == "__main__":

@@ -7,35 +7,25 @@
 #include <vector>
 
 #include "../support/run_loop.hpp"
+#include "loop_steps.hpp"
 #include "redis_server.hpp"
 
 using relay::cluster::CommandResult;
 using relay::cluster::LuaScript;
-using relay::util::parse_redis_url;
 using relay::cluster::RedisConnection;
 using relay::cluster::RedisOptions;
 using relay::cluster::RedisReply;
 using relay::ingress::EventLoop;
 using relay::test::RedisServer;
 using relay::util::Millis;
+using relay::util::parse_redis_url;
 
 namespace {
 
 constexpr Millis k_timeout{3000};
 const RedisOptions k_fast_retry{Millis(20), Millis(200)};
 
-// Conditions met one after another while one loop runs (a loop runs once per test): each step is checked
-// until it holds, and may start work the first time it is checked.
-struct Steps {
-  std::vector<std::function<bool()>> steps;
-  std::size_t done = 0;
-  bool operator()() {
-    while (done < steps.size() && steps[done]()) {
-      ++done;
-    }
-    return done == steps.size();
-  }
-};
+using relay::test::Steps;
 
 // Collects the results of one command.
 struct Result {

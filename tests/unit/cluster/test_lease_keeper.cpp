@@ -212,6 +212,26 @@ TEST_CASE("a renewal answered 'not ours' stops the shard at once") {
   CHECK_FALSE(keeper.holds(0, now));
 }
 
+TEST_CASE("a position refused for a stale token stops the shard, unless it is already held again") {
+  LeaseKeeper keeper(settings_for("a", 1));
+  TimePoint now{Millis(1'000)};
+  LeaseActions out;
+  keeper.on_tick(now, out);
+  out.clear();
+  keeper.on_claim_result(0, ClaimReply{7, "a"}, now, out);
+  out.clear();
+  keeper.on_position_refused(0, 6, now, out);  // an answer about an older lease of ours
+  CHECK(out.empty());
+  CHECK(keeper.holds(0, now));
+  keeper.on_position_refused(0, 7, now, out);
+  REQUIRE_FALSE(out.empty());
+  CHECK(std::get<StopShard>(out.at(0)).reason == StopReason::lease_lost);
+  CHECK_FALSE(keeper.holds(0, now));
+  out.clear();
+  keeper.on_position_refused(0, 7, now, out);  // a second refusal of the same lease: already stopped
+  CHECK(out.empty());
+}
+
 TEST_CASE("a claim answered too late to use is released, never started") {
   LeaseKeeper keeper(settings_for("a", 1));
   TimePoint now{Millis(1'000)};

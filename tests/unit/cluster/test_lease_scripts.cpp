@@ -19,7 +19,7 @@ std::string read_script(std::string_view name) {
 }  // namespace
 
 TEST_CASE("the embedded lease scripts equal the .lua files the integration test runs") {
-  REQUIRE(lease_scripts().size() == 6);
+  REQUIRE(lease_scripts().size() == 8);
   for (const auto& script : lease_scripts()) {
     INFO(script.name);
     CHECK(script.source == read_script(script.name));
@@ -33,4 +33,7 @@ TEST_CASE("a shard's lease, fencing counter and position share one hash tag") {
   CHECK(keys.position(2, 4) == "qq:bot1:{shard:2/4}:position");
   CHECK(keys.identify_bucket(5, 2) == "qq:bot1:identify:1");
   CHECK(keys.identify_bucket(4, 2) == "qq:bot1:identify:0");
+  CHECK(keys.quota() == "qq:bot1:identify:quota");
+  CHECK(keys.seen("evt-1") == "qq:bot1:seen:evt-1");
+  CHECK(keys.nodes() == "qq:bot1:nodes");
 }
