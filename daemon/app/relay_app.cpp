@@ -37,15 +37,6 @@ ingress::GatewaySettings gateway_settings(const config::Config& config) {
   return settings;
 }
 
-// This relay's name in the metadata (gethostname(2)); empty if it cannot be read.
-std::string host_name() {
-  char name[256] = {};
-  if (gethostname(name, sizeof(name) - 1) != 0) {
-    return {};
-  }
-  return name;
-}
-
 int exit_code_for(gateway::StopCategory category) {
   switch (category) {
     case gateway::StopCategory::credentials:
@@ -67,7 +58,10 @@ RelayApp::RelayApp(config::Config config)
       m_started_at_us(util::unix_micros_now()),
       m_heap(m_loop),
       m_invalid_input(m_config.state.directory, m_config.state.quarantine_max_bytes),
-      m_shutdown_timer(m_loop, [this] { m_loop.stop(); }) {
+      m_shutdown_timer(m_loop, [this] {
+        m_close_grace_over = true;
+        stop_loop_when_done();
+      }) {
   publish::PublisherSettings publisher;
   publisher.endpoints = m_config.publish.endpoints;
   publisher.sndhwm = m_config.publish.sndhwm;
@@ -90,7 +84,7 @@ RelayApp::RelayApp(config::Config config)
   publish::StageSettings stage;
   stage.app_id = m_config.bot.app_id;
   stage.topic_prefix = m_config.publish.topic_prefix;
-  stage.node = host_name();  // the host name until cluster.node is configured
+  stage.node = m_config.cluster.node;  // the host name unless configured
   stage.dedupe_window = m_config.publish.dedupe_window;
   m_stage = std::make_unique<publish::PublishStage>(std::move(stage), *m_state);
   m_stage->add_outlet(*m_publisher);
@@ -108,6 +102,13 @@ RelayApp::RelayApp(config::Config config)
     for (auto& shard : saved->shards) {
       settings.saved_sessions.push_back(
           ingress::SessionPosition{{shard.index, shard.count}, std::move(shard.session_id), shard.seq});
+    }
+  }
+  if (m_config.cluster.enabled) {
+    m_cluster =
+        std::make_unique<ClusterLink>(m_loop, m_config, *m_stage, [this] { m_state->mark_changed(); });
+    if (m_config.gateway.enabled) {
+      m_cluster->configure(settings);  // shards run while this relay holds their lease
     }
   }
   if (m_config.gateway.enabled) {
@@ -139,6 +140,7 @@ RelayApp::RelayApp(config::Config config)
 
 RelayApp::~RelayApp() {
   m_gateway.reset();
+  m_cluster.reset();
   if (m_signal_fd >= 0) {
     close(m_signal_fd);
   }
@@ -288,6 +290,9 @@ int RelayApp::run() {
   if (m_gateway) {
     m_gateway->start();
   }
+  if (m_cluster) {
+    m_cluster->start(m_gateway.get());
+  }
   if (m_api) {
     // One access token for the gateway and the forwarder: the gateway's source when it runs.
     ingress::TokenSource* tokens = m_gateway ? m_gateway->tokens() : nullptr;
@@ -320,7 +325,7 @@ int RelayApp::run() {
   m_stage->finish();
   m_state->save_now();
   std::uint64_t repeated_seqs = 0;
-  for (unsigned i = 0; m_gateway && i < m_gateway->shard_count(); ++i) {
+  for (const unsigned i : m_gateway ? m_gateway->shard_indexes() : std::vector<unsigned>{}) {
     repeated_seqs += m_gateway->session(i)->counters().duplicates_dropped;
   }
   spdlog::info(
@@ -459,6 +464,15 @@ void RelayApp::begin_shutdown(int exit_code) {
   if (m_gateway) {
     m_gateway->shutdown();
   }
+  if (m_cluster) {
+    // The positions go to Redis before the leases are released, so the next owner resumes from here.
+    m_cluster->shutdown([this] {
+      m_cluster_left = true;
+      stop_loop_when_done();
+    });
+  } else {
+    m_cluster_left = true;
+  }
   if (m_downstream) {
     // New connections wait in the listening socket's queue: for the next process when systemd holds it.
     m_api->server().stop_accepting();
@@ -473,6 +487,23 @@ void RelayApp::begin_shutdown(int exit_code) {
     }
   }
   m_shutdown_timer.schedule_in(k_close_grace);
+}
+
+void RelayApp::stop_loop_when_done() {
+  // Both the close frames' grace and the cluster's goodbye (bounded by a Redis command timeout).
+  if (m_cluster_left && m_close_grace_over) {
+    m_loop.stop();
+  }
+}
+
+void RelayApp::publish(std::string_view type, std::string_view body, const publish::MessageInfo& info) {
+  if (m_cluster) {
+    m_cluster->publish(type, body, info);
+  } else if (!m_stage->publish(type, body, info) && info.source == publish::Source::gateway) {
+    // A repeat of a recent event id: not published (so the stage marked nothing), but the shard's position
+    // moved all the same.
+    m_state->mark_changed();
+  }
 }
 
 void RelayApp::on_invalid_frame(const gateway::ShardId& shard, std::optional<std::uint64_t> seq,
@@ -495,7 +526,7 @@ void RelayApp::on_webhook_event(const protocol::Frame& event, std::string_view b
   info.source = publish::Source::webhook;
   info.event_id = event.id;
   info.received_at_us = received_at_us;
-  m_stage->publish(event.t, body, info);
+  publish(event.t, body, info);
 }
 
 state::SavedState RelayApp::snapshot() const {
@@ -527,11 +558,12 @@ void RelayApp::on_dispatch(const gateway::ShardId& shard, std::string_view sessi
   info.seq = event.seq;
   info.event_id = event.event_id;
   info.received_at_us = received_at_us;
-  if (!m_stage->publish(event.event_type, event.frame, info)) {
-    // A repeat of a recent event id: not published (so the stage marked nothing), but the shard's position
-    // moved all the same.
-    m_state->mark_changed();
+  if (m_cluster && !m_cluster->may_publish(shard.index)) {
+    // Frozen past the lease (a stopped process, a paused VM): the shard may be another relay's by now, and
+    // the keeper stops it on its next tick. Its next owner gets this event from the platform.
+    return;
   }
+  publish(event.event_type, event.frame, info);
 }
 
 void RelayApp::note_bot_user(std::string_view ready_frame) {
@@ -564,7 +596,10 @@ void RelayApp::on_shard_state(const gateway::ShardId& shard, std::string_view se
   info.shard = publish::ShardPosition{shard.index, shard.count};
   info.session_id = session_id;
   info.received_at_us = util::unix_micros_now();
-  m_stage->publish("relay.shard", m_state_body, info);
+  publish("relay.shard", m_state_body, info);
+  if (m_cluster && up) {
+    m_cluster->save_position_now(shard.index);
+  }
 }
 
 void RelayApp::on_gateway_stopped(gateway::StopCategory category, const std::string& /*message*/) {

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "app/cluster_link.hpp"
 #include "app/downstream_service.hpp"
 #include "app/heap_trimmer.hpp"
 #include "app/invalid_input.hpp"
@@ -64,6 +65,9 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
   void start_downstream();
   void note_bot_user(std::string_view ready_frame);
   void serve_replay();
+  // Every message goes out through here: straight to the stage, or through the cluster's duplicate check.
+  void publish(std::string_view type, std::string_view body, const publish::MessageInfo& info);
+  void stop_loop_when_done();
   state::SavedState snapshot() const;
   std::string service_status() const;
 
@@ -88,6 +92,9 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
   std::unique_ptr<ingress::ApiForwarder> m_api;
   std::unique_ptr<DownstreamService> m_downstream;  // after m_api: it uses the API's listener
   std::unique_ptr<ingress::StatusServer> m_status;
+  std::unique_ptr<ClusterLink> m_cluster;  // with cluster.enabled; before m_gateway is made, after it dies
+  bool m_cluster_left = false;             // the cluster released this relay's leases at shutdown
+  bool m_close_grace_over = false;
   std::uint64_t m_reloads_applied = 0;
   std::uint64_t m_reloads_invalid = 0;
   ingress::Timer m_shutdown_timer;

@@ -158,6 +158,57 @@ void api_metrics(Exposition& out, const ingress::ApiForwarder& api) {
              static_cast<double>(counters.msg_seq_added));
 }
 
+void cluster_metrics(Exposition& out, const ClusterLink& link) {
+  const auto& coordinator = link.coordinator();
+  const auto& c = coordinator.counters();
+  out.single("qq_relay_cluster_redis_up", "gauge", "1 while the connection to the cluster's Redis is up.",
+             coordinator.redis_connected() ? 1 : 0);
+  out.single("qq_relay_cluster_live_nodes", "gauge",
+             "Relays in the cluster's live-node set, this one included.",
+             static_cast<double>(coordinator.live_nodes()));
+  out.single("qq_relay_cluster_shards_held", "gauge", "Shard leases this relay holds.",
+             static_cast<double>(coordinator.held_count()));
+  out.family("qq_relay_cluster_lease_changes_total", "counter",
+             "Shard leases won (claimed) and given up, by why they were given up.");
+  const std::pair<const char*, std::uint64_t> leases[] = {{"claimed", c.claimed},
+                                                          {"lost", c.lost},
+                                                          {"expiring", c.expiring},
+                                                          {"handover", c.handed_over},
+                                                          {"released", c.released}};
+  for (const auto& [event, count] : leases) {
+    out.sample("qq_relay_cluster_lease_changes_total", static_cast<double>(count),
+               fmt::format(R"(event="{}")", event));
+  }
+  out.family(
+      "qq_relay_cluster_positions_total", "counter",
+      "Shard positions written to Redis (saved), refused for an old fencing token (refused), and leases "
+      "won with no stored position (missing).");
+  out.sample("qq_relay_cluster_positions_total", static_cast<double>(c.positions_saved), R"(result="saved")");
+  out.sample("qq_relay_cluster_positions_total", static_cast<double>(c.positions_refused),
+             R"(result="refused")");
+  out.sample("qq_relay_cluster_positions_total", static_cast<double>(c.positions_missing),
+             R"(result="missing")");
+  out.single("qq_relay_cluster_duplicates_dropped_total", "counter",
+             "Messages not published: another relay (or this one) published their event id recently.",
+             static_cast<double>(c.duplicates));
+  out.single("qq_relay_cluster_unchecked_total", "counter",
+             "Messages published without a duplicate check: Redis did not answer.",
+             static_cast<double>(c.unchecked));
+  out.single("qq_relay_cluster_fenced_events_total", "counter",
+             "Gateway events dropped because the shard's lease was no longer safely held.",
+             static_cast<double>(link.counters().fenced));
+  out.single("qq_relay_cluster_identify_waits_total", "counter",
+             "Identify delayed because another relay used the shard's bucket or the shared quota ran out.",
+             static_cast<double>(c.identify_waits));
+  const auto& redis = coordinator.redis_counters();
+  out.single("qq_relay_cluster_redis_failures_total", "counter",
+             "Redis commands that timed out or were lost.", static_cast<double>(redis.failures));
+  out.single("qq_relay_cluster_redis_reconnects_total", "counter",
+             "Connections to Redis made again after a loss.", static_cast<double>(redis.reconnects));
+  out.single("qq_relay_cluster_held_messages", "gauge", "Messages waiting for their duplicate check.",
+             static_cast<double>(link.gate().held()));
+}
+
 }  // namespace
 
 ingress::StatusResponse RelayApp::metrics() const {
@@ -198,7 +249,7 @@ ingress::StatusResponse RelayApp::metrics() const {
     const auto& gateway = m_gateway->counters();
     out.family("qq_relay_shard_up", "gauge", "1 while the shard's session is ready, else 0.");
     std::uint64_t identifies = 0, resumes = 0, zombies = 0, heartbeats = 0, acks = 0;
-    for (unsigned i = 0; i < m_gateway->shard_count(); ++i) {
+    for (const unsigned i : m_gateway->shard_indexes()) {
       const auto* session = m_gateway->session(i);
       out.sample("qq_relay_shard_up", session->phase() == gateway::Phase::ready ? 1 : 0,
                  fmt::format(R"(shard="{}")", i));
@@ -213,14 +264,14 @@ ingress::StatusResponse RelayApp::metrics() const {
     out.family(
         "qq_relay_shard_phase", "gauge",
         "1 for each shard's current phase (waiting_to_reconnect, waiting_identify_slot, ready, stopped...).");
-    for (unsigned i = 0; i < m_gateway->shard_count(); ++i) {
+    for (const unsigned i : m_gateway->shard_indexes()) {
       out.sample(
           "qq_relay_shard_phase", 1,
           fmt::format(R"(shard="{}",phase="{}")", i, gateway::to_string(m_gateway->session(i)->phase())));
     }
     out.family("qq_relay_heartbeat_rtt_seconds", "gauge",
                "Round trip of the shard's last acknowledged heartbeat.");
-    for (unsigned i = 0; i < m_gateway->shard_count(); ++i) {
+    for (const unsigned i : m_gateway->shard_indexes()) {
       if (const auto rtt = m_gateway->session(i)->last_heartbeat_rtt()) {
         out.sample("qq_relay_heartbeat_rtt_seconds", static_cast<double>(rtt->count()) / 1000.0,
                    fmt::format(R"(shard="{}")", i));
@@ -283,6 +334,9 @@ ingress::StatusResponse RelayApp::metrics() const {
   if (m_downstream) {
     downstream_metrics(out, *m_downstream);
   }
+  if (m_cluster) {
+    cluster_metrics(out, *m_cluster);
+  }
   listener_metrics(out, listeners);
   if (m_replay) {
     const auto& replay = m_replay->counters();
@@ -329,14 +383,17 @@ ingress::StatusResponse RelayApp::metrics() const {
 ingress::StatusResponse RelayApp::health() const {
   std::string problem;
   if (m_gateway) {
-    if (m_gateway->shard_count() == 0) {
+    if (m_gateway->shard_count() == 0 && !m_cluster) {
       problem = "the gateway shards have not started";
     }
-    for (unsigned i = 0; problem.empty() && i < m_gateway->shard_count(); ++i) {
+    for (const unsigned i : m_gateway->shard_indexes()) {
       const auto* session = m_gateway->session(i);
+      if (!problem.empty()) {
+        break;
+      }
       if (session->phase() != gateway::Phase::ready) {
-        problem = fmt::format("shard {}/{} is {}", i, m_gateway->shard_count(),
-                              gateway::to_string(session->phase()));
+        problem =
+            fmt::format("shard {}/{} is {}", i, session->shard().count, gateway::to_string(session->phase()));
       }
     }
   } else if (!m_webhook) {
@@ -347,6 +404,15 @@ ingress::StatusResponse RelayApp::health() const {
     util::append_json_string(body, problem);
     body += "}\n";
     return {503, "application/json", body};
+  }
+  if (m_cluster && !m_cluster->coordinator().redis_connected()) {
+    // Still serving: leases run until they expire, messages go out unchecked for duplicates.
+    std::string body = R"({"status":"degraded","reason":)";
+    const auto& error = m_cluster->coordinator().redis_error();
+    util::append_json_string(body,
+                             "the cluster's Redis is unreachable" + (error.empty() ? "" : ": " + error));
+    body += "}\n";
+    return {200, "application/json", body};
   }
   return {200, "application/json",
           R"({"status":"ok"})"

@@ -72,7 +72,11 @@ void ClusterCoordinator::start() {
                m_settings.node, m_settings.redis.host, m_settings.redis.port, m_settings.lease.count(),
                m_settings.shard_count, m_impl->keys.prefix);
   m_impl->redis = std::make_unique<RedisConnection>(m_impl->loop, m_settings.redis, m_settings.reconnect);
-  m_impl->heartbeat();
+  if (m_settings.shard_count > 0) {
+    // Only relays that run shards join the live-node set: a webhook-only relay must not lower the others'
+    // fair share and leave shards unclaimed.
+    m_impl->heartbeat();
+  }
 }
 
 bool ClusterCoordinator::holds(unsigned shard) const {
@@ -344,7 +348,11 @@ void ClusterCoordinator::Impl::carry_out(const StopShard& action) {
   spdlog::log(trouble_stop ? spdlog::level::warn : spdlog::level::info, "cluster: shard {} stops ({})",
               action.shard, to_string(action.reason));
   if (was_running) {
+    if (action.reason != StopReason::lease_lost) {
+      final_save = FinalSave{action.shard, state.token};
+    }
     owner.m_handler.on_shard_released(action.shard, action.reason);
+    final_save.reset();
   }
 }
 

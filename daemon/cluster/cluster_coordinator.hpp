@@ -92,7 +92,9 @@ class ClusterCoordinator {
 
   // Whether the shard's lease is held and safely valid now (fencing: publish and save only while true).
   bool holds(unsigned shard) const;
-  // Writes the shard's position with the lease's fencing token; ignored when the lease is not held.
+  // Writes the shard's position with the lease's fencing token; ignored when the lease is not held, except
+  // inside on_shard_released for a handover, shutdown or expiring lease: that last save goes out before the
+  // release.
   // Redis refuses it when a newer owner exists (counted, logged): the shard is then stopped (lease_lost).
   void save_position(unsigned shard, std::string_view session_id, std::uint64_t seq, std::uint64_t relay_seq);
   // Calls `proceed` once no other relay identified in the shard's bucket (shard % max_concurrency) within

@@ -65,6 +65,14 @@ struct ClusterCoordinator::Impl {
   std::string lease_ms() const { return std::to_string(settings.lease.count()); }
   unsigned shard_count() const { return settings.shard_count; }
 
+  // While on_shard_released runs for a stop that keeps the lease until its release (handover, shutdown,
+  // expiring): that shard's last position may still be written with its token.
+  struct FinalSave {
+    unsigned shard;
+    std::uint64_t token;
+  };
+  std::optional<FinalSave> final_save;
+
   ClusterCoordinator& owner;
   ingress::EventLoop& loop;
   const ClusterSettings& settings;

@@ -11,11 +11,15 @@ namespace relay::cluster {
 void ClusterCoordinator::save_position(unsigned shard, std::string_view session_id, std::uint64_t seq,
                                        std::uint64_t relay_seq) {
   Impl& impl = *m_impl;
-  if (!impl.redis || shard >= impl.shards.size() || impl.shards[shard].phase != Impl::Phase::running ||
-      !holds(shard)) {
+  if (!impl.redis || shard >= impl.shards.size()) {
     return;
   }
-  const std::uint64_t token = impl.shards[shard].token;
+  // The last save of a shard being stopped goes out before its release, under the token it held.
+  const bool final_save = impl.final_save && impl.final_save->shard == shard;
+  if (!final_save && (impl.shards[shard].phase != Impl::Phase::running || !holds(shard))) {
+    return;
+  }
+  const std::uint64_t token = final_save ? impl.final_save->token : impl.shards[shard].token;
   impl.redis->evalsha(
       impl.save_script,
       {impl.keys.position(shard, impl.shard_count()), impl.keys.fence(shard, impl.shard_count()),
