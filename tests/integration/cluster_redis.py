@@ -73,19 +73,36 @@ class Connection:
 
 
 class RedisServer:
-    def __init__(self):
+    """`persistent`: an append-only file in its directory, so that a restart keeps the data (as a production
+    Redis with `appendonly yes` does); otherwise a restart starts empty."""
+
+    def __init__(self, persistent=False):
         self.dir = tempfile.mkdtemp(prefix="qq-redis-")
+        self.persistent = persistent
         self.proc = None
         for _ in range(5):  # another process may take the free port between the probe and redis' bind
             self.port = free_port()
-            self.log = open(os.path.join(self.dir, "redis.log"), "w")
-            self.proc = subprocess.Popen([REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1",
-                                          "--save", "", "--appendonly", "no", "--dir", self.dir],
-                                         stdout=self.log, stderr=subprocess.STDOUT)
-            if self._wait_ready(10):
+            if self._launch():
                 return
-            self.stop()
         raise AssertionError("redis-server did not start")
+
+    def _launch(self):
+        self.log = open(os.path.join(self.dir, "redis.log"), "a")
+        durability = ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else \
+            ["--appendonly", "no"]
+        self.proc = subprocess.Popen([REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1",
+                                      "--save", "", *durability, "--dir", self.dir],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        if self._wait_ready(10):
+            return True
+        self.stop()
+        return False
+
+    def restart(self):
+        """Starts it again on the same port after stop()."""
+        expect_started = self._launch()
+        if not expect_started:
+            raise AssertionError(f"redis-server did not start again on port {self.port}")
 
     def _wait_ready(self, timeout):
         deadline = time.monotonic() + timeout
