@@ -278,6 +278,9 @@ std::string RelayApp::service_status() const {
   std::string text;
   if (m_gateway) {
     text = fmt::format("{}/{} shards ready", m_gateway->ready_shards(), m_gateway->shard_count());
+    if (m_cluster) {
+      text += fmt::format(" (leases held: {})", m_cluster->coordinator().held_count());
+    }
   }
   if (m_webhook) {
     text += text.empty() ? "webhook listening" : ", webhook listening";
@@ -319,6 +322,10 @@ int RelayApp::run() {
     m_service->ready(service_status());
     spdlog::warn("gateway.enabled is false: no gateway connection will be made{}",
                  m_webhook ? "; events come by webhook only" : "");
+  } else if (m_cluster) {
+    // A relay of a cluster may hold no shard for as long as the others hold them all: it is up as soon as
+    // its publisher is bound, ready to take over.
+    m_service->ready(service_status());
   }
   m_loop.on_pass_end([this] { m_stage->flush(); });
   m_loop.run();
