@@ -6,8 +6,7 @@
 namespace relay::cluster {
 
 // The Redis Lua scripts behind shard leases, fencing, positions, node heartbeats, identify pacing and quota.
-// The same text lives in daemon/cluster/scripts/<name>.lua (read by the integration test); a unit test checks
-// the two agree.
+// Their text is daemon/cluster/scripts/<name>.lua, embedded at build time (daemon/cluster/lease.cmake).
 struct LeaseScript {
   std::string_view name;    // the .lua file's stem
   std::string_view source;  // for EVAL / SCRIPT LOAD
