@@ -9,7 +9,7 @@ namespace relay::cluster {
 
 namespace {
 
-constexpr std::size_t k_max_session_id_bytes = 128;
+constexpr std::size_t k_max_session_id_bytes = 256;
 
 bool is_text(const RedisReply& reply) {
   return reply.kind == RedisReply::Kind::string || reply.kind == RedisReply::Kind::status;

@@ -20,7 +20,7 @@ namespace relay::cluster {
 // A non-negative integer reply, or a string/status reply of decimal digits only that fits 64 bits.
 std::optional<std::uint64_t> to_uint(const RedisReply& reply);
 
-// True for a session id this relay would put in a RESUME frame: 1 to 128 bytes of well-formed UTF-8 without
+// True for a session id this relay would put in a RESUME frame: 1 to 256 bytes of well-formed UTF-8 without
 // control characters. Anything else did not come from the platform (the JSON writer would escape it or swap
 // malformed bytes for U+FFFD, so the frame stays valid, but it would resume a session nobody issued) and
 // could forge log lines.
