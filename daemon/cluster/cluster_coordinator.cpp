@@ -4,31 +4,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <charconv>
 
 #include "cluster/coordinator_impl.hpp"
+#include "cluster/reply_shapes.hpp"
 
 namespace relay::cluster {
 
 namespace {
-
-std::uint64_t to_uint(const RedisReply& reply) {
-  if (reply.kind == RedisReply::Kind::integer) {
-    return static_cast<std::uint64_t>(reply.integer);
-  }
-  std::uint64_t value = 0;
-  std::from_chars(reply.text.data(), reply.text.data() + reply.text.size(), value);
-  return value;
-}
-
-// load_position's reply: {token, session_id, seq, relay_seq}, or an empty array.
-std::optional<StoredPosition> parse_position(const RedisReply& reply) {
-  if (reply.elements.size() != 4 || reply.elements[1].kind != RedisReply::Kind::string) {
-    return std::nullopt;
-  }
-  return StoredPosition{to_uint(reply.elements[0]), reply.elements[1].text, to_uint(reply.elements[2]),
-                        to_uint(reply.elements[3])};
-}
 
 LeaseSettings lease_settings(const ClusterSettings& settings) {
   return LeaseSettings{settings.shard_count, settings.node, settings.lease, settings.lease / 5};
@@ -153,16 +135,12 @@ void ClusterCoordinator::Impl::heartbeat() {
 }
 
 void ClusterCoordinator::Impl::on_heartbeat(const CommandResult& result) {
-  const bool ok = result && result->kind == RedisReply::Kind::array;
-  outcome(result, ok, "heartbeat");
-  if (!ok || stopping) {
+  std::optional<std::vector<std::string>> members = result ? members_from(*result) : std::nullopt;
+  outcome(result, members.has_value(), "heartbeat");
+  if (!members || stopping) {
     return;
   }
-  std::vector<std::string> nodes;
-  for (const auto& member : result->elements) {
-    nodes.push_back(member.text);
-  }
-  std::sort(nodes.begin(), nodes.end());  // ZRANGE orders them by heartbeat time
+  std::vector<std::string> nodes = std::move(*members);
   if (nodes != owner.m_live_nodes) {
     spdlog::info("cluster: {} live node(s): {}", nodes.size(), fmt::join(nodes, ", "));
   }
@@ -212,10 +190,7 @@ void ClusterCoordinator::Impl::carry_out(const ClaimShard& action) {
       claim_script, {keys.lease(shard, shard_count()), keys.fence(shard, shard_count())},
       {settings.node, lease_ms()},
       [this, shard](const CommandResult& result) {
-        std::optional<ClaimReply> reply;
-        if (result && result->kind == RedisReply::Kind::array && result->elements.size() == 2) {
-          reply = ClaimReply{to_uint(result->elements[0]), result->elements[1].text};
-        }
+        const std::optional<ClaimReply> reply = result ? claim_from(*result) : std::nullopt;
         outcome(result, reply.has_value(), "claim shard " + std::to_string(shard));
         LeaseActions out;
         keeper.on_claim_result(shard, reply, loop.now(), out);
@@ -230,9 +205,7 @@ void ClusterCoordinator::Impl::carry_out(const RenewShard& action) {
       renew_script, {keys.lease(shard, shard_count())},
       {settings.node, std::to_string(action.token), lease_ms()},
       [this, shard](const CommandResult& result) {
-        const RenewResult renewal = is_integer(result, 1)   ? RenewResult::renewed
-                                    : is_integer(result, 0) ? RenewResult::lost
-                                                            : RenewResult::failed;
+        const RenewResult renewal = result ? renewal_from(*result) : RenewResult::failed;
         outcome(result, renewal != RenewResult::failed, "renew shard " + std::to_string(shard));
         if (renewal == RenewResult::lost) {
           spdlog::warn(
@@ -287,7 +260,13 @@ void ClusterCoordinator::Impl::load_position(unsigned shard) {
           rearm();
           return;
         }
-        acquire(shard, parse_position(*result));
+        if (const std::string_view problem = position_problem(*result); !problem.empty()) {
+          spdlog::warn(
+              "cluster: shard {}: the stored position is unusable ({}): the shard will identify a new "
+              "session",
+              shard, problem);
+        }
+        acquire(shard, position_from(*result));
       },
       settings.command_timeout);
 }

@@ -5,6 +5,8 @@
 
 #include "cluster/cluster_coordinator.hpp"
 #include "cluster/coordinator_impl.hpp"
+#include "cluster/reply_shapes.hpp"
+#include "util/strings.hpp"
 
 namespace relay::cluster {
 
@@ -31,13 +33,13 @@ void ClusterCoordinator::save_position(unsigned shard, std::string_view session_
 }
 
 void ClusterCoordinator::Impl::on_saved(unsigned shard, std::uint64_t token, const CommandResult& result) {
-  if (result && result->is_error() && result->text.starts_with("STALE_TOKEN")) {
+  if (result && is_stale_token(*result)) {
     trouble.success(loop.now());
     ++owner.m_counters.positions_refused;
     spdlog::warn(
         "cluster: shard {}: Redis refused its position written with fencing token {} ({}): another "
         "relay owns the shard now; stopping it",
-        shard, token, result->text);
+        shard, token, util::log_excerpt(result->text));
     LeaseActions out;
     keeper.on_position_refused(shard, token, loop.now(), out);
     run(std::move(out));

@@ -64,6 +64,7 @@ void RedisConnection::connect() {
   }
   m_context = context;
   context->data = this;
+  cap_reply_arrays(context->c.reader);
   attach_hiredis(m_loop, *context, [this](std::unique_ptr<ingress::FdWatch> watch) {
     m_retired.push_back(std::move(watch));
     defer([] {});

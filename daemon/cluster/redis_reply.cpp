@@ -4,6 +4,34 @@
 
 namespace relay::cluster {
 
+namespace {
+
+// hiredis' default reply functions, as the first reader capped found them (the same static table for all).
+redisReplyObjectFunctions g_capped_functions{};
+void* (*g_create_array)(const redisReadTask*, int) = nullptr;
+
+void* create_capped_array(const redisReadTask* task, int elements) {
+  if (elements > k_max_reply_elements) {
+    return nullptr;  // the reader reports it as an error ("Out of memory") and stops
+  }
+  return g_create_array(task, elements);
+}
+
+}  // namespace
+
+void cap_reply_arrays(void* hiredis_reader) {
+  auto* reader = static_cast<redisReader*>(hiredis_reader);
+  if (reader->fn == nullptr || reader->fn == &g_capped_functions) {
+    return;
+  }
+  if (g_create_array == nullptr) {
+    g_capped_functions = *reader->fn;
+    g_create_array = reader->fn->createArray;
+    g_capped_functions.createArray = create_capped_array;
+  }
+  reader->fn = &g_capped_functions;
+}
+
 RedisReply copy_reply(const void* hiredis_reply) {
   const auto* reply = static_cast<const redisReply*>(hiredis_reply);
   RedisReply out;

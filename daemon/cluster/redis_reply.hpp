@@ -20,4 +20,13 @@ struct RedisReply {
 // From a hiredis redisReply (passed as void* so that this header needs no hiredis).
 RedisReply copy_reply(const void* hiredis_reply);
 
+// hiredis 0.14 allocates 8 bytes per element an array header announces, before any element arrives: one reply
+// line "*2000000000" would cost 16 GB. The cluster's replies hold a few elements (a heartbeat lists one per
+// relay), so a larger array is refused as a protocol error, which drops the connection.
+inline constexpr int k_max_reply_elements = 65536;
+
+// Makes a hiredis redisReader (void*, as above) refuse arrays of more than k_max_reply_elements elements. It
+// keeps hiredis' own reply objects otherwise; call it once, right after the reader is created.
+void cap_reply_arrays(void* hiredis_reader);
+
 }  // namespace relay::cluster

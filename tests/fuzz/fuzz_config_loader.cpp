@@ -1,13 +1,13 @@
 // load_string (the configuration file): no crash whatever the text, and no secret in any error message, in
-// the
-// --check-config summary or in what a reload compares. The fuzzer writes the text around one line that
-// assigns a secret (bot.client_secret or bot.token) whose value contains a marker; the marker must never come
-// out.
+// the --check-config summary or in what a reload compares. The fuzzer writes the text around one line that
+// assigns a secret (bot.client_secret, bot.token, or the password in cluster.redis) whose value contains a
+// marker; the marker must never come out.
 //
 // Input: one byte choosing the line's form (bit 0: token or client_secret; bits 1-2: the quotes; bits 3-4: a
-// [bot] line, a dotted key, an inline table or a quoted key), then four parts separated by NUL bytes: the
-// text before the line, the value's text before the marker, the value's text after it, and the text after the
-// line.
+// [bot] line, a dotted key, an inline table or a quoted key; bit 5: instead, the Redis password in
+// cluster.redis = "redis://:<value>@127.0.0.1:6379/0" in the same four forms under [cluster]), then four
+// parts separated by NUL bytes: the text before the line, the value's text before the marker, the value's
+// text after it, and the text after the line.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -31,19 +31,22 @@ bool shows_marker(std::string_view text) {
 }
 
 std::string secret_line(std::uint8_t form, const std::string& value) {
-  const std::string key = (form & 1) != 0 ? "token" : "client_secret";
+  const bool redis = (form & 32) != 0;
+  const std::string section = redis ? "cluster" : "bot";
+  const std::string key = redis ? "redis" : (form & 1) != 0 ? "token" : "client_secret";
+  const std::string text = redis ? "redis://:" + value + "@127.0.0.1:6379/0" : value;
   static constexpr std::string_view k_quotes[] = {"\"", "'", "\"\"\"", "'''"};
   const std::string_view quote = k_quotes[(form >> 1) & 3];
-  const std::string quoted = std::string(quote) + value + std::string(quote);
+  const std::string quoted = std::string(quote) + text + std::string(quote);
   switch ((form >> 3) & 3) {
     case 0:
-      return "[bot]\n" + key + " = " + quoted;
+      return "[" + section + "]\n" + key + " = " + quoted;
     case 1:
-      return "bot." + key + " = " + quoted;
+      return section + "." + key + " = " + quoted;
     case 2:
-      return "bot = { " + key + " = " + quoted + " }";
+      return section + " = { " + key + " = " + quoted + " }";
     default:
-      return "[bot]\n\"" + key + "\"=" + quoted + " # the secret";
+      return "[" + section + "]\n\"" + key + "\"=" + quoted + " # the secret";
   }
 }
 

@@ -328,6 +328,96 @@ def config_loader():
           bytes([8]) + b"\0\0\0\n[gateway]\nshards = 123456789012345678901234567890\n")
 
 
+def config_cluster(form, cluster, before=""):
+    """A config_loader input whose secret line is cluster.redis (form bit 5), with the rest of the file after."""
+    full = open(os.path.join(CONFIGS, "full.toml")).read()
+    rest = full[full.index("[gateway]"):]
+    bot = 'bot.app_id = "102000123"\nbot.client_secret = "x"\nbot.intents = ["GUILDS"]\n'
+    return bytes([32 | form]) + bot.encode() + b"\0" + before.encode() + b"\0\0" + (cluster + rest).encode()
+
+
+def config_loader_cluster():
+    # The fuzzer's line sets cluster.redis with a password; these are the other keys, valid and not.
+    enabled = "\nenabled = true\nnode = \"relay-a\"\nlease_ms = 10000\nkey_prefix = \"qq-relay:\"\n"
+    for form in range(4):
+        write("config_loader", f"cluster-redis-form-{form}", config_cluster(form << 3, enabled if form in (0, 3) else ""))
+    write("config_loader", "cluster-password-at-sign", config_cluster(0, enabled, "p@ss/w:rd"))
+    write("config_loader", "cluster-password-and-file",
+          config_cluster(0, enabled + 'password_file = "redis.pass"\n'))
+    write("config_loader", "cluster-bad-node", config_cluster(0, '\nenabled = true\nnode = "relay a/1"\n'))
+    write("config_loader", "cluster-node-too-long", config_cluster(0, f'\nnode = "{"n" * 65}"\n'))
+    write("config_loader", "cluster-lease-too-short", config_cluster(0, "\nlease_ms = 999\n"))
+    write("config_loader", "cluster-lease-too-long", config_cluster(0, "\nlease_ms = 600001\n"))
+    write("config_loader", "cluster-lease-not-integer", config_cluster(0, '\nlease_ms = "10s"\n'))
+    write("config_loader", "cluster-dedupe-out-of-range", config_cluster(0, "\ndedupe_ms = 0\n"))
+    write("config_loader", "cluster-empty-prefix", config_cluster(0, '\nkey_prefix = ""\n'))
+    write("config_loader", "cluster-unknown-key", config_cluster(0, "\nleases_ms = 10000\n"))
+    # The secret line as the bot's (its whole [bot] table) and [cluster] after it, with URLs to refuse or take.
+    for name, url in [("rediss", "rediss://:pw@redis.example:6380/0"), ("user-name", "redis://user:pw@h:6379"),
+                      ("bad-port", "redis://:pw@127.0.0.1:65536/0"), ("bad-db", "redis://:pw@127.0.0.1/x"),
+                      ("ipv6", "redis://:pw@[::1]:6379/2"), ("ipv6-unclosed", "redis://:pw@[::1:6379"),
+                      ("no-scheme", "127.0.0.1:6379"), ("space", "redis://:p w@127.0.0.1")]:
+        write("config_loader", f"cluster-url-{name}",
+              bytes([0]) + b"\0\0\0" + f'app_id = "102000123"\nintents = 1\n[cluster]\nenabled = true\n'
+              f'redis = "{url}"\n[gateway]\nshards = 2\n'.encode())
+
+
+def resp(value):
+    """value in RESP as Redis sends it: int -> integer, bytes/str -> bulk string, None -> nil, list -> array,
+    ("+", text) status, ("-", text) error."""
+    if isinstance(value, bool):
+        raise TypeError(value)
+    if isinstance(value, int):
+        return b":%d\r\n" % value
+    if value is None:
+        return b"$-1\r\n"
+    if isinstance(value, tuple):
+        return value[0].encode() + value[1].encode() + b"\r\n"
+    if isinstance(value, list):
+        return b"*%d\r\n" % len(value) + b"".join(resp(v) for v in value)
+    if isinstance(value, str):
+        value = value.encode()
+    return b"$%d\r\n" % len(value) + value + b"\r\n"
+
+
+def redis_reply():
+    """The replies as redis-server 7 sends them for the scripts in daemon/cluster/scripts (checked byte for byte
+    against a real server), then shapes no script returns."""
+    session = "a7e3c0de-1b2f-4c55-9e10-3f6b2d0e9a11"
+    replies = {
+        "claim-won": [4, "relay-a"],
+        "claim-held-by-other": [3, "relay-b"],
+        "load-position": ["7", session, "1234", "99"],
+        "load-position-none": [],
+        "load-position-field-lost": [None, session, "1234", None],
+        "load-position-json-special": ["7", 'se"ss\\ion/\u4f1a', "1", "2"],
+        "load-position-not-utf8": [b"7", b"s\xff\xfe", b"1", b"2"],
+        "load-position-negative": ["7", session, "-1", "2"],
+        "heartbeat-members": ["relay-b", "relay-a", "relay-c"],
+        "heartbeat-alone": ["relay-a"],
+        "renewed": 1,
+        "renew-lost": 0,
+        "saved": 1,
+        "pace-wait": 4200,
+        "seen-first": ("+", "OK"),
+        "seen-repeat": None,
+        "noscript": ("-", "NOSCRIPT No matching script. Please use EVAL."),
+        "stale-token": ("-", "STALE_TOKEN 3 < 4"),
+        "stale-token-lease": ("-", "STALE_TOKEN 3: the lease is 4 relay-b"),
+        "wrongtype": ("-", "WRONGTYPE Operation against a key holding the wrong kind of value"),
+        "nested": [[1, ["relay-a"]], [], None],
+    }
+    for name, value in replies.items():
+        write("redis_reply", name, resp(value))
+    # A pipelined stream, and the shapes hiredis must stop at: an array announcing far more than it holds, a
+    # reply cut short, a negative count, a bulk length past the data.
+    write("redis_reply", "pipeline", b"".join(resp(v) for v in replies.values()))
+    write("redis_reply", "huge-array-header", b"*2147483647\r\n:1\r\n")
+    write("redis_reply", "cut-short", resp(["7", session, "1234", "99"])[:-9])
+    write("redis_reply", "negative-count", b"*-2\r\n$-5\r\n:-9223372036854775808\r\n")
+    write("redis_reply", "big-numbers", resp(["18446744073709551615", "s", "18446744073709551616", "0007"]))
+
+
 def dispatch_fixtures():
     """The fixtures that are Dispatch frames (op 0 with a t), by name."""
     out = {}
@@ -455,6 +545,8 @@ if __name__ == "__main__":
     journal_reader()
     state_decoder()
     config_loader()
+    config_loader_cluster()
+    redis_reply()
     frame_layout()
     saved_sessions()
     gateway_server()
