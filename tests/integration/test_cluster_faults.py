@@ -363,6 +363,12 @@ def main():
             expect(copies == 1, f"the webhook event posted to c and a was published {copies} times")
         checks.run("a webhook-only relay in the cluster takes no share: the one gateway relay left holds every "
                    "shard, and the duplicate check covers the webhook-only relay", webhook_only_relay_takes_no_share)
+
+        def every_relay_exits_cleanly():
+            # Also where a sanitizer build reports leaks or errors: at exit, as a non-zero status.
+            codes = {n.name: n.relay.stop() for n in parts if isinstance(n, Node) and n.relay.proc.poll() is None}
+            expect(codes and all(code == 0 for code in codes.values()), f"exit codes on SIGTERM: {codes}")
+        checks.run("every relay still running exits 0 on SIGTERM", every_relay_exits_cleanly)
     finally:
         if conn:
             conn.close()
