@@ -349,6 +349,18 @@ def main():
             parts.insert(0, c)
             wait_for(lambda: c.value("redis_up") == 1 and accepts_connections(c.webhook_port), 15,
                      "the webhook-only relay up")
+            warm_up = iter(range(1000))
+
+            def c_subscriber_joined():
+                # What c publishes before its subscriber joined is gone: webhook probes until one arrives.
+                probe = ('{"op":0,"id":"GROUP_AT_MESSAGE_CREATE:join-%d","t":"GROUP_AT_MESSAGE_CREATE",'
+                         '"d":{"content":"join"}}' % next(warm_up)).encode()
+                expect(WebhookClient(c.webhook_port).post(probe)[0] == 200, "c refused a probe")
+                try:
+                    return wait_for(lambda: c.has_body(probe), 0.5, "the probe")
+                except AssertionError:
+                    return False
+            wait_for(c_subscriber_joined, 15, "c's subscriber receiving c's events")
             expect(b.relay.stop() == 0, "b did not exit 0 on SIGTERM")
             wait_for(lambda: held(a.metrics_port) == SHARDS and len(sim_owners(sim, SHARDS)) == SHARDS,
                      3 * LEASE + 5, "relay a holding every shard")
