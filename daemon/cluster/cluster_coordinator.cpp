@@ -277,6 +277,7 @@ void ClusterCoordinator::Impl::acquire(unsigned shard, const std::optional<Store
   const std::uint64_t before = state.highest_token;
   state.highest_token = std::max(state.highest_token, state.token);
   if (position) {
+    positions_known = true;
     spdlog::info("cluster: shard {} acquired (fencing token {}): resuming session {} after seq {}", shard,
                  state.token, position->session_id, position->seq);
   } else {
@@ -286,6 +287,12 @@ void ClusterCoordinator::Impl::acquire(unsigned shard, const std::optional<Store
           "cluster: shard {} acquired (fencing token {}) with no stored position: Redis lost its data "
           "(the fencing counter went back from {}); the shard will identify a new session",
           shard, state.token, before);
+    } else if (positions_known) {
+      spdlog::warn(
+          "cluster: shard {} acquired (fencing token {}) with no stored position although this relay has "
+          "seen stored positions: Redis lost its data (restarted without persistence?), or no owner got the "
+          "shard to READY; the shard will identify a new session",
+          shard, state.token);
     } else if (state.token > 1) {
       spdlog::warn(
           "cluster: shard {} acquired (fencing token {}) with no stored position although it had "

@@ -94,6 +94,9 @@ struct ClusterCoordinator::Impl {
   std::list<PaceWait> paces;
   std::optional<util::TimePoint> load_retry_at;
 
+  // This node loaded or saved a position: a shard acquired later without one lost it in Redis, even when its
+  // fencing counter (lost with it) cannot tell, because this node never held that shard before.
+  bool positions_known = false;
   bool stopping = false;
   std::size_t shutdown_waiting = 0;  // commands of the shutdown not answered yet
   std::function<void()> shutdown_done;

@@ -48,6 +48,7 @@ void ClusterCoordinator::Impl::on_saved(unsigned shard, std::uint64_t token, con
   const bool ok = is_integer(result, 1);
   outcome(result, ok, "save the position of shard " + std::to_string(shard));
   if (ok) {
+    positions_known = true;
     ++owner.m_counters.positions_saved;
   }
 }

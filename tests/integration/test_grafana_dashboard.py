@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """docs/grafana/qq-gateway-relay.json stays true to the relay: it is a well-formed Grafana dashboard, every metric
 and label its queries use is in a real relay's /metrics (gateway, webhook, replay endpoint, journal, CURVE and the
-OpenAPI forwarder all on, so that every family is rendered), and every family in /metrics has a panel.
+OpenAPI forwarder all on, so that every family is rendered; plus a second relay in a cluster, with a real
+redis-server, for the qq_relay_cluster_* families), and every family in /metrics has a panel.
 A gateway client (tests/integration/gateway_client.py) is closed with 4004 by the gateway the relay serves to SDK
 bots, so that qq_relay_downstream_closes_total has a sample with its `code` label.
 
@@ -16,6 +17,8 @@ import subprocess
 import zmq
 
 from client_journal import keygen
+from cluster_harness import cluster_config, held
+from cluster_redis import RedisServer
 from gateway_client import GatewayClient
 from harness import Checks, Relay, Sim, expect, relay_config, tear_down, wait_for, workdir
 from metrics_client import get, parse
@@ -320,6 +323,10 @@ def check_against_scrape(dashboard, types, labels):
 
 
 # ------------------------------------------------------------------------------------------------- the run
+class ClosingRedis(RedisServer):
+    close = RedisServer.stop  # for tear_down
+
+
 EVENT = '{"op":0,"id":"GROUP_AT_MESSAGE_CREATE:grafana","t":"GROUP_AT_MESSAGE_CREATE",' \
         '"d":{"content":"dashboard","group_openid":"G1","id":"ROBOT1.0_g","timestamp":"2026-11-26T21:00:00+08:00"}}'
 
@@ -369,6 +376,17 @@ listen = "127.0.0.1:{metrics_port}"
 """
         relay = Relay(tmp, config)
         parts.insert(0, relay)
+        # The qq_relay_cluster_* families are only rendered with cluster.enabled: a relay of a one-node cluster,
+        # with its own simulator (two relays on one simulator would take each other's sessions).
+        redis = ClosingRedis()
+        parts.append(redis)
+        os.mkdir(f"{tmp}/cluster")
+        cluster_sim = Sim(f"{tmp}/cluster", "--heartbeat-interval", "300")
+        parts.append(cluster_sim)
+        cluster_metrics_port = free_port()
+        cluster_relay = Relay(tmp, cluster_config(cluster_sim, redis, "grafana", f"ipc://{tmp}/cluster.sock",
+                                                  f"{tmp}/cluster/state", 1, cluster_metrics_port), name="cluster")
+        parts.insert(0, cluster_relay)
         scrape = {}
 
         def relay_renders_everything():
@@ -404,6 +422,13 @@ listen = "127.0.0.1:{metrics_port}"
                 return all(key in samples for key in wanted) and body
             body = wait_for(complete, 10, "the webhook event, close codes 4009 (gateway) and 4004 (served gateway) "
                                           "and both heartbeat RTTs in /metrics")
+            wait_for(lambda: held(cluster_metrics_port) == 1, 20, "the cluster relay holding its shard's lease")
+            status, _, cluster_body = get(cluster_metrics_port, "/metrics")
+            expect(status == 200, f"the cluster relay's /metrics answered {status}")
+            cluster_body = "\n".join(line for line in cluster_body.splitlines()
+                                     if "qq_relay_cluster_" in line)  # the rest is in the first scrape
+            expect(cluster_body, "no qq_relay_cluster_* family in the cluster relay's /metrics")
+            body += cluster_body + "\n"
             scrape["types"], scrape["labels"] = scrape_families(body)
             # Every labelled family has samples to check labels against.
             empty = [name for name, kind in scrape["types"].items() if not any(
@@ -411,7 +436,7 @@ listen = "127.0.0.1:{metrics_port}"
             expect(not empty, f"families without samples: {empty}")
             print(f"  /metrics: {len(scrape['types'])} families", flush=True)
         checks.run("a relay with gateway, webhook, replay, journal, CURVE, the OpenAPI forwarder and a served-gateway "
-                   "client closed with 4004 renders every family with samples",
+                   "client closed with 4004, and a relay in a cluster, render every family with samples",
                    relay_renders_everything)
 
         def dashboard_matches_scrape():
@@ -431,7 +456,7 @@ listen = "127.0.0.1:{metrics_port}"
             stale = sorted(set(NOT_ON_DASHBOARD) - set(scrape["types"]))
             expect(not stale, f"NOT_ON_DASHBOARD lists families the relay no longer has: {stale}")
         checks.run("every metric family in /metrics has a panel", every_family_has_a_panel)
-        checks.run("SIGTERM exits 0", lambda: expect(relay.stop() == 0, "exit code"))
+        checks.run("SIGTERM exits 0", lambda: expect(relay.stop() == 0 and cluster_relay.stop() == 0, "exit code"))
     finally:
         tear_down(checks, tmp, *parts)
     checks.finish()
