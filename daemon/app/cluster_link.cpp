@@ -85,6 +85,8 @@ void ClusterLink::release(const publish::HeldMessage& message, bool first) {
     if (gateway_event) {
       m_mark_changed();
     }
+  } else if (!message.event_id.empty()) {
+    m_coordinator->mark_seen(message.event_id);  // only now: killed before this, the next owner publishes it
   }
   if (gateway_event && info.seq) {
     m_released[info.shard->index] = Published{message.session_id, *info.seq};

@@ -105,12 +105,17 @@ class ClusterCoordinator {
   // The platform's latest session_start_limit: the shared quota never goes above it (set when absent or
   // lower, expiring at the reset). Until a relay notes it, pacing counts no quota.
   void note_quota(std::uint64_t remaining, util::Millis reset_after);
-  // `done(true)` when no relay published this event id within `dedupe` (it is recorded now), `done(false)`
-  // for a repeat. Answers come in the order the checks were made, even when some fail. Redis trouble:
-  // done(true), counted as unchecked. Each id is one key `<prefix>seen:<id>` set NX with a PX expiry of
-  // `dedupe` (a repeat adds none), so Redis holds at most (distinct events per second) x dedupe of them: 100
-  // events/s for 10 minutes is 60 000 keys of ~100 bytes. Before start(), answers done(true) at once.
+  // `done(true)` when no relay recorded this event id as published within `dedupe` (mark_seen), `done(false)`
+  // for a repeat. The check records nothing. Answers come in the order the checks were made, even when some
+  // fail. Redis trouble: done(true), counted as unchecked. Before start(), answers done(true) at once.
   void check_seen(std::string_view event_id, std::function<void(bool first)> done);
+  // Records that this relay has published the event id (not waited for). Recorded after the publish, not at
+  // the check: a relay killed between check and publish leaves the id unrecorded, so the next owner of the
+  // shard publishes the platform's replay of it (two relays publishing one id at the same moment both publish
+  // it: a repeat, which subscribers drop, rather than a loss). Each id is one key `<prefix>seen:<id>` with a
+  // PX expiry of `dedupe`, so Redis holds at most (distinct events per second) x dedupe of them: 100 events/s
+  // for 10 minutes is 60 000 keys of ~100 bytes.
+  void mark_seen(std::string_view event_id);
 
   bool redis_connected() const;
   const std::string& redis_error() const;

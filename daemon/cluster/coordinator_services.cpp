@@ -115,19 +115,31 @@ void ClusterCoordinator::check_seen(std::string_view event_id, std::function<voi
     return;
   }
   impl.redis->command(
-      {"SET", impl.keys.seen(event_id), m_settings.node, "NX", "PX",
-       std::to_string(m_settings.dedupe.count())},
+      {"EXISTS", impl.keys.seen(event_id)},
       [&impl, index](const CommandResult& result) { impl.answer_seen(index, result); },
+      m_settings.command_timeout);
+}
+
+void ClusterCoordinator::mark_seen(std::string_view event_id) {
+  Impl& impl = *m_impl;
+  if (!impl.redis) {
+    return;
+  }
+  impl.redis->command(
+      {"SET", impl.keys.seen(event_id), m_settings.node, "PX", std::to_string(m_settings.dedupe.count())},
+      [&impl](const CommandResult& result) {
+        impl.outcome(result, result && result->kind == RedisReply::Kind::status, "record an event id");
+      },
       m_settings.command_timeout);
 }
 
 void ClusterCoordinator::Impl::answer_seen(std::uint64_t index, const CommandResult& result) {
   bool first = true;
-  if (result && result->kind == RedisReply::Kind::nil) {
+  if (result && result->kind == RedisReply::Kind::integer && result->integer > 0) {
     first = false;
     ++owner.m_counters.duplicates;
     trouble.success(loop.now());
-  } else if (result && result->kind == RedisReply::Kind::status) {
+  } else if (result && result->kind == RedisReply::Kind::integer) {
     trouble.success(loop.now());
   } else {
     ++owner.m_counters.unchecked;

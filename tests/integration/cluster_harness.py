@@ -46,6 +46,19 @@ def held(port):
         return 0
 
 
+def lease_owners(redis, count, key_prefix="qq-relay:", app_id="102000000"):
+    """{shard index: the node named in its lease in Redis, or None when the lease is free}."""
+    conn = redis.connect()
+    try:
+        owners = {}
+        for i in range(count):
+            value = conn.command("GET", f"{key_prefix}{app_id}:{{shard:{i}/{count}}}:lease")
+            owners[i] = value.split(" ", 1)[1] if value else None
+        return owners
+    finally:
+        conn.close()
+
+
 def sim_owners(sim, count):
     """{shard index: connection id} of the shards whose session is live on a connection of this layout."""
     state = sim.get("/_sim/state")

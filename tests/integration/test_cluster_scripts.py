@@ -94,9 +94,22 @@ class ClusterScripts(unittest.TestCase):
         self.assertEqual(self.run_script("pace_identify", [bucket % (0 % 2)], "a", 5000), 0)
         wait = self.run_script("pace_identify", [bucket % (2 % 2)], "b", 5000)
         self.assertGreater(wait, 0)
-        self.assertLessEqual(wait, 5000)
+        self.assertLessEqual(wait, 5001, "at most the slot's time left, plus the millisecond it expires in")
         self.assertEqual(self.run_script("pace_identify", [bucket % (1 % 2)], "b", 5000), 0)
         self.assertGreater(self.run_script("pace_identify", [bucket % 0], "a", 5000), 0, "the window holds for all")
+
+    def test_a_pacing_wait_ends_when_the_slot_frees_even_in_its_last_millisecond(self):
+        # Redis keeps a key through the millisecond it expires in, with PTTL 0 then. Asking in a tight loop until
+        # the slot is granted passes through that millisecond: every wait must end by the slot's expiry, not a
+        # whole window (here 1000 ms) later.
+        for _ in range(5):
+            self.assertEqual(self.run_script("pace_identify", ["qq:identify:0"], "a", 20), 0)
+            waits = []
+            while not waits or waits[-1] != 0:
+                waits.append(self.run_script("pace_identify", ["qq:identify:0"], "b", 1000))
+            self.assertLessEqual(max(waits), 21, "a wait past the slot's expiry")
+            self.assertGreater(min(waits[:-1]), 0, "a wait of 0 ms while the slot is held")
+            self.conn.command("DEL", "qq:identify:0")
 
     def test_heartbeat_lists_the_live_nodes_and_drops_silent_ones(self):
         nodes = "qq:nodes"
