@@ -23,6 +23,8 @@ def main():
         def oversized_frame_closes_that_shard_only_and_it_comes_back():
             before = sim.get("/_sim/state")
             conn0 = next(s["conn"] for s in before["shards"] if s["shard"] == 0)
+            # Only what comes after the fault counts: shard 0's first READY must not pass for its return.
+            seen_before_fault = len(subscriber.events())
             sim.post("/_sim/fault", {"shard": 0, "kind": "oversized", "bytes": 5_000_000})
             other = sim.post("/_sim/send", {"shard": 1, "t": "C2C_MESSAGE_CREATE", "d": {"content": "other"}})
             wanted = other["sent"][0]["frame"].encode()
@@ -32,7 +34,7 @@ def main():
             def shard0_ready_again():
                 return any(topic == "relay.shard" and json.loads(body)["shard"] == [0, 2]
                            and json.loads(body)["state"] in ("ready", "resumed")
-                           and meta["relay_seq"] > 0 for topic, body, meta in subscriber.events()[-20:])
+                           and meta["relay_seq"] > 0 for topic, body, meta in subscriber.events()[seen_before_fault:])
             wait_for(shard0_ready_again, 30, "shard 0 to be ready again")
             after = sim.post("/_sim/send", {"shard": 0, "t": "C2C_MESSAGE_CREATE", "d": {"content": "after"}})
             wanted = after["sent"][0]["frame"].encode()
