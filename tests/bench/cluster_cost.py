@@ -203,8 +203,8 @@ def markdown(results):
                    f"taken before the duplicate check, so the check's wait is in the rest:")
         out.append("")
         out.append("| rate /s | mode | p50 µs | p99 µs | p99.9 µs | write -> received_at_us p50 / p99 µs "
-                   "| relay CPU µs/event | lost |")
-        out.append("|---:|---|---:|---:|---:|---:|---:|---:|")
+                   "| relay CPU µs/event | Redis CPU µs/event | lost |")
+        out.append("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
         for rate in p["rates"]:
             for mode in MODES:
                 runs = lat[str(rate)][mode]
@@ -213,6 +213,7 @@ def markdown(results):
                            f"| {statistics.median(r['in_us'][0] for r in runs):.0f} / "
                            f"{statistics.median(r['in_us'][1] for r in runs):.0f} "
                            f"| {fmt([r['user_s_per_m'] + r['sys_s_per_m'] for r in runs], '{:.1f}')} "
+                           f"| {fmt([r['redis_cpu_us'] for r in runs], '{:.1f}')} "
                            f"| {fmt([r['lost'] for r in runs])} |")
     mem = results.get("memory")
     if mem:
@@ -288,7 +289,10 @@ def main():
                 rows = results["latency"][str(rate)] = {mode: [] for mode in MODES}
                 for i in range(p["repeats"]):
                     for mode in MODES:
+                        redis0 = redis_stats.snapshot()
                         r = rigs[mode].paced(rate, p["size"], p["warmup_s"], p["seconds"])
+                        redis_cpu = rb.cpu_per_event(redis0, redis_stats.snapshot(), r["received"])
+                        r["redis_cpu_us"] = redis_cpu["user"] + redis_cpu["sys"]
                         rows[mode].append(r)
                         rb.log(f"paced {rate}/s {i + 1} {mode}: p50 {r['p50_us']:.0f} p99 {r['p99_us']:.0f} "
                                f"p99.9 {r['p999_us']:.0f} µs, lost {r['lost']}")
