@@ -280,8 +280,8 @@ def main():
                     r = flood(rigs[mode], mode, p["size"], p["flood_events"], redis_stats, ports[mode])
                     results["flood"][mode].append(r)
                     rb.log(f"flood {i + 1} {mode}: {r['eps']:,.0f} events/s, relay {r['relay_cpu_total_us']:.2f} "
-                           f"µs/event, Redis {r['redis_cpu_us']:.2f} µs/event, held peak {r.get('held_peak', 0):.0f}, "
-                           f"lost {r['lost']}")
+                           f"µs/event, Redis {r['redis_cpu_us']:.2f} µs/event, "
+                           f"held peak {r.get('held_peak', 0):.0f}, lost {r['lost']}")
         if "latency" in parts:
             results["loads"].append(("latency", os.getloadavg()[0]))
             results["latency"] = {}
