@@ -200,7 +200,9 @@ class Sim:
 
 
 class Relay:
-    def __init__(self, bins, workdir, name, sim, endpoint, env=None):
+    """`gateway_extra` lines go into [gateway]; `extra` (whole sections) goes at the end of the config."""
+
+    def __init__(self, bins, workdir, name, sim, endpoint, env=None, gateway_extra="", extra=""):
         state_dir = os.path.join(workdir, f"{name}-state")
         self.config_path = os.path.join(workdir, f"{name}.toml")
         with open(self.config_path, "w") as f:
@@ -212,12 +214,14 @@ intents = ["GROUP_AND_C2C_EVENT"]
 [gateway]
 api_base = "{sim.base}"
 token_url = "{sim.base}/app/getAppAccessToken"
+{gateway_extra}
 [publish]
 endpoints = ["{endpoint}"]
 [state]
 directory = "{state_dir}"
 [log]
 level = "warn"
+{extra}
 """)
         self.log_path = os.path.join(workdir, f"{name}.log")
         self.log = open(self.log_path, "w")
@@ -329,7 +333,7 @@ def sink_flood(bins, workdir, sim, shards, size, events, framing="lws"):
 class RelayRig:
     """A simulator, a relay on `shards` shards and a subscriber that is known to receive."""
 
-    def __init__(self, bins, workdir, shards, name="relay", sim_args=(), tls=False):
+    def __init__(self, bins, workdir, shards, name="relay", sim_args=(), tls=False, gateway_extra="", extra=""):
         self.workdir = workdir
         self.shards = shards
         self.sim = Sim(bins, workdir, f"sim-{name}", "--shards", str(shards), "--max-concurrency", str(shards),
@@ -339,7 +343,8 @@ class RelayRig:
         self.sub = None
         started = time.monotonic()
         env = dict(os.environ, SSL_CERT_FILE=TLS_CA) if tls else None
-        self.relay = Relay(bins, workdir, name, self.sim, self.endpoint, env=env)
+        self.relay = Relay(bins, workdir, name, self.sim, self.endpoint, env=env, gateway_extra=gateway_extra,
+                           extra=extra)
         self.sim.wait_connected(shards, 120)
         self.connect_s = time.monotonic() - started
         self.relay.check_alive()
