@@ -30,6 +30,7 @@ RedisConnection::RedisConnection(ingress::EventLoop& loop, util::RedisUrl url, R
     : m_loop(loop),
       m_url(std::move(url)),
       m_backoff(options.reconnect_base, options.reconnect_cap),
+      m_timeout_timer(loop, [this] { expire_commands(); }),
       m_reconnect_timer(loop, [this] { connect(); }),
       m_deferred_timer(loop, [this] {
         auto work = std::move(m_deferred);
@@ -143,10 +144,10 @@ void RedisConnection::handshake_reply(void* reply, const char* what) {
 void RedisConnection::command(std::vector<std::string> argv, CommandCallback callback, util::Millis timeout) {
   const std::uint64_t id = m_next_id++;
   ++m_counters.commands;
-  auto timer = std::make_unique<ingress::Timer>(
-      m_loop, [this, id] { defer([this, id] { finish(id, failure("timeout")); }); });
-  timer->schedule_in(timeout);
-  m_pending.emplace(id, Pending{std::move(callback), std::move(timer)});
+  const util::TimePoint deadline = m_loop.now() + timeout;
+  m_pending.emplace(id, Pending{std::move(callback), deadline});
+  m_deadlines.emplace(deadline, id);
+  rearm_timeout();
   if (m_context == nullptr) {
     defer([this, id] { finish(id, failure("disconnected")); });
     return;
@@ -181,11 +182,33 @@ void RedisConnection::finish(std::uint64_t id, CommandResult result) {
     return;  // already answered: timed out, or failed when the connection was lost
   }
   CommandCallback callback = std::move(found->second.callback);
+  m_deadlines.erase({found->second.deadline, id});
   m_pending.erase(found);
+  rearm_timeout();
   if (!result) {
     ++m_counters.failures;
   }
   callback(std::move(result));
+}
+
+void RedisConnection::expire_commands() {
+  const util::TimePoint now = m_loop.now();
+  std::vector<std::uint64_t> expired;
+  for (auto it = m_deadlines.begin(); it != m_deadlines.end() && it->first <= now; ++it) {
+    expired.push_back(it->second);
+  }
+  for (const auto id : expired) {
+    finish(id, failure("timeout"));
+  }
+  rearm_timeout();
+}
+
+void RedisConnection::rearm_timeout() {
+  if (m_deadlines.empty()) {
+    m_timeout_timer.cancel();
+  } else {
+    m_timeout_timer.schedule_at(m_deadlines.begin()->first);  // free when the earliest did not change
+  }
 }
 
 void RedisConnection::fail_all_pending() {

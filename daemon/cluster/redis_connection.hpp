@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -69,7 +70,7 @@ class RedisConnection {
  private:
   struct Pending {
     CommandCallback callback;
-    std::unique_ptr<ingress::Timer> timer;
+    util::TimePoint deadline;
   };
 
   void connect();
@@ -80,6 +81,8 @@ class RedisConnection {
   void submit(std::uint64_t id, const std::vector<std::string>& argv);
   void finish(std::uint64_t id, CommandResult result);
   void fail_all_pending();
+  void expire_commands();
+  void rearm_timeout();
   void schedule_reconnect();
   void report_connect_failure();
   void defer(std::function<void()> work);
@@ -100,6 +103,10 @@ class RedisConnection {
   RedisCounters m_counters;
   std::uint64_t m_next_id = 1;
   std::map<std::uint64_t, Pending> m_pending;
+  // One timer for every command's timeout, armed at the earliest deadline: a timer per command made each
+  // new one walk libwebsockets' sorted timer list past every command in flight (thousands in a flood).
+  std::set<std::pair<util::TimePoint, std::uint64_t>> m_deadlines;
+  ingress::Timer m_timeout_timer;
   ingress::Timer m_reconnect_timer;
   // Work that must not run inside hiredis' or the watch's callbacks: retired watches, deferred failures.
   std::vector<std::function<void()>> m_deferred;

@@ -157,6 +157,44 @@ TEST_CASE("redis: a command that takes too long fails with a timeout, once") {
   CHECK(redis.counters().failures == 1);
 }
 
+TEST_CASE("redis: each command times out at its own deadline, whatever order they were sent in") {
+  RedisServer server;
+  EventLoop loop;
+  auto redis = connect_to(loop, server.url());
+  Result sleeper, patient, hasty;
+  relay::util::TimePoint sent;
+  Millis hasty_waited{}, patient_waited{};
+  Steps steps{{
+      [&] { return redis.connected(); },
+      [&] {
+        sent = loop.now();
+        // Replies come in order, so nothing answers before DEBUG SLEEP does: only the timeouts can.
+        redis.command({"DEBUG", "SLEEP", "1.5"}, sleeper.callback(), Millis(1200));
+        redis.command({"PING"}, patient.callback(), Millis(600));
+        redis.command({"PING"}, hasty.callback(), Millis(150));
+        return true;
+      },
+      [&] {
+        if (hasty.arrived() && hasty_waited == Millis{}) {
+          hasty_waited = std::chrono::duration_cast<Millis>(loop.now() - sent);
+        }
+        if (patient.arrived() && patient_waited == Millis{}) {
+          patient_waited = std::chrono::duration_cast<Millis>(loop.now() - sent);
+        }
+        return sleeper.arrived() && patient.arrived() && hasty.arrived();
+      },
+  }};
+  run(loop, steps);
+  REQUIRE_FALSE(hasty.calls.at(0));
+  REQUIRE_FALSE(patient.calls.at(0));
+  REQUIRE_FALSE(sleeper.calls.at(0));
+  CHECK(hasty_waited >= Millis(150));
+  CHECK(hasty_waited < Millis(500));
+  CHECK(patient_waited >= Millis(600));
+  CHECK(patient_waited < Millis(1100));
+  CHECK(redis.counters().failures == 3);
+}
+
 TEST_CASE("redis: a killed server fails the pending commands once, and the connection comes back") {
   RedisServer server;
   EventLoop loop;
