@@ -87,6 +87,30 @@ TEST_CASE("JSON string escapes at the edges, in a row, and around plain runs") {
   CHECK(quoted("\x7f\xe7\xbe\xa4") == "prefix:\"\x7f\xe7\xbe\xa4\"");
 }
 
+TEST_CASE("JSON strings: a byte needing care is found at any place in a long plain run") {
+  // Strings of 16 bytes and more are scanned in blocks; one byte alone is not: both must agree.
+  const auto quoted = [](std::string_view text) {
+    std::string out;
+    append_json_string(out, text);
+    return out;
+  };
+  for (int byte = 0; byte < 256; ++byte) {
+    const std::string alone = quoted(std::string(1, static_cast<char>(byte)));
+    const std::string_view inner = std::string_view(alone).substr(1, alone.size() - 2);
+    for (std::size_t length : {16u, 17u, 31u, 32u, 40u}) {
+      for (std::size_t at = 0; at < length; ++at) {
+        std::string text(length, 'x');
+        text[at] = static_cast<char>(byte);
+        const std::string expected =
+            "\"" + std::string(at, 'x') + std::string(inner) + std::string(length - at - 1, 'x') + "\"";
+        REQUIRE(quoted(text) == expected);
+      }
+    }
+  }
+  CHECK(quoted(std::string(20, 'x') + "\xe7\xbe\xa4" + std::string(20, 'y') + "\xe7\xbe") ==
+        "\"" + std::string(20, 'x') + "\xe7\xbe\xa4" + std::string(20, 'y') + "\xEF\xBF\xBD\xEF\xBF\xBD\"");
+}
+
 TEST_CASE("JSON strings are valid UTF-8 whatever the input: each stray byte becomes U+FFFD") {
   const auto quoted = [](std::string_view text) {
     std::string out;
