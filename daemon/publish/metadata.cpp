@@ -29,14 +29,19 @@ std::string_view to_string(Source source) {
   return "unknown";
 }
 
-void encode_metadata(std::string& out, std::string_view app_id, std::string_view node,
-                     const MessageInfo& info, std::uint64_t relay_seq) {
-  out.clear();
-  out += R"({"v":)";
-  append_integer(out, k_contract_version);
-  out += R"(,"app_id":)";
-  util::append_json_string(out, app_id);
-  out += R"(,"source":")";
+MetadataEncoder::MetadataEncoder(std::string_view app_id, std::string_view node) {
+  m_head = R"({"v":)";
+  append_integer(m_head, k_contract_version);
+  m_head += R"(,"app_id":)";
+  util::append_json_string(m_head, app_id);
+  m_head += R"(,"source":")";
+  m_tail = R"(,"node":)";
+  util::append_json_string(m_tail, node);
+  m_tail += '}';
+}
+
+void MetadataEncoder::encode(std::string& out, const MessageInfo& info, std::uint64_t relay_seq) const {
+  out.assign(m_head);
   out += to_string(info.source);
   out += R"(","shard":)";
   if (info.shard) {
@@ -70,9 +75,12 @@ void encode_metadata(std::string& out, std::string_view app_id, std::string_view
   append_integer(out, relay_seq);
   out += R"(,"received_at_us":)";
   append_integer(out, info.received_at_us);
-  out += R"(,"node":)";
-  util::append_json_string(out, node);
-  out += '}';
+  out += m_tail;
+}
+
+void encode_metadata(std::string& out, std::string_view app_id, std::string_view node,
+                     const MessageInfo& info, std::uint64_t relay_seq) {
+  MetadataEncoder(app_id, node).encode(out, info, relay_seq);
 }
 
 }  // namespace relay::publish

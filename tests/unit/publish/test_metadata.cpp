@@ -31,3 +31,20 @@ TEST_CASE("webhook metadata has null shard, session and seq") {
   REQUIRE(out == R"({"v":2,"app_id":"1","source":"webhook","shard":null,"session_id":null,"seq":null,)"
                  R"("event_id":null,"relay_seq":1,"received_at_us":0,"node":""})");
 }
+
+TEST_CASE("one metadata encoder writes what encode_metadata writes, message after message") {
+  const MetadataEncoder encoder("app \"1\"", "node\\a");
+  std::string out = "left over from the message before";
+  for (std::uint64_t relay_seq = 1; relay_seq <= 3; ++relay_seq) {
+    MessageInfo info;
+    info.source = relay_seq == 2 ? Source::webhook : Source::gateway;
+    info.shard = relay_seq == 2 ? std::nullopt : std::optional(ShardPosition{0, 2});
+    info.event_id = relay_seq == 3 ? "" : "C2C_MESSAGE_CREATE:x";
+    encoder.encode(out, info, relay_seq);
+    std::string expected;
+    encode_metadata(expected, "app \"1\"", "node\\a", info, relay_seq);
+    REQUIRE(out == expected);
+    REQUIRE(out.starts_with(R"({"v":2,"app_id":"app \"1\"","source":")"));
+    REQUIRE(out.ends_with(R"(,"node":"node\\a"})"));
+  }
+}
