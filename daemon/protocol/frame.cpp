@@ -24,6 +24,10 @@ bool is_known_opcode(int op) {
   }
 }
 
+JsonKernels json_kernels() {
+  return {simdjson::get_active_implementation()->name(), simdjson::builtin_implementation()->name()};
+}
+
 std::string_view describe(DecodeError error) {
   switch (error) {
     case DecodeError::not_json:

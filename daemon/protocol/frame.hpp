@@ -65,6 +65,16 @@ struct DecodeResult {
   std::optional<util::JsonFault> fault;
 };
 
+// Which of simdjson's kernels parse the frames. simdjson's library picks the kernel that finds a document's
+// structure (stage 1, the SIMD part) for this CPU at run time: haswell with AVX2, westmere with SSE4.2, else
+// fallback. The on-demand navigation above it is compiled into the relay for the build's target CPU (baseline
+// x86-64: fallback); it is scalar code in every kernel.
+struct JsonKernels {
+  std::string_view indexing;    // simdjson::get_active_implementation()
+  std::string_view navigation;  // simdjson::builtin_implementation()
+};
+JsonKernels json_kernels();
+
 // Checks each frame strictly (util::find_json_fault), then parses it once with simdjson on-demand, without
 // copying when the caller's buffer has SIMDJSON_PADDING spare bytes (see decode_padded). Not thread-safe; one
 // decoder per event loop.
