@@ -81,6 +81,10 @@ std::size_t skip_plain_bytes(std::string_view text, std::size_t from) {
 
 }  // namespace
 
+std::size_t json_plain_prefix(std::string_view text) {
+  return skip_plain_bytes(text, 0);
+}
+
 void append_json_string(std::string& out, std::string_view text) {
   out.push_back('"');
   // Ids and session ids never need escaping: copy runs of plain bytes at once, not byte by byte.

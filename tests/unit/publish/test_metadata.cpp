@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <cstdint>
+
 #include <simdjson.h>
 
 #include "publish/metadata.hpp"
@@ -47,4 +49,26 @@ TEST_CASE("one metadata encoder writes what encode_metadata writes, message afte
     REQUIRE(out.starts_with(R"({"v":2,"app_id":"app \"1\"","source":")"));
     REQUIRE(out.ends_with(R"(,"node":"node\\a"})"));
   }
+}
+
+TEST_CASE("metadata with every integer at its widest and strings that need escaping") {
+  MessageInfo info;
+  info.shard = ShardPosition{4294967295u, 4294967295u};
+  info.seq = 18446744073709551615ull;
+  info.received_at_us = INT64_MIN;
+  const std::string session(300, '\x01');
+  info.session_id = session;
+  info.event_id = "id\"\xff";
+  std::string out;
+  MetadataEncoder("app", "node").encode(out, info, 18446744073709551615ull);
+  std::string escaped_session;
+  for (int i = 0; i < 300; ++i) {
+    escaped_session += "\\u0001";
+  }
+  REQUIRE(out ==
+          R"({"v":2,"app_id":"app","source":"gateway","shard":[4294967295,4294967295],"session_id":")" +
+              escaped_session +
+              R"(","seq":18446744073709551615,"event_id":"id\")"
+              "\xEF\xBF\xBD"
+              R"(","relay_seq":18446744073709551615,"received_at_us":-9223372036854775808,"node":"node"})");
 }
