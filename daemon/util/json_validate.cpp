@@ -1,5 +1,6 @@
 #include "util/json_validate.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
@@ -25,7 +26,8 @@ constexpr auto k_plain_string_byte = [] {
 
 class Checker {
  public:
-  explicit Checker(std::string_view text) : m_text(text) {}
+  explicit Checker(std::string_view text, JsonTopMembers* members = nullptr)
+      : m_text(text), m_members(members) {}
 
   std::optional<JsonFault> run() {
     skip_whitespace();
@@ -33,6 +35,7 @@ class Checker {
     // One byte per open container: '{' or '['. Left uninitialised: only what was written is read, and zeroing
     // 1 KiB per frame was a twentieth of the check.
     std::array<char, k_max_json_depth> open;
+    std::size_t max_depth = 0;
     while (true) {
       // A value starts here.
       const char c = peek();
@@ -41,6 +44,7 @@ class Checker {
           return fault("nested too deep");
         }
         open[depth++] = c;
+        max_depth = std::max(max_depth, depth);
         ++m_pos;
         skip_whitespace();
         if (peek() == (c == '{' ? '}' : ']')) {
@@ -49,6 +53,9 @@ class Checker {
         } else if (c == '{') {
           if (!member_name()) {
             return m_fault;
+          }
+          if (depth == 1) {
+            begin_member();
           }
           continue;
         } else {
@@ -59,10 +66,16 @@ class Checker {
       }
       // After a value: a separator, the end of its container, or the end of the text.
       while (true) {
+        if (depth == 1) {
+          end_member();
+        }
         skip_whitespace();
         if (depth == 0) {
           if (m_pos != m_text.size()) {
             return fault(k_json_trailing_bytes);
+          }
+          if (m_members != nullptr) {
+            m_members->max_depth = max_depth;
           }
           return std::nullopt;
         }
@@ -73,6 +86,9 @@ class Checker {
           skip_whitespace();
           if (in_object && !member_name()) {
             return m_fault;
+          }
+          if (in_object && depth == 1) {
+            begin_member();
           }
           break;
         }
@@ -110,13 +126,39 @@ class Checker {
   }
 
   // A member's name, whitespace, the colon and whitespace: what comes before its value.
+  // A member of the top-level object: its name was just read, its value starts at m_pos.
+  void begin_member() {
+    if (m_members == nullptr) {
+      return;
+    }
+    m_members->is_object = true;
+    if (m_members->count == JsonTopMembers::k_max_members) {
+      m_members->too_many = true;
+      return;
+    }
+    m_members->members[m_members->count].key =
+        std::string_view(m_text.data() + m_key_begin, m_key_end - m_key_begin);
+    m_value_begin = m_pos;
+    m_member_open = true;
+  }
+  // Its value ends at m_pos.
+  void end_member() {
+    if (m_member_open) {
+      m_members->members[m_members->count++].value =
+          std::string_view(m_text.data() + m_value_begin, m_pos - m_value_begin);
+      m_member_open = false;
+    }
+  }
+
   bool member_name() {
     if (peek() != '"') {
       return fail("expected a member name");
     }
+    m_key_begin = m_pos + 1;
     if (!string()) {
       return false;
     }
+    m_key_end = m_pos - 1;
     skip_whitespace();
     if (peek() != ':') {
       return fail("expected ':'");
@@ -321,6 +363,11 @@ class Checker {
   }
 
   std::string_view m_text;
+  JsonTopMembers* m_members;
+  std::size_t m_key_begin = 0;
+  std::size_t m_key_end = 0;
+  std::size_t m_value_begin = 0;
+  bool m_member_open = false;
   std::size_t m_pos = 0;
   std::optional<JsonFault> m_fault;
 };
@@ -329,6 +376,19 @@ class Checker {
 
 [[gnu::flatten]] std::optional<JsonFault> find_json_fault(std::string_view text) {
   return Checker(text).run();
+}
+
+[[gnu::flatten]] std::optional<JsonFault> find_json_fault(std::string_view text, JsonTopMembers& members) {
+  members.count = 0;
+  members.is_object = false;
+  members.too_many = false;
+  members.max_depth = 0;
+  auto fault = Checker(text, &members).run();
+  if (fault) {
+    members.count = 0;
+    members.is_object = false;
+  }
+  return fault;
 }
 
 }  // namespace relay::util
