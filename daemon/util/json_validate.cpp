@@ -8,6 +8,8 @@
 #include <emmintrin.h>
 #endif
 
+#include <simdjson.h>
+
 #include "util/strings.hpp"
 
 namespace relay::util {
@@ -24,6 +26,19 @@ constexpr auto k_plain_string_byte = [] {
   return table;
 }();
 
+// A string may also hold non-ASCII bytes as they are once the whole text is known to be valid UTF-8.
+constexpr auto k_plain_or_utf8_string_byte = [] {
+  std::array<bool, 256> table = k_plain_string_byte;
+  for (int c = 0x80; c < 0x100; ++c) {
+    table[c] = true;
+  }
+  return table;
+}();
+
+// With `Utf8Known`, the whole text has been checked as UTF-8 already (simdjson::validate_utf8, many bytes per
+// instruction): non-ASCII bytes in strings are then skipped like plain ones instead of being decoded one
+// sequence at a time. The result is the same; without it, a stray byte is found where it lies.
+template <bool Utf8Known>
 class Checker {
  public:
   explicit Checker(std::string_view text, JsonTopMembers* members = nullptr)
@@ -315,9 +330,12 @@ class Checker {
     while (pos + 16 <= size) {
       const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + pos));
       // A signed compare finds controls (below 0x20) and non-ASCII bytes (0x80 and up are negative) at once.
+      // Controls (below 0x20): a signed compare also finds non-ASCII bytes (0x80 and up are negative), an
+      // unsigned one (the minimum with 0x1f is the byte itself) only the controls.
+      const __m128i control = Utf8Known ? _mm_cmpeq_epi8(_mm_min_epu8(bytes, _mm_set1_epi8(0x1f)), bytes)
+                                        : _mm_cmplt_epi8(bytes, space);
       const __m128i special =
-          _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(bytes, quote), _mm_cmpeq_epi8(bytes, backslash)),
-                       _mm_cmplt_epi8(bytes, space));
+          _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(bytes, quote), _mm_cmpeq_epi8(bytes, backslash)), control);
       const int mask = _mm_movemask_epi8(special);
       if (mask != 0) {
         return pos + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
@@ -325,7 +343,8 @@ class Checker {
       pos += 16;
     }
 #endif
-    while (pos < size && k_plain_string_byte[static_cast<unsigned char>(data[pos])]) {
+    const auto& plain = Utf8Known ? k_plain_or_utf8_string_byte : k_plain_string_byte;
+    while (pos < size && plain[static_cast<unsigned char>(data[pos])]) {
       ++pos;
     }
     return pos;
@@ -375,7 +394,10 @@ class Checker {
 }  // namespace
 
 [[gnu::flatten]] std::optional<JsonFault> find_json_fault(std::string_view text) {
-  return Checker(text).run();
+  if (simdjson::validate_utf8(text.data(), text.size())) {
+    return Checker<true>(text).run();
+  }
+  return Checker<false>(text).run();
 }
 
 [[gnu::flatten]] std::optional<JsonFault> find_json_fault(std::string_view text, JsonTopMembers& members) {
@@ -383,7 +405,8 @@ class Checker {
   members.is_object = false;
   members.too_many = false;
   members.max_depth = 0;
-  auto fault = Checker(text, &members).run();
+  auto fault = simdjson::validate_utf8(text.data(), text.size()) ? Checker<true>(text, &members).run()
+                                                                 : Checker<false>(text, &members).run();
   if (fault) {
     members.count = 0;
     members.is_object = false;

@@ -196,6 +196,42 @@ TEST_CASE("is_valid_utf8 accepts exactly what append_valid_utf8 keeps unchanged"
   }
 }
 
+TEST_CASE("is_valid_utf8 agrees with utf8_sequence_length on every two- and three-byte sequence") {
+  // The validator is simdjson's; append_valid_utf8 walks utf8_sequence_length. Each candidate sits after
+  // ASCII and before more, so that it lands inside a SIMD block and across the boundary of one.
+  std::string out;
+  const auto agree = [&out](const std::string& text) {
+    out.clear();
+    relay::util::append_valid_utf8(out, text);
+    return relay::util::is_valid_utf8(text) == (out == text);
+  };
+  std::size_t disagreements = 0;
+  for (int lead = 0x80; lead < 0x100; ++lead) {
+    for (int second = 0; second < 0x100; ++second) {
+      const std::string pair{static_cast<char>(lead), static_cast<char>(second)};
+      disagreements +=
+          !agree("0123456789abcde" + pair + "x") + !agree("0123456789abcdefghijklmnopqrstu" + pair);
+      if (lead >= 0xe0) {
+        for (int third = 0x70; third < 0xd0; ++third) {
+          disagreements += !agree("0123456789abc" + pair + static_cast<char>(third) + "xyz");
+        }
+      }
+    }
+  }
+  for (int lead = 0xf0; lead < 0xf8; ++lead) {
+    for (int second = 0x70; second < 0xd0; ++second) {
+      for (int third : {0x7f, 0x80, 0xbf, 0xc0}) {
+        for (int fourth : {0x7f, 0x80, 0x9f, 0xbf, 0xc0}) {
+          const std::string quad{static_cast<char>(lead), static_cast<char>(second), static_cast<char>(third),
+                                 static_cast<char>(fourth)};
+          disagreements += !agree("0123456789ab" + quad + "xy");
+        }
+      }
+    }
+  }
+  REQUIRE(disagreements == 0);
+}
+
 TEST_CASE("base64 follows RFC 4648's test vectors") {
   const auto encoded = [](std::string_view bytes) {
     std::string out = ">";
