@@ -14,6 +14,7 @@
 #include "app/signals.hpp"
 #include "config/loader.hpp"
 #include "config/reload.hpp"
+#include "protocol/frame.hpp"
 #include "publish/shard_state_message.hpp"
 #include "webhook/signature.hpp"
 
@@ -62,6 +63,10 @@ RelayApp::RelayApp(config::Config config)
         m_close_grace_over = true;
         stop_loop_when_done();
       }) {
+  const auto kernels = protocol::json_kernels();
+  spdlog::debug(
+      "simdjson: {} kernel for the structure of each frame (chosen for this CPU), {} for navigation",
+      kernels.indexing, kernels.navigation);
   publish::PublisherSettings publisher;
   publisher.endpoints = m_config.publish.endpoints;
   publisher.sndhwm = m_config.publish.sndhwm;

@@ -1,10 +1,37 @@
 #include "protocol/frame.hpp"
 
+#include <charconv>
+
 #include "util/strings.hpp"
 
 namespace relay::protocol {
 
 namespace ondemand = simdjson::ondemand;
+
+namespace {
+
+// A JSON number's text (already checked against the grammar) that is an integer: digits, and a leading minus
+// only where `negative_ok`.
+template <typename Integer>
+std::optional<Integer> integer_of(std::string_view token) {
+  Integer value = 0;
+  const char* const end = token.data() + token.size();
+  const auto [at, error] = std::from_chars(token.data(), end, value);
+  if (error != std::errc() || at != end) {
+    return std::nullopt;  // a fraction, an exponent, a sign it cannot take, or out of range
+  }
+  return value;
+}
+
+// A JSON string's text, without its quotes, when it has no escape (then it is the string itself).
+std::optional<std::string_view> plain_string_of(std::string_view token) {
+  if (token.size() < 2 || token.front() != '"' || token.find('\\') != std::string_view::npos) {
+    return std::nullopt;
+  }
+  return token.substr(1, token.size() - 2);
+}
+
+}  // namespace
 
 bool is_known_opcode(int op) {
   switch (op) {
@@ -22,6 +49,10 @@ bool is_known_opcode(int op) {
     default:
       return false;
   }
+}
+
+JsonKernels json_kernels() {
+  return {simdjson::get_active_implementation()->name(), simdjson::builtin_implementation()->name()};
 }
 
 std::string_view describe(DecodeError error) {
@@ -51,7 +82,12 @@ DecodeResult FrameDecoder::decode_padded(std::string_view bytes, std::size_t cap
 DecodeResult FrameDecoder::decode_view(const simdjson::padded_string_view& view) {
   // simdjson's on-demand parser reads only what is asked for and tolerates trailing bytes, bad literals and
   // numbers elsewhere in the text: the strict check covers every byte once.
-  const auto fault = util::find_json_fault(std::string_view(view.data(), view.length()));
+  const auto fault = util::find_json_fault(std::string_view(view.data(), view.length()), m_members);
+  if (!fault && m_read_members) {
+    if (auto result = decode_members()) {
+      return std::move(*result);
+    }
+  }
   if (fault && fault->what == util::k_json_trailing_bytes) {
     // One whole document and then more: read the document, so that its s is known. The bytes after it
     // still count as padding for simdjson.
@@ -69,6 +105,57 @@ DecodeResult FrameDecoder::decode_view(const simdjson::padded_string_view& view)
     result = decode_document(simdjson::padded_string_view(m_sanitized.data(), length, m_sanitized.size()));
   }
   return with_fault(std::move(result), fault);
+}
+
+// A strict document's envelope, read from the members the check listed: no second parse. Only the plain
+// shape is read here (an integer op and s or a null s, t and id strings without escapes, d an object, names
+// without escapes); anything else, errors included, is left to simdjson (nothing is returned), so the result
+// is always the one decode_document gives.
+std::optional<DecodeResult> FrameDecoder::decode_members() {
+  // simdjson's on-demand parser refuses nesting past its own limit, which is close to the check's.
+  constexpr std::size_t k_depth_left_to_simdjson = 1000;
+  if (!m_members.is_object || m_members.too_many || m_members.max_depth >= k_depth_left_to_simdjson) {
+    return std::nullopt;
+  }
+  Frame frame;
+  bool have_op = false;
+  for (std::size_t i = 0; i < m_members.count; ++i) {
+    const auto& [key, value] = m_members.members[i];
+    if (key == "op") {
+      const auto op = integer_of<std::int64_t>(value);
+      if (!op) {
+        return std::nullopt;
+      }
+      frame.op = *op >= 0 && *op <= k_max_opcode ? static_cast<int>(*op) : -1;
+      have_op = true;
+    } else if (key == "s") {
+      if (value == "null") {
+        continue;
+      }
+      const auto s = value.front() == '-' ? std::nullopt : integer_of<std::uint64_t>(value);
+      if (!s) {
+        return std::nullopt;
+      }
+      frame.s = *s;
+    } else if (key == "t" || key == "id") {
+      const auto text = plain_string_of(value);
+      if (!text) {
+        return std::nullopt;
+      }
+      (key == "t" ? frame.t : frame.id) = *text;
+    } else if (key == "d") {
+      if (value.front() != '{') {
+        return std::nullopt;
+      }
+      frame.d_raw = value;
+    } else if (key.find('\\') != std::string_view::npos) {
+      return std::nullopt;  // an escaped name may still be one of the above
+    }
+  }
+  if (!have_op || !is_known_opcode(frame.op)) {
+    return std::nullopt;
+  }
+  return decode_data(frame);
 }
 
 DecodeResult FrameDecoder::with_fault(DecodeResult result, const std::optional<util::JsonFault>& fault) {

@@ -65,11 +65,25 @@ struct DecodeResult {
   std::optional<util::JsonFault> fault;
 };
 
-// Checks each frame strictly (util::find_json_fault), then parses it once with simdjson on-demand, without
-// copying when the caller's buffer has SIMDJSON_PADDING spare bytes (see decode_padded). Not thread-safe; one
+// Which of simdjson's kernels parse the frames. simdjson's library picks the kernel that finds a document's
+// structure (stage 1, the SIMD part) for this CPU at run time: haswell with AVX2, westmere with SSE4.2, else
+// fallback. The on-demand navigation above it is compiled into the relay for the build's target CPU (baseline
+// x86-64: fallback); it is scalar code in every kernel.
+struct JsonKernels {
+  std::string_view indexing;    // simdjson::get_active_implementation()
+  std::string_view navigation;  // simdjson::builtin_implementation()
+};
+JsonKernels json_kernels();
+
+// Checks each frame strictly (util::find_json_fault), which also lists the envelope's members; a plain
+// envelope is read from them, anything else is parsed once with simdjson on-demand, without copying when the
+// caller's buffer has SIMDJSON_PADDING spare bytes (see decode_padded). Not thread-safe; one
 // decoder per event loop.
 class FrameDecoder {
  public:
+  // `read_members` false: every frame goes through simdjson, for tests that compare the two readings.
+  explicit FrameDecoder(bool read_members = true) : m_read_members(read_members) {}
+
   // `bytes` must stay alive and unchanged until the next call. Copies into an internal padded buffer.
   DecodeResult decode(std::string_view bytes);
   // Zero-copy: `capacity - bytes.size()` must be at least SIMDJSON_PADDING and the spare bytes readable.
@@ -80,11 +94,14 @@ class FrameDecoder {
   DecodeResult decode_document(const simdjson::padded_string_view& view);
   static DecodeResult with_fault(DecodeResult result, const std::optional<util::JsonFault>& fault);
   DecodeResult decode_data(Frame& frame);
+  std::optional<DecodeResult> decode_members();
 
   simdjson::ondemand::parser m_parser;
   simdjson::ondemand::parser m_data_parser;
   std::string m_copy;
   std::string m_sanitized;
+  util::JsonTopMembers m_members;
+  bool m_read_members;
 };
 
 }  // namespace relay::protocol

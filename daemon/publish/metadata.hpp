@@ -36,4 +36,16 @@ inline constexpr int k_contract_version = 2;
 void encode_metadata(std::string& out, std::string_view app_id, std::string_view node,
                      const MessageInfo& info, std::uint64_t relay_seq);
 
+// The same frame 3, with the parts that never change between messages (app_id, node, as JSON) written once:
+// the publish stage encodes one per message.
+class MetadataEncoder {
+ public:
+  MetadataEncoder(std::string_view app_id, std::string_view node);
+  void encode(std::string& out, const MessageInfo& info, std::uint64_t relay_seq) const;
+
+ private:
+  std::string m_head;  // {"v":2,"app_id":"...","source":"
+  std::string m_tail;  // ,"node":"..."}
+};
+
 }  // namespace relay::publish

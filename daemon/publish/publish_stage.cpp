@@ -17,7 +17,8 @@ PublishStage::PublishStage(StageSettings settings, ReservationStore& store)
     : m_settings(std::move(settings)),
       m_store(store),
       m_reservation(m_settings.reservation_block),
-      m_recent_ids(m_settings.dedupe_window) {}
+      m_recent_ids(m_settings.dedupe_window),
+      m_metadata_encoder(m_settings.app_id, m_settings.node) {}
 
 void PublishStage::resume_relay_seq_after(std::uint64_t value) {
   m_relay_seq = value;
@@ -48,7 +49,7 @@ std::optional<std::uint64_t> PublishStage::publish(std::string_view type, std::s
   const std::uint64_t relay_seq = ++m_relay_seq;
   m_topic.assign(m_settings.topic_prefix);
   m_topic += type;
-  encode_metadata(m_metadata, m_settings.app_id, m_settings.node, info, relay_seq);
+  m_metadata_encoder.encode(m_metadata, info, relay_seq);
   if (m_retention != nullptr) {
     m_retention->add(relay_seq, m_topic, body, m_metadata);
   }

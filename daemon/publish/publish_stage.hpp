@@ -78,6 +78,7 @@ class PublishStage {
   RecentIds m_recent_ids;
   std::uint64_t m_relay_seq = 0;
   std::string m_topic;
+  MetadataEncoder m_metadata_encoder;
   std::string m_metadata;
   Retention* m_retention = nullptr;
   Journal* m_journal = nullptr;

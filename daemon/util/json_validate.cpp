@@ -1,11 +1,14 @@
 #include "util/json_validate.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+
+#include <simdjson.h>
 
 #include "util/strings.hpp"
 
@@ -23,9 +26,23 @@ constexpr auto k_plain_string_byte = [] {
   return table;
 }();
 
+// A string may also hold non-ASCII bytes as they are once the whole text is known to be valid UTF-8.
+constexpr auto k_plain_or_utf8_string_byte = [] {
+  std::array<bool, 256> table = k_plain_string_byte;
+  for (int c = 0x80; c < 0x100; ++c) {
+    table[c] = true;
+  }
+  return table;
+}();
+
+// With `Utf8Known`, the whole text has been checked as UTF-8 already (simdjson::validate_utf8, many bytes per
+// instruction): non-ASCII bytes in strings are then skipped like plain ones instead of being decoded one
+// sequence at a time. The result is the same; without it, a stray byte is found where it lies.
+template <bool Utf8Known>
 class Checker {
  public:
-  explicit Checker(std::string_view text) : m_text(text) {}
+  explicit Checker(std::string_view text, JsonTopMembers* members = nullptr)
+      : m_text(text), m_members(members) {}
 
   std::optional<JsonFault> run() {
     skip_whitespace();
@@ -33,6 +50,7 @@ class Checker {
     // One byte per open container: '{' or '['. Left uninitialised: only what was written is read, and zeroing
     // 1 KiB per frame was a twentieth of the check.
     std::array<char, k_max_json_depth> open;
+    std::size_t max_depth = 0;
     while (true) {
       // A value starts here.
       const char c = peek();
@@ -41,6 +59,7 @@ class Checker {
           return fault("nested too deep");
         }
         open[depth++] = c;
+        max_depth = std::max(max_depth, depth);
         ++m_pos;
         skip_whitespace();
         if (peek() == (c == '{' ? '}' : ']')) {
@@ -49,6 +68,9 @@ class Checker {
         } else if (c == '{') {
           if (!member_name()) {
             return m_fault;
+          }
+          if (depth == 1) {
+            begin_member();
           }
           continue;
         } else {
@@ -59,10 +81,16 @@ class Checker {
       }
       // After a value: a separator, the end of its container, or the end of the text.
       while (true) {
+        if (depth == 1) {
+          end_member();
+        }
         skip_whitespace();
         if (depth == 0) {
           if (m_pos != m_text.size()) {
             return fault(k_json_trailing_bytes);
+          }
+          if (m_members != nullptr) {
+            m_members->max_depth = max_depth;
           }
           return std::nullopt;
         }
@@ -73,6 +101,9 @@ class Checker {
           skip_whitespace();
           if (in_object && !member_name()) {
             return m_fault;
+          }
+          if (in_object && depth == 1) {
+            begin_member();
           }
           break;
         }
@@ -110,13 +141,39 @@ class Checker {
   }
 
   // A member's name, whitespace, the colon and whitespace: what comes before its value.
+  // A member of the top-level object: its name was just read, its value starts at m_pos.
+  void begin_member() {
+    if (m_members == nullptr) {
+      return;
+    }
+    m_members->is_object = true;
+    if (m_members->count == JsonTopMembers::k_max_members) {
+      m_members->too_many = true;
+      return;
+    }
+    m_members->members[m_members->count].key =
+        std::string_view(m_text.data() + m_key_begin, m_key_end - m_key_begin);
+    m_value_begin = m_pos;
+    m_member_open = true;
+  }
+  // Its value ends at m_pos.
+  void end_member() {
+    if (m_member_open) {
+      m_members->members[m_members->count++].value =
+          std::string_view(m_text.data() + m_value_begin, m_pos - m_value_begin);
+      m_member_open = false;
+    }
+  }
+
   bool member_name() {
     if (peek() != '"') {
       return fail("expected a member name");
     }
+    m_key_begin = m_pos + 1;
     if (!string()) {
       return false;
     }
+    m_key_end = m_pos - 1;
     skip_whitespace();
     if (peek() != ':') {
       return fail("expected ':'");
@@ -261,35 +318,43 @@ class Checker {
     }
   }
 
-  // Most of a frame is string content: skip plain bytes sixteen at a time where SSE2 is there (every x86-64).
-  void skip_plain_string_bytes() {
+  // Most of a frame is string content: skip plain bytes sixteen at a time where SSE2 is there (every x86-64),
+  // then one at a time. Works on a local index: m_pos lives in memory across the calls around it.
+  std::size_t skip_plain_string_bytes(std::size_t pos) const {
+    const char* const data = m_text.data();
+    const std::size_t size = m_text.size();
 #if defined(__SSE2__)
     const __m128i quote = _mm_set1_epi8('"');
     const __m128i backslash = _mm_set1_epi8('\\');
     const __m128i space = _mm_set1_epi8(0x20);
-    while (m_pos + 16 <= m_text.size()) {
-      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(m_text.data() + m_pos));
+    while (pos + 16 <= size) {
+      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + pos));
       // A signed compare finds controls (below 0x20) and non-ASCII bytes (0x80 and up are negative) at once.
+      // Controls (below 0x20): a signed compare also finds non-ASCII bytes (0x80 and up are negative), an
+      // unsigned one (the minimum with 0x1f is the byte itself) only the controls.
+      const __m128i control = Utf8Known ? _mm_cmpeq_epi8(_mm_min_epu8(bytes, _mm_set1_epi8(0x1f)), bytes)
+                                        : _mm_cmplt_epi8(bytes, space);
       const __m128i special =
-          _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(bytes, quote), _mm_cmpeq_epi8(bytes, backslash)),
-                       _mm_cmplt_epi8(bytes, space));
+          _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(bytes, quote), _mm_cmpeq_epi8(bytes, backslash)), control);
       const int mask = _mm_movemask_epi8(special);
       if (mask != 0) {
-        m_pos += static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
-        return;
+        return pos + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
       }
-      m_pos += 16;
+      pos += 16;
     }
 #endif
+    const auto& plain = Utf8Known ? k_plain_or_utf8_string_byte : k_plain_string_byte;
+    while (pos < size && plain[static_cast<unsigned char>(data[pos])]) {
+      ++pos;
+    }
+    return pos;
   }
 
   bool string() {
-    ++m_pos;  // the opening quote
+    std::size_t pos = m_pos + 1;  // after the opening quote
     while (true) {
-      skip_plain_string_bytes();
-      while (m_pos < m_text.size() && k_plain_string_byte[static_cast<unsigned char>(m_text[m_pos])]) {
-        ++m_pos;
-      }
+      pos = skip_plain_string_bytes(pos);
+      m_pos = pos;
       if (at_end()) {
         return fail("a string is not closed");
       }
@@ -312,18 +377,41 @@ class Checker {
         }
         m_pos += length;
       }
+      pos = m_pos;
     }
   }
 
   std::string_view m_text;
+  JsonTopMembers* m_members;
+  std::size_t m_key_begin = 0;
+  std::size_t m_key_end = 0;
+  std::size_t m_value_begin = 0;
+  bool m_member_open = false;
   std::size_t m_pos = 0;
   std::optional<JsonFault> m_fault;
 };
 
 }  // namespace
 
-std::optional<JsonFault> find_json_fault(std::string_view text) {
-  return Checker(text).run();
+[[gnu::flatten]] std::optional<JsonFault> find_json_fault(std::string_view text) {
+  if (simdjson::validate_utf8(text.data(), text.size())) {
+    return Checker<true>(text).run();
+  }
+  return Checker<false>(text).run();
+}
+
+[[gnu::flatten]] std::optional<JsonFault> find_json_fault(std::string_view text, JsonTopMembers& members) {
+  members.count = 0;
+  members.is_object = false;
+  members.too_many = false;
+  members.max_depth = 0;
+  auto fault = simdjson::validate_utf8(text.data(), text.size()) ? Checker<true>(text, &members).run()
+                                                                 : Checker<false>(text, &members).run();
+  if (fault) {
+    members.count = 0;
+    members.is_object = false;
+  }
+  return fault;
 }
 
 }  // namespace relay::util

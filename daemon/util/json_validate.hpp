@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <optional>
 #include <string_view>
@@ -25,6 +26,24 @@ struct JsonFault {
 // UTF-8 (RFC 3629), every \u escape a Unicode scalar value (a surrogate only as a high-low pair), nested at
 // most k_max_json_depth deep. Numbers are checked against the grammar, not for range.
 std::optional<JsonFault> find_json_fault(std::string_view text);
+
+// The members of a top-level object as the check met them, so that a reader of a small envelope
+// (FrameDecoder) need not find them again. Filled only when the text has no fault.
+struct JsonTopMembers {
+  struct Member {
+    std::string_view key;    // as written, between its quotes (escapes not undone)
+    std::string_view value;  // the value's text, without the whitespace around it
+  };
+  static constexpr std::size_t k_max_members = 16;
+  std::array<Member, k_max_members> members;
+  std::size_t count = 0;
+  bool is_object = false;     // the text is an object (else the members are empty)
+  bool too_many = false;      // it had more than k_max_members members: only the first ones are listed
+  std::size_t max_depth = 0;  // the deepest nesting met
+};
+
+// find_json_fault, and the top-level object's members into `members`.
+std::optional<JsonFault> find_json_fault(std::string_view text, JsonTopMembers& members);
 
 inline bool is_valid_json(std::string_view text) {
   return !find_json_fault(text);

@@ -4,11 +4,10 @@
 #include <cstdint>
 #include <cstring>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 #include <string>
 #include <vector>
+
+#include <simdjson.h>
 
 namespace relay::util {
 
@@ -113,37 +112,11 @@ std::string log_excerpt(std::string_view text, std::size_t max_bytes) {
 }
 
 bool is_valid_utf8(std::string_view text) {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    // ASCII runs are the common case: skip them sixteen (SSE2, every x86-64) or eight bytes at a time.
-#if defined(__SSE2__)
-    while (i + 16 <= text.size() &&
-           _mm_movemask_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + i))) == 0) {
-      i += 16;
-    }
-#endif
-    while (i + 8 <= text.size()) {
-      std::uint64_t word;
-      std::memcpy(&word, text.data() + i, sizeof word);
-      if ((word & 0x8080808080808080ULL) != 0) {
-        break;
-      }
-      i += 8;
-    }
-    if (i == text.size()) {
-      break;
-    }
-    if (static_cast<unsigned char>(text[i]) < 0x80) {
-      ++i;
-      continue;
-    }
-    const std::size_t length = utf8_sequence_length(text.substr(i));
-    if (length == 0) {
-      return false;
-    }
-    i += length;
-  }
-  return true;
+  // simdjson's validator, with the kernel its library picks for this CPU at run time (AVX2, AVX-512): a
+  // fraction of an instruction per byte, where a byte-wise check took about twenty per non-ASCII byte (a
+  // message in Chinese is mostly such bytes). Same rules as utf8_sequence_length: RFC 3629, no overlong
+  // forms, no surrogates, nothing above U+10FFFF.
+  return simdjson::validate_utf8(text.data(), text.size());
 }
 
 }  // namespace relay::util

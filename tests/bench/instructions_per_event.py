@@ -4,7 +4,9 @@ repeat whatever else the machine is doing, so a change to the hot path can be co
 
 Runs qq-gateway-sim (one shard) and qq-gateway-relay under callgrind, floods N generated events of SIZE bytes,
 stops the relay when it has published them all, and prints the inclusive instructions per event of the event
-loop and of each stage it calls (the strict JSON check, the decoder, the publish path).
+loop and of each stage it calls (the strict JSON check, the decoder, the publish path). The counters are zeroed
+when the shard is READY and dumped once every event is published, so the counts are the flood's alone (start-up
+left out), and the first line counts every thread of the relay: the event loop, ZeroMQ's I/O thread, the writers.
 
     /usr/bin/python3 tests/bench/instructions_per_event.py --bin-dir build-bench/bin [--events 20000] [--size 300]
 
@@ -20,6 +22,7 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 
 STAGES = [
+    ("all threads, during the flood", r"PROGRAM TOTALS"),
     ("event loop (lws_service)", r"lws_service \["),
     ("one message (Shard::on_message)", r"GatewayClient::Shard::on_message"),
     ("strict JSON check (util::find_json_fault)", r"util::find_json_fault"),
@@ -27,6 +30,10 @@ STAGES = [
     ("publish (RelayApp::on_dispatch)", r"RelayApp::on_dispatch"),
     ("UTF-8 check of text messages (util::is_valid_utf8)", r"util::is_valid_utf8"),
 ]
+
+
+def callgrind_control(action, pid):
+    subprocess.run(["callgrind_control", action, str(pid)], check=True, capture_output=True, timeout=120)
 
 
 def main():
@@ -62,12 +69,16 @@ def main():
             except Exception:  # the relay under callgrind may be slow to answer
                 return 0
         before = published()
+        callgrind_control("--zero", relay.pid)
         sim.post("/_sim/generate", {"shard": 0, "count": args.events, "size": args.size})
         wait_for(lambda: published() >= before + args.events, 900, "every event published")
+        callgrind_control("--dump", relay.pid)
     finally:
         relay.terminate()
         relay.wait(300)
         sim.stop()
+    dumps = sorted(f for f in os.listdir(tmp) if f.startswith("callgrind.out."))
+    out = os.path.join(tmp, dumps[0])  # the first dump: from the zero to the last event published
     report = subprocess.run(["callgrind_annotate", "--inclusive=yes", out], capture_output=True, text=True,
                             check=True).stdout
     print(f"{args.events} events of {args.size} B, instructions per event (inclusive):")

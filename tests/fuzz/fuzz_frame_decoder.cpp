@@ -1,5 +1,6 @@
 // FrameDecoder (every gateway frame and webhook body): no crash whatever the bytes; the copying and the
-// zero-copy entry points agree; a frame is flagged as faulty exactly when it is not strict JSON, and a frame
+// zero-copy entry points agree, and so do the envelope read from the strict check's members and simdjson's
+// reading; a frame is flagged as faulty exactly when it is not strict JSON, and a frame
 // that is not flagged has d's raw text inside the caller's bytes. And the strict check that keeps
 // malformed JSON off the bus, util::is_valid_json, agrees with simdjson's DOM parser (which validates
 // everything, UTF-8 included) on every input, except where simdjson refuses a number it cannot represent
@@ -63,6 +64,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
   const std::string first = describe(in_place);
+  // The envelope read from the strict check's members reads as simdjson reads it.
+  static relay::protocol::FrameDecoder simdjson_only(false);
+  FUZZ_CHECK(describe(simdjson_only.decode_padded(bytes, padded.size())) == first);
   // The webhook's path without padding: a copy of exactly the input's size.
   const std::vector<char> exact(data, data + size);
   const DecodeResult copied = decoder.decode(std::string_view(exact.data(), exact.size()));

@@ -127,6 +127,79 @@ TEST_CASE("a frame that is not exactly one JSON document in UTF-8 decodes lenien
   REQUIRE(stray.frame->fault->what == "not UTF-8");
 }
 
+namespace {
+
+// Everything a result says, as text.
+std::string summary(const DecodeResult& result) {
+  if (!result.frame) {
+    return "error " + std::string(describe(result.error));
+  }
+  const auto& frame = *result.frame;
+  return "op " + std::to_string(frame.op) + " s " + (frame.s ? std::to_string(*frame.s) : "-") + " t " +
+         std::string(frame.t) + " id " + std::string(frame.id) + " d " + std::string(frame.d_raw) + " hb " +
+         (frame.heartbeat_interval_ms ? std::to_string(*frame.heartbeat_interval_ms) : "-") + " session " +
+         std::string(frame.session_id) + " bool " + (frame.d_bool ? std::to_string(*frame.d_bool) : "-") +
+         " fault " + (frame.fault ? std::string(frame.fault->what) : "-");
+}
+
+}  // namespace
+
+TEST_CASE("an envelope read from the strict check's members reads as simdjson reads it") {
+  FrameDecoder members;
+  FrameDecoder simdjson_only(false);
+  std::string many_members = R"({"op":0,"s":1,"t":"X")";
+  for (int i = 0; i < 20; ++i) {
+    many_members += ",\"k" + std::to_string(i) + "\":" + std::to_string(i);
+  }
+  many_members += R"(,"d":{"a":1}})";
+  std::string deep = R"({"op":0,"s":1,"t":"X","d":)";
+  deep += std::string(1100, '[') + std::string(1100, ']') + "}";
+  for (const std::string& text : {
+           std::string(
+               R"({"op":0,"s":42,"t":"AT_MESSAGE_CREATE","id":"AT:1","d":{"content":"群 }{ \"x\""}})"),
+           std::string(R"( { "op" : 0 , "s" : 1 , "t" : "X" , "d" : { "a" : [ 1 , { } ] } } )"),
+           std::string(R"({"op":0,"s":null,"t":"X","d":{}})"),
+           std::string(R"({"op":0,"s":5,"s":null,"t":"X","d":{}})"),
+           std::string(R"({"op":0,"s":5,"s":6,"t":"X","t":"Y","d":{"a":1},"d":{"b":2}})"),
+           std::string(R"({"op":-0,"s":0,"t":"X","d":{}})"),
+           std::string(R"({"op":0,"s":-1,"t":"X","d":{}})"),
+           std::string(R"({"op":0,"s":1.0,"t":"X","d":{}})"),
+           std::string(R"({"op":0,"s":1e3,"t":"X","d":{}})"),
+           std::string(R"({"op":0,"s":18446744073709551615,"t":"X","d":{}})"),
+           std::string(R"({"op":0,"s":18446744073709551616,"t":"X","d":{}})"),
+           std::string(R"({"op":1.0,"d":null})"),
+           std::string(R"({"op":9223372036854775808})"),
+           std::string(R"({"op":-9223372036854775808})"),
+           std::string(R"({"op":0,"s":1,"t":"A\u0042","id":"\/x","d":{}})"),
+           std::string(R"({"o\u0070":0,"s":1,"t":"X","d":{}})"),
+           std::string(R"({"\u006fp":10,"d":{"heartbeat_interval":41250}})"),
+           std::string(R"({"op":0,"s":1,"t":7,"d":{}})"),
+           std::string(R"({"op":0,"s":1,"t":"X","id":null,"d":{}})"),
+           std::string(R"({"op":0,"s":1,"t":"X","d":[1,2]})"),
+           std::string(R"({"op":0,"s":1,"t":"X","d":"text"})"),
+           std::string(R"({"op":0,"s":1,"t":"X","d":{}, "extra":[true,false,null,"\n",-1.5e-3]})"),
+           std::string(R"({"op":0,"s":1,"t":"READY","d":{"session_id":"abc","shard":[0,1]}})"),
+           std::string(R"({"op":0,"s":1,"t":"READY","d":{"user":{}}})"),
+           std::string(R"({"op":10,"d":{"heartbeat_interval":41250}})"),
+           std::string(R"({"op":10,"d":{"heartbeat_interval":"x"}})"),
+           std::string(R"({"op":7,"d":true})"),
+           std::string(R"({"op":9,"d":false})"),
+           std::string(R"({"op":11})"),
+           std::string(R"({"op":99,"d":{}})"),
+           std::string(R"({"s":1,"d":{}})"),
+           std::string(R"({})"),
+           std::string(R"([{"op":0}])"),
+           std::string(R"("op")"),
+           std::string(R"({"op":0,"s":1,"t":"X","d":{}} trailing)"),
+           many_members,
+           deep,
+       }) {
+    INFO(text);
+    const std::string read_from_members = summary(members.decode(text));
+    REQUIRE(read_from_members == summary(simdjson_only.decode(text)));
+  }
+}
+
 TEST_CASE("client frames are the documented JSON") {
   REQUIRE(resume_frame("QQBot t", "s-1", 42) ==
           R"({"op":6,"d":{"token":"QQBot t","session_id":"s-1","seq":42}})");

@@ -147,3 +147,40 @@ TEST_CASE("is_valid_json agrees with simdjson on every fixture and on mutations 
   }
   CHECK(compared > 10000);
 }
+
+TEST_CASE("the check lists the top-level object's members: names as written, values without whitespace") {
+  relay::util::JsonTopMembers members;
+  REQUIRE_FALSE(relay::util::find_json_fault(
+      R"( { "op" : 0 , "d" : { "a" : [ 1 , {} ] } ,"t\u0041":"x\"y" } )", members));
+  REQUIRE(members.is_object);
+  REQUIRE_FALSE(members.too_many);
+  REQUIRE(members.max_depth == 4);  // the object, d, the array, the empty object in it
+  REQUIRE(members.count == 3);
+  CHECK(members.members[0].key == "op");
+  CHECK(members.members[0].value == "0");
+  CHECK(members.members[1].key == "d");
+  CHECK(members.members[1].value == R"({ "a" : [ 1 , {} ] })");
+  CHECK(members.members[2].key == R"(t\u0041)");
+  CHECK(members.members[2].value == R"("x\"y")");
+
+  REQUIRE_FALSE(relay::util::find_json_fault("[1,{\"a\":2}]", members));
+  CHECK_FALSE(members.is_object);
+  CHECK(members.count == 0);
+
+  REQUIRE_FALSE(relay::util::find_json_fault("{}", members));
+  CHECK(members.count == 0);
+
+  std::string many = "{";
+  for (std::size_t i = 0; i <= relay::util::JsonTopMembers::k_max_members; ++i) {
+    many += (i == 0 ? "\"k" : ",\"k") + std::to_string(i) + "\":" + std::to_string(i);
+  }
+  many += "}";
+  REQUIRE_FALSE(relay::util::find_json_fault(many, members));
+  CHECK(members.too_many);
+  CHECK(members.count == relay::util::JsonTopMembers::k_max_members);
+
+  // A document with a fault lists nothing.
+  REQUIRE(relay::util::find_json_fault(R"({"op":0,"d":{}} x)", members));
+  CHECK(members.count == 0);
+  CHECK_FALSE(members.is_object);
+}

@@ -87,6 +87,30 @@ TEST_CASE("JSON string escapes at the edges, in a row, and around plain runs") {
   CHECK(quoted("\x7f\xe7\xbe\xa4") == "prefix:\"\x7f\xe7\xbe\xa4\"");
 }
 
+TEST_CASE("JSON strings: a byte needing care is found at any place in a long plain run") {
+  // Strings of 16 bytes and more are scanned in blocks; one byte alone is not: both must agree.
+  const auto quoted = [](std::string_view text) {
+    std::string out;
+    append_json_string(out, text);
+    return out;
+  };
+  for (int byte = 0; byte < 256; ++byte) {
+    const std::string alone = quoted(std::string(1, static_cast<char>(byte)));
+    const std::string_view inner = std::string_view(alone).substr(1, alone.size() - 2);
+    for (std::size_t length : {16u, 17u, 31u, 32u, 40u}) {
+      for (std::size_t at = 0; at < length; ++at) {
+        std::string text(length, 'x');
+        text[at] = static_cast<char>(byte);
+        const std::string expected =
+            "\"" + std::string(at, 'x') + std::string(inner) + std::string(length - at - 1, 'x') + "\"";
+        REQUIRE(quoted(text) == expected);
+      }
+    }
+  }
+  CHECK(quoted(std::string(20, 'x') + "\xe7\xbe\xa4" + std::string(20, 'y') + "\xe7\xbe") ==
+        "\"" + std::string(20, 'x') + "\xe7\xbe\xa4" + std::string(20, 'y') + "\xEF\xBF\xBD\xEF\xBF\xBD\"");
+}
+
 TEST_CASE("JSON strings are valid UTF-8 whatever the input: each stray byte becomes U+FFFD") {
   const auto quoted = [](std::string_view text) {
     std::string out;
@@ -170,6 +194,42 @@ TEST_CASE("is_valid_utf8 accepts exactly what append_valid_utf8 keeps unchanged"
     relay::util::append_valid_utf8(out, text);
     CHECK(is_valid_utf8(text) == (out == text));
   }
+}
+
+TEST_CASE("is_valid_utf8 agrees with utf8_sequence_length on every two- and three-byte sequence") {
+  // The validator is simdjson's; append_valid_utf8 walks utf8_sequence_length. Each candidate sits after
+  // ASCII and before more, so that it lands inside a SIMD block and across the boundary of one.
+  std::string out;
+  const auto agree = [&out](const std::string& text) {
+    out.clear();
+    relay::util::append_valid_utf8(out, text);
+    return relay::util::is_valid_utf8(text) == (out == text);
+  };
+  std::size_t disagreements = 0;
+  for (int lead = 0x80; lead < 0x100; ++lead) {
+    for (int second = 0; second < 0x100; ++second) {
+      const std::string pair{static_cast<char>(lead), static_cast<char>(second)};
+      disagreements +=
+          !agree("0123456789abcde" + pair + "x") + !agree("0123456789abcdefghijklmnopqrstu" + pair);
+      if (lead >= 0xe0) {
+        for (int third = 0x70; third < 0xd0; ++third) {
+          disagreements += !agree("0123456789abc" + pair + static_cast<char>(third) + "xyz");
+        }
+      }
+    }
+  }
+  for (int lead = 0xf0; lead < 0xf8; ++lead) {
+    for (int second = 0x70; second < 0xd0; ++second) {
+      for (int third : {0x7f, 0x80, 0xbf, 0xc0}) {
+        for (int fourth : {0x7f, 0x80, 0x9f, 0xbf, 0xc0}) {
+          const std::string quad{static_cast<char>(lead), static_cast<char>(second), static_cast<char>(third),
+                                 static_cast<char>(fourth)};
+          disagreements += !agree("0123456789ab" + quad + "xy");
+        }
+      }
+    }
+  }
+  REQUIRE(disagreements == 0);
 }
 
 TEST_CASE("base64 follows RFC 4648's test vectors") {
