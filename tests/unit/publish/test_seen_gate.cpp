@@ -27,7 +27,7 @@ struct Recorder {
                 }};
 };
 
-MessageInfo with_id(const std::string& id) {
+MessageInfo with_id(std::string_view id) {  // ids are literals: the view outlives the test
   MessageInfo info;
   info.event_id = id;
   return info;
