@@ -15,6 +15,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "../support/child_process.hpp"
 #include "../support/wait_until.hpp"
 
 namespace relay::test {
@@ -40,31 +41,12 @@ class RedisServer {
         "--save",       "",           "--appendonly", "no",     "--enable-debug-command",
         "yes",          "--loglevel", "warning"};
     args.insert(args.end(), m_extra.begin(), m_extra.end());
-    m_pid = fork();
-    REQUIRE(m_pid >= 0);
-    if (m_pid == 0) {
-      std::vector<char*> argv;
-      for (auto& arg : args) {
-        argv.push_back(arg.data());
-      }
-      argv.push_back(nullptr);
-      // Its start-up banner and warnings would bury the test's own output.
-      const int null = open("/dev/null", O_WRONLY);
-      dup2(null, STDOUT_FILENO);
-      execvp("redis-server", argv.data());
-      _exit(127);
-    }
+    m_pid = spawn_quiet(std::move(args));  // its banner and warnings would bury the test's output
     REQUIRE(wait_until([this] { return answers_ping(); }, std::chrono::seconds(10),
                        std::chrono::milliseconds(20)));
   }
 
-  void kill() {
-    if (m_pid > 0) {
-      ::kill(m_pid, SIGKILL);
-      waitpid(m_pid, nullptr, 0);
-      m_pid = -1;
-    }
-  }
+  void kill() { kill_child(m_pid); }
 
  private:
   static int free_port() {

@@ -2,11 +2,6 @@
 // and its control API (/_sim/...) called on the test's event loop.
 #pragma once
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "../support/child_process.hpp"
 #include "../support/temp_dir.hpp"
 #include "../support/wait_until.hpp"
 #include "ingress/http_request.hpp"
@@ -26,29 +22,14 @@ class GatewaySim {
     const auto port_file = (m_dir.path / "sim.port").string();
     std::vector<std::string> args{RELAY_SIM_BIN, "--port-file", port_file, "--quiet"};
     args.insert(args.end(), extra.begin(), extra.end());
-    m_pid = fork();
-    REQUIRE(m_pid >= 0);
-    if (m_pid == 0) {
-      std::vector<char*> argv;
-      for (auto& arg : args) {
-        argv.push_back(arg.data());
-      }
-      argv.push_back(nullptr);
-      const int null = open("/dev/null", O_WRONLY);
-      dup2(null, STDOUT_FILENO);
-      execv(RELAY_SIM_BIN, argv.data());
-      _exit(127);
-    }
+    m_pid = spawn_quiet(std::move(args));
     REQUIRE(wait_until([&] { return !file_contents(port_file).empty(); }, std::chrono::seconds(10)));
     m_base = "http://127.0.0.1:" + file_contents(port_file);
     while (!m_base.empty() && (m_base.back() == '\n' || m_base.back() == ' ')) {
       m_base.pop_back();
     }
   }
-  ~GatewaySim() {
-    ::kill(m_pid, SIGKILL);
-    waitpid(m_pid, nullptr, 0);
-  }
+  ~GatewaySim() { kill_child(m_pid); }
   GatewaySim(const GatewaySim&) = delete;
   GatewaySim& operator=(const GatewaySim&) = delete;
 
