@@ -200,7 +200,8 @@ class Sim:
 
 
 class Relay:
-    def __init__(self, bins, workdir, name, sim, endpoint, env=None):
+    def __init__(self, bins, workdir, name, sim, endpoint, env=None, sndhwm=None):
+        """sndhwm None leaves publish.sndhwm at its default."""
         state_dir = os.path.join(workdir, f"{name}-state")
         self.config_path = os.path.join(workdir, f"{name}.toml")
         with open(self.config_path, "w") as f:
@@ -214,6 +215,7 @@ api_base = "{sim.base}"
 token_url = "{sim.base}/app/getAppAccessToken"
 [publish]
 endpoints = ["{endpoint}"]
+{"" if sndhwm is None else f"sndhwm = {sndhwm}"}
 [state]
 directory = "{state_dir}"
 [log]
@@ -329,7 +331,7 @@ def sink_flood(bins, workdir, sim, shards, size, events, framing="lws"):
 class RelayRig:
     """A simulator, a relay on `shards` shards and a subscriber that is known to receive."""
 
-    def __init__(self, bins, workdir, shards, name="relay", sim_args=(), tls=False):
+    def __init__(self, bins, workdir, shards, name="relay", sim_args=(), tls=False, sndhwm=None):
         self.workdir = workdir
         self.shards = shards
         self.sim = Sim(bins, workdir, f"sim-{name}", "--shards", str(shards), "--max-concurrency", str(shards),
@@ -339,7 +341,7 @@ class RelayRig:
         self.sub = None
         started = time.monotonic()
         env = dict(os.environ, SSL_CERT_FILE=TLS_CA) if tls else None
-        self.relay = Relay(bins, workdir, name, self.sim, self.endpoint, env=env)
+        self.relay = Relay(bins, workdir, name, self.sim, self.endpoint, env=env, sndhwm=sndhwm)
         self.sim.wait_connected(shards, 120)
         self.connect_s = time.monotonic() - started
         self.relay.check_alive()
@@ -702,6 +704,17 @@ def targets(results):
     return checks
 
 
+def binaries(bin_dir):
+    """The paths of the benchmark's programs in bin_dir; exits if one is missing."""
+    bins = {"relay": "qq-gateway-relay", "sim": "qq-gateway-sim", "sink": "bench-lws-sink",
+            "sub": "bench-subscriber"}
+    bins = {k: os.path.abspath(os.path.join(bin_dir, v)) for k, v in bins.items()}
+    for path in bins.values():
+        if not os.access(path, os.X_OK):
+            sys.exit(f"missing {path}: build the 'bench' target first")
+    return bins
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -722,12 +735,7 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the working directory with the logs")
     args = parser.parse_args()
 
-    bins = {"relay": "qq-gateway-relay", "sim": "qq-gateway-sim", "sink": "bench-lws-sink",
-            "sub": "bench-subscriber"}
-    bins = {k: os.path.abspath(os.path.join(args.bin_dir, v)) for k, v in bins.items()}
-    for path in bins.values():
-        if not os.access(path, os.X_OK):
-            sys.exit(f"missing {path}: build the 'bench' target first")
+    bins = binaries(args.bin_dir)
     p = dict(QUICK if args.quick else FULL)
     if args.sizes:
         p["sizes"] = args.sizes
