@@ -69,24 +69,35 @@ def summary(reports, events, relay_cpu, n):
     return out
 
 
+def generated(sim):
+    return sum(shard["generated"] for shard in sim.request("GET", "/_sim/state")["shards"])
+
+
 def paced(rig, subs, rate, warmup_s, seconds):
+    """The simulator sends skip + count events at `rate` and stops; the relay's CPU is counted until every
+    subscriber has had its count, so a backlog the relay still sends after the simulator stopped is in it."""
     skip, count = int(rate * warmup_s), int(rate * seconds)
     for sub in subs:
         sub.send(f"expect {count} 10 {skip}")
+    generated0 = generated(rig.sim)
     relay0, t0 = rig.relay.stats.snapshot(), time.monotonic()
     rig.sim.post("/_sim/config", {"rate": rate, "event_size": SIZE})
     try:
-        reports = collect(subs, warmup_s + seconds + 120)
+        rb.wait_for(lambda: generated(rig.sim) - generated0 >= skip + count, warmup_s + seconds + 60,
+                    "the paced events", 0.02)
     finally:
         rig.sim.post("/_sim/config", {"rate": 0})
+    sent_s = time.monotonic() - t0
+    reports = collect(subs, 600)
     relay1, t1 = rig.relay.stats.snapshot(), time.monotonic()
     rig.relay.check_alive()
-    events = skip + count
+    events = generated(rig.sim) - generated0
     out = summary(reports, count, rb.cpu_per_event(relay0, relay1, events), len(subs))
-    # the subscribers' CPU was counted over the measured events only; the relay's over the warm-up too
-    out["rate"] = rate
-    out["relay_cores"] = (sum(relay1["cpu"]) - sum(relay0["cpu"])) / (t1 - t0)
-    out["achieved"] = min(rb.events_per_second(r) for r in reports)
+    # the subscribers' CPU is counted over their `count` measured events; the relay's over all events sent
+    out.update({"rate": rate, "sent": events, "sent_s": sent_s, "done_s": t1 - t0,
+                "relay_cores": (sum(relay1["cpu"]) - sum(relay0["cpu"])) / (t1 - t0),
+                "relay_cores_at_rate": out["relay_us_per_event"] * rate / 1e6,
+                "achieved": min(rb.events_per_second(r) for r in reports)})
     return out
 
 
@@ -112,27 +123,29 @@ def markdown(results):
                "warm-up); latency from the simulator's write to each subscriber's receive, median / worst over the "
                "subscribers:")
     out.append("")
-    out.append("| subscribers | slowest got events/s | p50 µs | p99 µs | p99.9 µs | max µs | relay cores "
-               "| relay µs per event | per event per subscriber | subscribers' CPU µs per event (all) | lost |")
-    out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    out.append("| subscribers | slowest got events/s | all received after s | p50 µs | p99 µs | p99.9 µs "
+               "| max µs | relay cores (CPU / time until all received) | relay µs per event "
+               "| per event per subscriber | subscribers' CPU µs per event (all) | lost |")
+    out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     fmt = lambda v: f"{v['median']:.0f} / {v['worst']:.0f}"  # noqa: E731
     for r in results["paced"]:
-        out.append(f"| {r['subscribers']} | {r['achieved']:,.0f} | {fmt(r['p50_us'])} | {fmt(r['p99_us'])} "
-                   f"| {fmt(r['p999_us'])} | {fmt(r['max_us'])} | {r['relay_cores']:.2f} "
+        out.append(f"| {r['subscribers']} | {r['achieved']:,.0f} | {r['done_s']:.1f} | {fmt(r['p50_us'])} "
+                   f"| {fmt(r['p99_us'])} | {fmt(r['p999_us'])} | {fmt(r['max_us'])} | {r['relay_cores']:.2f} "
                    f"| {r['relay_us_per_event']:.2f} | {r['relay_us_per_delivery']:.2f} | {r['sub_us_per_event']:.1f} "
                    f"| {r['lost_total']} ({r['subscribers_with_loss']} subscribers) |")
-    out += ["", "Flood (rate 0):", ""]
-    out.append("| subscribers | events | slowest subscriber events/s | deliveries/s | relay µs per event "
-               "| per event per subscriber | of which event loop / ZeroMQ I/O / other (per event) "
-               "| subscribers' CPU µs per event (all) | relay peak RSS MiB | lost |")
-    out.append("|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|")
-    for r in results["flood"]:
-        c = r["relay_cpu_us"]
-        out.append(f"| {r['subscribers']} | {r['events']:,} | {r['slowest_eps']:,.0f} "
-                   f"| {r['deliveries'] / r['span_s']:,.0f} | {r['relay_us_per_event']:.2f} "
-                   f"| {r['relay_us_per_delivery']:.2f} | {c['main']:.2f} / {c['zmq_io']:.2f} / {c['other']:.2f} "
-                   f"| {r['sub_us_per_event']:.1f} | {r['hwm_kb'] / 1024:.0f} "
-                   f"| {r['lost_total']} ({r['subscribers_with_loss']} subscribers) |")
+    if results["flood"]:
+        out += ["", "Flood (rate 0):", ""]
+        out.append("| subscribers | events | slowest subscriber events/s | deliveries/s | relay µs per event "
+                   "| per event per subscriber | of which event loop / ZeroMQ I/O / other (per event) "
+                   "| subscribers' CPU µs per event (all) | relay peak RSS MiB | lost |")
+        out.append("|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|")
+        for r in results["flood"]:
+            c = r["relay_cpu_us"]
+            out.append(f"| {r['subscribers']} | {r['events']:,} | {r['slowest_eps']:,.0f} "
+                       f"| {r['deliveries'] / r['span_s']:,.0f} | {r['relay_us_per_event']:.2f} "
+                       f"| {r['relay_us_per_delivery']:.2f} | {c['main']:.2f} / {c['zmq_io']:.2f} / {c['other']:.2f} "
+                       f"| {r['sub_us_per_event']:.1f} | {r['hwm_kb'] / 1024:.0f} "
+                       f"| {r['lost_total']} ({r['subscribers_with_loss']} subscribers) |")
     last = max(results["paced"], key=lambda r: r["subscribers"], default=None)
     if last:
         out += ["", "Targets:", ""]
@@ -140,8 +153,10 @@ def markdown(results):
         out.append(f"- {'met' if ok else '**missed**'}: p99 < 5 ms at {last['subscribers']} subscribers and "
                    f"{results['rate']:,} events/s (worst subscriber {last['p99_us']['worst']:.0f} µs, median "
                    f"{last['p99_us']['median']:.0f} µs)")
-        out.append(f"- {'met' if last['relay_cores'] < 1 else '**missed**'}: relay under one core "
-                   f"({last['relay_cores']:.2f})")
+        ok = last["relay_cores"] < 1 and last["relay_cores_at_rate"] < 1
+        out.append(f"- {'met' if ok else '**missed**'}: relay under one core ({last['relay_cores']:.2f} over the "
+                   f"{last['done_s']:.1f} s until every subscriber had its events; its CPU per event × "
+                   f"{results['rate']:,}/s is {last['relay_cores_at_rate']:.2f})")
         out.append(f"- {'met' if last['lost_total'] == 0 else '**missed**'}: no loss ({last['lost_total']})")
     return "\n".join(out)
 
