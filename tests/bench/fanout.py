@@ -48,6 +48,16 @@ def add_subscribers(bins, rig, subs, count):
                 new.remove(sub)
 
 
+def start_measurement(subs, command):
+    """Sends `command` to every subscriber and waits until each has read it: a subscriber that the events reach
+    first (100 processes share two cores) would otherwise ignore them, and they would count as lost."""
+    for sub in subs:
+        sub.send(command)
+        sub.send("seen")
+    for sub in subs:
+        sub.read_json(30)
+
+
 def collect(subs, timeout):
     deadline = time.monotonic() + timeout
     return [sub.read_json(max(1.0, deadline - time.monotonic())) for sub in subs]
@@ -77,8 +87,7 @@ def paced(rig, subs, rate, warmup_s, seconds):
     """The simulator sends skip + count events at `rate` and stops; the relay's CPU is counted until every
     subscriber has had its count, so a backlog the relay still sends after the simulator stopped is in it."""
     skip, count = int(rate * warmup_s), int(rate * seconds)
-    for sub in subs:
-        sub.send(f"expect {count} 10 {skip}")
+    start_measurement(subs, f"expect {count} 10 {skip}")
     generated0 = generated(rig.sim)
     relay0, t0 = rig.relay.stats.snapshot(), time.monotonic()
     rig.sim.post("/_sim/config", {"rate": rate, "event_size": SIZE})
@@ -104,8 +113,7 @@ def paced(rig, subs, rate, warmup_s, seconds):
 def flood(rig, subs, events):
     per_shard = max(1, events // SHARDS)
     total = per_shard * SHARDS
-    for sub in subs:
-        sub.send(f"expect {total} 10")
+    start_measurement(subs, f"expect {total} 10")
     relay0 = rig.relay.stats.snapshot()
     rig.sim.post("/_sim/generate", {"count": per_shard, "rate": 0, "size": SIZE})
     reports = collect(subs, 600)

@@ -30,6 +30,7 @@ def sdk_flood(sim, sdk, sdk_stats, shards, size, events):
     per_shard = max(1, events // shards)
     total = per_shard * shards
     sdk.send(f"expect {total} 5")
+    sdk.read_json(30)  # {"expecting": total}: the events that come next are counted
     node0, sim0 = sdk_stats.snapshot(), sim.stats.snapshot()
     sim.post("/_sim/generate", {"count": per_shard, "rate": 0, "size": size})
     report = sdk.read_json(300)

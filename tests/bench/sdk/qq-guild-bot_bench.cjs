@@ -13,8 +13,9 @@
 // `undefined`, and the handler listens there. The work per event is the same as for AT_MESSAGE_CREATE.
 //
 // stdout: {"ready": SHARDS} once every shard is READY, then one report per measurement. stdin lines:
-//   expect N IDLE_S   counts the next N events; reports once N have arrived, or when nothing has arrived for
-//                     IDLE_S seconds: {"complete", "count", "want", "first_ns", "last_ns"} (CLOCK_MONOTONIC)
+//   expect N IDLE_S   answers {"expecting": N} and counts the next N events; reports once N have arrived, or
+//                     when nothing has arrived for IDLE_S seconds: {"complete", "count", "want", "first_ns",
+//                     "last_ns"} (CLOCK_MONOTONIC)
 //   quit              exits 0 (so does stdin EOF)
 "use strict";
 const path = require("path");
@@ -85,6 +86,7 @@ process.stdin.on("data", (chunk) => {
     if (words[0] === "expect") {
       Object.assign(m, { active: true, want: Number(words[1]), idleNs: BigInt(Math.round(Number(words[2] || 5) * 1e9)),
         count: 0, first: 0n, last: 0n, activity: process.hrtime.bigint() });
+      process.stdout.write(JSON.stringify({ expecting: m.want }) + "\n");
     }
   }
 });
