@@ -200,9 +200,10 @@ class Sim:
 
 
 class Relay:
-    """`gateway_extra` lines go into [gateway]; `extra` (whole sections) goes at the end of the config."""
+    """`gateway_extra` lines go into [gateway]; `extra` (whole sections) goes at the end of the config;
+    `sndhwm` None leaves publish.sndhwm at its default."""
 
-    def __init__(self, bins, workdir, name, sim, endpoint, env=None, gateway_extra="", extra=""):
+    def __init__(self, bins, workdir, name, sim, endpoint, env=None, gateway_extra="", extra="", sndhwm=None):
         state_dir = os.path.join(workdir, f"{name}-state")
         self.config_path = os.path.join(workdir, f"{name}.toml")
         with open(self.config_path, "w") as f:
@@ -217,6 +218,7 @@ token_url = "{sim.base}/app/getAppAccessToken"
 {gateway_extra}
 [publish]
 endpoints = ["{endpoint}"]
+{"" if sndhwm is None else f"sndhwm = {sndhwm}"}
 [state]
 directory = "{state_dir}"
 [log]
@@ -333,7 +335,8 @@ def sink_flood(bins, workdir, sim, shards, size, events, framing="lws"):
 class RelayRig:
     """A simulator, a relay on `shards` shards and a subscriber that is known to receive."""
 
-    def __init__(self, bins, workdir, shards, name="relay", sim_args=(), tls=False, gateway_extra="", extra=""):
+    def __init__(self, bins, workdir, shards, name="relay", sim_args=(), tls=False, gateway_extra="", extra="",
+                 sndhwm=None):
         self.workdir = workdir
         self.shards = shards
         self.sim = Sim(bins, workdir, f"sim-{name}", "--shards", str(shards), "--max-concurrency", str(shards),
@@ -344,7 +347,7 @@ class RelayRig:
         started = time.monotonic()
         env = dict(os.environ, SSL_CERT_FILE=TLS_CA) if tls else None
         self.relay = Relay(bins, workdir, name, self.sim, self.endpoint, env=env, gateway_extra=gateway_extra,
-                           extra=extra)
+                           extra=extra, sndhwm=sndhwm)
         self.sim.wait_connected(shards, 120)
         self.connect_s = time.monotonic() - started
         self.relay.check_alive()
@@ -707,6 +710,17 @@ def targets(results):
     return checks
 
 
+def binaries(bin_dir):
+    """The paths of the benchmark's programs in bin_dir; exits if one is missing."""
+    bins = {"relay": "qq-gateway-relay", "sim": "qq-gateway-sim", "sink": "bench-lws-sink",
+            "sub": "bench-subscriber"}
+    bins = {k: os.path.abspath(os.path.join(bin_dir, v)) for k, v in bins.items()}
+    for path in bins.values():
+        if not os.access(path, os.X_OK):
+            sys.exit(f"missing {path}: build the 'bench' target first")
+    return bins
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -727,12 +741,7 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the working directory with the logs")
     args = parser.parse_args()
 
-    bins = {"relay": "qq-gateway-relay", "sim": "qq-gateway-sim", "sink": "bench-lws-sink",
-            "sub": "bench-subscriber"}
-    bins = {k: os.path.abspath(os.path.join(args.bin_dir, v)) for k, v in bins.items()}
-    for path in bins.values():
-        if not os.access(path, os.X_OK):
-            sys.exit(f"missing {path}: build the 'bench' target first")
+    bins = binaries(args.bin_dir)
     p = dict(QUICK if args.quick else FULL)
     if args.sizes:
         p["sizes"] = args.sizes
