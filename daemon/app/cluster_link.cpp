@@ -94,14 +94,13 @@ void ClusterLink::release(const publish::HeldMessage& message, bool first) {
 }
 
 void ClusterLink::save_positions() {
-  if (m_gateway != nullptr) {
-    for (const auto& position : m_gateway->positions()) {
-      save_position(position);
-    }
+  if (m_gateway == nullptr) {
+    return;  // no gateway, or shutting down: nothing more to save on a timer
   }
-  if (m_gateway != nullptr) {
-    m_save_timer.schedule_in(m_save_interval);
+  for (const auto& position : m_gateway->positions()) {
+    save_position(position);
   }
+  m_save_timer.schedule_in(m_save_interval);
 }
 
 void ClusterLink::save_position_now(unsigned shard) {

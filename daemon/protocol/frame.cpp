@@ -10,8 +10,8 @@ namespace ondemand = simdjson::ondemand;
 
 namespace {
 
-// A JSON number's text (already checked against the grammar) that is an integer: digits, and a leading minus
-// only where `negative_ok`.
+// A JSON number's text (already checked against the grammar) that is an integer of this type: digits, and a
+// leading minus only for a signed type.
 template <typename Integer>
 std::optional<Integer> integer_of(std::string_view token) {
   Integer value = 0;
