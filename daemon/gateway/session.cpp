@@ -69,10 +69,7 @@ void Session::start(TimePoint now, Actions& out) {
     return;
   }
   m_resume_next = !m_session_id.empty();
-  m_phase = Phase::connecting;
-  m_phase_deadline = now + m_settings.hello_timeout;
-  out.push_back(StateChanged{ShardState::connecting, 0, {}, false});
-  out.push_back(Connect{});
+  connect(now, out);
   recompute_deadline();
 }
 
@@ -83,6 +80,23 @@ void Session::on_connected(TimePoint now, Actions& /*out*/) {
   m_phase = Phase::waiting_hello;
   m_phase_deadline = now + m_settings.hello_timeout;
   recompute_deadline();
+}
+
+void Session::on_token(std::string token, TimePoint now, Actions& out) {
+  set_token(std::move(token));
+  if (m_connect_held && m_phase == Phase::waiting_to_reconnect) {
+    connect(now, out);
+  }
+  m_connect_held = false;
+  recompute_deadline();
+}
+
+void Session::connect(TimePoint now, Actions& out) {
+  m_connect_held = false;
+  m_phase = Phase::connecting;
+  m_phase_deadline = now + m_settings.hello_timeout;
+  out.push_back(StateChanged{ShardState::connecting, 0, {}, false});
+  out.push_back(Connect{});
 }
 
 void Session::on_frame(const Frame& frame, std::string_view raw, TimePoint now, Actions& out) {
@@ -209,10 +223,12 @@ void Session::on_tick(TimePoint now, Actions& out) {
   if (m_phase_deadline && now >= *m_phase_deadline) {
     switch (m_phase) {
       case Phase::waiting_to_reconnect:
-        m_phase = Phase::connecting;
-        m_phase_deadline = now + m_settings.hello_timeout;
-        out.push_back(StateChanged{ShardState::connecting, 0, {}, false});
-        out.push_back(Connect{});
+        if (m_token_refused) {
+          m_connect_held = true;
+          m_phase_deadline.reset();
+          break;
+        }
+        connect(now, out);
         break;
       case Phase::connecting:
       case Phase::waiting_hello:
@@ -297,6 +313,7 @@ void Session::on_closed(int code, std::string_view reason, TimePoint now, Action
         stop(rule.category, code, out);
         break;
       }
+      m_token_refused = true;
       out.push_back(RefreshToken{});
       reconnect_after_close(true, backoff_delay(), code, what, now, out);
       break;
@@ -324,6 +341,7 @@ void Session::shutdown(Actions& out, std::string_view reason, bool will_resume) 
         StateChanged{ShardState::disconnected, 0, std::string(reason), will_resume && !m_session_id.empty()});
   }
   clear_connection();
+  m_connect_held = false;
   if (m_phase != Phase::stopped) {
     m_phase = Phase::idle;
   }

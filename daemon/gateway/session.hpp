@@ -70,7 +70,12 @@ class Session {
   explicit Session(SessionSettings settings);
 
   // The full token string for Identify and Resume ("QQBot <access_token>" or "Bot <app_id>.<token>").
-  void set_token(std::string token) { m_token = std::move(token); }
+  void set_token(std::string token) {
+    m_token = std::move(token);
+    m_token_refused = false;
+  }
+  // A token fetched after a RefreshToken action: a connection held for it starts now.
+  void on_token(std::string token, util::TimePoint now, Actions& out);
 
   // A session saved by an earlier run: the first connection resumes it.
   void restore(std::string session_id, std::uint64_t last_seq);
@@ -100,6 +105,7 @@ class Session {
   void handle_dispatch(const protocol::Frame& frame, std::string_view raw, util::TimePoint now, Actions& out);
   void handle_hello(const protocol::Frame& frame, util::TimePoint now, Actions& out);
   void send_heartbeat(util::TimePoint now, Actions& out);
+  void connect(util::TimePoint now, Actions& out);
   // The connection is gone (closed by either side): schedule the next one.
   void reconnect_after_close(bool resume, util::Millis delay, int code, std::string_view reason,
                              util::TimePoint now, Actions& out);
@@ -129,6 +135,10 @@ class Session {
   std::optional<util::TimePoint> m_ready_at;
 
   bool m_resume_next = false;  // the next connection resumes instead of identifying
+  // The gateway refused m_token (4004): the next connection waits for a new one, or its Identify or Resume
+  // would carry the refused token again.
+  bool m_token_refused = false;
+  bool m_connect_held = false;  // the reconnect delay is over; waiting for the token
   unsigned m_resume_failures = 0;
   unsigned m_bounded_failures = 0;
   util::Backoff m_backoff;

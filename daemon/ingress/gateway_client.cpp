@@ -127,8 +127,11 @@ void GatewayClient::start() {
 
 void GatewayClient::on_token(const std::string& authorization) {
   m_authorization = authorization;
-  for (auto& shard : m_shards) {
-    shard->session.set_token(authorization);
+  // By index: a state change handed to the sink may stop shards while this runs.
+  for (std::size_t i = 0; i < m_shards.size(); ++i) {
+    Shard& shard = *m_shards[i];
+    shard.session.on_token(authorization, m_loop.now(), m_actions);
+    execute(shard, m_actions);
   }
   gateway::OrchestratorActions actions;
   m_orchestrator.on_token(m_loop.now(), actions);
@@ -480,7 +483,9 @@ void GatewayClient::execute(Shard& shard, Actions& pending) {
       rearm_orchestrator();
     } else if (std::holds_alternative<gateway::RefreshToken>(action)) {
       if (m_tokens) {
-        m_tokens->invalidate();
+        m_tokens->invalidate();  // on_token hands every shard the new one
+      } else {
+        shard.session.set_token(m_authorization);  // a static bot.token cannot be renewed
       }
     } else if (std::holds_alternative<gateway::Reshard>(action)) {
       if (!m_settings.leased) {

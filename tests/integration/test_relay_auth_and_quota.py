@@ -33,6 +33,29 @@ def main():
 
     checks.run("the legacy static token authorizes REST calls and Identify", legacy_static_token)
 
+    def static_token_after_4004():
+        # A static token cannot be renewed: after 4004 the shard resumes with it instead of waiting for a new one.
+        sim = Sim(tmp, "--bot-token", "legacy-token-123")
+        config = relay_config(sim, f"ipc://{tmp}/c.sock", f"{tmp}/state-c").replace(
+            'client_secret = "sim-secret"', 'token = "legacy-token-123"')
+        relay = Relay(tmp, config)
+        try:
+            wait_for(lambda: sim.get("/_sim/state")["identifies"] == 1, 15, "an Identify")
+            wait_for(lambda: any(c["session_id"] and c["attached"] for c in sim.get("/_sim/state")["connections"]),
+                     15, "a READY session")
+            applied = sim.post("/_sim/fault", {"shard": 0, "kind": "close", "code": 4004, "reason": "static"})
+            assert len(applied["applied"]) == 1, applied
+            wait_for(lambda: sim.get("/_sim/state")["resumes"] == 1, 20, "a Resume after 4004")
+            resumes = [json.loads(r["frame"])["d"] for r in sim.get("/_sim/log")["received"]
+                       if json.loads(r["frame"]).get("op") == 6]
+            assert resumes[0]["token"] == "Bot 102000000.legacy-token-123", resumes
+            assert relay.stop(5) == 0
+        finally:
+            relay.close()
+            sim.stop()
+
+    checks.run("after 4004 a static token resumes at once (it cannot be renewed)", static_token_after_4004)
+
     def spent_quota_waits():
         sim = Sim(tmp, "--shards", "2", "--remaining", "1", "--reset-after", "600000")
         relay = Relay(tmp, relay_config(sim, f"ipc://{tmp}/b.sock", f"{tmp}/state"))

@@ -87,6 +87,49 @@ TEST_CASE("4004 asks for a new token and resumes, a bounded number of times") {
   REQUIRE(h.session.phase() == Phase::stopped);
 }
 
+TEST_CASE("after 4004 the next connection waits for the new token, however long the refresh takes") {
+  SessionHarness h;
+  h.ready("s", 5);
+  h.clear();
+  h.close(4004);
+  REQUIRE(h.taken<gw::RefreshToken>().size() == 1);
+  // The reconnect delay passes long before the token endpoint answers: no connection with the refused token.
+  h.clear();
+  h.advance(10min);
+  REQUIRE(h.taken<gw::Connect>().empty());
+  REQUIRE(h.session.phase() == Phase::waiting_to_reconnect);
+  h.session.on_token("QQBot renewed", h.now, h.actions);
+  REQUIRE(h.taken<gw::Connect>().size() == 1);
+  h.connect();
+  h.clear();
+  h.frame(k_hello);
+  REQUIRE(sent_resume(h));
+  REQUIRE(h.sent()[0].find("QQBot renewed") != std::string::npos);
+}
+
+TEST_CASE("a token that arrives during the reconnect delay does not shorten it") {
+  SessionHarness h;
+  h.ready("s", 5);
+  h.close(4004);
+  h.clear();
+  h.session.on_token("QQBot renewed", h.now, h.actions);
+  REQUIRE(h.taken<gw::Connect>().empty());
+  h.reconnect();
+  h.clear();
+  h.frame(k_hello);
+  REQUIRE(h.sent()[0].find("QQBot renewed") != std::string::npos);
+}
+
+TEST_CASE("a routine token renewal never starts a connection") {
+  SessionHarness h;
+  h.ready("s", 5);
+  h.close(4009);
+  h.clear();
+  h.session.on_token("QQBot renewed", h.now, h.actions);
+  REQUIRE(h.taken<gw::Connect>().empty());
+  h.reconnect();
+}
+
 TEST_CASE("4001 identifies again with backoff, then stops the shard") {
   gw::SessionSettings settings;
   settings.max_bounded_retries = 2;
