@@ -74,23 +74,25 @@ util::Expected<std::vector<ClientKey>, std::string> parse_client_keys(std::strin
     }
     const std::string_view name = line.substr(0, space);
     const std::string_view key = trim(line.substr(space));
+    // A name as long as a key may be one (the columns swapped): errors then name the line only.
+    const std::string client = name.size() < k_min_key_length ? fmt::format("client {}", name) : "the client";
     if (!valid_name(name)) {
       return fail("a client name is 1 to 64 of A-Z a-z 0-9 . _ -");
     }
     if (key.find_first_of(" \t") != std::string_view::npos) {
-      return fail(fmt::format("client {}: expected `name key`, found more after the key", name));
+      return fail(fmt::format("{}: expected `name key`, found more after the key", client));
     }
     if (!valid_key(key)) {
       return fail(
-          fmt::format("client {}: a key is at least {} printable characters without spaces "
+          fmt::format("{}: a key is at least {} printable characters without spaces "
                       "(`qq-gateway-relay api-key NAME` makes one)",
-                      name, k_min_key_length));
+                      client, k_min_key_length));
     }
     if (!names.emplace(name).second) {
-      return fail(fmt::format("client {} is listed twice", name));
+      return fail(fmt::format("{} is listed twice", client));
     }
     if (!keys.emplace(key).second) {
-      return fail(fmt::format("client {} has the same key as an earlier client", name));
+      return fail(fmt::format("{} has the same key as an earlier client", client));
     }
     clients.push_back({std::string(name), std::string(key)});
   }

@@ -1,5 +1,6 @@
 #include "protocol/responses.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <utility>
 
@@ -33,6 +34,18 @@ std::optional<std::uint64_t> unsigned_from(simdjson::dom::element value) {
 
 }  // namespace
 
+bool is_usable_token(std::string_view token) {
+  if (token.empty() || token.size() > k_max_token_bytes) {
+    return false;
+  }
+  for (const char c : token) {
+    if (c <= ' ' || c > '~') {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::optional<TokenGrant> parse_token_grant(std::string_view body) {
   simdjson::dom::parser parser;
   simdjson::dom::element root;
@@ -41,7 +54,7 @@ std::optional<TokenGrant> parse_token_grant(std::string_view body) {
   }
   std::string_view token;
   simdjson::dom::element expires;
-  if (root["access_token"].get_string().get(token) != simdjson::SUCCESS || token.empty() ||
+  if (root["access_token"].get_string().get(token) != simdjson::SUCCESS || !is_usable_token(token) ||
       root["expires_in"].get(expires) != simdjson::SUCCESS) {
     return std::nullopt;
   }
@@ -99,7 +112,8 @@ std::optional<GatewayInfo> parse_gateway_info(std::string_view body, std::string
     }
     std::uint64_t concurrency = 1;
     if (limit["max_concurrency"].get_uint64().get(concurrency) == simdjson::SUCCESS && concurrency > 0) {
-      info.max_concurrency = static_cast<unsigned>(concurrency);
+      // More buckets than shards changes nothing; a cast alone would turn 2^32 into 0, a divisor.
+      info.max_concurrency = static_cast<unsigned>(std::min<std::uint64_t>(concurrency, k_max_shards));
     }
   } else {
     // /gateway (without /bot) has no limits; treat as unlimited so callers need not special-case it.

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -35,7 +36,15 @@ struct ApiError {
 // many connections and sessions as that is already far beyond any bot the platform serves.
 inline constexpr unsigned k_max_shards = 4096;
 
-// Each returns nullopt when the body does not have the documented shape.
+// The longest access token taken from the token endpoint (they are about 100 bytes).
+inline constexpr std::size_t k_max_token_bytes = 4096;
+
+// A token the relay may put into an Authorization header and an Identify: 1 to k_max_token_bytes printable
+// ASCII characters, no space. A CR or LF from the network would otherwise split the header.
+bool is_usable_token(std::string_view token);
+
+// Each returns nullopt when the body does not have the documented shape (parse_token_grant: also when the
+// token is not usable). max_concurrency is at least 1 and at most k_max_shards.
 std::optional<TokenGrant> parse_token_grant(std::string_view body);
 // Also nullopt for a `shards` that is not an integer from 1 to k_max_shards (an absent one means 1); then
 // `problem`, when given, says what was wrong.

@@ -6,6 +6,10 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "util/json_validate.hpp"
+#include "util/json_writer.hpp"
+#include "util/strings.hpp"
+
 namespace relay::sub {
 namespace {
 
@@ -38,17 +42,41 @@ std::string_view ansi(Colour colour) {
   return "";
 }
 
-// Control characters (newlines, tabs, ESC, DEL) become spaces: one event stays on one line, and a message
-// cannot move the cursor or change colours.
+// Control characters become spaces: C0 (newlines, tabs, ESC), DEL, C1 (U+0080..U+009F: U+009B is CSI to
+// some terminals) and the bidirectional overrides and isolates (they reorder what the line shows). Bytes that
+// are not UTF-8 become U+FFFD. One event stays on one line, and a message cannot move the cursor, change
+// colours or disguise itself.
 std::string printable(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte == 0x7F) {
-      c = ' ';
+  std::string valid;
+  util::append_valid_utf8(valid, text);
+  std::string out;
+  out.reserve(valid.size());
+  for (std::size_t at = 0; at < valid.size();) {
+    const std::size_t length = util::utf8_sequence_length(std::string_view(valid).substr(at));
+    const std::string_view character(valid.data() + at, length);
+    const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(character[i]); };
+    const bool c0_or_del = length == 1 && (byte(0) < 0x20 || byte(0) == 0x7F);
+    const bool c1 = length == 2 && byte(0) == 0xC2 && byte(1) < 0xA0;
+    const bool bidi = length == 3 && byte(0) == 0xE2 &&
+                      ((byte(1) == 0x80 && byte(2) >= 0xAA && byte(2) <= 0xAE) ||
+                       (byte(1) == 0x81 && byte(2) >= 0xA6 && byte(2) <= 0xA9));
+    if (c0_or_del || c1 || bidi) {
+      out += ' ';
+    } else {
+      out += character;
     }
+    at += length;
   }
   return out;
+}
+
+// simdjson's parser must not be given a null pointer, which an empty frame may have.
+simdjson::simdjson_result<simdjson::dom::element> parse_json(simdjson::dom::parser& parser,
+                                                             std::string_view text) {
+  if (text.empty()) {
+    return simdjson::EMPTY;
+  }
+  return parser.parse(text.data(), text.size());
 }
 
 std::optional<std::string_view> string_at(simdjson::dom::element element, std::string_view key) {
@@ -171,7 +199,7 @@ std::optional<std::uint64_t> relay_seq_of(std::string_view meta) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   std::uint64_t seq = 0;
-  if (parser.parse(meta.data(), meta.size()).get(doc) != simdjson::SUCCESS ||
+  if (parse_json(parser, meta).get(doc) != simdjson::SUCCESS ||
       doc["relay_seq"].get_uint64().get(seq) != simdjson::SUCCESS) {
     return std::nullopt;
   }
@@ -182,7 +210,7 @@ std::string node_of(std::string_view meta) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   std::string_view node;
-  if (parser.parse(meta.data(), meta.size()).get(doc) != simdjson::SUCCESS ||
+  if (parse_json(parser, meta).get(doc) != simdjson::SUCCESS ||
       doc["node"].get_string().get(node) != simdjson::SUCCESS) {
     return {};
   }
@@ -194,8 +222,7 @@ std::string format_line(const Frames& frames, const LineStyle& style) {
   simdjson::dom::parser body_parser;
   simdjson::dom::element meta;
   const bool meta_ok =
-      meta_parser.parse(frames.meta.data(), frames.meta.size()).get(meta) == simdjson::SUCCESS &&
-      meta.is_object();
+      parse_json(meta_parser, frames.meta).get(meta) == simdjson::SUCCESS && meta.is_object();
   std::vector<Segment> segments;
   std::int64_t received_us = 0;
   const bool timed = meta_ok && meta["received_at_us"].get_int64().get(received_us) == simdjson::SUCCESS;
@@ -219,7 +246,7 @@ std::string format_line(const Frames& frames, const LineStyle& style) {
                         Colour::where});
   }
   simdjson::dom::element body;
-  if (body_parser.parse(frames.body.data(), frames.body.size()).get(body) != simdjson::SUCCESS) {
+  if (parse_json(body_parser, frames.body).get(body) != simdjson::SUCCESS) {
     segments.push_back({fmt::format(" (body is not JSON, {} bytes)", frames.body.size()), Colour::bad});
   } else if (source == "relay" || frames.topic.ends_with("relay.shard")) {
     describe_shard_state(segments, body);
@@ -230,37 +257,25 @@ std::string format_line(const Frames& frames, const LineStyle& style) {
 }
 
 std::string format_json(const Frames& frames) {
-  const auto compact = [](std::string_view json) -> std::optional<std::string> {
-    simdjson::dom::parser parser;
-    // simdjson refuses integers beyond 64 bits (NUMBER_ERROR), which are valid JSON: they pass, unchanged.
-    const simdjson::error_code parsed = parser.parse(json.data(), json.size()).error();
-    if (parsed != simdjson::SUCCESS && parsed != simdjson::NUMBER_ERROR) {
-      return std::nullopt;
+  const auto quoted = [](std::string_view text) {
+    std::string out;
+    util::append_json_string(out, text);
+    return out;
+  };
+  const auto value = [&](std::string_view json) {
+    // The strict check, not simdjson's parser: that one lets numbers such as 01 or 1. through as NUMBER_ERROR
+    // (which it also gives for integers beyond 64 bits, valid JSON that must pass unchanged).
+    if (!util::is_valid_json(json)) {
+      return quoted(json);
     }
     std::string out(json.size(), '\0');
     std::size_t length = 0;
     if (simdjson::minify(json.data(), json.size(), out.data(), length) != simdjson::SUCCESS) {
-      return std::nullopt;
+      return quoted(json);
     }
     out.resize(length);
     return out;
   };
-  const auto quoted = [](std::string_view text) {
-    std::string out = "\"";
-    for (const char c : text) {
-      const auto byte = static_cast<unsigned char>(c);
-      if (c == '"' || c == '\\') {
-        out += '\\';
-        out += c;
-      } else if (byte < 0x20) {
-        out += fmt::format("\\u{:04x}", byte);
-      } else {
-        out += c;
-      }
-    }
-    return out + "\"";
-  };
-  const auto value = [&](std::string_view json) { return compact(json).value_or(quoted(json)); };
   return "{\"topic\":" + quoted(frames.topic) + ",\"body\":" + value(frames.body) +
          ",\"meta\":" + value(frames.meta) + "}";
 }

@@ -25,6 +25,7 @@
 #include <zmq_addon.hpp>
 
 #include "sub/event_format.hpp"
+#include "util/strings.hpp"
 
 namespace relay::sub {
 namespace {
@@ -312,7 +313,8 @@ class Subscription {
         throw std::runtime_error(fmt::format("a replay reply of {} frames", frames.size()));
       }
       simdjson::dom::element header;
-      if (m_parser.parse(frames[0].data<char>(), frames[0].size()).get(header) != simdjson::SUCCESS) {
+      if (frames[0].size() == 0 ||
+          m_parser.parse(frames[0].data<char>(), frames[0].size()).get(header) != simdjson::SUCCESS) {
         throw std::runtime_error("the replay reply's first frame is not JSON");
       }
       std::string_view error;
@@ -320,7 +322,7 @@ class Subscription {
         return frames;
       }
       if (!error.starts_with("busy") || pause > std::chrono::milliseconds(2000)) {
-        throw std::runtime_error(fmt::format("replay endpoint: {}", error));
+        throw std::runtime_error(fmt::format("replay endpoint: {}", util::log_excerpt(error)));
       }
       wait_readable(nullptr, pause);
     }

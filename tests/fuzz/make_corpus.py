@@ -532,6 +532,50 @@ def gateway_server():
                                            ensure_ascii=False).encode())))
 
 
+def platform_answers():
+    for name in ("access_token_response", "gateway_bot_response", "gateway_response"):
+        with open(os.path.join(FIXTURES, name + ".json"), "rb") as f:
+            write("platform_answers", name.replace("_", "-"), f.read())
+    write("platform_answers", "token-number", '{"access_token":"abc.DEF-123","expires_in":7200}')
+    write("platform_answers", "token-crlf", '{"access_token":"a\\r\\nX-Injected: 1","expires_in":"7200"}')
+    write("platform_answers", "token-unicode", '{"access_token":"\\u00e9\\u0000","expires_in":1}')
+    write("platform_answers", "gateway-huge-concurrency",
+          '{"url":"wss://api.sgroup.qq.com/websocket","shards":2,"session_start_limit":'
+          '{"total":1000,"remaining":999,"reset_after":14400000,"max_concurrency":4294967296}}')
+    write("platform_answers", "gateway-ws-url", '{"url":"ws://api.sgroup.qq.com/websocket","shards":4096}')
+    write("platform_answers", "gateway-bad-shards", '{"url":"wss://a/b","shards":-1}')
+    write("platform_answers", "api-error", '{"code":100016,"message":"invalid appid or secret"}')
+    write("platform_answers", "bare-url", "wss://api.sgroup.qq.com:443/websocket?x=1")
+
+
+def client_keys():
+    key_a = "k" * 32
+    key_b = "Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eA"
+    write("client_keys", "two-clients", f"# bots\necho-bot {key_a}\n\nshop.bot-2\t{key_b}\n")
+    write("client_keys", "duplicate-key", f"a {key_a}\nb {key_a}\n")
+    write("client_keys", "duplicate-name", f"a {key_a}\na {key_b}\n")
+    write("client_keys", "short-key", "a shortkey\n")
+    write("client_keys", "one-word", key_a + "\n")
+    write("client_keys", "bad-name", f"a/b {key_a}\r\n")
+    write("client_keys", "key-with-space", f"a {key_a} {key_b}\n")
+    write("client_keys", "non-ascii-key", "a " + "\u00e9" * 20 + "\n")
+
+
+def sub_format():
+    meta = ('{"v":2,"app_id":"1","source":"gateway","shard":[1,2],"session_id":"s","seq":28,'
+            '"event_id":"AT_MESSAGE_CREATE:x","relay_seq":28,"received_at_us":1699249038123456,"node":"relay-a"}')
+    events = dispatch_fixtures()
+    for name in ("at_message_create", "group_at_message_create", "c2c_message_create"):
+        topic = name.upper().encode()
+        body = json.dumps(json.loads(events[name]), separators=(",", ":"), ensure_ascii=False).encode()
+        write("sub_format", name.replace("_", "-"),
+              cuts(len(topic), min(len(body), 255)) + topic + body[:255] + meta.encode() + b"\x00")
+    shard = b'{"state":"disconnected","code":4009,"reason":"a\\u001b[31m\\u009b\\u202e","will_resume":true}'
+    write("sub_format", "relay-shard", cuts(11, len(shard)) + b"relay.shard" + shard + meta.encode() + b"\x28")
+    write("sub_format", "not-json", cuts(1, 2) + b"T" + b"01" + b'{"a":1.}' + b"\x05")
+    write("sub_format", "bad-utf8", cuts(2, 3) + b"T\xff" + b'"\xc3"' + b"{}" + b"\x10")
+
+
 if __name__ == "__main__":
     frame_reader()
     client_frames()
@@ -550,3 +594,6 @@ if __name__ == "__main__":
     frame_layout()
     saved_sessions()
     gateway_server()
+    platform_answers()
+    client_keys()
+    sub_format()

@@ -40,6 +40,10 @@ TEST_CASE("a mistake in the clients file names the line and never quotes the key
   CHECK(error_of("a " + k_key_a + "\nb " + k_key_a) ==
         "/etc/qq/clients:2: client b has the same key as an earlier client");
   CHECK(error_of("bot " + std::string(31, 'x') + "\x7f").find(":1: client bot: a key") != std::string::npos);
+  // Key and name swapped: the key is in the name's place, and is never shown.
+  const std::string swapped = error_of(k_key_a + " bot");
+  CHECK(swapped.starts_with("/etc/qq/clients:1: the client: a key is at least 32"));
+  CHECK(swapped.find(k_key_a) == std::string::npos);
 }
 
 TEST_CASE("a missing clients file is an error, not an empty list") {

@@ -219,6 +219,26 @@ TEST_CASE("token grants accept expires_in as a string or a number") {
   REQUIRE(parse_api_error(R"({"code":100016,"message":"invalid"})")->code == 100016);
 }
 
+TEST_CASE("a token that could split a header or an Identify is refused") {
+  for (const std::string& token :
+       {std::string("a\r\nX-Injected: 1"), std::string("a b"), std::string("a\tb"),
+        std::string("\u00e9t\u00e9"), std::string("\u0000"), std::string(4097, 'x')}) {
+    INFO(token);
+    REQUIRE_FALSE(parse_token_grant(R"({"access_token":")" + token + R"(","expires_in":60})"));
+  }
+  REQUIRE(parse_token_grant(R"({"access_token":")" + std::string(4096, 'x') + R"(","expires_in":60})"));
+  REQUIRE(parse_token_grant(R"({"access_token":"A-z_0.9+/=~","expires_in":60})"));
+}
+
+TEST_CASE("/gateway/bot's max_concurrency is at least 1 and at most the shard limit") {
+  const std::string head =
+      R"({"url":"wss://api.sgroup.qq.com/websocket","session_start_limit":{"max_concurrency":)";
+  REQUIRE(parse_gateway_info(head + "4294967296}}")->max_concurrency == 4096);
+  REQUIRE(parse_gateway_info(head + "18446744073709551615}}")->max_concurrency == 4096);
+  REQUIRE(parse_gateway_info(head + "0}}")->max_concurrency == 1);
+  REQUIRE(parse_gateway_info(head + "16}}")->max_concurrency == 16);
+}
+
 TEST_CASE("/gateway/bot gives the url, the shard count and the session start limit") {
   const auto info = parse_gateway_info(read_fixture("gateway_bot_response.json"));
   REQUIRE(info);

@@ -132,7 +132,26 @@ TEST_CASE("the --json form is one line: the body's own JSON, big ids exact, Chin
           std::string(k_gateway_meta) + "}");
   CHECK(out.find('\n') == std::string::npos);
   CHECK(relay::sub::format_json(Frames{"T", "not \"json\"\n", "{}"}) ==
-        R"({"topic":"T","body":"not \"json\"\u000a","meta":{}})");
+        R"({"topic":"T","body":"not \"json\"\n","meta":{}})");
+}
+
+TEST_CASE("the --json form is valid JSON in UTF-8 whatever a publisher sends") {
+  // Numbers simdjson's parser flags only as NUMBER_ERROR, and bytes that are not UTF-8, become strings.
+  CHECK(relay::sub::format_json(Frames{"T", "01", "{\"a\":1.}"}) ==
+        R"({"topic":"T","body":"01","meta":"{\"a\":1.}"})");
+  CHECK(relay::sub::format_json(Frames{"T\xff", "\"\xc3\"", "{}"}) ==
+        "{\"topic\":\"T\xef\xbf\xbd\",\"body\":\"\\\"\xef\xbf\xbd\\\"\",\"meta\":{}}");
+}
+
+TEST_CASE("C1 controls, bidirectional overrides and bytes that are not UTF-8 never reach the terminal") {
+  // U+009B (CSI to some terminals), U+202E (right-to-left override), U+2066 (isolate), a lone 0x9B byte.
+  const std::string body =
+      "{\"op\":0,\"t\":\"C2C_MESSAGE_CREATE\",\"d\":{\"content\":\"a\\u009b31mb\\u202ec\\u2066d\"}}";
+  CHECK(line("C2C_MESSAGE_CREATE", body).ends_with(" a 31mb c d"));
+  CHECK(line("C\x9b"
+             "31m",
+             "{}")
+            .find('\x9b') == std::string::npos);
 }
 
 TEST_CASE("relay_seq is read from the metadata") {
