@@ -13,7 +13,8 @@ seconds=${1:-60}
 shift || true
 all_targets=(frame_reader client_frames upgrade_response frame_decoder webhook_handler replay_request journal_reader
              state_decoder config_loader http_request http_response api_request frame_layout gateway_server
-             saved_sessions redis_reply platform_answers client_keys sub_format)
+             saved_sessions redis_reply platform_answers client_keys sub_format server_upgrade
+             key_file)
 targets=("$@")
 if ((${#targets[@]} == 0)); then
   targets=("${all_targets[@]}")

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <fstream>
+#include <iterator>
 
 namespace relay::util {
 namespace {
@@ -32,30 +33,38 @@ bool is_z85_key(std::string_view text) {
   return true;
 }
 
-Expected<std::vector<std::string>, std::string> read_key_file(const std::string& path) {
+Expected<std::vector<std::string>, std::string> parse_key_file(std::string_view text, std::string_view path) {
   std::vector<std::string> keys;
-  std::ifstream in(path);
-  if (!in) {
-    return Unexpected(path + ": cannot read");
-  }
-  std::string line;
-  for (int number = 1; std::getline(in, line); ++number) {
+  for (int number = 1; !text.empty(); ++number) {
+    const auto newline = text.find('\n');
+    const std::string_view line = text.substr(0, newline);
+    text = newline == std::string_view::npos ? std::string_view{} : text.substr(newline + 1);
     const auto start = line.find_first_not_of(" \t\r");
-    if (start == std::string::npos) {
+    if (start == std::string_view::npos) {
       continue;
     }
     const auto end = line.find_first_of(" \t\r", start);
-    const std::string key = line.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    const std::string_view key = line.substr(start, end == std::string_view::npos ? line.npos : end - start);
     // '#' is a Z85 digit too, but too large to begin a key (the first group would not fit 32 bits).
     if (line[start] == '#') {
       continue;
     }
     if (!is_z85_key(key)) {
-      return Unexpected(path + ":" + std::to_string(number) + ": not a CURVE key (40 characters of Z85)");
+      return Unexpected(std::string(path) + ":" + std::to_string(number) +
+                        ": not a CURVE key (40 characters of Z85)");
     }
-    keys.push_back(key);
+    keys.emplace_back(key);
   }
   return keys;
+}
+
+Expected<std::vector<std::string>, std::string> read_key_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Unexpected(path + ": cannot read");
+  }
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return parse_key_file(text, path);
 }
 
 }  // namespace relay::util

@@ -576,6 +576,30 @@ def sub_format():
     write("sub_format", "bad-utf8", cuts(2, 3) + b"T\xff" + b'"\xc3"' + b"{}" + b"\x10")
 
 
+def server_upgrade():
+    upgrade = ("GET /websocket HTTP/1.1\r\nHost: 127.0.0.1:8081\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{}\r\n")
+    write("server_upgrade", "node-ws", upgrade.format(
+        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"))
+    write("server_upgrade", "sub-protocol", upgrade.format("Sec-WebSocket-Protocol: chat\r\n"))
+    write("server_upgrade", "two-keys", upgrade.format("Sec-WebSocket-Key: AQIDBAUGBwgJCgsMDQ4PEA==\r\n"))
+    write("server_upgrade", "version-8", upgrade.replace("Version: 13", "Version: 8").format(""))
+    write("server_upgrade", "short-key", upgrade.replace("dGhlIHNhbXBsZSBub25jZQ==", "dGhl").format(""))
+    write("server_upgrade", "http-1.0", upgrade.replace("HTTP/1.1", "HTTP/1.0").format(""))
+    write("server_upgrade", "post", upgrade.replace("GET", "POST").format("Content-Length: 0\r\n"))
+    write("server_upgrade", "comma-lists", upgrade.replace("Upgrade: websocket", "Upgrade: h2c, WebSocket")
+          .replace("Connection: Upgrade", "Connection: keep-alive, upgrade").format(""))
+
+
+def key_file():
+    public = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
+    other = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"
+    write("key_file", "two-keys-comments", f"# allowed subscribers\n{public}  bot-a\n\n  {other}\tbot-b\r\n")
+    write("key_file", "too-large-group", "#" * 40 + "\n" + "~" * 40 + "\n")
+    write("key_file", "short", public[:39] + "\n")
+    write("key_file", "no-newline", public)
+
+
 if __name__ == "__main__":
     frame_reader()
     client_frames()
@@ -597,3 +621,5 @@ if __name__ == "__main__":
     platform_answers()
     client_keys()
     sub_format()
+    server_upgrade()
+    key_file()
