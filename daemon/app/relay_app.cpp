@@ -16,6 +16,7 @@
 #include "config/reload.hpp"
 #include "protocol/frame.hpp"
 #include "publish/shard_state_message.hpp"
+#include "util/listen_socket.hpp"
 #include "webhook/signature.hpp"
 
 namespace relay::app {
@@ -140,6 +141,12 @@ RelayApp::RelayApp(config::Config config)
                                   m_config.metrics.max_connections},
         [this] { return metrics(); }, [this] { return health(); });
     spdlog::info("metrics: http://{}/metrics and /healthz", m_config.metrics.listen);
+  }
+  for (const auto& address : util::close_unused_inherited_sockets()) {
+    spdlog::warn(
+        "a socket handed over at start (socket activation) is bound to {}, which no listener has: closed "
+        "(api.listen is {}; make the socket unit's ListenStream= exactly that)",
+        address, m_config.api.enabled ? m_config.api.listen : "not set");
   }
 }
 
