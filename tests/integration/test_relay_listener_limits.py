@@ -330,6 +330,37 @@ def api_claimed_bodies_reserve_nothing(tmp, parts):
     expect(relay.stop() == 0, "exit code")
 
 
+def api_client_not_reading(tmp, parts):
+    """A client that pipelines requests and never reads the answers cannot keep its connection (and its place
+    under api.max_connections) for longer than api.request_timeout once its answers stop moving."""
+    api_port, metrics_port = free_port(), free_port()
+    relay = Relay(tmp, api_config(tmp, "api-unread", api_port, metrics_port, "request_timeout = 2"),
+                  name="api-unread")
+    parts.append(relay)
+    wait_api_up(relay, metrics_port)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    parts.append(s)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", api_port))
+    # Each answered 401 by the relay itself; far more answer bytes than the sockets' buffers hold.
+    request = b"GET /users/@me HTTP/1.1\r\nHost: relay\r\n\r\n"
+    s.settimeout(1)
+    sent = 0
+    try:
+        for _ in range(200):
+            s.sendall(request * 500)
+            sent += 500
+    except (socket.timeout, ConnectionResetError, BrokenPipeError):
+        pass  # the relay stopped reading (its answers wait for this client), or already closed
+    stalled = time.monotonic()
+    open_api = ("qq_relay_listener_connections", 'listener="api"')
+    wait_for(lambda: metrics(metrics_port).get(open_api) == 0, 15, f"the connection closed (after {sent} requests)")
+    print(f"  {sent} requests sent unread: closed at most {time.monotonic() - stalled:.1f} s after the sends stalled",
+          flush=True)
+    expect(exchanged(token_exchange(api_port)), "the listener answers no more")
+    expect(relay.stop() == 0, "exit code")
+
+
 def api_descriptor_exhaustion(tmp, parts):
     api_port, metrics_port = free_port(), free_port()
     limit = (DESCRIPTOR_LIMIT, DESCRIPTOR_LIMIT)
@@ -387,6 +418,8 @@ def main():
                    lambda: api_request_head_limit(tmp, parts))
         checks.run("api: body buffers grow with the bytes that arrive, not with what Content-Length claims",
                    lambda: api_claimed_bodies_reserve_nothing(tmp, parts))
+        checks.run("api: a client that pipelines requests and reads no answer is closed after api.request_timeout",
+                   lambda: api_client_not_reading(tmp, parts))
         checks.run(f"api: at the open-file limit ({DESCRIPTOR_LIMIT}): no spinning, a small log, a token exchange "
                    "answered within 1 s", lambda: api_descriptor_exhaustion(tmp, parts))
     finally:
