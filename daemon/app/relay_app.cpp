@@ -16,6 +16,7 @@
 #include "config/reload.hpp"
 #include "protocol/frame.hpp"
 #include "publish/shard_state_message.hpp"
+#include "util/listen_socket.hpp"
 #include "webhook/signature.hpp"
 
 namespace relay::app {
@@ -141,6 +142,12 @@ RelayApp::RelayApp(config::Config config)
         [this] { return metrics(); }, [this] { return health(); });
     spdlog::info("metrics: http://{}/metrics and /healthz", m_config.metrics.listen);
   }
+  for (const auto& address : util::close_unused_inherited_sockets()) {
+    spdlog::warn(
+        "a socket handed over at start (socket activation) is bound to {}, which no listener has: closed "
+        "(api.listen is {}; make the socket unit's ListenStream= exactly that)",
+        address, m_config.api.enabled ? m_config.api.listen : "not set");
+  }
 }
 
 RelayApp::~RelayApp() {
@@ -217,6 +224,7 @@ void RelayApp::start_api() {
   server.port = config.port;
   server.max_connections = config.max_connections;
   server.max_body = config.max_body;
+  server.request_timeout_s = config.request_timeout;
   if (!config.tls_cert.empty()) {
     auto tls = ingress::TlsServerContext::load(config.tls_cert, config.tls_key);
     if (!tls) {

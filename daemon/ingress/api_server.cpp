@@ -245,7 +245,15 @@ void ApiServer::respond(ExchangeId id, ApiResponse response) {
 void ApiServer::answer(Connection& connection, ApiResponse response, bool close) {
   connection.close_after = close;
   connection.answering = true;
+  // The client has the request timeout to take each piece of the answer (write_some arms it again): one that
+  // stops reading, while it pipelines requests say, gives its connection and its place back.
+  arm_request_timeout(connection);
   queue(connection, render_response(response, close));
+}
+
+void ApiServer::arm_request_timeout(Connection& connection) {
+  lws_set_timeout(connection.wsi, PENDING_TIMEOUT_HTTP_CONTENT,
+                  static_cast<int>(m_settings.request_timeout_s));
 }
 
 bool ApiServer::queue(Connection& connection, std::string_view plaintext) {
@@ -275,6 +283,9 @@ int ApiServer::write_some(Connection& connection) {
       return -1;
     }
     connection.out.consume(piece);
+    if (connection.answering && connection.stream == 0) {
+      arm_request_timeout(connection);  // the answer moves
+    }
     drained = connection.out.empty();
     if (!drained) {
       lws_callback_on_writable(connection.wsi);
@@ -297,8 +308,7 @@ int ApiServer::write_some(Connection& connection) {
   // Ready for the next request: what arrived meanwhile first.
   connection.reader.reset();
   connection.continue_sent = false;
-  lws_set_timeout(connection.wsi, PENDING_TIMEOUT_HTTP_CONTENT,
-                  static_cast<int>(m_settings.request_timeout_s));
+  arm_request_timeout(connection);
   lws_rx_flow_control(connection.wsi, 1);
   if (!connection.unread.empty()) {
     std::string pending = std::move(connection.unread);

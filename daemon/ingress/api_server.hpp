@@ -59,7 +59,9 @@ struct ApiServerSettings {
   int port = 8081;
   unsigned max_connections = 256;
   std::size_t max_body = 16 << 20;
-  unsigned request_timeout_s = 30;  // a request, head and body, must arrive within this; also the idle limit
+  // A request, head and body, must arrive within this; also the idle limit, and how long a client may leave
+  // an answer untaken.
+  unsigned request_timeout_s = 30;
   TlsServerContext* tls = nullptr;  // HTTPS when set (outlives the server)
 };
 
@@ -120,6 +122,8 @@ class ApiServer final : private RawSocketHandler {
   int after_stream_write(Connection& connection, bool drained);
   Connection* stream(StreamId id) const;
   void answer(Connection& connection, ApiResponse response, bool close);
+  // The connection is closed unless something happens within the request timeout (from now).
+  void arm_request_timeout(Connection& connection);
   // Queues bytes for the client, through TLS when the connection has it.
   // False (the connection is being closed) when TLS fails.
   bool queue(Connection& connection, std::string_view plaintext);

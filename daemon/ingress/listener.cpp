@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <utility>
 
@@ -50,7 +51,14 @@ bool only_this_connection(int error) {
 
 Listener::Listener(EventLoop& loop, ListenerSettings settings)
     : m_loop(loop), m_settings(std::move(settings)), m_resume_timer(loop, [this] { resume(); }) {
-  if (const auto inherited = util::take_inherited_socket(m_settings.host, m_settings.port)) {
+  std::optional<util::ListeningSocket> inherited;
+  try {
+    inherited = util::take_inherited_socket(m_settings.host, m_settings.port);
+  } catch (const util::SocketError& error) {
+    throw std::runtime_error(fmt::format("cannot listen for {} on {}: {}", m_settings.name,
+                                         util::address_text(m_settings.host, m_settings.port), error.what()));
+  }
+  if (inherited) {
     m_fd = inherited->fd;
     m_port = inherited->port;
     spdlog::info("{}: listening on {} with the socket handed over at start (socket activation)",
@@ -62,9 +70,18 @@ Listener::Listener(EventLoop& loop, ListenerSettings settings)
     m_fd = socket.fd;
     m_port = socket.port;
   } catch (const util::SocketError& error) {
+    const std::string key = m_settings.name + ".listen";
+    const auto handed =
+        error.code() == EADDRINUSE ? util::inherited_socket_on_port(m_settings.port) : std::nullopt;
+    const std::string advice =
+        handed ? fmt::format(
+                     "the socket handed over at start (socket activation) is bound to {}, not to this "
+                     "address: make the socket unit's ListenStream= exactly {}",
+                     *handed, key)
+               : util::bind_advice(error.code(), key);
     throw std::runtime_error(fmt::format("cannot listen for {} on {}: {}; {}", m_settings.name,
                                          util::address_text(m_settings.host, m_settings.port), error.what(),
-                                         util::bind_advice(error.code(), m_settings.name + ".listen")));
+                                         advice));
   }
 }
 

@@ -1,5 +1,6 @@
 #include "util/listen_socket.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -72,6 +73,22 @@ bool same_address(const sockaddr_storage& a, const sockaddr* b) {
   return false;
 }
 
+int port_of(const sockaddr_storage& address) {
+  return ntohs(address.ss_family == AF_INET6 ? reinterpret_cast<const sockaddr_in6&>(address).sin6_port
+                                             : reinterpret_cast<const sockaddr_in&>(address).sin_port);
+}
+
+std::string socket_address_text(const sockaddr_storage& address) {
+  char host[INET6_ADDRSTRLEN] = {};
+  const void* raw = address.ss_family == AF_INET6
+                        ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in6&>(address).sin6_addr)
+                        : static_cast<const void*>(&reinterpret_cast<const sockaddr_in&>(address).sin_addr);
+  if (inet_ntop(address.ss_family, raw, host, sizeof(host)) == nullptr) {
+    return "an address of family " + std::to_string(address.ss_family);
+  }
+  return address_text(host, port_of(address));
+}
+
 std::vector<int>& inherited_sockets() {
   static std::vector<int> sockets = [] {
     std::vector<int> found;
@@ -115,9 +132,45 @@ std::optional<ListeningSocket> take_inherited_socket(const std::string& host, in
     if (getsockname(*it, reinterpret_cast<sockaddr*>(&bound), &length) == 0 &&
         same_address(bound, resolved->ai_addr)) {
       const int fd = *it;
+      int v6only = 1;
+      socklen_t size = sizeof(v6only);
+      if (bound.ss_family == AF_INET6 &&
+          (getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &size) != 0 || v6only == 0)) {
+        // "[::]" would take IPv4 connections too, which the address alone never does here; the option
+        // cannot be set on a bound socket.
+        throw SocketError(
+            "the socket handed over at start (socket activation) for it also accepts IPv4 connections "
+            "(IPV6_V6ONLY is off): set BindIPv6Only=ipv6-only in its socket unit",
+            EINVAL);
+      }
       sockets.erase(it);
       fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
       return ListeningSocket{fd, port};
+    }
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> close_unused_inherited_sockets() {
+  std::vector<std::string> closed;
+  for (const int fd : inherited_sockets()) {
+    sockaddr_storage bound{};
+    socklen_t length = sizeof(bound);
+    closed.push_back(getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &length) == 0
+                         ? socket_address_text(bound)
+                         : "descriptor " + std::to_string(fd));
+    close(fd);
+  }
+  inherited_sockets().clear();
+  return closed;
+}
+
+std::optional<std::string> inherited_socket_on_port(int port) {
+  for (const int fd : inherited_sockets()) {
+    sockaddr_storage bound{};
+    socklen_t length = sizeof(bound);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &length) == 0 && port_of(bound) == port) {
+      return socket_address_text(bound);
     }
   }
   return std::nullopt;

@@ -3,6 +3,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace relay::util {
 
@@ -22,7 +23,17 @@ ListeningSocket open_listening_socket(const std::string& host, int port);
 // or nothing. Each inherited socket is taken once; the variables are read at the first call and then
 // removed from the environment, so that no child process takes them for its own. A socket that outlives the
 // process (held by systemd) keeps accepting connections into its backlog while the relay restarts.
+// Throws SocketError when the socket bound to that address is IPv6 and also accepts IPv4 (IPV6_V6ONLY off):
+// "[::]" is IPv6 only, inherited or not.
 std::optional<ListeningSocket> take_inherited_socket(const std::string& host, int port);
+
+// Closes the sockets handed over at start that no listener took (bound to an address none is configured
+// with) and returns their addresses, for a warning: the relay serves only the addresses it is given.
+std::vector<std::string> close_unused_inherited_sockets();
+
+// The address of a socket handed over at start, not taken, that holds `port` (it makes binding that port
+// fail with EADDRINUSE), if there is one.
+std::optional<std::string> inherited_socket_on_port(int port);
 
 // A socket call that failed; code() is its errno (0: the address did not resolve).
 class SocketError : public std::runtime_error {

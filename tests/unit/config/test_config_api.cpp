@@ -34,6 +34,18 @@ TEST_CASE("api defaults: off, loopback port 8081, 16 MiB bodies, 64 in flight", 
   CHECK(config.api.gateway_shards == 1);
   CHECK(config.api.heartbeat_interval == 41250);
   CHECK(config.api.max_client_buffer == 8388608);
+  CHECK(config.api.request_timeout == 30);
+}
+
+TEST_CASE("api.request_timeout: 1 to 300 seconds", "[config][api]") {
+  CHECK(relay::test::config_of(k_bot + "[api]\nrequest_timeout = 1\n", "/etc/relay/relay.toml")
+            .api.request_timeout == 1);
+  CHECK(relay::test::config_of(k_bot + "[api]\nrequest_timeout = 300\n", "/etc/relay/relay.toml")
+            .api.request_timeout == 300);
+  CHECK(relay::test::error_of(k_bot + "[api]\nrequest_timeout = 0\n", "/etc/relay/relay.toml")
+            .find("/etc/relay/relay.toml:6: api.request_timeout:") == 0);
+  CHECK(relay::test::error_of(k_bot + "[api]\nrequest_timeout = 301\n", "/etc/relay/relay.toml")
+            .find("api.request_timeout:") != std::string::npos);
 }
 
 TEST_CASE("the served gateway's keys are read and checked", "[config][api]") {
