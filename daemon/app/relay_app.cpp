@@ -16,11 +16,25 @@
 #include "config/reload.hpp"
 #include "protocol/frame.hpp"
 #include "publish/shard_state_message.hpp"
+#include "util/file_mode.hpp"
 #include "util/listen_socket.hpp"
 #include "webhook/signature.hpp"
 
 namespace relay::app {
 namespace {
+
+// Like sshd's StrictModes, but a warning: the relay still starts, so a deployment that relies on a
+// single-user host keeps working.
+void warn_about_exposed_secret_files(const std::vector<config::SecretFile>& files) {
+  for (const auto& file : files) {
+    if (const auto exposure = util::secret_file_exposure(file.path)) {
+      spdlog::warn(
+          "{}: {} is {}: other local users can read or replace the secret (chmod 600, or pass it "
+          "with LoadCredential=)",
+          file.key, file.path, *exposure);
+    }
+  }
+}
 
 ingress::GatewaySettings gateway_settings(const config::Config& config) {
   ingress::GatewaySettings settings;
@@ -82,6 +96,7 @@ RelayApp::RelayApp(config::Config config)
     spdlog::info("CURVE on: {} authorized client key(s) from {}", authenticator->authorized(),
                  m_config.publish.curve_authorized_keys);
   }
+  warn_about_exposed_secret_files(m_config.secret_files);
   m_signal_fd = open_signal_fd();
   m_loop.watch_fd(m_signal_fd, [this] { on_signal(); });
   m_state = std::make_unique<StateKeeper>(m_loop, m_config.state.directory,
@@ -457,6 +472,7 @@ bool RelayApp::apply_live(const std::string& key, const config::Config& fresh) {
     }
     m_config.api.clients = fresh.api.clients;
     m_config.api.clients_file = fresh.api.clients_file;
+    warn_about_exposed_secret_files({{"api.clients_file", fresh.api.clients_file}});
   } else if (key == "publish.curve_authorized_keys") {
     auto* authenticator = m_publisher->authenticator();
     if (authenticator == nullptr || fresh.publish.curve_secret_key.empty()) {

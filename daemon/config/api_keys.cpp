@@ -160,6 +160,7 @@ std::optional<Diagnostic> check_api(Draft& draft, Position section, const std::f
     return Diagnostic{*file_at, "api.clients_file", clients.error()};
   }
   api.clients = std::move(*clients);
+  draft.config.secret_files.push_back({"api.clients_file", api.clients_file});
   return std::nullopt;
 }
 

@@ -81,6 +81,7 @@ std::optional<Diagnostic> resolve_password(Draft& draft, Position section,
                         std::move(password).error()};
     }
     cluster.redis_url.password = std::move(*password);
+    draft.config.secret_files.push_back({"cluster.password_file", path});
     return std::nullopt;
   }
   const char* credentials = std::getenv("CREDENTIALS_DIRECTORY");

@@ -132,8 +132,15 @@ struct LogConfig {
   LogFormat format = LogFormat::text;
 };
 
+// A file the configuration read a secret from: the relay warns at start when others may read or change it.
+struct SecretFile {
+  std::string key;  // "section.key"
+  std::string path;
+};
+
 struct Config {
   std::string source_path;
+  std::vector<SecretFile> secret_files;
   // "section.key" -> the value as written in the file (a digest for secrets): what a reload compares.
   std::map<std::string, std::string> written;
   BotConfig bot;

@@ -67,6 +67,7 @@ std::optional<Diagnostic> resolve_credentials(Draft& draft, Position bot_positio
                         std::move(secret).error()};
     }
     bot.client_secret = std::move(*secret);
+    draft.config.secret_files.push_back({"bot.client_secret_file", path.string()});
     return std::nullopt;
   }
 

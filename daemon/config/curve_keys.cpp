@@ -54,6 +54,7 @@ std::optional<Diagnostic> check_curve(Draft& draft, const std::filesystem::path&
                       "expected exactly one key (from qq-gateway-relay keygen) in " +
                           in_quotes(publish.curve_secret_key_file)};
   }
+  draft.config.secret_files.push_back({"publish.curve_secret_key_file", publish.curve_secret_key_file});
   auto authorized = util::read_key_file(publish.curve_authorized_keys);
   if (!authorized) {
     return Diagnostic{

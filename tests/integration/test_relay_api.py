@@ -62,7 +62,7 @@ def main():
     api_port = free_port()
     metrics_port = free_port()
     clients_file = os.path.join(tmp, "clients")
-    with open(clients_file, "w") as f:
+    with open(os.open(clients_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
         f.write(f"# test clients\necho-bot {KEY_A}\nreporter {KEY_B}\n")
     config = relay_config(sim, f"ipc://{tmp}/pub.sock", f"{tmp}/state") + f"""
 [api]
@@ -261,6 +261,9 @@ listen = "127.0.0.1:{metrics_port}"
             token = r.json["access_token"]
             with open(clients_file, "w") as f:
                 f.write(f"echo-bot {KEY_A}\n")
+            # A clients file others may read is warned about (at start it was 0600: no warning then).
+            expect("api.clients_file" not in relay.log_text(), "a warning about a 0600 clients file")
+            os.chmod(clients_file, 0o644)
             reloads = metric('qq_relay_config_reloads_total{result="applied"}')
             relay.proc.send_signal(signal.SIGHUP)
             wait_for(lambda: metric('qq_relay_config_reloads_total{result="applied"}') == reloads + 1, 10,
@@ -272,7 +275,10 @@ listen = "127.0.0.1:{metrics_port}"
             expect(call(api_port, "GET", "/users/@me", headers=bearer).status == 200, "the kept client")
             log = relay.log_text()
             expect(KEY_A not in log and KEY_B not in log and token not in log, "a key or token in the log")
-        checks.run("SIGHUP re-reads the clients file: a removed client's key and tokens stop at once; none is logged",
+            expect(f"api.clients_file: {clients_file} is readable by every user (mode 0644)" in log,
+                   "no warning about a clients file every user can read")
+        checks.run("SIGHUP re-reads the clients file: a removed client's key and tokens stop at once; none is logged; "
+                   "a file others can read is warned about",
                    revoked_on_sighup)
 
         def keep_alive_and_pipelining():
