@@ -1,4 +1,5 @@
 #include "cluster/hiredis_adapter.hpp"
+#include "cluster/redis_reply.hpp"
 
 #include <async.h>
 #include <spdlog/spdlog.h>
@@ -68,6 +69,10 @@ void attach_hiredis(ingress::EventLoop& loop, redisAsyncContext& context,
       context.c.fd,
       [state] {
         if (state->alive) {
+          redisAsyncHandleRead(state->context);
+        }
+        if (state->alive && refuse_unread_beyond(state->context->c.reader)) {
+          // A failed reader makes hiredis drop the connection at its next read: now, if more bytes wait.
           redisAsyncHandleRead(state->context);
         }
       },

@@ -2,6 +2,8 @@
 
 #include <hiredis.h>
 
+#include <cstdio>
+
 namespace relay::cluster {
 
 namespace {
@@ -30,6 +32,16 @@ void cap_reply_arrays(void* hiredis_reader) {
     g_capped_functions.createArray = create_capped_array;
   }
   reader->fn = &g_capped_functions;
+}
+
+bool refuse_unread_beyond(void* hiredis_reader, std::size_t max_bytes) {
+  auto* reader = static_cast<redisReader*>(hiredis_reader);
+  if (reader->err != 0 || reader->len - reader->pos <= max_bytes) {
+    return false;
+  }
+  reader->err = REDIS_ERR_PROTOCOL;
+  std::snprintf(reader->errstr, sizeof reader->errstr, "a reply of more than %zu bytes", max_bytes);
+  return true;
 }
 
 RedisReply copy_reply(const void* hiredis_reply) {

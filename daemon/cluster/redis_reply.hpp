@@ -1,6 +1,8 @@
 // A Redis reply, copied out of hiredis so that it outlives the callback that received it.
 #pragma once
 
+#include <cstddef>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -28,5 +30,15 @@ inline constexpr int k_max_reply_elements = 65536;
 // Makes a hiredis redisReader (void*, as above) refuse arrays of more than k_max_reply_elements elements. It
 // keeps hiredis' own reply objects otherwise; call it once, right after the reader is created.
 void cap_reply_arrays(void* hiredis_reader);
+
+// hiredis keeps every byte of a reply until the reply is whole, and a bulk string may announce 512 MB: a
+// Redis that streams one could grow the relay without end. The cluster's replies are small (a heartbeat's
+// list of relays is the largest), so more than this many bytes waiting in the reader is refused.
+inline constexpr std::size_t k_max_unread_reply_bytes = 16 * 1024 * 1024;
+
+// After the reader was fed: when more than `max_bytes` wait in it, marks it failed (a protocol error), so
+// that hiredis drops the connection at its next read, and returns true. hiredis reads 16 KiB at a time, so
+// the reader never holds much more than the limit.
+bool refuse_unread_beyond(void* hiredis_reader, std::size_t max_bytes = k_max_unread_reply_bytes);
 
 }  // namespace relay::cluster

@@ -3,6 +3,7 @@
 #include <hiredis/hiredis.h>
 
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include <catch2/catch.hpp>
@@ -11,6 +12,7 @@ using relay::cluster::cap_reply_arrays;
 using relay::cluster::copy_reply;
 using relay::cluster::k_max_reply_elements;
 using relay::cluster::RedisReply;
+using relay::cluster::refuse_unread_beyond;
 
 namespace {
 
@@ -65,4 +67,30 @@ TEST_CASE("an array of exactly the cap is still read") {
   }
   REQUIRE(reader.read(bytes, reply) == REDIS_OK);
   CHECK(reply.elements.size() == static_cast<std::size_t>(k_max_reply_elements));
+}
+
+TEST_CASE("a reply still incomplete past the byte limit fails the reader, so the connection drops") {
+  Reader reader;
+  RedisReply reply;
+  // A bulk string of 512 MB announced, then streamed: hiredis would keep all of it.
+  REQUIRE(reader.read("$536870912\r\n", reply) == REDIS_OK);
+  const std::string chunk(16 * 1024, 'x');
+  std::size_t fed = 0;
+  while (!refuse_unread_beyond(reader.reader.get(), 1024 * 1024)) {
+    REQUIRE(fed < 2 * 1024 * 1024);
+    REQUIRE(redisReaderFeed(reader.reader.get(), chunk.data(), chunk.size()) == REDIS_OK);
+    fed += chunk.size();
+  }
+  CHECK(fed <= 1024 * 1024 + chunk.size());  // the reader held at most one read more than the limit
+  CHECK(redisReaderFeed(reader.reader.get(), chunk.data(), chunk.size()) == REDIS_ERR);
+  CHECK(std::string_view(reader.reader->errstr) == "a reply of more than 1048576 bytes");
+}
+
+TEST_CASE("replies of any size under the byte limit pass") {
+  Reader reader;
+  RedisReply reply;
+  const std::string text(512 * 1024, 'y');
+  REQUIRE(reader.read("$" + std::to_string(text.size()) + "\r\n" + text + "\r\n", reply) == REDIS_OK);
+  CHECK(reply.text == text);
+  CHECK_FALSE(refuse_unread_beyond(reader.reader.get(), 1024 * 1024));
 }
