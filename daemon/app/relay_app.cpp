@@ -217,6 +217,7 @@ void RelayApp::start_api() {
   server.port = config.port;
   server.max_connections = config.max_connections;
   server.max_body = config.max_body;
+  server.request_timeout_s = config.request_timeout;
   if (!config.tls_cert.empty()) {
     auto tls = ingress::TlsServerContext::load(config.tls_cert, config.tls_key);
     if (!tls) {

@@ -72,6 +72,15 @@ Outcome set_api_max_connections(const toml::node& value, Draft& draft) {
   return {};
 }
 
+Outcome set_api_request_timeout(const toml::node& value, Draft& draft) {
+  std::int64_t seconds = 0;
+  if (auto problem = integer_in_range(value, 1, 600, seconds)) {
+    return problem;
+  }
+  draft.config.api.request_timeout = static_cast<unsigned>(seconds);
+  return {};
+}
+
 Outcome set_api_public_url(const toml::node& value, Draft& draft) {
   const std::string text = value.as_string()->get();
   const bool web = text.starts_with("http://") || text.starts_with("https://");

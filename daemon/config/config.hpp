@@ -84,6 +84,8 @@ struct ApiConfig {
   unsigned max_in_flight = 64;          // requests forwarded at once
   unsigned max_queued = 1024;           // requests waiting for a slot; past it 503 + Retry-After
   unsigned max_connections = 256;       // client connections open at once
+  unsigned request_timeout =
+      30;  // seconds for a request's head and body, an idle connection, an answer's writes
   // The gateway served to SDK bots (docs/downstream.md).
   std::string public_url;                   // empty: ws(s):// + the Host the client used
   unsigned gateway_shards = 1;              // `shards` in GET /gateway/bot

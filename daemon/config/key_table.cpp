@@ -61,6 +61,7 @@ constexpr std::array k_keys{
     KeySpec{"api",     "max_in_flight",      Expect::Integer,     k_optional, k_public, k_restart, &set_api_max_in_flight},
     KeySpec{"api",     "max_queued",         Expect::Integer,     k_optional, k_public, k_restart, &set_api_max_queued},
     KeySpec{"api",     "max_connections",    Expect::Integer,     k_optional, k_public, k_restart, &set_api_max_connections},
+    KeySpec{"api",     "request_timeout",    Expect::Integer,     k_optional, k_public, k_restart, &set_api_request_timeout},
     KeySpec{"api",     "public_url",         Expect::String,      k_optional, k_public, k_restart, &set_api_public_url},
     KeySpec{"api",     "gateway_shards",     Expect::Integer,     k_optional, k_public, k_restart, &set_api_gateway_shards},
     KeySpec{"api",     "heartbeat_interval", Expect::Integer,     k_optional, k_public, k_restart, &set_api_heartbeat_interval},

@@ -62,6 +62,7 @@ Outcome set_api_upstream_timeout(const toml::node& value, Draft& draft);
 Outcome set_api_max_in_flight(const toml::node& value, Draft& draft);
 Outcome set_api_max_queued(const toml::node& value, Draft& draft);
 Outcome set_api_max_connections(const toml::node& value, Draft& draft);
+Outcome set_api_request_timeout(const toml::node& value, Draft& draft);
 Outcome set_api_public_url(const toml::node& value, Draft& draft);
 Outcome set_api_gateway_shards(const toml::node& value, Draft& draft);
 Outcome set_api_heartbeat_interval(const toml::node& value, Draft& draft);
