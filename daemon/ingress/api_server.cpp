@@ -245,6 +245,10 @@ void ApiServer::respond(ExchangeId id, ApiResponse response) {
 void ApiServer::answer(Connection& connection, ApiResponse response, bool close) {
   connection.close_after = close;
   connection.answering = true;
+  // A client that takes nothing of its answer for this long is gone: without a limit here one that never
+  // reads would hold its connection, and a slot of max_connections, for ever. Each piece written re-arms it.
+  lws_set_timeout(connection.wsi, PENDING_TIMEOUT_HTTP_CONTENT,
+                  static_cast<int>(m_settings.request_timeout_s));
   queue(connection, render_response(response, close));
 }
 
@@ -278,6 +282,10 @@ int ApiServer::write_some(Connection& connection) {
     drained = connection.out.empty();
     if (!drained) {
       lws_callback_on_writable(connection.wsi);
+    }
+    if (connection.answering && connection.stream == 0) {
+      lws_set_timeout(connection.wsi, PENDING_TIMEOUT_HTTP_CONTENT,
+                      static_cast<int>(m_settings.request_timeout_s));
     }
   }
   if (connection.stream != 0) {
