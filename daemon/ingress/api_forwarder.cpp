@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "api/forward_rules.hpp"
 #include "api/reply_body.hpp"
 #include "util/json_writer.hpp"
 
@@ -108,6 +109,13 @@ void ApiForwarder::on_request(ExchangeId id, http::ServerRequest& request) {
     return;
   }
   const api::Route route = api::match_route(request.path);
+  if (std::count_if(request.headers.begin(), request.headers.end(),
+                    [](const auto& field) { return field.first == "authorization"; }) > 1) {
+    // Which one counts would depend on who reads them (a proxy in front may check the other).
+    ++m_counters.refused_malformed;
+    answer(id, std::string(route.name), now, platform_error(400, 400, "more than one Authorization field"));
+    return;
+  }
   const auto client = m_auth.authenticate(header_or_empty(request, "authorization"), now);
   if (!client) {
     ++m_counters.unauthorized;
@@ -126,6 +134,18 @@ void ApiForwarder::on_request(ExchangeId id, http::ServerRequest& request) {
            ApiResponse{200,
                        {{"Content-Type", "application/json"}},
                        m_local->gateway_info(request, request.path == "/gateway/bot")});
+    return;
+  }
+  if (!api::forwardable_method(request.method)) {
+    ++m_counters.refused_malformed;
+    ApiResponse refused = platform_error(405, 405, "method not allowed");
+    refused.headers.emplace_back("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE");
+    answer(id, std::string(route.name), now, std::move(refused));
+    return;
+  }
+  if (const auto problem = api::target_problem(request.target)) {
+    ++m_counters.refused_malformed;
+    answer(id, std::string(route.name), now, platform_error(400, 400, *problem + ": not forwarded"));
     return;
   }
   auto call = std::make_unique<Call>();

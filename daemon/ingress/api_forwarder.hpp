@@ -41,7 +41,9 @@ struct ApiCounters {
   std::uint64_t retries = 0;          // a GET or HEAD sent again after a connection error
   std::uint64_t refused_busy = 0;     // 503: in flight and queue full
   std::uint64_t unauthorized = 0;     // 401 from the relay itself (no or a wrong client key or token)
-  std::uint64_t msg_seq_added = 0;    // passive replies given a msg_seq
+  // 400/405 from the relay itself: a method, path or Authorization it does not forward (api/forward_rules)
+  std::uint64_t refused_malformed = 0;
+  std::uint64_t msg_seq_added = 0;  // passive replies given a msg_seq
 };
 
 // Requests the relay answers itself instead of forwarding them: the gateway it serves to SDK bots
