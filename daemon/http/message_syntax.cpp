@@ -92,11 +92,12 @@ std::size_t ChunkedDecoder::feed(std::string_view bytes, std::string& body) {
     if (m_phase == Phase::data) {
       const std::size_t take =
           static_cast<std::size_t>(std::min<std::uint64_t>(bytes.size() - used, m_chunk_left));
-      if (body.size() + take > m_max_body) {
+      if (m_decoded + take > m_max_body) {
         fail(413, "the body is larger than " + std::to_string(m_max_body) + " bytes");
         return used;
       }
       body.append(bytes.substr(used, take));
+      m_decoded += take;
       used += take;
       m_chunk_left -= take;
       if (m_chunk_left == 0) {
@@ -122,7 +123,6 @@ std::size_t ChunkedDecoder::feed(std::string_view bytes, std::string& body) {
       fail(400, "a chunk line does not end in CRLF");
       return used;
     }
-    m_body_size = body.size();
     if (!line_done(std::string_view(m_line).substr(0, m_line.size() - 2))) {
       return used;
     }
@@ -150,7 +150,7 @@ bool ChunkedDecoder::line_done(std::string_view line) {
           return false;
         }
       }
-      if (n > m_max_body - std::min(m_max_body, m_body_size)) {
+      if (n > m_max_body - std::min(m_max_body, m_decoded)) {
         fail(413, "the body is larger than " + std::to_string(m_max_body) + " bytes");
         return false;
       }

@@ -73,7 +73,7 @@ class ChunkedDecoder {
   std::uint64_t m_chunk_left = 0;
   std::string m_line;  // a chunk-size or trailer line in progress
   std::size_t m_trailer_bytes = 0;
-  std::size_t m_body_size = 0;  // data decoded so far, for a chunk size that alone would pass max_body
+  std::size_t m_decoded = 0;  // data bytes so far (the caller may have taken them out of `body`)
   int m_error_status = 0;
   std::string m_error;
 };

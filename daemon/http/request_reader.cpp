@@ -30,6 +30,7 @@ void RequestReader::reset() {
   m_body_left = 0;
   m_chunks.reset();
   m_pending_cr = false;
+  m_discard = false;
   m_error_status = 0;
   m_error.clear();
 }
@@ -249,12 +250,20 @@ bool RequestReader::decide_framing() {
   return true;
 }
 
+void RequestReader::discard_body() {
+  m_discard = true;
+  m_request.body.clear();
+  m_request.body.shrink_to_fit();
+}
+
 std::size_t RequestReader::feed_body(std::string_view bytes) {
   if (m_chunks) {
     return feed_chunked(bytes);
   }
   const std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(bytes.size(), m_body_left));
-  m_request.body.append(bytes.substr(0, take));
+  if (!m_discard) {
+    m_request.body.append(bytes.substr(0, take));
+  }
   m_body_left -= take;
   if (m_body_left == 0) {
     m_state = State::complete;
@@ -264,6 +273,9 @@ std::size_t RequestReader::feed_body(std::string_view bytes) {
 
 std::size_t RequestReader::feed_chunked(std::string_view bytes) {
   const std::size_t used = m_chunks->feed(bytes, m_request.body);
+  if (m_discard) {
+    m_request.body.clear();
+  }
   if (m_chunks->state() == ChunkedDecoder::State::done) {
     m_state = State::complete;
   } else if (m_chunks->state() == ChunkedDecoder::State::failed) {

@@ -47,6 +47,11 @@ bool may_retry_after_connection_error(std::string_view method) {
   return method == "GET" || method == "HEAD";
 }
 
+// Paths the relay answers before (or without) a client key.
+bool needs_no_client_key(std::string_view path) {
+  return path == "/app/getAppAccessToken" || path == "/websocket" || path == "/websocket/";
+}
+
 }  // namespace
 
 ApiResponse platform_error(int status, int code, std::string_view message) {
@@ -55,6 +60,12 @@ ApiResponse platform_error(int status, int code, std::string_view message) {
   util::append_json_string(response.body, message);
   response.body += '}';
   return response;
+}
+
+ApiResponse not_authenticated() {
+  return platform_error(401, k_token_expired,
+                        "token not exist or expire (a client key of this relay, or a token from its "
+                        "/app/getAppAccessToken, is needed)");
 }
 
 bool says_token_expired(std::string_view body) {
@@ -119,10 +130,7 @@ void ApiForwarder::on_request(ExchangeId id, http::ServerRequest& request) {
   const auto client = m_auth.authenticate(header_or_empty(request, "authorization"), now);
   if (!client) {
     ++m_counters.unauthorized;
-    answer(id, std::string(route.name), now,
-           platform_error(401, k_token_expired,
-                          "token not exist or expire (a client key of this relay, or a "
-                          "token from its /app/getAppAccessToken, is needed)"));
+    answer(id, std::string(route.name), now, not_authenticated());
     return;
   }
   if (m_local != nullptr && (request.path == "/gateway" || request.path == "/gateway/bot")) {
@@ -170,6 +178,18 @@ void ApiForwarder::on_request(ExchangeId id, http::ServerRequest& request) {
     }
   }
   admit(std::move(call));
+}
+
+std::optional<ApiResponse> ApiForwarder::refuse_before_body(const http::ServerRequest& head) {
+  // A stranger's body is never kept: without this, each connection could make the relay hold max_body bytes
+  // before the key is even looked at.
+  if (needs_no_client_key(head.path) ||
+      m_auth.authenticate(header_or_empty(head, "authorization"), m_loop.now())) {
+    return std::nullopt;
+  }
+  ++m_counters.unauthorized;
+  ++m_counters.requests[{std::string(api::match_route(head.path).name), 401}];
+  return not_authenticated();
 }
 
 void ApiForwarder::exchange_token(ExchangeId id, const http::ServerRequest& request,

@@ -90,6 +90,7 @@ class ApiForwarder final : private ApiHandler {
  private:
   struct Call;
   void on_request(ExchangeId id, http::ServerRequest& request) override;
+  std::optional<ApiResponse> refuse_before_body(const http::ServerRequest& head) override;
   void exchange_token(ExchangeId id, const http::ServerRequest& request, util::TimePoint started);
   void admit(std::unique_ptr<Call> call);
   void send(Call& call);
@@ -122,6 +123,8 @@ class ApiForwarder final : private ApiHandler {
 
 // The platform's error shape: {"code":N,"message":"..."}.
 ApiResponse platform_error(int status, int code, std::string_view message);
+// 401 with code 11244, as the platform answers an unknown token (SDKs then fetch a new one).
+ApiResponse not_authenticated();
 // True when a platform answer says the token is unknown or expired (code or err_code 11244).
 bool says_token_expired(std::string_view body);
 

@@ -188,3 +188,30 @@ TEST_CASE("chunk lines: no control bytes in extensions, no size past max_body, t
   CHECK(status_of(chunked + "0\r\nX : a\r\n\r\n") == 400);
   CHECK(status_of(chunked + "0\r\nX: a\x01\r\n\r\n") == 400);
 }
+
+TEST_CASE("a discarded body is read to its end but not kept, with its limits") {
+  RequestReader reader;
+  reader.feed("POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc");
+  REQUIRE(reader.state() == State::body);
+  reader.discard_body();
+  CHECK(reader.request().body.empty());
+  CHECK(reader.feed("defghijGET") == 7);
+  CHECK(reader.state() == State::complete);
+  CHECK(reader.request().body.empty());
+  reader.reset();
+  CHECK(reader.feed("GET /next HTTP/1.1\r\n\r\n") == 22);
+  CHECK(reader.state() == State::complete);
+
+  ReaderLimits limits;
+  limits.max_body = 10;
+  RequestReader chunked(limits);
+  chunked.feed("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabc");
+  REQUIRE(chunked.state() == State::body);
+  chunked.discard_body();
+  chunked.feed("def\r\n4\r\nabcd\r\n");
+  CHECK(chunked.state() == State::body);
+  CHECK(chunked.request().body.empty());
+  chunked.feed("1\r\n");  // 11 bytes in all, though none is kept
+  CHECK(chunked.state() == State::failed);
+  CHECK(chunked.error_status() == 413);
+}
