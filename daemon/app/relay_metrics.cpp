@@ -146,10 +146,13 @@ void api_metrics(Exposition& out, const ingress::ApiForwarder& api) {
              "Kept-alive connections to the platform waiting for the next request.",
              static_cast<double>(api.upstream_idle()));
   out.family("qq_relay_api_refused_total", "counter",
-             "Requests the relay answered itself: 401 (no valid client key or token), 503 (queue full).");
+             "Requests the relay answered itself: 401 (no valid client key or token), 503 (queue full), "
+             "400/405 (a method, path or Authorization it does not forward).");
   out.sample("qq_relay_api_refused_total", static_cast<double>(counters.unauthorized),
              R"(reason="unauthorized")");
   out.sample("qq_relay_api_refused_total", static_cast<double>(counters.refused_busy), R"(reason="busy")");
+  out.sample("qq_relay_api_refused_total", static_cast<double>(counters.refused_malformed),
+             R"(reason="not_forwardable")");
   out.single("qq_relay_api_in_flight", "gauge", "Requests at the platform now.",
              static_cast<double>(api.in_flight()));
   out.single("qq_relay_api_queued", "gauge", "Requests waiting for a free slot.",

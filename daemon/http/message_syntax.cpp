@@ -92,11 +92,12 @@ std::size_t ChunkedDecoder::feed(std::string_view bytes, std::string& body) {
     if (m_phase == Phase::data) {
       const std::size_t take =
           static_cast<std::size_t>(std::min<std::uint64_t>(bytes.size() - used, m_chunk_left));
-      if (body.size() + take > m_max_body) {
+      if (m_decoded + take > m_max_body) {
         fail(413, "the body is larger than " + std::to_string(m_max_body) + " bytes");
         return used;
       }
       body.append(bytes.substr(used, take));
+      m_decoded += take;
       used += take;
       m_chunk_left -= take;
       if (m_chunk_left == 0) {
@@ -133,11 +134,24 @@ std::size_t ChunkedDecoder::feed(std::string_view bytes, std::string& body) {
 bool ChunkedDecoder::line_done(std::string_view line) {
   switch (m_phase) {
     case Phase::size_line: {
-      const std::string_view size = line.substr(0, line.find(';'));
+      const auto semicolon = line.find(';');
+      const std::string_view size = line.substr(0, semicolon);
       std::uint64_t n = 0;
       const auto [end, ec] = std::from_chars(size.data(), size.data() + size.size(), n, 16);
       if (size.empty() || size.size() > 16 || ec != std::errc() || end != size.data() + size.size()) {
         fail(400, "a chunk size is not a hexadecimal number");
+        return false;
+      }
+      if (semicolon != std::string_view::npos) {
+        // Extensions are ignored, but a CR or another control byte in them is where parsers part ways.
+        const std::string_view extensions = line.substr(semicolon);
+        if (std::any_of(extensions.begin(), extensions.end(), is_control)) {
+          fail(400, "a control character in a chunk extension");
+          return false;
+        }
+      }
+      if (n > m_max_body - std::min(m_max_body, m_decoded)) {
+        fail(413, "the body is larger than " + std::to_string(m_max_body) + " bytes");
         return false;
       }
       m_chunk_left = n;
@@ -154,7 +168,8 @@ bool ChunkedDecoder::line_done(std::string_view line) {
     case Phase::trailers:
       if (line.empty()) {
         m_state = State::done;
-      } else if (line.find('\r') != std::string_view::npos || line.find(':') == std::string_view::npos) {
+      } else if (line.find('\r') != std::string_view::npos || !parse_field_line(line)) {
+        // Dropped, but held to the rules of header lines (no obs-fold, no control bytes).
         fail(400, "a trailer line is not \"name: value\"");
         return false;
       }

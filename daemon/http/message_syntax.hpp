@@ -43,8 +43,9 @@ util::Expected<std::pair<std::string, std::string>, std::string> parse_field_lin
 std::optional<std::uint64_t> merge_content_length(std::string_view value,
                                                   std::optional<std::uint64_t> earlier);
 
-// A chunked body, in any pieces: chunk-size lines (extensions ignored), data, the last chunk, trailers (read
-// and dropped).
+// A chunked body, in any pieces: chunk-size lines (extensions ignored, but no control bytes in them), data,
+// the last chunk, trailers (read as header lines, and dropped). A chunk size that would take the body past
+// max_body fails at once, before its data.
 class ChunkedDecoder {
  public:
   enum class State { more, done, failed };
@@ -72,6 +73,7 @@ class ChunkedDecoder {
   std::uint64_t m_chunk_left = 0;
   std::string m_line;  // a chunk-size or trailer line in progress
   std::size_t m_trailer_bytes = 0;
+  std::size_t m_decoded = 0;  // data bytes so far (the caller may have taken them out of `body`)
   int m_error_status = 0;
   std::string m_error;
 };

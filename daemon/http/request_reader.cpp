@@ -30,6 +30,7 @@ void RequestReader::reset() {
   m_body_left = 0;
   m_chunks.reset();
   m_pending_cr = false;
+  m_discard = false;
   m_error_status = 0;
   m_error.clear();
 }
@@ -83,6 +84,15 @@ std::size_t RequestReader::feed_head(std::string_view bytes) {
   m_head.append(bytes.substr(0, take));
   const std::size_t search_from = before >= 3 ? before - 3 : 0;
   const auto end = m_head.find("\r\n\r\n", search_from);
+  // A head with LF-only line ends never shows the CRLF CRLF that ends it: refuse it at its first bare LF
+  // instead of waiting for the request timeout or the size limit.
+  const std::size_t scanned_to = end == std::string::npos ? m_head.size() : end;
+  for (std::size_t at = m_head.find('\n', before); at < scanned_to; at = m_head.find('\n', at + 1)) {
+    if (at == 0 || m_head[at - 1] != '\r') {
+      fail(400, "a line does not end in CRLF");
+      return skipped + take;
+    }
+  }
   if (end == std::string::npos) {
     if (m_head.size() >= m_limits.max_head) {
       fail(431, "the request head is larger than " + std::to_string(m_limits.max_head) + " bytes");
@@ -182,10 +192,18 @@ bool RequestReader::parse_header_line(std::string_view line) {
 bool RequestReader::decide_framing() {
   std::optional<std::uint64_t> length;
   bool transfer_encoding = false;
+  bool host = false;
   std::string_view coding;
   m_request.keep_alive = !m_request.http_1_0;
   for (const auto& [name, value] : m_request.headers) {
-    if (name == "content-length") {
+    if (name == "host") {
+      if (host) {
+        // RFC 9112 3.2: a proxy in front may route by one and the relay answer /gateway with the other.
+        fail(400, "more than one Host field");
+        return false;
+      }
+      host = true;
+    } else if (name == "content-length") {
       length = merge_content_length(value, length);
       if (!length) {
         fail(400, "Content-Length is not one decimal number");
@@ -232,12 +250,20 @@ bool RequestReader::decide_framing() {
   return true;
 }
 
+void RequestReader::discard_body() {
+  m_discard = true;
+  m_request.body.clear();
+  m_request.body.shrink_to_fit();
+}
+
 std::size_t RequestReader::feed_body(std::string_view bytes) {
   if (m_chunks) {
     return feed_chunked(bytes);
   }
   const std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(bytes.size(), m_body_left));
-  m_request.body.append(bytes.substr(0, take));
+  if (!m_discard) {
+    m_request.body.append(bytes.substr(0, take));
+  }
   m_body_left -= take;
   if (m_body_left == 0) {
     m_state = State::complete;
@@ -247,6 +273,9 @@ std::size_t RequestReader::feed_body(std::string_view bytes) {
 
 std::size_t RequestReader::feed_chunked(std::string_view bytes) {
   const std::size_t used = m_chunks->feed(bytes, m_request.body);
+  if (m_discard) {
+    m_request.body.clear();
+  }
   if (m_chunks->state() == ChunkedDecoder::State::done) {
     m_state = State::complete;
   } else if (m_chunks->state() == ChunkedDecoder::State::failed) {

@@ -38,7 +38,8 @@ struct ReaderLimits {
 // by Content-Length or chunked transfer coding (RFC 9112). Strict where leniency lets two parsers disagree
 // about where a request ends (request smuggling): Content-Length together with Transfer-Encoding, two
 // different lengths, a coding other than chunked, obs-fold, whitespace before a header's colon, bare CR or
-// LF line ends, are all refused. Bytes after a complete request stay for the next one (pipelining).
+// LF line ends, two Host fields, control bytes in chunk extensions, are all refused. Bytes after a complete
+// request stay for the next one (pipelining).
 class RequestReader {
  public:
   enum class State {
@@ -57,6 +58,9 @@ class RequestReader {
   ServerRequest& request() { return m_request; }
   // Starts on the next request (after complete).
   void reset();
+  // In the body state: reads the rest of the body to find where the request ends, but keeps none of it
+  // (a request already refused; keeping the connection in step costs no memory).
+  void discard_body();
 
   int error_status() const { return m_error_status; }  // 400, 413, 431, 501, 505
   const std::string& error() const { return m_error; }
@@ -77,7 +81,9 @@ class RequestReader {
   std::string m_head;
   std::uint64_t m_body_left = 0;           // Content-Length bytes still to come
   std::optional<ChunkedDecoder> m_chunks;  // with Transfer-Encoding: chunked
-  bool m_pending_cr = false;  // a CR of an empty line before the request line, waiting for its LF
+  bool m_pending_cr = false;
+  bool m_discard =
+      false;  // discard_body()  // a CR of an empty line before the request line, waiting for its LF
   int m_error_status = 0;
   std::string m_error;
 };

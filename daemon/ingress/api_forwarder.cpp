@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "api/forward_rules.hpp"
 #include "api/reply_body.hpp"
 #include "util/json_writer.hpp"
 
@@ -46,6 +47,11 @@ bool may_retry_after_connection_error(std::string_view method) {
   return method == "GET" || method == "HEAD";
 }
 
+// Paths the relay answers before (or without) a client key.
+bool needs_no_client_key(std::string_view path) {
+  return path == "/app/getAppAccessToken" || path == "/websocket" || path == "/websocket/";
+}
+
 }  // namespace
 
 ApiResponse platform_error(int status, int code, std::string_view message) {
@@ -54,6 +60,12 @@ ApiResponse platform_error(int status, int code, std::string_view message) {
   util::append_json_string(response.body, message);
   response.body += '}';
   return response;
+}
+
+ApiResponse not_authenticated() {
+  return platform_error(401, k_token_expired,
+                        "token not exist or expire (a client key of this relay, or a token from its "
+                        "/app/getAppAccessToken, is needed)");
 }
 
 bool says_token_expired(std::string_view body) {
@@ -108,13 +120,17 @@ void ApiForwarder::on_request(ExchangeId id, http::ServerRequest& request) {
     return;
   }
   const api::Route route = api::match_route(request.path);
+  if (std::count_if(request.headers.begin(), request.headers.end(),
+                    [](const auto& field) { return field.first == "authorization"; }) > 1) {
+    // Which one counts would depend on who reads them (a proxy in front may check the other).
+    ++m_counters.refused_malformed;
+    answer(id, std::string(route.name), now, platform_error(400, 400, "more than one Authorization field"));
+    return;
+  }
   const auto client = m_auth.authenticate(header_or_empty(request, "authorization"), now);
   if (!client) {
     ++m_counters.unauthorized;
-    answer(id, std::string(route.name), now,
-           platform_error(401, k_token_expired,
-                          "token not exist or expire (a client key of this relay, or a "
-                          "token from its /app/getAppAccessToken, is needed)"));
+    answer(id, std::string(route.name), now, not_authenticated());
     return;
   }
   if (m_local != nullptr && (request.path == "/gateway" || request.path == "/gateway/bot")) {
@@ -126,6 +142,18 @@ void ApiForwarder::on_request(ExchangeId id, http::ServerRequest& request) {
            ApiResponse{200,
                        {{"Content-Type", "application/json"}},
                        m_local->gateway_info(request, request.path == "/gateway/bot")});
+    return;
+  }
+  if (!api::forwardable_method(request.method)) {
+    ++m_counters.refused_malformed;
+    ApiResponse refused = platform_error(405, 405, "method not allowed");
+    refused.headers.emplace_back("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE");
+    answer(id, std::string(route.name), now, std::move(refused));
+    return;
+  }
+  if (const auto problem = api::target_problem(request.target)) {
+    ++m_counters.refused_malformed;
+    answer(id, std::string(route.name), now, platform_error(400, 400, *problem + ": not forwarded"));
     return;
   }
   auto call = std::make_unique<Call>();
@@ -150,6 +178,18 @@ void ApiForwarder::on_request(ExchangeId id, http::ServerRequest& request) {
     }
   }
   admit(std::move(call));
+}
+
+std::optional<ApiResponse> ApiForwarder::refuse_before_body(const http::ServerRequest& head) {
+  // A stranger's body is never kept: without this, each connection could make the relay hold max_body bytes
+  // before the key is even looked at.
+  if (needs_no_client_key(head.path) ||
+      m_auth.authenticate(header_or_empty(head, "authorization"), m_loop.now())) {
+    return std::nullopt;
+  }
+  ++m_counters.unauthorized;
+  ++m_counters.requests[{std::string(api::match_route(head.path).name), 401}];
+  return not_authenticated();
 }
 
 void ApiForwarder::exchange_token(ExchangeId id, const http::ServerRequest& request,

@@ -41,7 +41,9 @@ struct ApiCounters {
   std::uint64_t retries = 0;          // a GET or HEAD sent again after a connection error
   std::uint64_t refused_busy = 0;     // 503: in flight and queue full
   std::uint64_t unauthorized = 0;     // 401 from the relay itself (no or a wrong client key or token)
-  std::uint64_t msg_seq_added = 0;    // passive replies given a msg_seq
+  // 400/405 from the relay itself: a method, path or Authorization it does not forward (api/forward_rules)
+  std::uint64_t refused_malformed = 0;
+  std::uint64_t msg_seq_added = 0;  // passive replies given a msg_seq
 };
 
 // Requests the relay answers itself instead of forwarding them: the gateway it serves to SDK bots
@@ -88,6 +90,7 @@ class ApiForwarder final : private ApiHandler {
  private:
   struct Call;
   void on_request(ExchangeId id, http::ServerRequest& request) override;
+  std::optional<ApiResponse> refuse_before_body(const http::ServerRequest& head) override;
   void exchange_token(ExchangeId id, const http::ServerRequest& request, util::TimePoint started);
   void admit(std::unique_ptr<Call> call);
   void send(Call& call);
@@ -120,6 +123,8 @@ class ApiForwarder final : private ApiHandler {
 
 // The platform's error shape: {"code":N,"message":"..."}.
 ApiResponse platform_error(int status, int code, std::string_view message);
+// 401 with code 11244, as the platform answers an unknown token (SDKs then fetch a new one).
+ApiResponse not_authenticated();
 // True when a platform answer says the token is unknown or expired (code or err_code 11244).
 bool says_token_expired(std::string_view body);
 

@@ -92,6 +92,8 @@ struct ApiServer::Connection {
   bool close_after = false;
   bool answering = false;  // `out` holds an answer (not only a 100 Continue or handshake messages)
   bool continue_sent = false;
+  bool head_checked = false;           // refuse_before_body was asked for this request
+  std::optional<ApiResponse> refused;  // its answer, sent once the discarded body has been read
   // After upgrade():
   StreamId stream = 0;
   StreamHandler* stream_handler = nullptr;
@@ -201,6 +203,23 @@ int ApiServer::on_bytes(Connection& connection, std::string_view bytes) {
     case State::head:
       return 0;
     case State::body:
+      if (!connection.head_checked) {
+        connection.head_checked = true;
+        connection.refused = m_handler.refuse_before_body(connection.reader.request());
+        if (connection.refused) {
+          ++m_counters.refused_before_body;
+          if (connection.reader.request().expects_continue) {
+            // The client waits before sending its body: it never comes, so the connection cannot go on.
+            answer(connection, std::move(*connection.refused), true);
+            connection.refused.reset();
+            return 0;
+          }
+          connection.reader.discard_body();
+        }
+      }
+      if (connection.refused) {
+        return 0;
+      }
       if (connection.reader.request().expects_continue && !connection.continue_sent) {
         connection.continue_sent = true;
         queue(connection, "HTTP/1.1 100 Continue\r\n\r\n");
@@ -218,6 +237,12 @@ int ApiServer::on_bytes(Connection& connection, std::string_view bytes) {
     case State::complete: {
       connection.unread.assign(bytes.substr(used));
       ++m_counters.requests;
+      if (connection.refused) {
+        lws_rx_flow_control(connection.wsi, 0);
+        answer(connection, std::move(*connection.refused), !connection.reader.request().keep_alive);
+        connection.refused.reset();
+        return 0;
+      }
       const ExchangeId id = m_next_id++;
       connection.waiting_for = id;
       m_waiting.emplace(id, &connection);
@@ -308,6 +333,7 @@ int ApiServer::write_some(Connection& connection) {
   // Ready for the next request: what arrived meanwhile first.
   connection.reader.reset();
   connection.continue_sent = false;
+  connection.head_checked = false;
   arm_request_timeout(connection);
   lws_rx_flow_control(connection.wsi, 1);
   if (!connection.unread.empty()) {

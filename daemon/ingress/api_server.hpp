@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -30,6 +31,12 @@ class ApiHandler {
   // A whole request. Answer it now or later with ApiServer::respond(id, ...); the connection reads nothing
   // more until then.
   virtual void on_request(ExchangeId id, http::ServerRequest& request) = 0;
+  // The head of a request whose body is still to come (the request has no body yet): an answer refuses it
+  // now, and its body is read and thrown away, never kept (or, with Expect: 100-continue, never asked for:
+  // the connection closes after the answer). Nothing: the body is read and on_request follows.
+  virtual std::optional<ApiResponse> refuse_before_body(const http::ServerRequest& /*head*/) {
+    return std::nullopt;
+  }
 };
 
 // A connection handed over to a byte stream after an upgrade (a WebSocket): unique for the server's life,
@@ -67,9 +74,10 @@ struct ApiServerSettings {
 
 struct ApiServerCounters {
   std::uint64_t requests = 0;
-  std::uint64_t malformed = 0;  // answered 4xx/5xx by the reader (bad framing, too large)
-  std::uint64_t abandoned = 0;  // connections closed before their answer was sent
-  std::uint64_t upgraded = 0;   // streams opened by upgrade()
+  std::uint64_t malformed = 0;            // answered 4xx/5xx by the reader (bad framing, too large)
+  std::uint64_t refused_before_body = 0;  // answered by ApiHandler::refuse_before_body
+  std::uint64_t abandoned = 0;            // connections closed before their answer was sent
+  std::uint64_t upgraded = 0;             // streams opened by upgrade()
   std::uint64_t streams_closed = 0;
   std::uint64_t stream_bytes_in = 0;   // plaintext received on streams
   std::uint64_t stream_bytes_out = 0;  // plaintext queued on streams with send()

@@ -109,3 +109,14 @@ TEST_CASE("a token issued before a restart still authenticates, and only its cli
   }
   CHECK_FALSE(after.authenticate("QQBot " + token.substr(1), now + 5s));
 }
+
+TEST_CASE("endless token exchanges keep one current token per client, and wrong secrets keep none") {
+  ClientAuth auth({{"alice", k_alice}, {"bob", k_bob}});
+  for (int i = 0; i < 20000; ++i) {
+    const relay::util::TimePoint now = t0 + std::chrono::seconds(i);  // through several lifetimes
+    REQUIRE(auth.exchange(i % 2 == 0 ? k_alice : k_bob, now));
+    CHECK_FALSE(auth.exchange(std::string(40, static_cast<char>('c' + i % 20)), now));
+    REQUIRE(auth.tokens() <= 2);
+  }
+  CHECK(auth.tokens() == 2);
+}

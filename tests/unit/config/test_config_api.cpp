@@ -27,6 +27,7 @@ TEST_CASE("api defaults: off, loopback port 8081, 16 MiB bodies, 64 in flight", 
   CHECK(config.api.port == 8081);
   CHECK(config.api.max_body == 16777216);
   CHECK(config.api.upstream_timeout == 30);
+  CHECK(config.api.request_timeout == 30);
   CHECK(config.api.max_in_flight == 64);
   CHECK(config.api.max_queued == 1024);
   CHECK(config.api.clients.empty());

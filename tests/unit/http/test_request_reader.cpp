@@ -143,3 +143,75 @@ TEST_CASE("sizes are bounded: the head, the body by length, the body by chunks")
   }
   CHECK(status_of(many + "\r\n") == 431);
 }
+
+TEST_CASE("two Host fields are refused, one or none is not") {
+  CHECK(status_of("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n") == 400);
+  CHECK(status_of("GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n") == 400);
+  CHECK(status_of("GET / HTTP/1.1\r\nHost: a\r\n\r\n") == 0);
+  CHECK(status_of("GET / HTTP/1.1\r\n\r\n") == 0);
+}
+
+TEST_CASE("a head with bare LF line ends fails at once, not at the size limit or the timeout") {
+  RequestReader reader;
+  reader.feed("GET / HTTP/1.1\nHost: a\n");
+  CHECK(reader.state() == State::failed);
+  CHECK(reader.error_status() == 400);
+  // Also when the LF comes in a later piece than its line.
+  RequestReader split;
+  split.feed("GET / HTTP/1.1\r\nX: a");
+  CHECK(split.state() == State::head);
+  split.feed("\n");
+  CHECK(split.state() == State::failed);
+  // A CRLF split between two pieces is a CRLF.
+  RequestReader crlf;
+  crlf.feed("GET / HTTP/1.1\r");
+  crlf.feed("\nX: a\r");
+  crlf.feed("\n\r\n");
+  CHECK(crlf.state() == State::complete);
+}
+
+TEST_CASE("chunk lines: no control bytes in extensions, no size past max_body, trailers as header lines") {
+  const std::string chunked = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  CHECK(status_of(chunked + "2;a=b\r\nhi\r\n0\r\n\r\n") == 0);
+  CHECK(status_of(chunked + "2;a\rb\r\nhi\r\n0\r\n\r\n") == 400);
+  CHECK(status_of(chunked + std::string("2;a\0b\r\nhi\r\n0\r\n\r\n", 19)) == 400);
+  CHECK(status_of(chunked + "2;a\x7f\r\nhi\r\n0\r\n\r\n") == 400);
+  ReaderLimits limits;
+  limits.max_body = 10;
+  // Refused at the size line, before any data: a client that then sends nothing gets its answer now.
+  CHECK(status_of(chunked + "b\r\n", limits) == 413);
+  CHECK(status_of(chunked + "6\r\nabcdef\r\n5\r\n", limits) == 413);
+  CHECK(status_of(chunked + "6\r\nabcdef\r\n4\r\nabcd\r\n0\r\n\r\n", limits) == 0);
+  CHECK(status_of(chunked + "fffffffffffffff\r\n") == 413);
+  CHECK(status_of(chunked + "0\r\nX: a\r\n\r\n") == 0);
+  CHECK(status_of(chunked + "0\r\nX: a\r\n b\r\n\r\n") == 400);  // obs-fold in a trailer
+  CHECK(status_of(chunked + "0\r\nX : a\r\n\r\n") == 400);
+  CHECK(status_of(chunked + "0\r\nX: a\x01\r\n\r\n") == 400);
+}
+
+TEST_CASE("a discarded body is read to its end but not kept, with its limits") {
+  RequestReader reader;
+  reader.feed("POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc");
+  REQUIRE(reader.state() == State::body);
+  reader.discard_body();
+  CHECK(reader.request().body.empty());
+  CHECK(reader.feed("defghijGET") == 7);
+  CHECK(reader.state() == State::complete);
+  CHECK(reader.request().body.empty());
+  reader.reset();
+  CHECK(reader.feed("GET /next HTTP/1.1\r\n\r\n") == 22);
+  CHECK(reader.state() == State::complete);
+
+  ReaderLimits limits;
+  limits.max_body = 10;
+  RequestReader chunked(limits);
+  chunked.feed("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabc");
+  REQUIRE(chunked.state() == State::body);
+  chunked.discard_body();
+  chunked.feed("def\r\n4\r\nabcd\r\n");
+  CHECK(chunked.state() == State::body);
+  CHECK(chunked.request().body.empty());
+  chunked.feed("1\r\n");  // 11 bytes in all, though none is kept
+  CHECK(chunked.state() == State::failed);
+  CHECK(chunked.error_status() == 413);
+}
