@@ -360,7 +360,9 @@ std::size_t ApiServer::buffered(StreamId id) const {
 
 void ApiServer::close_stream(StreamId id, bool after_flush) {
   Connection* connection = stream(id);
-  if (connection == nullptr || connection->stream_closing) {
+  // A stream closing after its queue may still be cut at once (its client stopped reading): only a second
+  // graceful close is nothing to do.
+  if (connection == nullptr || (connection->stream_closing && after_flush)) {
     return;
   }
   connection->stream_closing = true;
