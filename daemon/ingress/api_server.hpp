@@ -126,6 +126,8 @@ class ApiServer final : private RawSocketHandler {
   int write_some(Connection& connection);
   // -1 (close now) unless libwebsockets still holds part of the last write.
   int close_when_flushed(Connection& connection);
+  // A stream whose last byte was written: shut down for writing, read until the client closes (or briefly).
+  int linger(Connection& connection);
 
   EventLoop& m_loop;
   ApiServerSettings m_settings;

@@ -7,12 +7,15 @@ small frames and a client that never reads, and caps on connections and sessions
 back must be one JSON document in valid UTF-8, and close reasons valid UTF-8.
 Environment: QQ_RELAY_BIN, QQ_SIM_BIN.
 """
+import asyncio
 import json
 import os
 import socket
 import struct
 import threading
 import time
+
+import websockets
 
 from harness import Checks, Relay, Sim, expect, relay_config, tear_down, wait_for, workdir
 from metrics_client import metrics
@@ -147,6 +150,45 @@ listen = "127.0.0.1:{metrics_port}"
             expect(client.recv() == {"op": 11}, "no op 11 for a fragmented heartbeat")
             expect(client.last_pong == b"", "pongs")
         checks.run("pings between fragments are answered, and the fragments joined", control_frames_inside_messages)
+
+        def through_python_websockets():
+            """The same rules met by a WebSocket implementation no one here wrote, where it can produce the case."""
+            url = f"ws://127.0.0.1:{api_port}/websocket"
+
+            async def connect():
+                ws = await websockets.connect(url, open_timeout=10, ping_interval=None, close_timeout=5,
+                                              max_size=2 ** 24, compression=None)
+                hello = strict_json(await asyncio.wait_for(ws.recv(), 10))
+                expect(hello["op"] == 10, hello)
+                return ws
+
+            async def refused(send, code):
+                ws = await connect()
+                try:
+                    await send(ws)
+                    while True:
+                        await asyncio.wait_for(ws.recv(), 10)
+                except websockets.ConnectionClosed as closed:
+                    expect(closed.rcvd is not None and closed.rcvd.code == code, f"closed with {closed.rcvd}, not {code}")
+
+            async def cases():
+                await refused(lambda ws: ws.send("x" * (MAX_MESSAGE + 1)), 1009)
+                await refused(lambda ws: ws.send(["{\"op\":", "1,", "\"d\":" + " " * MAX_MESSAGE + "null}"]), 1009)
+                await refused(lambda ws: ws.write_frame(True, TEXT, b'{"op":1,"d":"\xff"}'), 1007)
+                await refused(lambda ws: ws.send('{"op":1} trailing'), 4002)
+                # Fragments and pings: answered, then joined into one heartbeat.
+                ws = await connect()
+                pong = await ws.ping(b"are you there")
+                await asyncio.wait_for(pong, 10)
+                await ws.send(["{\"op\":", "1,\"d\":", "null}"])
+                expect(strict_json(await asyncio.wait_for(ws.recv(), 10)) == {"op": 11}, "no op 11")
+                await ws.send(b'{"op":1,"d":null}')  # a binary message is read like a text one
+                expect(strict_json(await asyncio.wait_for(ws.recv(), 10)) == {"op": 11}, "no op 11")
+                await ws.close(4000, "bye \u00e9")
+                expect(ws.close_rcvd is not None and ws.close_rcvd.code == 4000, f"the close answered with {ws.close_rcvd}")
+            asyncio.run(asyncio.wait_for(cases(), 60))
+        checks.run("through Python's websockets: 1009 (also mid-message), 1007, 4002, fragments and pings, a close echoed",
+                   through_python_websockets)
 
         def not_gateway_payloads():
             deep = '{"op":1,"d":' + "[" * 1100 + "]" * 1100 + "}"
