@@ -53,7 +53,8 @@ class Closed(Exception):
 
 
 class RawClient:
-    def __init__(self, port, path="/websocket", timeout=10, receive_buffer=None):
+    def __init__(self, port, path="/websocket", timeout=10, receive_buffer=None, pipelined=b""):
+        """`pipelined`: bytes sent in the same write as the upgrade request, before its answer."""
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if receive_buffer:
             # Before connecting, so that the window the client offers is small from the start.
@@ -63,7 +64,7 @@ class RawClient:
         key = base64.b64encode(os.urandom(16)).decode()
         self.sock.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
                            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
-                          .encode())
+                          .encode() + pipelined)
         self.buffer = b""
         while b"\r\n\r\n" not in self.buffer:
             self._read_more(timeout)

@@ -190,6 +190,22 @@ listen = "127.0.0.1:{metrics_port}"
         checks.run("through Python's websockets: 1009 (also mid-message), 1007, 4002, fragments and pings, a close echoed",
                    through_python_websockets)
 
+        def identify_without_waiting_for_hello():
+            """An Identify (and a heartbeat) sent with the upgrade request itself, before Hello: Hello still comes
+            first, then READY and op 11; a second Identify on the connection starts another session."""
+            identify = frame(TEXT, json.dumps({"op": 2, "d": {"token": token, "intents": GROUP_AND_C2C_EVENT}}))
+            client = RawClient(api_port, pipelined=identify + frame(TEXT, b'{"op":1,"d":1}'))
+            opened.append(client)
+            expect(client.recv()["op"] == 10, "Hello first")
+            ready = client.recv()
+            expect(ready.get("t") == "READY" and ready["s"] == 1, ready)
+            expect(client.recv() == {"op": 11}, "no op 11")
+            client.send(identify)
+            again = client.recv()
+            expect(again.get("t") == "READY" and again["d"]["session_id"] != ready["d"]["session_id"], again)
+            client.close()
+        checks.run("Identify before Hello arrives, and a second Identify, each get READY", identify_without_waiting_for_hello)
+
         def not_gateway_payloads():
             deep = '{"op":1,"d":' + "[" * 1100 + "]" * 1100 + "}"
             cases = [("hello", 4002), ("[1]", 4002), ('"x"', 4002), ("1", 4002), ("null", 4002), ("{}", 4002),
@@ -299,7 +315,8 @@ listen = "127.0.0.1:{metrics_port}"
             wait_for(lambda: not holds_connection(relay.proc.pid, api_port, port), 40, "the connection cut")
             took = time.monotonic() - closed_at
             print(f"  cut {took:.1f} s after the 4009", flush=True)
-            expect(took < 12.5, f"cut {took:.1f} s after the close, not within 10 s")
+            # The close grace is checked once a second: 10 to 11 s, and far from the 30 s it once was.
+            expect(took < 15, f"cut {took:.1f} s after the close, not within about 10 s")
             client.close()
         checks.run("a client that never reads is closed with 4009, counted, and cut within 10 s of the close",
                    never_reads_live_events)
