@@ -1,5 +1,6 @@
 #include "app/downstream_service.hpp"
 
+#include <fmt/format.h>
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
 
@@ -17,6 +18,12 @@ namespace {
 constexpr util::Millis k_tick{1000};
 // A client's message buffer is given back above this between messages.
 constexpr std::size_t k_retained_bytes = 64 * 1024;
+
+// The end of a throttled log line: how many like it were held back since the last one.
+std::string not_logged(std::uint64_t held_back, std::string_view what) {
+  return held_back == 0 ? std::string()
+                        : fmt::format(" ({} more {} in the last 10 s not logged)", held_back, what);
+}
 
 }  // namespace
 
@@ -47,6 +54,7 @@ struct DownstreamService::Peer {
   websocket::FrameReader reader;
   FrameSink sink;
   bool closing = false;
+  bool paused = false;  // not read while its queue is over max_client_buffer
 };
 
 DownstreamService::DownstreamService(ingress::EventLoop& loop, DownstreamSettings settings,
@@ -107,9 +115,14 @@ void DownstreamService::open_websocket(ingress::ExchangeId id, http::ServerReque
       websocket::answer_upgrade({request.method, request.http_1_0, request.headers});
   if (!answer.accepted) {
     ++m_counters.upgrades_refused;
-    spdlog::info("downstream: a WebSocket upgrade refused with {}: {}", answer.status, answer.reason);
-    ingress::ApiResponse response{answer.status, answer.headers,
-                                  R"({"code":400,"message":")" + answer.reason + "\"}"};
+    if (m_refusal_log.allow(m_loop.now())) {
+      spdlog::info("downstream: a WebSocket upgrade refused with {}: {}{}", answer.status, answer.reason,
+                   not_logged(m_refusal_log.take_held_back(), "refusals"));
+    }
+    std::string body = fmt::format(R"({{"code":{},"message":)", answer.status);
+    util::append_json_string(body, answer.reason);
+    body += '}';
+    ingress::ApiResponse response{answer.status, answer.headers, std::move(body)};
     response.headers.emplace_back("Content-Type", "application/json");
     m_api.server().respond(id, std::move(response));
     return;
@@ -129,6 +142,13 @@ void DownstreamService::on_stream_bytes(ingress::StreamId id, std::string_view b
   }
   Peer& peer = *it->second;
   if (peer.reader.feed(bytes.data(), bytes.size(), peer.sink)) {
+    // Every heartbeat and ping is answered: a client that sends them and never reads would make the relay
+    // queue answers without end. Past the bound a slow reader gets, its bytes wait in the kernel (and its
+    // heartbeat deadline runs) until its queue is written.
+    if (m_api.server().buffered(id) > m_gateway->settings().max_client_buffer) {
+      peer.paused = true;
+      m_api.server().pause_stream(id, true);
+    }
     return;
   }
   if (peer.sink.close_code) {
@@ -137,8 +157,10 @@ void DownstreamService::on_stream_bytes(ingress::StreamId id, std::string_view b
     return;
   }
   ++m_counters.websocket_errors;
-  spdlog::info("downstream: closing a client's WebSocket with {}: {}", peer.reader.error_code(),
-               peer.reader.error());
+  if (m_protocol_error_log.allow(m_loop.now())) {
+    spdlog::info("downstream: closing a client's WebSocket with {}: {}{}", peer.reader.error_code(),
+                 peer.reader.error(), not_logged(m_protocol_error_log.take_held_back(), "such closes"));
+  }
   end_stream(id, peer.reader.error_code(), peer.reader.error());
 }
 
@@ -157,6 +179,11 @@ void DownstreamService::end_stream(ingress::StreamId id, int code, std::string_v
 }
 
 void DownstreamService::on_stream_writable(ingress::StreamId id) {
+  const auto it = m_peers.find(id);
+  if (it != m_peers.end() && it->second->paused) {
+    it->second->paused = false;
+    m_api.server().pause_stream(id, false);
+  }
   m_gateway->on_writable(id);
 }
 

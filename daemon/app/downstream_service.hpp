@@ -11,6 +11,7 @@
 #include "ingress/token_source.hpp"
 #include "publish/retention.hpp"
 #include "state/state_writer.hpp"
+#include "util/log_throttle.hpp"
 #include "websocket/frame_reader.hpp"
 
 namespace relay::app {
@@ -93,6 +94,9 @@ class DownstreamService final : public ingress::LocalRoutes,
   std::unique_ptr<ingress::HttpRequest> m_user_request;
   ingress::Timer m_user_retry;
   DownstreamCounters m_counters;
+  // Anyone can connect: refused upgrades and broken frames are logged at most once per 10 s each.
+  util::LogThrottle m_refusal_log;
+  util::LogThrottle m_protocol_error_log;
 };
 
 }  // namespace relay::app

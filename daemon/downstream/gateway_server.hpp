@@ -18,6 +18,7 @@
 #include "protocol/frame.hpp"
 #include "publish/outlet.hpp"
 #include "publish/retention.hpp"
+#include "util/log_throttle.hpp"
 #include "util/time.hpp"
 
 namespace relay::downstream {
@@ -154,6 +155,10 @@ class GatewayServer final : public publish::Outlet {
   std::string m_scratch;
   util::TimePoint m_now{};  // of the newest input
   GatewayServerCounters m_counters;
+  // Lines about connections that no client's token vouches for: anyone can open them, so at most one line
+  // per 10 s each (the counters count them all).
+  util::LogThrottle m_unidentified_close_log;
+  util::LogThrottle m_bad_token_log;
 };
 
 }  // namespace relay::downstream

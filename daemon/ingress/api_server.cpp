@@ -1,5 +1,7 @@
 #include "ingress/api_server.hpp"
 
+#include <sys/socket.h>
+
 #include <libwebsockets.h>
 
 #include <fmt/format.h>
@@ -16,6 +18,9 @@ constexpr std::size_t k_write_piece = 64 * 1024;
 // What a connection may hold of the client's bytes while it does not read them (an answer or an upgrade on
 // its way, a paused stream), beyond the largest body.
 constexpr std::size_t k_held_beyond_body = 64 * 1024;
+// How long a closed stream's socket is read (and its bytes dropped) after its last byte was written, for the
+// client to close its side.
+constexpr int k_linger_s = 2;
 
 std::string_view reason_phrase(int status) {
   switch (status) {
@@ -100,6 +105,7 @@ struct ApiServer::Connection {
   bool stream_reading = false;  // the upgrade response went out: the client's bytes go to the handler
   bool stream_paused = false;
   bool stream_closing = false;  // close_stream() was called
+  bool lingering = false;       // closed for writing after the last byte; reading what the client still sends
 };
 
 ApiServer::ApiServer(EventLoop& loop, ApiServerSettings settings, ApiHandler& handler)
@@ -344,6 +350,21 @@ int ApiServer::write_some(Connection& connection) {
   return 0;
 }
 
+int ApiServer::linger(Connection& connection) {
+  if (connection.lingering) {
+    return 0;
+  }
+  // Closing a socket that still holds unread bytes from the client makes the kernel send a reset and drop
+  // what it has not sent yet, the close frame included: a client refused in the middle of a large message
+  // (1009) would see a reset instead. So the relay only stops writing, and reads and drops what still comes
+  // until the client closes, for a short while (RFC 6455 section 7.1.1: the server closes first).
+  connection.lingering = true;
+  ::shutdown(lws_get_socket_fd(connection.wsi), SHUT_WR);
+  lws_rx_flow_control(connection.wsi, 1);
+  lws_set_timeout(connection.wsi, PENDING_TIMEOUT_CLOSE_SEND, k_linger_s);
+  return 0;
+}
+
 int ApiServer::close_when_flushed(Connection& connection) {
   if (lws_partial_buffered(connection.wsi) != 0) {
     // libwebsockets holds the end of the last piece and writes it before calling back again.
@@ -396,7 +417,9 @@ std::size_t ApiServer::buffered(StreamId id) const {
 
 void ApiServer::close_stream(StreamId id, bool after_flush) {
   Connection* connection = stream(id);
-  if (connection == nullptr || connection->stream_closing) {
+  // A stream closing after its queue may still be cut at once (its client stopped reading): only a second
+  // graceful close is nothing to do.
+  if (connection == nullptr || (connection->stream_closing && after_flush)) {
     return;
   }
   connection->stream_closing = true;
@@ -451,7 +474,13 @@ int ApiServer::on_stream_bytes(Connection& connection, std::string_view bytes) {
 
 int ApiServer::after_stream_write(Connection& connection, bool drained) {
   if (connection.stream_closing) {
-    return connection.out.empty() ? close_when_flushed(connection) : 0;
+    if (!connection.out.empty() || lws_partial_buffered(connection.wsi) != 0) {
+      if (connection.out.empty()) {
+        lws_callback_on_writable(connection.wsi);  // libwebsockets writes the rest first
+      }
+      return 0;
+    }
+    return linger(connection);
   }
   if (!connection.stream_reading) {
     // The upgrade response (at the front, shorter than a piece) was just written: the stream begins.

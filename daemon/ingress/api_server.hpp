@@ -111,7 +111,7 @@ class ApiServer final : private RawSocketHandler {
   std::size_t buffered(StreamId id) const;
   // Ends the stream: at once, dropping what is queued, or after writing what is queued (within the request
   // timeout, for a client that stops reading). No bytes reach the handler after this; on_stream_closed
-  // follows.
+  // follows. A stream closing after its queue can still be cut at once with after_flush false.
   void close_stream(StreamId id, bool after_flush);
   // Stops (true) or resumes reading the client's bytes.
   void pause_stream(StreamId id, bool paused);
@@ -138,6 +138,8 @@ class ApiServer final : private RawSocketHandler {
   int write_some(Connection& connection);
   // -1 (close now) unless libwebsockets still holds part of the last write.
   int close_when_flushed(Connection& connection);
+  // A stream whose last byte was written: shut down for writing, read until the client closes (or briefly).
+  int linger(Connection& connection);
 
   EventLoop& m_loop;
   ApiServerSettings m_settings;

@@ -148,9 +148,12 @@ bool FrameReader::start_frame(const Header& header) {
       m_message.clear();
     }
     if (header.length > m_max_message_bytes - m_message.size()) {
-      return fail(k_close_message_too_big, "message larger than gateway.max_frame_bytes");
+      // A client (an SDK bot) is told the limit itself: the relay's configuration key means nothing to it.
+      return fail(k_close_message_too_big,
+                  m_peer == Peer::client
+                      ? "a message larger than " + std::to_string(m_max_message_bytes) + " bytes"
+                      : std::string("message larger than gateway.max_frame_bytes"));
     }
-    reserve_message(m_message.size() + header.length);
   }
   m_frame = header;
   m_frame_remaining = header.length;
@@ -251,6 +254,12 @@ bool FrameReader::feed(const char* data, std::size_t size, FrameHandler& handler
       }
     }
     const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(m_frame_remaining, size - at));
+    if (!is_control(m_frame.opcode)) {
+      // The buffer grows with the bytes that arrive, never with what a header announces: a header alone
+      // (14 bytes from a peer) must not claim max_message_bytes. A frame whose payload is in hand is still
+      // one allocation.
+      reserve_message(m_message.size() + take);
+    }
     std::string& into = is_control(m_frame.opcode) ? m_control : m_message;
     into.append(data + at, take);
     if (m_frame.masked) {

@@ -42,7 +42,8 @@ class FrameHandler {
 
 // Reads the frames a WebSocket peer sends (RFC 6455 section 5), from bytes in whatever pieces they arrive.
 // A whole frame already in the input is handled without staging its header; its payload is copied once,
-// into the message buffer, and a client's payload is unmasked there in place. No extension is negotiated, so
+// into the message buffer, and a client's payload is unmasked there in place. The buffer grows with the
+// payload bytes that arrive, not with the length a header announces. No extension is negotiated, so
 // RSV bits are errors; a server's frames must not be masked, a client's must be (1002 otherwise). A text
 // message that is not UTF-8 is an error (1007), checked once its last fragment has arrived.
 class FrameReader {
@@ -64,6 +65,8 @@ class FrameReader {
   bool close_received() const { return m_close_received; }
   // Gives back the message buffer.
   void release_buffer();
+  // The bytes the message buffer holds allocated (what a peer's frames cost the reader).
+  std::size_t buffer_capacity() const { return m_message.capacity(); }
 
  private:
   struct Header {

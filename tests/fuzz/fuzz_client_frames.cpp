@@ -79,7 +79,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const FrameOutcome plain = read_frames({unmasked.frames}, Peer::server);
   FUZZ_CHECK(whole.events == plain.events);
   if (unmasked.exact) {
-    FUZZ_CHECK(whole == plain);
+    // Only the words of a 1009 differ: a client is told the limit, the relay's own client names its setting.
+    FrameOutcome alike = plain;
+    if (alike.error_code == relay::websocket::k_close_message_too_big) {
+      alike.error = whole.error;
+    }
+    FUZZ_CHECK(whole == alike);
   } else if (unmasked.unmasked_frame && !plain.stopped) {
     FUZZ_CHECK(whole.error_code == relay::websocket::k_close_protocol_error);
   }

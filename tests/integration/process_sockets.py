@@ -72,3 +72,19 @@ def cpu_seconds(pid):
 
 def descriptor_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def holds_connection(pid, local_port, remote_port):
+    """Whether the process still has a descriptor for its TCP connection from local_port to remote_port (a
+    socket it closed may linger in the kernel, in FIN_WAIT, without one)."""
+    descriptors = _socket_descriptors(pid)
+    for table in ("tcp", "tcp6"):
+        with open(f"/proc/{pid}/net/{table}") as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                local, remote, inode = fields[1], fields[2], int(fields[9])
+                if (int(local.split(":")[1], 16) == local_port and int(remote.split(":")[1], 16) == remote_port
+                        and inode in descriptors):
+                    return True
+    return False

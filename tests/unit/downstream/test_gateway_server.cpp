@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 #include <simdjson.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 #include <catch2/catch.hpp>
 
 #include "downstream/gateway_server.hpp"
@@ -553,4 +555,44 @@ TEST_CASE("a connection that never identifies is closed after five minutes, not 
   f.now += Millis(201'000);
   f.server->on_tick(f.now);
   CHECK(f.close_code(1) == 4009);
+}
+
+TEST_CASE("connections no client's token vouches for are logged at most once per 10 s, then with a count") {
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000);
+  spdlog::default_logger()->sinks().push_back(sink);
+  const auto level = spdlog::default_logger()->level();
+  spdlog::default_logger()->set_level(spdlog::level::info);
+  Fixture f;
+  // Anyone can open these: 300 connections with a token that is no client's, 300 that send no payload.
+  for (ConnectionId id = 1; id <= 600; ++id) {
+    f.open(id);
+    f.text(id, id % 2 ? R"({"op":2,"d":{"token":"QQBot bad","intents":1}})" : "not json");
+    f.server->on_closed(id, f.now);
+  }
+  f.now += Millis(10'001);
+  f.open(1000);
+  f.text(1000, R"({"op":6,"d":{"token":"QQBot bad","session_id":"x","seq":1}})");
+  // A client whose token was accepted is always named.
+  f.identify(1001, k_guild_messages, 3, 2);
+  const std::vector<std::string> lines = sink->last_formatted();
+  spdlog::default_logger()->sinks().pop_back();
+  spdlog::default_logger()->set_level(level);
+  std::vector<std::string> refusals;
+  for (const auto& line : lines) {
+    if (line.find("unidentified client") != std::string::npos ||
+        line.find("no client's") != std::string::npos) {
+      refusals.push_back(line);
+    }
+  }
+  REQUIRE(refusals.size() == 4);
+  CHECK(refusals[2].find(
+            "a Resume with a token that is no client's; closing with 4004 (299 more in the last 10 s "
+            "not logged)") != std::string::npos);
+  CHECK(refusals[3].find("with 4004 (authentication failed) (599 more in the last 10 s not logged)") !=
+        std::string::npos);
+  CHECK(std::count_if(lines.begin(), lines.end(), [](const std::string& line) {
+          return line.find("closing the connection of client alpha") != std::string::npos;
+        }) == 1);
+  CHECK(f.server->counters().closes.at(4004) == 301);
+  CHECK(f.server->counters().closes.at(4002) == 300);
 }

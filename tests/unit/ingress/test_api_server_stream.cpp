@@ -335,6 +335,25 @@ TEST_CASE("closing a stream at once drops its queue and ends it once") {
   CHECK(f.handler.received[stream].empty());
 }
 
+TEST_CASE("a stream closing after its queue can still be cut at once, for a client that stopped reading") {
+  Fixture f(false);
+  f.handler.echo = false;
+  auto client = f.upgraded_client(false);
+  const StreamId stream = f.last_stream();
+  // The client reads nothing: more than the kernel's buffers take stays queued behind the close.
+  REQUIRE(f.server->send(stream, pattern(32 << 20)));
+  f.server->close_stream(stream, true);
+  REQUIRE_FALSE(serve_until(
+      f.loop, [&] { return f.handler.closed[stream] == 1; }, std::chrono::milliseconds(300)));
+  f.server->close_stream(stream, false);
+  CHECK(f.server->buffered(stream) == 0);
+  REQUIRE(serve_until(
+      f.loop, [&] { return f.handler.closed[stream] == 1; }, std::chrono::milliseconds(2000)));
+  // A second graceful close of a stream already closing is nothing to do.
+  f.server->close_stream(stream, true);
+  CHECK(f.handler.closed[stream] == 1);
+}
+
 TEST_CASE("a paused stream holds the client's bytes until it is resumed") {
   Fixture f(false);
   f.handler.echo = false;

@@ -204,6 +204,8 @@ TEST_CASE("a client's message larger than the limit fails with 1009 once its hea
     Recorder recorder;
     REQUIRE_FALSE(frames.feed(header.data(), header.size(), recorder));
     REQUIRE(frames.error_code() == 1009);
+    // The client is told the limit, not a configuration key of the relay's that means nothing to it.
+    REQUIRE(frames.error() == "a message larger than 65536 bytes");
   }
   SECTION("fragments that add up past the limit") {
     const std::string stream = client_frame(0x1, std::string(40'000, 'x'), k_mask_a, false) +
@@ -218,6 +220,22 @@ TEST_CASE("a client's message larger than the limit fails with 1009 once its hea
     REQUIRE(outcome.error_code == 0);
     REQUIRE(outcome.seen == std::vector<std::string>{"message:" + every_byte(65'536)});
   }
+}
+
+TEST_CASE("a client's message buffer grows with the bytes that arrive, not with what a header announces") {
+  const std::string whole = client_frame(0x1, std::string(1 << 20, ' '), k_mask_a);
+  FrameReader frames = client_reader();
+  Recorder recorder;
+  // The 14-byte header and ten bytes: a header alone must not claim the megabyte it announces.
+  REQUIRE(frames.feed(whole.data(), 24, recorder));
+  REQUIRE(frames.buffer_capacity() < 4096);
+  std::size_t at = 24;
+  for (; at < whole.size() - 100'000; at += 100'000) {
+    REQUIRE(frames.feed(whole.data() + at, 100'000, recorder));
+    REQUIRE(frames.buffer_capacity() <= 2 * (at + 100'000) + 4096);
+  }
+  REQUIRE(frames.feed(whole.data() + at, whole.size() - at, recorder));
+  REQUIRE(recorder.seen == std::vector<std::string>{"message:" + std::string(1 << 20, ' ')});
 }
 
 TEST_CASE("a client's frames follow the same rules as a server's otherwise") {
