@@ -28,24 +28,31 @@ SHARDS = 16
 SIZE = 300
 
 
-def add_subscribers(bins, rig, subs, count):
-    """Starts subscribers until there are `count`, and probes through the relay until each has received."""
+def add_subscribers(bins, rig, subs, count, per_process=1):
+    """Starts subscriber processes until they hold `count` SUB sockets (`per_process` each; the last one may hold
+    fewer), and probes through the relay until every socket has received."""
     new = []
-    while len(subs) < count:
-        sub = rb.LineProcess([bins["sub"], rig.endpoint, "--topic", rb.EVENT_TOPIC], rig.workdir,
-                             f"sub{len(subs)}", stdin=True)
+    while sockets_of(subs) < count:
+        k = min(per_process, count - sockets_of(subs))
+        sub = rb.LineProcess([bins["sub"], rig.endpoint, "--topic", rb.EVENT_TOPIC, "--sockets", str(k)],
+                             rig.workdir, f"sub{len(subs)}", stdin=True)
+        sub.sockets = k
         subs.append(sub)
         new.append(sub)
     deadline = time.monotonic() + 60
     while new:
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{len(new)} subscribers never received a probe through the relay")
+            raise RuntimeError(f"{len(new)} subscriber processes never received a probe through the relay")
         rig.sim.post("/_sim/send", {"shard": 0, "t": "PROBE", "d": {}})
         time.sleep(0.1)
         for sub in list(new):
             sub.send("seen")
             if sub.read_json(10)["seen"] > 0:
                 new.remove(sub)
+
+
+def sockets_of(subs):
+    return sum(sub.sockets for sub in subs)
 
 
 def start_measurement(subs, command):
@@ -59,8 +66,13 @@ def start_measurement(subs, command):
 
 
 def collect(subs, timeout):
+    """One report per SUB socket (a process with several sockets answers with all of them at once)."""
     deadline = time.monotonic() + timeout
-    return [sub.read_json(max(1.0, deadline - time.monotonic())) for sub in subs]
+    reports = []
+    for sub in subs:
+        answer = sub.read_json(max(1.0, deadline - time.monotonic()))
+        reports.extend(answer["reports"] if "reports" in answer else [answer])
+    return reports
 
 
 def summary(reports, events, relay_cpu, n):
@@ -101,7 +113,7 @@ def paced(rig, subs, rate, warmup_s, seconds):
     relay1, t1 = rig.relay.stats.snapshot(), time.monotonic()
     rig.relay.check_alive()
     events = generated(rig.sim) - generated0
-    out = summary(reports, count, rb.cpu_per_event(relay0, relay1, events), len(subs))
+    out = summary(reports, count, rb.cpu_per_event(relay0, relay1, events), sockets_of(subs))
     # the subscribers' CPU is counted over their `count` measured events; the relay's over all events sent
     out.update({"rate": rate, "sent": events, "sent_s": sent_s, "done_s": t1 - t0,
                 "relay_cores": (sum(relay1["cpu"]) - sum(relay0["cpu"])) / (t1 - t0),
@@ -119,7 +131,7 @@ def flood(rig, subs, events):
     reports = collect(subs, 600)
     relay1 = rig.relay.stats.snapshot()
     rig.relay.check_alive()
-    out = summary(reports, total, rb.cpu_per_event(relay0, relay1, total), len(subs))
+    out = summary(reports, total, rb.cpu_per_event(relay0, relay1, total), sockets_of(subs))
     out["hwm_kb"] = rig.relay.stats.memory_kb()[1]
     return out
 
@@ -183,17 +195,23 @@ def main():
     parser.add_argument("--no-flood", action="store_true")
     parser.add_argument("--json", help="write every number here")
     parser.add_argument("--keep", action="store_true", help="keep the working directory with the logs")
+    parser.add_argument("--transport", choices=["tcp", "ipc"], default="tcp",
+                        help="the subscribers' transport: tcp:// on loopback (default) or an ipc:// Unix socket")
+    parser.add_argument("--per-process", type=int, default=1,
+                        help="SUB sockets per bench-subscriber process (default 1: one process per subscriber); "
+                             "each socket is its own connection, so the relay sees as many subscribers")
     args = parser.parse_args()
+    rb.TRANSPORT["name"] = args.transport
     bins = rb.binaries(args.bin_dir)
     workdir = tempfile.mkdtemp(prefix="qq-relay-fanout-")
-    results = {"sndhwm": args.sndhwm, "rate": args.rate, "seconds": args.seconds, "warmup_s": args.warmup,
+    results = {"per_process": args.per_process, "transport": args.transport, "sndhwm": args.sndhwm, "rate": args.rate, "seconds": args.seconds, "warmup_s": args.warmup,
                "machine": rb.machine(), "loadavg_start": os.getloadavg()[0], "paced": [], "flood": []}
     started = time.monotonic()
     rig, subs = None, []
     try:
         rig = rb.RelayRig(bins, workdir, SHARDS, name="relayfan", sndhwm=args.sndhwm)
         for n in sorted(args.counts):
-            add_subscribers(bins, rig, subs, n)
+            add_subscribers(bins, rig, subs, n, args.per_process)
             rb.log(f"{n} subscriber(s): load average {os.getloadavg()[0]:.2f}")
             p = paced(rig, subs, args.rate, args.warmup, args.seconds)
             results["paced"].append(p)

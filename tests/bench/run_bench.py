@@ -332,6 +332,9 @@ def sink_flood(bins, workdir, sim, shards, size, events, framing="lws"):
 
 # ---- the relay: simulator -> relay -> bench-subscriber ----------------------------------------------------
 
+TRANSPORT = {"name": "tcp"}  # the subscribers' transport, for every RelayRig (set by --transport)
+
+
 class RelayRig:
     """A simulator, a relay on `shards` shards and a subscriber that is known to receive."""
 
@@ -341,7 +344,9 @@ class RelayRig:
         self.shards = shards
         self.sim = Sim(bins, workdir, f"sim-{name}", "--shards", str(shards), "--max-concurrency", str(shards),
                        "--remaining", "1000000", "--total", "1000000", *sim_args, tls=tls)
-        self.endpoint = f"tcp://127.0.0.1:{free_port()}"
+        # tcp:// on loopback by default (what a subscriber on another host gets); --transport ipc for a Unix socket.
+        self.endpoint = (f"ipc://{workdir}/{name}.sock" if TRANSPORT["name"] == "ipc"
+                         else f"tcp://127.0.0.1:{free_port()}")
         self.relay = None
         self.sub = None
         started = time.monotonic()
@@ -739,7 +744,10 @@ def main():
                              "flood; read it with perf report -i FILE --no-children --sort dso,sym")
     parser.add_argument("--perf-shards", type=int, default=1, help="shards for the --perf flood (default 1)")
     parser.add_argument("--keep", action="store_true", help="keep the working directory with the logs")
+    parser.add_argument("--transport", choices=["tcp", "ipc"], default="tcp",
+                        help="the subscriber's transport: tcp:// on loopback (default) or an ipc:// Unix socket")
     args = parser.parse_args()
+    TRANSPORT["name"] = args.transport
 
     bins = binaries(args.bin_dir)
     p = dict(QUICK if args.quick else FULL)
@@ -749,7 +757,7 @@ def main():
         p["shards"] = args.shards
     parts = args.only or ["throughput", "latency", "idle"]
     workdir = tempfile.mkdtemp(prefix="qq-relay-bench-")
-    results = {"quick": args.quick, "params": p, "machine": machine(), "bins": bins}
+    results = {"quick": args.quick, "params": p, "machine": machine(), "bins": bins, "transport": args.transport}
     started = time.monotonic()
     failed = False
     try:

@@ -136,7 +136,10 @@ def main():
                              "drops: the SDK's socket pushes back on the simulator instead)")
     parser.add_argument("--json", help="write every number here")
     parser.add_argument("--keep", action="store_true", help="keep the working directory with the logs")
+    parser.add_argument("--transport", choices=["tcp", "ipc"], default="tcp",
+                        help="the subscribers' transport: tcp:// on loopback (default) or an ipc:// Unix socket")
     args = parser.parse_args()
+    rb.TRANSPORT["name"] = args.transport
     bins = rb.binaries(args.bin_dir)
     workdir = tempfile.mkdtemp(prefix="qq-relay-sdkref-")
     results = {"events": args.events, "size": args.size, "repeats": args.repeats, "sndhwm": args.sndhwm,
