@@ -185,9 +185,11 @@ void drain(Subscriber& sub, const std::string& topic, bool with_cpu, int limit) 
     bool have_body = false;
     bool have_metadata = false;
     int part = 1;
-    while (sub.socket.get(zmq::sockopt::rcvmore)) {
+    // The message's own flag, not ZMQ_RCVMORE: a getsockopt per frame costs as much as the frame.
+    for (bool more = topic_part.more(); more;) {
       zmq::message_t& into = part == 1 ? body_part : extra;
       (void)sub.socket.recv(into, zmq::recv_flags::none);
+      more = into.more();
       have_body = have_body || part == 1;
       have_metadata = have_metadata || part == 2;
       ++part;
