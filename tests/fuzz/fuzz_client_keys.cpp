@@ -48,17 +48,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string& error = parsed.error();
     FUZZ_CHECK(error.starts_with("clients:"));
     // No word of the input long enough to be a key (keys hold no white space) appears in the message.
-    std::size_t at = 0;
-    while (at < text.size()) {
-      const std::size_t start = text.find_first_not_of(" \t\r\n", at);
-      if (start == std::string_view::npos) {
-        break;
-      }
-      const std::size_t end = std::min(text.find_first_of(" \t\r\n", start), text.size());
-      const std::string_view word = text.substr(start, end - start);
+    relay::fuzz::for_each_word(text, [&](std::string_view word) {
       FUZZ_CHECK(word.size() < relay::api::k_min_key_length || error.find(word) == std::string::npos);
-      at = end;
-    }
+    });
     return 0;
   }
   std::set<std::string> names;

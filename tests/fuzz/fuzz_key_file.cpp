@@ -17,17 +17,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!parsed) {
     FUZZ_CHECK(parsed.error().starts_with("keys:"));
     // A key holds no white space: no word of the input as long as a key appears in the message.
-    std::size_t at = 0;
-    while (at < text.size()) {
-      const std::size_t start = text.find_first_not_of(" \t\r\n", at);
-      if (start == std::string_view::npos) {
-        break;
-      }
-      const std::size_t end = std::min(text.find_first_of(" \t\r\n", start), text.size());
-      FUZZ_CHECK(end - start < 40 ||
-                 parsed.error().find(text.substr(start, end - start)) == std::string::npos);
-      at = end;
-    }
+    relay::fuzz::for_each_word(text, [&](std::string_view word) {
+      FUZZ_CHECK(word.size() < 40 || parsed.error().find(word) == std::string::npos);
+    });
     return 0;
   }
   for (const std::string& key : *parsed) {

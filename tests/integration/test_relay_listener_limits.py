@@ -110,22 +110,17 @@ def connection_caps(tmp, parts):
     expect(relay.stop() == 0, "exit code")
 
 
-def descriptor_exhaustion(tmp, parts):
-    webhook_port, metrics_port = free_port(), free_port()
-    limit = (DESCRIPTOR_LIMIT, DESCRIPTOR_LIMIT)
-    relay = Relay(tmp, config(tmp, "nofile", webhook_port, metrics_port, "request_timeout = 60"), name="nofile",
-                  preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, limit))
-    parts.append(relay)
-    wait_up(relay, metrics_port)
-    client = WebhookClient(webhook_port)
-    expect(client.post(EVENT)[0] == 200, "a POST before the exhaustion")
+def exhaust_descriptors(relay, port, listener, parts):
+    """Takes every descriptor of the relay with idle connections to `port`, checks for 2 s that it neither spins
+    nor floods its log, then closes all but the first 16 (which it holds, still idle) so that descriptors free up
+    and the backlog drains."""
     pid = relay.proc.pid
     # Twice the limit: the relay takes what it can, the rest wait in the listening socket's backlog.
-    idle = [idle_connection(webhook_port) for _ in range(2 * DESCRIPTOR_LIMIT)]
+    idle = [idle_connection(port) for _ in range(2 * DESCRIPTOR_LIMIT)]
     parts.extend(idle)
     # Out of descriptors (EMFILE), or libwebsockets' table (sized from the same limit) full, whichever comes first.
-    wait_for(lambda: descriptor_count(pid) >= DESCRIPTOR_LIMIT or "webhook: cannot accept" in relay.log_text(), 10,
-             "every descriptor of the relay taken")
+    wait_for(lambda: descriptor_count(pid) >= DESCRIPTOR_LIMIT or f"{listener}: cannot accept" in relay.log_text(),
+             10, "every descriptor of the relay taken")
     lines_before = relay.log_text().count("\n")
     cpu_before = cpu_seconds(pid)
     window_started = time.monotonic()
@@ -139,9 +134,20 @@ def descriptor_exhaustion(tmp, parts):
     expect(relay.proc.poll() is None, "the relay died at the open-file limit")
     expect(cpu_used < 0.25 * window, f"the relay spins at the open-file limit: {cpu_used:.2f} s CPU in {window:.1f} s")
     expect(log_lines < 50, f"{log_lines} log lines in {window:.1f} s at the open-file limit")
-    # Close all but the first 16 (which the relay holds, still idle): descriptors free up, the backlog drains.
     for s in idle[16:]:
         s.close()
+
+
+def descriptor_exhaustion(tmp, parts):
+    webhook_port, metrics_port = free_port(), free_port()
+    limit = (DESCRIPTOR_LIMIT, DESCRIPTOR_LIMIT)
+    relay = Relay(tmp, config(tmp, "nofile", webhook_port, metrics_port, "request_timeout = 60"), name="nofile",
+                  preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, limit))
+    parts.append(relay)
+    wait_up(relay, metrics_port)
+    client = WebhookClient(webhook_port)
+    expect(client.post(EVENT)[0] == 200, "a POST before the exhaustion")
+    exhaust_descriptors(relay, webhook_port, "webhook", parts)
     started = time.monotonic()
     status, answer = client.post(EVENT)
     elapsed = time.monotonic() - started
@@ -369,26 +375,7 @@ def api_descriptor_exhaustion(tmp, parts):
     parts.append(relay)
     wait_api_up(relay, metrics_port)
     expect(exchanged(token_exchange(api_port)), "a token exchange before the exhaustion")
-    pid = relay.proc.pid
-    idle = [idle_connection(api_port) for _ in range(2 * DESCRIPTOR_LIMIT)]
-    parts.extend(idle)
-    wait_for(lambda: descriptor_count(pid) >= DESCRIPTOR_LIMIT or "api: cannot accept" in relay.log_text(), 10,
-             "every descriptor of the relay taken")
-    lines_before = relay.log_text().count("\n")
-    cpu_before = cpu_seconds(pid)
-    window_started = time.monotonic()
-    # The measurement window: nothing to wait for but time, since the point is what the relay does meanwhile.
-    while time.monotonic() - window_started < 2.0:
-        time.sleep(0.1)
-    window = time.monotonic() - window_started
-    cpu_used = cpu_seconds(pid) - cpu_before
-    log_lines = relay.log_text().count("\n") - lines_before
-    print(f"  at the limit: {cpu_used:.2f} s CPU in {window:.1f} s, {log_lines} log line(s)", flush=True)
-    expect(relay.proc.poll() is None, "the relay died at the open-file limit")
-    expect(cpu_used < 0.25 * window, f"the relay spins at the open-file limit: {cpu_used:.2f} s CPU in {window:.1f} s")
-    expect(log_lines < 50, f"{log_lines} log lines in {window:.1f} s at the open-file limit")
-    for s in idle[16:]:
-        s.close()
+    exhaust_descriptors(relay, api_port, "api", parts)
     started = time.monotonic()
     answer = token_exchange(api_port)
     elapsed = time.monotonic() - started
