@@ -72,7 +72,7 @@ def parse_args():
     # Bounds on the least-squares slopes after warm-up, per 10 minutes (docs/soak.md says why these values).
     parser.add_argument("--rss-bound-mib", type=float, default=8.0)
     parser.add_argument("--fd-bound", type=float, default=10.0)
-    parser.add_argument("--disk-bound-mib", type=float, default=32.0)
+    parser.add_argument("--disk-bound-mib", type=float, default=8.0)
     return parser.parse_args()
 
 
@@ -340,7 +340,7 @@ class Soak:
                 self.post_webhooks()
                 next_webhook += 5
             if now >= next_disk:
-                sampler.read_disk()
+                sampler.read_disk(now)
                 next_disk += 1
             if now >= next_sample:
                 row = sampler.sample(now, self.relay.proc.pid if self.relay.proc.poll() is None else None,

@@ -6,6 +6,7 @@ import os
 import time
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+DISK_WINDOW_S = 60
 
 # Metrics kept in the CSV: the name in the file, and the Prometheus family (summed over its labels).
 METRICS = [
@@ -102,11 +103,14 @@ class Sampler:
         self.writer = csv.DictWriter(self.file, COLUMNS)
         self.writer.writeheader()
 
-    def read_disk(self):
-        """Called every second: the journal's size saws between the limit and the limit less one segment (a few
-        seconds per tooth at 1000 events/s), so the samples carry the mean since the last sample, not one reading,
-        or the fitted slope would mostly measure where the samples fell on the teeth."""
-        self.disk_readings.append(directory_bytes(self.journal_dir))
+    def read_disk(self, t):
+        """Called every second. The journal's size saws between the limit less one segment and the limit (a tooth
+        takes about 30 s at 1000 events/s), so a sample carries the largest reading of the last DISK_WINDOW_S: the
+        top of the teeth, flat while old segments are deleted, rising with anything that is not. A fit over
+        single readings would mostly measure where the samples fell on the teeth."""
+        self.disk_readings.append((t, directory_bytes(self.journal_dir)))
+        while self.disk_readings and self.disk_readings[0][0] < t - DISK_WINDOW_S:
+            self.disk_readings.pop(0)
 
     def sample(self, t, relay_pid, sim_pid):
         row = {column: "" for column in COLUMNS}
@@ -117,9 +121,7 @@ class Sampler:
         row["pid"] = relay_pid
         row["rss_kib"], row["fds"], row["threads"], row["cpu_s"] = stats
         row["journal_bytes_now"] = directory_bytes(self.journal_dir)
-        readings = self.disk_readings or [row["journal_bytes_now"]]
-        row["journal_bytes"] = round(sum(readings) / len(readings))
-        self.disk_readings = []
+        row["journal_bytes"] = max([row["journal_bytes_now"]] + [size for _, size in self.disk_readings])
         # /healthz is answered on the relay's event loop, so its round trip is the loop's lag as a client sees it
         # (the relay has no loop-lag metric of its own).
         _, took = http_get(self.metrics_port, "/healthz")
