@@ -18,17 +18,42 @@ export function pythonJson(record) {
   return `{${Object.entries(record).map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(", ")}}`;
 }
 
+// Calls fn(line) for each complete, non-empty line of the file, reading it 1 MiB at a time, and returns the length
+// of its complete lines in bytes. A journal grows without bound: read whole, one of more than 512 MiB is a string
+// longer than V8 allows (ERR_STRING_TOO_LONG), and a client restarted after some hours of traffic would not start.
+function forEachLine(path, fn) {
+  const fd = fs.openSync(path, "r");
+  try {
+    const chunk = Buffer.alloc(1 << 20);
+    let carry = Buffer.alloc(0); // the bytes after the last newline read so far
+    let complete = 0;
+    for (;;) {
+      const n = fs.readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) return complete;
+      const data = carry.length ? Buffer.concat([carry, chunk.subarray(0, n)]) : chunk.subarray(0, n);
+      let start = 0;
+      for (let end = data.indexOf(0x0a); end !== -1; end = data.indexOf(0x0a, start)) {
+        if (end > start) fn(data.toString("utf8", start, end));
+        start = end + 1;
+      }
+      carry = Buffer.from(data.subarray(start)); // a copy: chunk is read into again
+      complete += start;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 // Append-only JSON lines; the last complete line is the position.
 export class Journal {
   constructor(path) {
     this.last = null;
     this.fd = null;
     if (path && fs.existsSync(path)) {
-      const data = fs.readFileSync(path);
-      const complete = data.subarray(0, data.lastIndexOf(0x0a) + 1);
-      if (complete.length !== data.length) fs.truncateSync(path, complete.length); // a line cut short by a crash
-      const lines = complete.toString("utf8").split("\n").filter((line) => line !== "");
-      if (lines.length) this.last = JSON.parse(lines.at(-1)).relay_seq;
+      let lastLine = null;
+      const complete = forEachLine(path, (line) => { lastLine = line; });
+      if (complete !== fs.statSync(path).size) fs.truncateSync(path, complete); // a line cut short by a crash
+      if (lastLine !== null) this.last = JSON.parse(lastLine).relay_seq;
     }
     if (path) this.fd = fs.openSync(path, "a");
   }
@@ -167,12 +192,11 @@ export class ClusterJournal extends Journal {
     this.positions = new Map();
     this.recent = new RecentIds();
     if (path && fs.existsSync(path)) {
-      for (const line of fs.readFileSync(path, "utf8").split("\n")) {
-        if (line === "") continue;
+      forEachLine(path, (line) => {
         const record = JSON.parse(line);
         if ("relay" in record) this.positions.set(record.relay, record.relay_seq);
         if (record.event_id) this.recent.add(record.event_id);
-      }
+      });
     }
   }
 

@@ -49,7 +49,9 @@ class ClusterJournal(Journal):
         self.recent = RecentIds()
         if path and os.path.exists(path):
             with open(path, "rb") as f:
-                for line in f.read().splitlines():
+                for line in f:  # line by line: the journal grows without bound
+                    if not line.strip():
+                        continue
                     record = json.loads(line)
                     if "relay" in record:
                         self.positions[record["relay"]] = record["relay_seq"]

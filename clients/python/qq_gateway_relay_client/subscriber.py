@@ -19,15 +19,20 @@ class Journal:
         self.path = path
         self.last: Optional[int] = None
         if path and os.path.exists(path):
+            # Line by line: a journal grows without bound, and read whole it would cost its size in memory.
+            complete = 0
+            last_line: Optional[bytes] = None
             with open(path, "rb") as f:
-                data = f.read()
-            complete = data[: data.rfind(b"\n") + 1]
-            if len(complete) != len(data):  # a line cut short by a crash
-                with open(path, "wb") as f:
-                    f.write(complete)
-            lines = complete.splitlines()
-            if lines:
-                self.last = json.loads(lines[-1])["relay_seq"]
+                for line in f:
+                    if not line.endswith(b"\n"):
+                        break
+                    complete += len(line)
+                    if line.strip():
+                        last_line = line
+            if complete != os.path.getsize(path):  # a line cut short by a crash
+                os.truncate(path, complete)
+            if last_line is not None:
+                self.last = json.loads(last_line)["relay_seq"]
         self.file: Optional[IO[str]] = open(path, "a", buffering=1, encoding="utf-8") if path else None
 
     def handle(self, topic: bytes, body: bytes, meta: Meta) -> None:
