@@ -317,10 +317,12 @@ def main():
                    [(i, PACED_SHARDS) for i in range(PACED_SHARDS)], f"not one Identify per shard: {identifies}")
             expect(all(b - a >= WINDOW_US for a, b in zip(times, times[1:])),
                    f"two Identifies of one bucket within {WINDOW_US // 1000} ms: gaps {gaps} ms")
-            # Nor slower than the window needs: a waiter gets the slot when it frees (a handover in between may
-            # delay one Identify by up to a heartbeat, lease_ms / 3).
+            # Nor much slower than the window needs: a waiter gets the slot when it frees. A handover in between
+            # may delay one Identify by up to a heartbeat (lease_ms / 3), and on a loaded machine (a sanitizer
+            # build beside other work) a waiter's timer that fires after another relay took the slot costs one
+            # window more: at most one such window is allowed.
             span_ms = (times[-1] - times[0]) / 1000
-            expect(span_ms < (PACED_SHARDS - 1) * WINDOW_MS + 1000,
+            expect(span_ms < PACED_SHARDS * WINDOW_MS + 1000,
                    f"{PACED_SHARDS} Identifies took {span_ms:.0f} ms: gaps {gaps} ms")
         checks.run("three relays starting together: one Identify per identify window across the relays",
                    identify_pacing)

@@ -174,7 +174,8 @@ TEST_CASE("chunk lines: no control bytes in extensions, no size past max_body, t
   const std::string chunked = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
   CHECK(status_of(chunked + "2;a=b\r\nhi\r\n0\r\n\r\n") == 0);
   CHECK(status_of(chunked + "2;a\rb\r\nhi\r\n0\r\n\r\n") == 400);
-  CHECK(status_of(chunked + std::string("2;a\0b\r\nhi\r\n0\r\n\r\n", 19)) == 400);
+  constexpr char k_nul_in_extension[] = "2;a\0b\r\nhi\r\n0\r\n\r\n";
+  CHECK(status_of(chunked + std::string(k_nul_in_extension, sizeof k_nul_in_extension - 1)) == 400);
   CHECK(status_of(chunked + "2;a\x7f\r\nhi\r\n0\r\n\r\n") == 400);
   ReaderLimits limits;
   limits.max_body = 10;
