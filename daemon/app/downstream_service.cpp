@@ -19,12 +19,6 @@ constexpr util::Millis k_tick{1000};
 // A client's message buffer is given back above this between messages.
 constexpr std::size_t k_retained_bytes = 64 * 1024;
 
-// The end of a throttled log line: how many like it were held back since the last one.
-std::string not_logged(std::uint64_t held_back, std::string_view what) {
-  return held_back == 0 ? std::string()
-                        : fmt::format(" ({} more {} in the last 10 s not logged)", held_back, what);
-}
-
 }  // namespace
 
 // The frames a client sends, handed to the gateway as text; pings answered; a close ends the stream.
@@ -117,7 +111,7 @@ void DownstreamService::open_websocket(ingress::ExchangeId id, http::ServerReque
     ++m_counters.upgrades_refused;
     if (m_refusal_log.allow(m_loop.now())) {
       spdlog::info("downstream: a WebSocket upgrade refused with {}: {}{}", answer.status, answer.reason,
-                   not_logged(m_refusal_log.take_held_back(), "refusals"));
+                   m_refusal_log.take_held_back_note());
     }
     std::string body = fmt::format(R"({{"code":{},"message":)", answer.status);
     util::append_json_string(body, answer.reason);
@@ -159,7 +153,7 @@ void DownstreamService::on_stream_bytes(ingress::StreamId id, std::string_view b
   ++m_counters.websocket_errors;
   if (m_protocol_error_log.allow(m_loop.now())) {
     spdlog::info("downstream: closing a client's WebSocket with {}: {}{}", peer.reader.error_code(),
-                 peer.reader.error(), not_logged(m_protocol_error_log.take_held_back(), "such closes"));
+                 peer.reader.error(), m_protocol_error_log.take_held_back_note());
   }
   end_stream(id, peer.reader.error_code(), peer.reader.error());
 }

@@ -1,8 +1,9 @@
 #include "cluster/hiredis_adapter.hpp"
-#include "cluster/redis_reply.hpp"
 
 #include <async.h>
 #include <spdlog/spdlog.h>
+
+#include "cluster/redis_reply.hpp"
 
 namespace relay::cluster {
 

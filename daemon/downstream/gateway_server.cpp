@@ -46,11 +46,6 @@ std::string short_id(std::string_view session_id) {
   return std::string(session_id.substr(0, 8));
 }
 
-// The end of a throttled log line: how many like it were held back since the last one.
-std::string not_logged(std::uint64_t held_back) {
-  return held_back == 0 ? std::string() : fmt::format(" ({} more in the last 10 s not logged)", held_back);
-}
-
 }  // namespace
 
 struct GatewayServer::Session {
@@ -198,7 +193,7 @@ void GatewayServer::on_identify(Connection& connection, const protocol::Frame& f
   if (!client) {
     if (m_bad_token_log.allow(now)) {
       spdlog::warn("downstream: an Identify with a token that is no client's; closing with 4004{}",
-                   not_logged(m_bad_token_log.take_held_back()));
+                   m_bad_token_log.take_held_back_note());
     }
     close(connection, k_close_auth_failed, "authentication failed");
     return;
@@ -266,7 +261,7 @@ void GatewayServer::on_resume(Connection& connection, const protocol::Frame& fra
   if (!client) {
     if (m_bad_token_log.allow(now)) {
       spdlog::warn("downstream: a Resume with a token that is no client's; closing with 4004{}",
-                   not_logged(m_bad_token_log.take_held_back()));
+                   m_bad_token_log.take_held_back_note());
     }
     close(connection, k_close_auth_failed, "authentication failed");
     return;
@@ -504,7 +499,7 @@ void GatewayServer::close(Connection& connection, int code, std::string_view rea
                  code, reason);
   } else if (m_unidentified_close_log.allow(m_now)) {
     spdlog::info("downstream: closing the connection of an unidentified client with {} ({}){}", code, reason,
-                 not_logged(m_unidentified_close_log.take_held_back()));
+                 m_unidentified_close_log.take_held_back_note());
   }
   m_transport.close(connection.id, code, reason);
   connection.closing = true;

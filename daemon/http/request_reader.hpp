@@ -81,9 +81,8 @@ class RequestReader {
   std::string m_head;
   std::uint64_t m_body_left = 0;           // Content-Length bytes still to come
   std::optional<ChunkedDecoder> m_chunks;  // with Transfer-Encoding: chunked
-  bool m_pending_cr = false;
-  bool m_discard =
-      false;  // discard_body()  // a CR of an empty line before the request line, waiting for its LF
+  bool m_pending_cr = false;  // a CR of an empty line before the request line, waiting for its LF
+  bool m_discard = false;     // discard_body(): the body is read to its end but not kept
   int m_error_status = 0;
   std::string m_error;
 };

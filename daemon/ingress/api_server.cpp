@@ -123,8 +123,7 @@ ApiServer::ApiServer(EventLoop& loop, ApiServerSettings settings, ApiHandler& ha
       if (m_settings.tls != nullptr) {
         connection->tls = std::make_unique<TlsSession>(m_settings.tls->get());
       }
-      m_connections.emplace(wsi, std::move(connection));
-      lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, static_cast<int>(m_settings.request_timeout_s));
+      arm_request_timeout(*m_connections.emplace(wsi, std::move(connection)).first->second);
     }
     return wsi;
   });

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <utility>
 
 #include "util/time.hpp"
@@ -26,6 +27,16 @@ class LogThrottle {
   }
   // How many lines were held back since the last one let through; resets the count.
   std::uint64_t take_held_back() { return std::exchange(m_held_back, 0); }
+  // The same, as the end of the line let through: " (N more in the last 10 s not logged)", or "" for none.
+  std::string take_held_back_note() {
+    const std::uint64_t held_back = take_held_back();
+    if (held_back == 0) {
+      return {};
+    }
+    return " (" + std::to_string(held_back) + " more in the last " +
+           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(m_interval).count()) +
+           " s not logged)";
+  }
 
  private:
   Millis m_interval;

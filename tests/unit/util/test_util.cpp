@@ -289,3 +289,15 @@ TEST_CASE("a log throttle lets one line through per interval and counts the ones
   CHECK(throttle.allow(start + 20'000ms));
   CHECK(throttle.take_held_back() == 1);
 }
+
+TEST_CASE("a throttled line ends with how many like it were held back, or with nothing") {
+  relay::util::LogThrottle throttle(10'000ms);
+  const relay::util::TimePoint start{};
+  CHECK(throttle.allow(start));
+  CHECK(throttle.take_held_back_note().empty());
+  CHECK_FALSE(throttle.allow(start + 1ms));
+  CHECK_FALSE(throttle.allow(start + 2ms));
+  CHECK(throttle.allow(start + 10'000ms));
+  CHECK(throttle.take_held_back_note() == " (2 more in the last 10 s not logged)");
+  CHECK(throttle.take_held_back_note().empty());
+}
