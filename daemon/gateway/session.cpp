@@ -84,15 +84,14 @@ void Session::on_connected(TimePoint now, Actions& /*out*/) {
 
 void Session::on_token(std::string token, TimePoint now, Actions& out) {
   set_token(std::move(token));
-  if (m_connect_held && m_phase == Phase::waiting_to_reconnect) {
+  // Waiting to reconnect with no deadline: the reconnect delay ran out while the token was awaited.
+  if (m_phase == Phase::waiting_to_reconnect && !m_phase_deadline) {
     connect(now, out);
   }
-  m_connect_held = false;
   recompute_deadline();
 }
 
 void Session::connect(TimePoint now, Actions& out) {
-  m_connect_held = false;
   m_phase = Phase::connecting;
   m_phase_deadline = now + m_settings.hello_timeout;
   out.push_back(StateChanged{ShardState::connecting, 0, {}, false});
@@ -224,8 +223,7 @@ void Session::on_tick(TimePoint now, Actions& out) {
     switch (m_phase) {
       case Phase::waiting_to_reconnect:
         if (m_token_refused) {
-          m_connect_held = true;
-          m_phase_deadline.reset();
+          m_phase_deadline.reset();  // on_token connects
           break;
         }
         connect(now, out);
@@ -341,7 +339,6 @@ void Session::shutdown(Actions& out, std::string_view reason, bool will_resume) 
         StateChanged{ShardState::disconnected, 0, std::string(reason), will_resume && !m_session_id.empty()});
   }
   clear_connection();
-  m_connect_held = false;
   if (m_phase != Phase::stopped) {
     m_phase = Phase::idle;
   }

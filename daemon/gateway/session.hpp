@@ -138,7 +138,6 @@ class Session {
   // The gateway refused m_token (4004): the next connection waits for a new one, or its Identify or Resume
   // would carry the refused token again.
   bool m_token_refused = false;
-  bool m_connect_held = false;  // the reconnect delay is over; waiting for the token
   unsigned m_resume_failures = 0;
   unsigned m_bounded_failures = 0;
   util::Backoff m_backoff;
