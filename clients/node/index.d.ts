@@ -73,6 +73,9 @@ export class Subscriber {
   static triples(frames: Buffer[]): Message[];
 }
 
+/** How long a catch-up request waits for its answer, in milliseconds (by the clock, not the event loop's). */
+export const REPLY_TIMEOUT_MS: number;
+
 /** How many event ids a cluster subscriber remembers to drop repeats across relays. */
 export const RECENT_IDS: number;
 

@@ -77,6 +77,9 @@ export class Journal {
   }
 }
 
+// How long a catch-up request waits for its answer.
+export const REPLY_TIMEOUT_MS = 5000;
+
 export class Subscriber {
   constructor(pubEndpoint, replayEndpoint, curve = null, rcvhwm = 1000) {
     // Options given at construction are set before connect, where they must be (receiveHighWaterMark, CURVE).
@@ -86,7 +89,7 @@ export class Subscriber {
                               curveSecretKey: curve.secret });
     }
     this.sub = new zmq.Subscriber({ ...common, receiveHighWaterMark: rcvhwm });
-    this.replay = new zmq.Dealer({ ...common, receiveTimeout: 5000 }); // the 5 s wait for a catch-up answer
+    this.replay = new zmq.Dealer(common);
     this.sub.subscribe(); // everything: gaps are only visible when subscribed to everything
     this.sub.connect(pubEndpoint);
     this.replay.connect(replayEndpoint);
@@ -97,19 +100,30 @@ export class Subscriber {
   async ask(since, max = 1000) {
     for (let pause = 50; ; pause *= 2) {
       await this.replay.send(["", JSON.stringify({ since, max })]);
-      let reply;
-      try {
-        reply = await this.replay.receive();
-      } catch (error) {
-        if (error.code === "EAGAIN") throw new Error("no answer from the replay endpoint");
-        throw error;
-      }
+      const reply = await this.#answer();
       const frames = reply.slice(1); // drop the empty delimiter
       const header = JSON.parse(frames[0]);
       if (!("error" in header)) return [header, Subscriber.triples(frames)];
       if (!header.error.startsWith("busy") || pause > 2000) throw new Error(header.error);
       console.error(`replay endpoint ${header.error}; asking again in ${pause} ms`);
       await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  }
+
+  // The reply to the request just sent, waited for REPLY_TIMEOUT_MS by the clock. zeromq's receiveTimeout alone is
+  // not enough: its timer starts from the event loop's cached time, so after a long synchronous stretch (reading a
+  // journal of hundreds of MB at start) it expires at once, before the reply could arrive.
+  async #answer() {
+    const deadline = performance.now() + REPLY_TIMEOUT_MS;
+    for (;;) {
+      const left = Math.ceil(deadline - performance.now());
+      if (left <= 0) throw new Error("no answer from the replay endpoint");
+      this.replay.receiveTimeout = left;
+      try {
+        return await this.replay.receive();
+      } catch (error) {
+        if (error.code !== "EAGAIN") throw error;
+      }
     }
   }
 
@@ -168,17 +182,25 @@ export class Subscriber {
 export const RECENT_IDS = 65536;
 
 // The last `capacity` event ids seen, oldest forgotten first (a Set keeps insertion order).
+// The oldest is found in a ring rather than as the Set's first entry: V8 leaves deleted entries in place until the
+// table is rebuilt, so values().next() walked past up to tens of thousands of them (12 us per add when full: a
+// client reading back an hour's journal spent 15 s here).
 export class RecentIds {
   constructor(capacity = RECENT_IDS) {
     this.capacity = capacity;
     this.ids = new Set();
+    this.ring = new Array(capacity); // in the order added; `oldest` is the next place to write
+    this.oldest = 0;
   }
 
   // false when the id is already remembered (a repeat).
   add(eventId) {
     if (this.ids.has(eventId)) return false;
+    if (this.capacity <= 0) return true; // remembers nothing, like the Python client's
+    if (this.ids.size === this.capacity) this.ids.delete(this.ring[this.oldest]);
     this.ids.add(eventId);
-    if (this.ids.size > this.capacity) this.ids.delete(this.ids.values().next().value);
+    this.ring[this.oldest] = eventId;
+    this.oldest = (this.oldest + 1) % this.capacity;
     return true;
   }
 }

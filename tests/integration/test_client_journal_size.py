@@ -36,6 +36,28 @@ print(json.dumps({"last": plain.last, "positions": sorted(cluster.positions.item
 """
 
 
+# The same sequence of adds to a RecentIds of capacity 3 (and one of capacity 0) in each client: what add() said.
+RECENT_SEQUENCE = ["a", "b", "c", "a", "d", "a", "b", "e", "c", "e", "b", "f", "d"]
+RECENT_EXPECTED = [True, True, True, False, True, True, True, True, True, False, False, True, True]
+
+RECENT_NODE = """
+const { RecentIds } = await import(process.argv[1]);
+const sequence = JSON.parse(process.argv[2]);
+const three = new RecentIds(3);
+const none = new RecentIds(0);
+console.log(JSON.stringify({ three: sequence.map((id) => three.add(id)), none: sequence.map((id) => none.add(id)) }));
+"""
+
+RECENT_PYTHON = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from qq_gateway_relay_client import RecentIds
+sequence = json.loads(sys.argv[2])
+three, none = RecentIds(3), RecentIds(0)
+print(json.dumps({"three": [three.add(i) for i in sequence], "none": [none.add(i) for i in sequence]}))
+"""
+
+
 def write_journal(path):
     """SIZE bytes of journal lines of one relay, the last complete one relay_seq 7 with event id E-last, then a
     line cut short as a kill leaves it."""
@@ -74,6 +96,18 @@ def main():
     checks.run("the Python client starts from a journal of more than 512 MiB",
                lambda: load([sys.executable, "-c", LOAD_PYTHON, os.path.join(SOURCE, "clients", "python"), path]))
     os.unlink(path)
+
+    def recent_ids(command):
+        result = subprocess.run([*command, json.dumps(RECENT_SEQUENCE)], capture_output=True, text=True, timeout=60)
+        expect(result.returncode == 0, f"exit {result.returncode}: {result.stderr[-600:]}")
+        expect(json.loads(result.stdout) == {"three": RECENT_EXPECTED, "none": [True] * len(RECENT_SEQUENCE)},
+               result.stdout)
+    # The Node.js RecentIds keeps its order in a ring (a Set's oldest entry cost 12 us to find when full).
+    checks.run("RecentIds forgets the oldest id first, in the Node.js client",
+               lambda: recent_ids([NODE, "--input-type=module", "-e", RECENT_NODE,
+                                   os.path.join(SOURCE, "clients", "node", "index.mjs")]))
+    checks.run("RecentIds forgets the oldest id first, in the Python client",
+               lambda: recent_ids([sys.executable, "-c", RECENT_PYTHON, os.path.join(SOURCE, "clients", "python")]))
     tear_down(checks, tmp)
     checks.finish()
 

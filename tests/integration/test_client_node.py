@@ -115,6 +115,32 @@ def main():
         checks.run("the Node client catches up after a restart; its journal is the Python client's, byte for byte",
                    plain_catch_up)
 
+        def answer_after_a_long_start():
+            # What a start from a journal of hundreds of MB does: the event loop is busy reading for longer than the
+            # reply timeout, then the first catch-up request goes out. zeromq's receiveTimeout counts from the loop's
+            # cached clock and expired at once: "no answer from the replay endpoint" (found by the 60-minute soak).
+            script = """
+const { Subscriber } = await import(process.argv[1]);
+const subscriber = new Subscriber(process.argv[2], process.argv[3]);
+await subscriber.ask(0, 1); // connected and answered once
+const start = performance.now();
+while (performance.now() - start < 6000) {} // a long synchronous journal read, past the 5 s reply timeout
+try {
+  const [header, messages] = await subscriber.ask(0, 5);
+  console.log(JSON.stringify({ count: header.count, messages: messages.length }));
+} catch (error) {
+  console.log(JSON.stringify({ error: error.message }));
+}
+subscriber.close();
+"""
+            result = subprocess.run([NODE, "--input-type=module", "-e", script,
+                                     os.path.join(SOURCE, "clients", "node", "index.mjs"), pub, replay],
+                                    capture_output=True, text=True, timeout=60)
+            expect(result.returncode == 0, f"exit {result.returncode}: {result.stderr[-600:]}")
+            expect(result.stdout.strip() == '{"count":5,"messages":5}', result.stdout + result.stderr[-600:])
+        checks.run("a catch-up request right after the event loop was blocked for 6 s still gets its answer",
+                   answer_after_a_long_start)
+
         def curve_catch_up():
             server_public, _ = keygen(f"{tmp}/relay")
             client_public, client_secret = dash_keypair()

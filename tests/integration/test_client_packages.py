@@ -89,7 +89,8 @@ console.log(JSON.stringify({ version, seen: sink.seen, topics: sink.topics, last
 
 # Compiled by tsc --strict against index.d.ts: a use of every declared member, with the types a user would write.
 TYPESCRIPT_USE = r'''
-import { ClusterJournal, ClusterSubscriber, Journal, RECENT_IDS, RecentIds, Subscriber, pythonJson, version }
+import { ClusterJournal, ClusterSubscriber, Journal, RECENT_IDS, REPLY_TIMEOUT_MS, RecentIds, Subscriber, pythonJson,
+         version }
   from "qq-gateway-relay-client";
 import type { CurveKeys, Message, Meta, ReplayHeader, Sink } from "qq-gateway-relay-client";
 
@@ -117,7 +118,7 @@ async function use(): Promise<void> {
   const repeat: boolean = new RecentIds(RECENT_IDS).add("id") && clusterJournal.recent.add("id");
   clusterJournal.handleFrom("ipc:///tmp/a", Buffer.from(""), Buffer.from(""), { relay_seq: 1, source: "relay",
                                                                                event_id: "e", node: "n" });
-  const counts: number = cluster.handled + cluster.repeats + cluster.subscribers.length;
+  const counts: number = cluster.handled + cluster.repeats + cluster.subscribers.length + REPLY_TIMEOUT_MS;
   cluster.close();
   void [v, position, node, repeat, counts];
 }
