@@ -356,6 +356,7 @@ int RelayApp::run() {
     m_service->ready(service_status());
   }
   m_loop.on_pass_end([this] { m_stage->flush(); });
+  m_loop_lag = std::make_unique<LoopLagProbe>(m_loop);
   m_loop.run();
   m_stage->finish();
   m_state->save_now();

@@ -9,6 +9,7 @@
 #include "app/downstream_service.hpp"
 #include "app/heap_trimmer.hpp"
 #include "app/invalid_input.hpp"
+#include "app/loop_lag.hpp"
 #include "app/service_notifier.hpp"
 #include "app/state_keeper.hpp"
 #include "config/config.hpp"
@@ -80,6 +81,7 @@ class RelayApp final : public ingress::EventSink, public ingress::WebhookSink {
   HeapTrimmer m_heap;
   InvalidInput m_invalid_input;
   std::unique_ptr<ServiceNotifier> m_service;
+  std::unique_ptr<LoopLagProbe> m_loop_lag;  // from when the loop runs: start-up is not lag
   std::unique_ptr<publish::Retention> m_retention;
   std::unique_ptr<publish::ReplayServer> m_replay;
   std::unique_ptr<publish::Journal> m_journal;

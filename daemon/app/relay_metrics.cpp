@@ -48,6 +48,23 @@ std::string label_value(std::string_view value) {
   return out;
 }
 
+void loop_lag_metrics(Exposition& out, const LoopLagMeter& meter) {
+  out.single(
+      "qq_relay_event_loop_lag_seconds", "gauge",
+      "The longest the event loop ran a timer late over the last 10 seconds (a probe due every second).",
+      meter.recent_max_seconds());
+  out.family("qq_relay_event_loop_delay_seconds", "histogram",
+             "How late the event loop ran its once-a-second probe timer, each time.");
+  const auto buckets = meter.cumulative_buckets();
+  for (std::size_t i = 0; i < buckets.size(); ++i) {
+    out.sample("qq_relay_event_loop_delay_seconds_bucket", static_cast<double>(buckets[i]),
+               fmt::format(R"(le="{}")", LoopLagMeter::k_buckets[i]));
+  }
+  out.sample("qq_relay_event_loop_delay_seconds_bucket", static_cast<double>(meter.count()), R"(le="+Inf")");
+  out.sample("qq_relay_event_loop_delay_seconds_sum", meter.sum_seconds());
+  out.sample("qq_relay_event_loop_delay_seconds_count", static_cast<double>(meter.count()));
+}
+
 // The HTTP listeners' own connection counts, whatever they serve.
 void listener_metrics(Exposition& out, const std::vector<const ingress::Listener*>& listeners) {
   out.family("qq_relay_listener_connections", "gauge", "Connections open on each HTTP listener.");
@@ -222,6 +239,9 @@ ingress::StatusResponse RelayApp::metrics() const {
   out.sample("qq_relay_build_info", 1, fmt::format(R"(version="{}")", RELAY_VERSION));
   out.single("qq_relay_start_time_seconds", "gauge", "When the relay started, in Unix seconds.",
              static_cast<double>(m_started_at_us / 1000000));
+  if (m_loop_lag) {
+    loop_lag_metrics(out, m_loop_lag->meter());
+  }
   out.single("qq_relay_messages_published_total", "counter", "Messages published on the PUB socket.",
              static_cast<double>(published.published));
   out.single("qq_relay_publish_failures_total", "counter", "Sends the PUB socket refused.",

@@ -2,6 +2,7 @@
 """GET /metrics (Prometheus text format) and GET /healthz: counters move as the simulator injects faults, and
 health turns 503 with a reason when a shard is down."""
 import json
+import signal
 import subprocess
 import time
 
@@ -56,6 +57,27 @@ def main():
             expect(after[("qq_relay_heartbeats_total", "")] >= 1 and after[("qq_relay_heartbeat_acks_total", "")] >= 1,
                    "heartbeats")
         checks.run("counters move as faults are injected", counters_move)
+
+        def loop_lag_shows_a_stall():
+            family = "qq_relay_event_loop_delay_seconds"
+            wait_for(lambda: metrics().get((family + "_count", ""), 0) >= 2, 10, "two runs of the lag probe")
+            # A stopped process is a loop that runs nothing: its probe fires that much late once it goes on. The probe
+            # is due once a second, so one due time falls at least 1.5 s before the end of a 2.5 s stop.
+            relay.proc.send_signal(signal.SIGSTOP)
+            stopped_at = time.monotonic()
+            try:
+                while time.monotonic() - stopped_at < 2.5:
+                    time.sleep(0.05)
+            finally:
+                relay.proc.send_signal(signal.SIGCONT)
+            wait_for(lambda: metrics()[("qq_relay_event_loop_lag_seconds", "")] >= 1.0, 10, "the stall in the lag")
+            m = metrics()
+            buckets = [m[(family + "_bucket", f'le="{le}"')] for le in ("0.001", "0.005", "0.025", "0.1", "1", "10")]
+            expect(buckets == sorted(buckets), f"buckets not cumulative: {buckets}")
+            expect(m[(family + "_bucket", 'le="+Inf"')] == m[(family + "_count", "")], "+Inf is not the count")
+            expect(m[(family + "_count", "")] - buckets[4] >= 1, "the stall is not in a bucket above 1 s")
+            expect(m[(family + "_sum", "")] >= 1.0, "sum")
+        checks.run("the event loop lag shows a 2.5 s stall of the relay (SIGSTOP)", loop_lag_shows_a_stall)
 
         def unhealthy_when_a_shard_stops():
             sim.post("/_sim/fault", {"shard": 1, "kind": "close", "code": 4014})

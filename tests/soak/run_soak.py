@@ -348,7 +348,7 @@ class Soak:
                 if row:
                     log(f"t={now:.0f}s rss={row['rss_kib'] / 1024:.1f} MiB fds={row['fds']} "
                         f"threads={row['threads']} cpu={row['cpu_s']:.1f}s journal={row['journal_bytes'] >> 20} MiB "
-                        f"relay_seq={row['relay_seq']} healthz={row['healthz_ms']} ms")
+                        f"relay_seq={row['relay_seq']} healthz={row['healthz_ms']} ms lag={row['loop_lag_s']} s")
                 next_sample += args.sample_seconds
             self.watch_op9()
             time.sleep(0.2)
@@ -438,7 +438,9 @@ class Soak:
                                                              "disk_mib": args.disk_bound_mib},
             "peak": {"rss_mib": max(r["rss_kib"] for r in rows) / 1024, "fds": max(r["fds"] for r in rows),
                      "threads": max(r["threads"] for r in rows),
-                     "healthz_ms": max((r["healthz_ms"] for r in rows if r["healthz_ms"] != ""), default=None)},
+                     "healthz_ms": max((r["healthz_ms"] for r in rows if r["healthz_ms"] != ""), default=None),
+                     "loop_lag_ms": max((r["loop_lag_s"] * 1000 for r in rows if r.get("loop_lag_s", "") != ""),
+                                        default=None)},
             "plot": plotted, "problems": problems,
         }
         with open(os.path.join(self.out, "summary.json"), "w") as f:

@@ -26,6 +26,7 @@ METRICS = [
     ("downstream_events_sent", "qq_relay_downstream_events_sent_total"),
     ("config_reloads", "qq_relay_config_reloads_total"),
     ("heartbeat_rtt_max_s", "qq_relay_heartbeat_rtt_seconds"),  # the max over shards, not the sum
+    ("loop_lag_s", "qq_relay_event_loop_lag_seconds"),  # the largest timer lateness of the last 10 s
 ]
 
 COLUMNS = (["t_s", "pid", "rss_kib", "fds", "threads", "cpu_s", "journal_bytes", "journal_bytes_now",
@@ -122,8 +123,8 @@ class Sampler:
         row["rss_kib"], row["fds"], row["threads"], row["cpu_s"] = stats
         row["journal_bytes_now"] = directory_bytes(self.journal_dir)
         row["journal_bytes"] = max([row["journal_bytes_now"]] + [size for _, size in self.disk_readings])
-        # /healthz is answered on the relay's event loop, so its round trip is the loop's lag as a client sees it
-        # (the relay has no loop-lag metric of its own).
+        # /healthz is answered on the relay's event loop: its round trip is the loop's lag as a client sees it,
+        # beside the relay's own measure (loop_lag_s, qq_relay_event_loop_lag_seconds).
         _, took = http_get(self.metrics_port, "/healthz")
         row["healthz_ms"] = round(took * 1000, 2) if took is not None else ""
         text, _ = http_get(self.metrics_port, "/metrics")
@@ -167,8 +168,8 @@ def segments(rows):
 
 
 def plot(rows, events, path, title):
-    """RSS, descriptors, CPU and /healthz lag over time, with the relay restarts marked. False without
-    matplotlib (python3-matplotlib)."""
+    """RSS, descriptors, CPU and the event loop's lag (the relay's metric and the /healthz round trip) over time,
+    with the relay restarts marked. False without matplotlib (python3-matplotlib)."""
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -180,14 +181,17 @@ def plot(rows, events, path, title):
     series = [("RSS (MiB)", [r["rss_kib"] / 1024 for r in rows]),
               ("open descriptors", [r["fds"] for r in rows]),
               ("CPU (% of one core)", cpu_percent(rows)),
-              ("/healthz round trip (ms)", [r["healthz_ms"] if r["healthz_ms"] != "" else float("nan")
-                                            for r in rows])]
+              ("event loop lag (ms)", [r["healthz_ms"] if r["healthz_ms"] != "" else float("nan")
+                                       for r in rows])]
     for axis, (label, values) in zip(axes, series):
-        axis.plot(t, values, marker=".", linewidth=1)
+        axis.plot(t, values, marker=".", linewidth=1, label="/healthz round trip" if axis is axes[-1] else None)
         axis.set_ylabel(label)
         axis.grid(True, alpha=0.3)
         for at, name in events:
             axis.axvline(at / 60, color="red" if name == "kill -9" else "orange", alpha=0.5, linewidth=1)
+    axes[-1].plot(t, [r["loop_lag_s"] * 1000 if r.get("loop_lag_s", "") != "" else float("nan") for r in rows],
+                  marker=".", linewidth=1, label="qq_relay_event_loop_lag_seconds (largest of 10 s)")
+    axes[-1].legend(loc="upper right", fontsize="small")
     axes[0].set_title(title)
     axes[-1].set_xlabel("minutes (orange: relay restart, red: kill -9)")
     figure.tight_layout()
