@@ -69,7 +69,8 @@ std::string_view reason_phrase(int status) {
 
 }  // namespace
 
-std::string render_response(const ApiResponse& response, bool close) {
+std::string render_response(const ApiResponse& response, bool close, bool head_request) {
+  const bool bodiless_status = (response.status >= 100 && response.status < 200) || response.status == 204;
   std::string out = fmt::format("HTTP/1.1 {} {}\r\n", response.status, reason_phrase(response.status));
   for (const auto& [name, value] : response.headers) {
     out += name;
@@ -77,12 +78,16 @@ std::string render_response(const ApiResponse& response, bool close) {
     out += value;
     out += "\r\n";
   }
-  fmt::format_to(std::back_inserter(out), "Content-Length: {}\r\n", response.body.size());
+  if (!bodiless_status && !head_request) {
+    fmt::format_to(std::back_inserter(out), "Content-Length: {}\r\n", response.body.size());
+  }
   if (close) {
     out += "Connection: close\r\n";
   }
   out += "\r\n";
-  out += response.body;
+  if (!bodiless_status && !head_request) {
+    out += response.body;
+  }
   return out;
 }
 
@@ -278,7 +283,7 @@ void ApiServer::answer(Connection& connection, ApiResponse response, bool close)
   // The client has the request timeout to take each piece of the answer (write_some arms it again): one that
   // stops reading, while it pipelines requests say, gives its connection and its place back.
   arm_request_timeout(connection);
-  queue(connection, render_response(response, close));
+  queue(connection, render_response(response, close, connection.reader.request().method == "HEAD"));
 }
 
 void ApiServer::arm_request_timeout(Connection& connection) {

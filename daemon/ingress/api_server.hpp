@@ -153,7 +153,9 @@ class ApiServer final : private RawSocketHandler {
   Listener m_listener;
 };
 
-// "HTTP/1.1 200 OK\r\n" + headers + Content-Length (+ Connection: close) + blank line + body.
-std::string render_response(const ApiResponse& response, bool close);
+// "HTTP/1.1 200 OK\r\n" + headers + Content-Length (+ Connection: close) + blank line + body. A 1xx or 204
+// has neither Content-Length nor body (RFC 9110 8.6), nor has the answer to a HEAD: the length of what a GET
+// would get is not known here, and no Content-Length is better than a wrong one.
+std::string render_response(const ApiResponse& response, bool close, bool head_request = false);
 
 }  // namespace relay::ingress

@@ -14,8 +14,19 @@ TEST_CASE("an answer is rendered with its headers, Content-Length and, when clos
         "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nX-Tps-trace-ID: abc\r\nContent-Length: "
         "8\r\n\r\n"
         R"({"id":1})");
+}
+
+TEST_CASE("a 204 and the answer to a HEAD have neither Content-Length nor body") {
+  // RFC 9110 8.6: no Content-Length in a 1xx or 204; a HEAD's would have to be what a GET gets, unknown here.
   CHECK(relay::ingress::render_response(ApiResponse{204, {}, ""}, true) ==
-        "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+  CHECK(relay::ingress::render_response(ApiResponse{204, {}, "stray"}, false) ==
+        "HTTP/1.1 204 No Content\r\n\r\n");
+  const ApiResponse head{200, {{"Content-Type", "application/json"}}, ""};
+  CHECK(relay::ingress::render_response(head, false, true) ==
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n");
+  CHECK(relay::ingress::render_response(head, false, false) ==
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 0\r\n\r\n");
 }
 
 TEST_CASE("11244 in code or err_code means the platform refused the token, nothing else does") {
