@@ -228,6 +228,11 @@ bool RequestReader::decide_framing() {
       m_request.expects_continue = true;
     }
   }
+  if (!host && !m_request.http_1_0) {
+    // RFC 9112 3.2: an HTTP/1.1 request names its host; one that does not is not from a real client.
+    fail(400, "no Host field");
+    return false;
+  }
   if (transfer_encoding) {
     if (length || m_request.http_1_0) {
       fail(400, length ? "both Content-Length and Transfer-Encoding" : "Transfer-Encoding in HTTP/1.0");

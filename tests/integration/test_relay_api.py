@@ -294,7 +294,7 @@ listen = "127.0.0.1:{metrics_port}"
 
         def trickling_client_stalls_no_one():
             with socket.create_connection(("127.0.0.1", api_port), timeout=10) as slow:
-                slow.sendall(f"POST /v2/groups/G9/messages HTTP/1.1\r\nAuthorization: Bearer {KEY_A}\r\n"
+                slow.sendall(f"POST /v2/groups/G9/messages HTTP/1.1\r\nHost: relay\r\nAuthorization: Bearer {KEY_A}\r\n"
                              "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"con".encode())
                 for _ in range(3):
                     expect(call(api_port, "GET", "/users/@me", headers=bearer).status == 200, "served meanwhile")
