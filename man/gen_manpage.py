@@ -92,13 +92,19 @@ def plain(text):
 
 def join_lines(lines, language):
     """A paragraph's source lines as one line. Chinese runs on without spaces: a line break between two CJK
-    characters (or their full-width punctuation) is no space."""
+    characters, or next to full-width punctuation (which has its own room), is no space."""
     if language == "en":
         return " ".join(lines)
+
+    def wide(c):
+        return unicodedata.east_asian_width(c) in "WF"
+
     joined = lines[0] if lines else ""
     for line in lines[1:]:
-        wide = all(unicodedata.east_asian_width(c) in "WF" for c in (joined[-1:] or "a") + (line[:1] or "a"))
-        joined += ("" if wide else " ") + line
+        before, after = joined[-1:] or " ", line.lstrip("`*[")[:1] or " "
+        run_on = (wide(before) and wide(after)) or any(wide(c) and unicodedata.category(c)[0] == "P"
+                                                       for c in (before, after))
+        joined += ("" if run_on else " ") + line
     return joined
 
 
