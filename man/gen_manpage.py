@@ -8,8 +8,11 @@ Only the Markdown the docs use: headings, paragraphs, `*`/`-`/`1.` lists, fenced
 *italic* and [links](target). A table becomes a tagged list (the first column is the tag): a man page is read in
 a terminal, where a wide table does not fit. Standard library only; the build runs it (CMakeLists.txt).
 
-  gen_manpage.py --name relay.toml --section 5 --summary "..." --version 0.1.0 [--skip SECTION] SOURCE.md OUT
-writes OUT and OUT.gz (gzip -9n: no name, no time stamp, as Debian wants).
+  gen_manpage.py --name relay.toml --section 5 --summary "..." --version 0.1.0 [--skip SECTION]
+                [--language zh_CN] SOURCE.md OUT
+writes OUT and OUT.gz (gzip -9n: no name, no time stamp, as Debian wants). --language zh_CN makes a Chinese page
+from the Chinese docs: the page's own section names (NAME, SYNOPSIS...) and the key tables' words in Chinese, and
+CJK line breaking (below).
 """
 import argparse
 import gzip
@@ -17,16 +20,40 @@ import os
 import re
 import sys
 import textwrap
+import unicodedata
 
 # The widest verbatim line: 80 columns less the page's indent (7) and the block's (2).
 k_code_width = 71
 
+# What the script itself writes into a page, per language: the sections it adds, the header of a configuration
+# key table (its columns, lower case) and the line it makes of such a row, and how other table rows join cells.
+k_words = {
+    "en": {"NAME": "NAME", "SYNOPSIS": "SYNOPSIS", "DESCRIPTION": "DESCRIPTION", "SEE ALSO": "SEE ALSO",
+           "key table": ["key", "type", "default", "allowed values", "change needs"],
+           "key line": "{type}; default {default}; change needs: {change}.", "cell": "{name}: {value}",
+           "cells": "; "},
+    # The section names of Debian's Chinese pages (manpages-zh, man-db's own zh_CN pages).
+    "zh_CN": {"NAME": "名称", "SYNOPSIS": "概述", "DESCRIPTION": "描述", "SEE ALSO": "参见",
+              "key table": ["配置项", "类型", "默认值", "取值", "修改后需要"],
+              "key line": "{type}；默认值：{default}；修改后需要：{change}。", "cell": "{name}：{value}",
+              "cells": "；"},
+}
+# Chinese has no spaces to break lines at: groff's zh.tmac lets a line break between CJK characters (keeping
+# punctuation off the start of a line). man-db loads it (-mzh) for a page under a zh_CN/ directory; the page loads
+# it itself when that did not happen (groff -man, man -l of a page elsewhere), or its paragraphs would not fit.
+k_cjk_breaking = [".if !d locale .ds locale", ".if !'\\*[locale]'chinese' .mso zh.tmac"]
+
+
+# Whether text outside ASCII is written as UTF-8 (a Chinese page) rather than as named glyphs (main() sets it).
+utf8_text = False
+
 
 def escape(text):
-    """Roff-escapes plain text (no markup yet); anything outside ASCII (Chinese too) as a named glyph, which groff
-    reads whatever the input encoding."""
+    """Roff-escapes plain text (no markup yet); anything outside ASCII as a named glyph, which groff reads whatever
+    the input encoding. A Chinese page keeps it UTF-8 instead (and says so in its coding tag): mandb and apropos read
+    the NAME line raw, and would index \\[u628A]... for Chinese; man-db's preconv turns it into the same glyphs."""
     text = text.replace("\\", "\\e").replace("-", "\\-")
-    return "".join(c if ord(c) < 128 else f"\\[u{ord(c):04X}]" for c in text)
+    return "".join(c if ord(c) < 128 or utf8_text else f"\\[u{ord(c):04X}]" for c in text)
 
 
 def code_span(code):
@@ -63,6 +90,24 @@ def plain(text):
     return escape(text)
 
 
+def join_lines(lines, language):
+    """A paragraph's source lines as one line. Chinese runs on without spaces: a line break between two CJK
+    characters, or next to full-width punctuation (which has its own room), is no space."""
+    if language == "en":
+        return " ".join(lines)
+
+    def wide(c):
+        return unicodedata.east_asian_width(c) in "WF"
+
+    joined = lines[0] if lines else ""
+    for line in lines[1:]:
+        before, after = joined[-1:] or " ", line.lstrip("`*[")[:1] or " "
+        run_on = (wide(before) and wide(after)) or any(wide(c) and unicodedata.category(c)[0] == "P"
+                                                       for c in (before, after))
+        joined += ("" if run_on else " ") + line
+    return joined
+
+
 def line_safe(text):
     """A text line must not start with . or ' (a request) nor be empty-looking."""
     text = text.strip()
@@ -76,7 +121,7 @@ def split_row(line):
     return [cell.strip() for cell in re.split(r"(?<!\\)\|", line)]
 
 
-def table(rows):
+def table(rows, words):
     """A Markdown table as a tagged list. Configuration key tables put type, default and reload in the tag's line."""
     header = [cell.strip("`* ").lower() for cell in rows[0]]
     body = rows[2:]
@@ -85,14 +130,17 @@ def table(rows):
         row = row + [""] * (len(header) - len(row))
         out.append(".TP")
         out.append(line_safe(inline(row[0])))
-        if header[:5] == ["key", "type", "default", "allowed values", "change needs"]:
-            out.append(line_safe(f"{inline(row[1])}; default {inline(row[2])}; change needs: {inline(row[4])}."))
+        if header[:5] == words["key table"]:
+            key_line = escape(words["key line"])
+            out.append(line_safe(key_line.format(type=inline(row[1]), default=inline(row[2]), change=inline(row[4]))))
             out.append(".br")
             out.append(line_safe(inline(row[3])))
         elif len(header) == 2:
             out.append(line_safe(inline(row[1])))
         else:
-            out.append(line_safe("; ".join(f"{escape(header[i])}: {inline(row[i])}" for i in range(1, len(header)))))
+            cell = escape(words["cell"])
+            out.append(line_safe(escape(words["cells"]).join(
+                cell.format(name=escape(header[i]), value=inline(row[i])) for i in range(1, len(header)))))
     return out
 
 
@@ -133,7 +181,7 @@ def expand_includes(lines, base):
     return out
 
 
-def convert(lines, skip):
+def convert(lines, skip, words, language):
     out = []
     i = 0
     skipping = False
@@ -149,12 +197,14 @@ def convert(lines, skip):
                 i += 1
                 continue
             if level == 2:
-                out.append(".SH " + line_safe(inline(re.sub(r"`", "", title)).upper()))
+                # Upper case before the escapes: \[u00E9] is a glyph, \[U00E9] is not.
+                out.append(".SH " + line_safe(inline(re.sub(r"`", "", title).upper())))
             else:
                 out.append(".SS " + line_safe(inline(title)))
             i += 1
             continue
-        if skipping or not stripped:
+        # An HTML anchor (the Chinese docs keep the English headings' anchors so) is for links, not text.
+        if skipping or not stripped or re.fullmatch(r'<a (id|name)="[^"]*"></a>', stripped):
             i += 1
             continue
         if stripped.startswith("```"):
@@ -176,7 +226,7 @@ def convert(lines, skip):
                 rows.append(split_row(lines[i]))
                 i += 1
             out.append(".PP")
-            out.extend(table(rows))
+            out.extend(table(rows, words))
             continue
         bullet = re.match(r"(\s*)([*-]|\d+\.) (.*)", line)
         if bullet:
@@ -188,14 +238,14 @@ def convert(lines, skip):
                 text.append(lines[i].strip())
                 i += 1
             out.append(f".IP {marker} 4")
-            out.append(line_safe(inline(" ".join(text))))
+            out.append(line_safe(inline(join_lines(text, language))))
             continue
         text = []
         while i < len(lines) and lines[i].strip() and not re.match(r"\s*(#|```|\||[*-] |\d+\. )", lines[i]):
             text.append(lines[i].strip())
             i += 1
         out.append(".PP")
-        out.append(line_safe(inline(" ".join(text))))
+        out.append(line_safe(inline(join_lines(text, language))))
     return out
 
 
@@ -208,25 +258,33 @@ def main():
     parser.add_argument("--skip", action="append", default=[], help="a `## ` section left out (repeatable)")
     parser.add_argument("--synopsis", action="append", default=[], help="a SYNOPSIS line (repeatable)")
     parser.add_argument("--see-also", default="", help="the SEE ALSO section's text (Markdown)")
+    parser.add_argument("--language", default="en", choices=sorted(k_words), help="the page's language")
     parser.add_argument("source")
     parser.add_argument("output")
     args = parser.parse_args()
     with open(args.source, encoding="utf-8") as f:
         lines = expand_includes(f.read().splitlines(), os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    page = [f'.\\" Generated by man/gen_manpage.py from {os.path.basename(args.source)}: edit that, not this.',
-            f'.TH "{args.name.upper()}" "{args.section}" "" "qq-gateway-relay {args.version}" "qq-gateway-relay"',
-            ".nh", ".ad l",
-            ".SH NAME", f"{escape(args.name)} \\- {plain(args.summary)}"]
+    global utf8_text
+    utf8_text = args.language != "en"
+    page = [f'.\\" Generated by man/gen_manpage.py from {os.path.basename(args.source)}: edit that, not this.']
+    if utf8_text:
+        page.append('.\\" -*- coding: UTF-8 -*-')  # for preconv (groff -k) and man-db, which look at two lines
+    page += [f'.TH "{args.name.upper()}" "{args.section}" "" "qq-gateway-relay {args.version}" "qq-gateway-relay"',
+             ".nh", ".ad l"]
+    words = k_words[args.language]
+    if args.language == "zh_CN":
+        page.extend(k_cjk_breaking)
+    page.extend([".SH " + escape(words["NAME"]), f"{escape(args.name)} \\- {plain(args.summary)}"])
     if args.synopsis:
-        page.append(".SH SYNOPSIS")
+        page.append(".SH " + escape(words["SYNOPSIS"]))
         for n, synopsis in enumerate(args.synopsis):
             page.extend(([".br"] if n else []) + [line_safe(inline(synopsis))])
-    body = convert(lines, set(args.skip))
+    body = convert(lines, set(args.skip), words, args.language)
     if body and not body[0].startswith(".SH"):
-        page.append(".SH DESCRIPTION")  # the text before the source's first section
+        page.append(".SH " + escape(words["DESCRIPTION"]))  # the text before the source's first section
     page.extend(body)
     if args.see_also:
-        page.extend([".SH SEE ALSO", line_safe(inline(args.see_also))])
+        page.extend([".SH " + escape(words["SEE ALSO"]), line_safe(inline(args.see_also))])
     text = "\n".join(page) + "\n"
     with open(args.output, "w", encoding="utf-8") as f:
         f.write(text)

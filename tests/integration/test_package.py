@@ -20,8 +20,9 @@ PACKAGE = "qq-gateway-relay"
 DOC = f"share/doc/{PACKAGE}"
 CONFFILE = f"/etc/{PACKAGE}/relay.toml"
 BINARIES = ("qq-gateway-relay", "qq-gateway-sim")
-# The man pages (man/CMakeLists.txt), gzipped as Debian policy wants.
-MAN_PAGES = ("share/man/man8/qq-gateway-relay.8.gz", "share/man/man5/relay.toml.5.gz")
+# The man pages (man/CMakeLists.txt), gzipped as Debian policy wants: English, and Chinese where man -L zh_CN looks.
+MAN_PAGES = ("share/man/man8/qq-gateway-relay.8.gz", "share/man/man5/relay.toml.5.gz",
+             "share/man/zh_CN/man8/qq-gateway-relay.8.gz", "share/man/zh_CN/man5/relay.toml.5.gz")
 # The runtime libraries the relay links (Debian 12 package names, without the version constraint).
 RUNTIME_LIBS = ("libc6", "libstdc++6", "libwebsockets17", "libzmq5", "libsodium23", "libsystemd0", "libssl3",
                 "libspdlog1.10", "libfmt9", "libsimdjson14", "libtomlplusplus3")
@@ -223,7 +224,8 @@ def main():
                 expect(usr_doc + name in listing, f"{usr_doc}{name} is missing")
             directories = {path for path, member in listing.items() if member.isdir()}
             expected_dirs = {"/", "/usr", "/usr/bin", "/usr/share", "/usr/share/doc", "/usr/share/man",
-                             "/usr/share/man/man5", "/usr/share/man/man8", "/lib", "/lib/systemd",
+                             "/usr/share/man/man5", "/usr/share/man/man8", "/usr/share/man/zh_CN",
+                             "/usr/share/man/zh_CN/man5", "/usr/share/man/zh_CN/man8", "/lib", "/lib/systemd",
                              "/lib/systemd/system", "/etc", f"/etc/{PACKAGE}"}
             extra_dirs = [d for d in directories - expected_dirs if not (d + "/").startswith(usr_doc)]
             expect(not extra_dirs, f"unexpected directories {extra_dirs}")
@@ -264,7 +266,15 @@ def main():
             for page in MAN_PAGES:
                 result = run("man", "--warnings", "-l", os.path.join(root, "usr", page),
                              env=dict(os.environ, MANWIDTH="80", MAN_KEEP_FORMATTING="", LC_ALL="C.UTF-8"))
-                expect("NAME" in result.stdout and not result.stderr.strip(), f"man -l {page}: {result.stderr}")
+                expect(re.search(r"^(NAME|名称)$", result.stdout, re.M) and not result.stderr.strip(),
+                       f"man -l {page}: {result.stderr}")
+            # man -L zh_CN finds the Chinese pages in the package's man tree, man -L C the English ones.
+            for language, expected in (("zh_CN", "share/man/zh_CN/"), ("C", "share/man/")):
+                for section, name in (("8", "qq-gateway-relay"), ("5", "relay.toml")):
+                    found = run("man", "-L", language, "-w", section, name, env=dict(
+                        os.environ, LC_ALL="C.UTF-8", MANPATH=os.path.join(root, "usr", "share", "man"))).stdout
+                    expect(found.strip() == os.path.join(root, "usr", expected) + f"man{section}/{name}.{section}.gz",
+                           f"man -L {language} -w {section} {name}: {found}")
             unit_text = read(os.path.join(root, "lib", "systemd", "system", "qq-gateway-relay.service"))
             paths = unit_paths(unit_text)
             expect(paths["ExecStart"] == "/usr/bin/qq-gateway-relay", f"unit: {paths}")
