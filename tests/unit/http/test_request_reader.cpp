@@ -144,7 +144,7 @@ TEST_CASE("sizes are bounded: the head, the body by length, the body by chunks")
   CHECK(status_of(many + "\r\n") == 431);
 }
 
-TEST_CASE("an HTTP/1.1 request has exactly one Host field; HTTP/1.0 may have none") {
+TEST_CASE("an HTTP/1.1 request has exactly one Host field, an HTTP/1.0 one may have none") {
   CHECK(status_of("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n") == 400);
   CHECK(status_of("GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n") == 400);
   CHECK(status_of("GET / HTTP/1.1\r\nHost: a\r\n\r\n") == 0);
