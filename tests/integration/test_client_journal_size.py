@@ -2,7 +2,8 @@
 """A client restarted with a journal of more than 512 MiB (about half an hour of a 1000 events/s stream) still
 starts, finds its position and remembers the event ids of its last lines. The Node.js client read the whole file
 as one string, which V8 refuses past 512 MiB (ERR_STRING_TOO_LONG): found by the soak run (docs/soak.md), where
-the Node subscriber is killed and restarted late in a long run. The Python client is checked the same way.
+the Node subscriber is killed and restarted late in a long run. The Python client is checked the same way, and the
+C++ client, which held the whole journal in memory while it read it, for its peak memory.
 
 Runs the `node` found on PATH; clients/node/node_modules comes from scripts/install-deps.sh (npm ci)."""
 import json
@@ -11,10 +12,11 @@ import shutil
 import subprocess
 import sys
 
-from harness import Checks, expect, tear_down, workdir
+from harness import Checks, expect, tear_down, wait_for, workdir
 
 SOURCE = os.environ.get("QQ_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 NODE = shutil.which("node")
+CPP_CLIENT = os.environ.get("QQ_CPP_CLIENT_BIN", os.path.join(SOURCE, "build", "bin", "relay-subscriber-cpp"))
 SIZE = 520 * 1024 * 1024  # past V8's longest string, 2^29 - 24 characters
 
 LOAD_NODE = """
@@ -95,6 +97,28 @@ def main():
 
     checks.run("the Python client starts from a journal of more than 512 MiB",
                lambda: load([sys.executable, "-c", LOAD_PYTHON, os.path.join(SOURCE, "clients", "python"), path]))
+
+    def cpp_reads_line_by_line():
+        expect(os.path.exists(CPP_CLIENT), f"{CPP_CLIENT}: build relay-subscriber-cpp")
+        write_journal(path)
+        cut = os.path.getsize(path)
+        # No relay there: the client reads its journal, removes the cut line, then waits for a catch-up answer.
+        proc = subprocess.Popen([CPP_CLIENT, "--relay", "tcp://127.0.0.1:5555,tcp://127.0.0.1:5556",
+                                 "--journal", path], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            wait_for(lambda: os.path.getsize(path) < cut, 120, "the journal read (its cut line removed)")
+            # The peak since exec (VmHWM), read while it waits for an answer (5 s); getrusage's ru_maxrss would
+            # count this process's pages the child shared between fork and exec.
+            with open(f"/proc/{proc.pid}/status") as f:
+                peak_mib = int(next(l for l in f if l.startswith("VmHWM:")).split()[1]) / 1024
+        finally:
+            proc.kill()
+            proc.wait()
+        # It held the whole file in memory (more than 520 MiB) until it read in pieces.
+        expect(peak_mib < 64, f"peak RSS {peak_mib:.0f} MiB while reading a {SIZE >> 20} MiB journal")
+        expect(open(path, "rb").read()[os.path.getsize(path) - 1:] == b"\n", "the cut line was not removed")
+    checks.run("the C++ client reads a journal of more than 512 MiB in pieces (peak RSS under 64 MiB)",
+               cpp_reads_line_by_line)
     os.unlink(path)
 
     def recent_ids(command):
