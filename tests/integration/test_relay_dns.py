@@ -10,6 +10,7 @@ or says NXDOMAIN, or stays silent (the resolver then waits timeout x attempts, 8
   within 2 s and /healthz answers: a lookup on the loop thread would freeze both for the whole 8 s.
 - When DNS answers again, the stuck shard reconnects and resumes.
 - A name that does not exist is a connect failure naming the host, retried with backoff.
+- SIGTERM while a lookup is stuck exits 0 at once (the lookup's thread is left behind).
 SKIP only when a mount namespace cannot be made here (unshare or mount refused).
 """
 import os
@@ -222,6 +223,19 @@ def main():
             print("\n".join(f"  {l.strip()}" for l in failures[:3]))
         checks.run("a name that does not exist is a connect failure naming it, retried with backoff",
                    unknown_name_is_a_connect_failure_retried)
+
+        def stops_while_a_lookup_is_stuck():
+            dns.set_silent(True)
+            sim.post("/_sim/fault", {"shard": 1, "kind": "drop", "immediate": True})
+            wait_for(lambda: dns.ignored_count() > 0, WAIT, "shard 1's reconnect asking the silent DNS server")
+            started = time.monotonic()
+            code = relay.stop(timeout=WAIT)
+            took = time.monotonic() - started
+            expect(code == 0, f"the relay exited with {code}")
+            expect(took < 4, f"the stop took {took:.1f} s: it waited for the lookup (the resolver stalls 8 s)")
+            expect("Sanitizer" not in relay.log_text(), "a sanitizer report in the relay's log")
+            print(f"  SIGTERM with a lookup stuck: exit 0 after {took:.2f} s")
+        checks.run("SIGTERM while a lookup is stuck exits 0 at once", stops_while_a_lookup_is_stuck)
     finally:
         tear_down(checks, tmp, *reversed(parts))
     checks.finish()
