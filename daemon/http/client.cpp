@@ -5,6 +5,7 @@
 
 #include <openssl/ssl.h>
 
+#include "http/resolver.hpp"
 #include "util/url.hpp"
 
 namespace relay::http {
@@ -12,6 +13,10 @@ namespace {
 
 int client_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::size_t len) {
   switch (reason) {
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+      // Once per vhost listing this protocol: collecting twice finds nothing the second time.
+      Resolver::wake(lws_get_context(wsi));
+      return 0;
     case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
     case LWS_CALLBACK_CLIENT_HTTP_WRITEABLE:
     case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
@@ -90,16 +95,47 @@ void Request::connect(lws_vhost* vhost) {
   m_host = url->host;
   m_path = url->path;
   m_host_header = host_header(*url);
+  m_port = url->port;
+  m_tls = url->tls;
+  schedule(
+      m_timeout,
+      [](lws_sorted_usec_list_t* sul) {
+        Request& request = owner_of(sul);
+        const std::string after = " after " + seconds(request.m_spec.timeout);
+        request.finish(
+            0, request.m_lookup ? "timed out resolving " + request.m_host + after : "timed out" + after,
+            false);
+      },
+      m_spec.timeout);
+  Resolver* resolver = Resolver::needed_for(m_context, m_host);
+  if (resolver == nullptr) {
+    open(vhost, m_host);
+    return;
+  }
+  // The name is looked up off the loop; the connection goes to the address, TLS still checks the name
+  // (lws takes SNI and the certificate's name from info.host, not info.address).
+  m_lookup = resolver->resolve(m_host, [this, vhost](Resolution&& resolution) {
+    m_lookup.reset();
+    if (resolution.address.empty()) {
+      finish(0, resolution.error, false);
+    } else {
+      open(vhost, resolution.address);
+    }
+  });
+}
+
+void Request::open(lws_vhost* vhost, const std::string& address) {
+  m_address = address;
   lws_client_connect_info info{};
   info.context = m_context;
   info.vhost = vhost;
-  info.address = m_host.c_str();
-  info.port = url->port;
+  info.address = m_address.c_str();
+  info.port = m_port;
   info.path = m_path.c_str();
   info.host = m_host_header.c_str();
   info.origin = m_spec.send_origin ? m_host_header.c_str() : nullptr;
   info.method = m_spec.method.c_str();
-  if (url->tls) {
+  if (m_tls) {
     info.ssl_connection = LCCSCF_USE_SSL;
     if (!m_spec.verify_peer) {
       info.ssl_connection |=
@@ -114,13 +150,6 @@ void Request::connect(lws_vhost* vhost) {
   info.protocol = k_protocol;
   info.userdata = this;
   info.pwsi = &m_wsi;
-  schedule(
-      m_timeout,
-      [](lws_sorted_usec_list_t* sul) {
-        Request& request = owner_of(sul);
-        request.finish(0, "timed out after " + seconds(request.m_spec.timeout), false);
-      },
-      m_spec.timeout);
   if (!lws_client_connect_via_info(&info)) {
     m_wsi = nullptr;
     finish(0, "cannot connect to " + m_host_header, false);
@@ -150,6 +179,7 @@ void Request::finish(int status, std::string error, bool from_callback) {
   m_done = true;
   m_status = status;
   m_error = std::move(error);
+  m_lookup.reset();
   lws_sul_cancel(&m_timeout.sul);
   lws_sul_cancel(&m_rearm.sul);
   if (m_wsi != nullptr) {

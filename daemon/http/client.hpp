@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -9,6 +10,7 @@
 
 #include <libwebsockets.h>
 
+#include "http/resolver.hpp"
 #include "util/time.hpp"
 
 namespace relay::http {
@@ -83,6 +85,7 @@ class Request {
 
  private:
   void connect(lws_vhost* vhost);
+  void open(lws_vhost* vhost, const std::string& address);
   void finish(int status, std::string error, bool from_callback);
   void deliver();
   void schedule(Timer& timer, void (*fire)(lws_sorted_usec_list_t*), util::Millis delay);
@@ -102,6 +105,10 @@ class Request {
   std::string m_host;
   std::string m_path;
   std::string m_host_header;
+  std::string m_address;  // numeric: the name looked up by the Resolver, or as given
+  int m_port = 0;
+  bool m_tls = false;
+  std::unique_ptr<Resolver::Lookup> m_lookup;  // while the host name is looked up
   Timer m_timeout{{}, this};
   Timer m_deliver{{}, this};
   Timer m_rearm{{}, this};

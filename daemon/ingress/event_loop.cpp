@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "http/client.hpp"
+#include "http/resolver.hpp"
 #include "ingress/lws_callbacks.hpp"
 #include "ingress/lws_log.hpp"
 
@@ -113,9 +114,11 @@ EventLoop::EventLoop() {
   if (!m_context) {
     throw std::runtime_error("cannot create the libwebsockets context");
   }
+  m_resolver = std::make_unique<http::Resolver>(m_context);
 }
 
 EventLoop::~EventLoop() {
+  m_resolver.reset();  // before the context: a lookup still running must not wake a destroyed one
   if (m_context) {
     lws_context_destroy(m_context);
   }

@@ -12,6 +12,10 @@ struct lws_context;
 struct lws_vhost;
 struct lws;
 
+namespace relay::http {
+class Resolver;
+}
+
 namespace relay::ingress {
 
 // A descriptor the loop watches for reading, owned by the loop from then on: destroying the handle stops the
@@ -50,7 +54,8 @@ class RawSocketHandler {
 };
 
 // One libwebsockets context: every shard socket, HTTP request, timer and watched descriptor of the process is
-// serviced by this single thread.
+// serviced by this single thread. Host names are looked up off it (http::Resolver, registered for the
+// context).
 class EventLoop {
  public:
   EventLoop();
@@ -86,6 +91,7 @@ class EventLoop {
 
  private:
   lws_context* m_context = nullptr;
+  std::unique_ptr<http::Resolver> m_resolver;
   bool m_stopping = false;
   std::function<void()> m_on_pass_end;
   std::vector<std::unique_ptr<FdWatch>> m_watches;

@@ -49,10 +49,35 @@ GatewaySocket::GatewaySocket(EventLoop& loop, const util::Url& url, std::size_t 
   m_host = url.host;
   m_path = url.path;
   m_host_header = host_header(url);
+  m_port = url.port;
+  m_setup_timer.schedule_in(m_setup_timeout);  // covers the name lookup too
+  http::Resolver* resolver = http::Resolver::needed_for(loop.context(), m_host);
+  if (resolver == nullptr) {
+    open(loop.context(), m_host);
+    return;
+  }
+  // Looked up off the loop; TlsSession still checks the certificate against the name, not the address.
+  m_lookup = resolver->resolve(m_host, [this, context = loop.context()](http::Resolution&& resolution) {
+    m_lookup.reset();
+    if (resolution.address.empty()) {
+      m_setup_timer.cancel();
+      report_closed(k_close_abnormal, "connect failed: " + resolution.error);
+    } else {
+      open(context, resolution.address);
+      if (!m_wsi) {
+        m_setup_timer.cancel();
+        report_closed(k_close_abnormal, "cannot start a connection");
+      }
+    }
+  });
+}
+
+void GatewaySocket::open(lws_context* context, const std::string& address) {
+  m_address = address;
   lws_client_connect_info info{};
-  info.context = loop.context();
-  info.address = m_host.c_str();
-  info.port = url.port;
+  info.context = context;
+  info.address = m_address.c_str();
+  info.port = m_port;
   info.path = m_path.c_str();
   info.host = m_host_header.c_str();
   info.method = "RAW";
@@ -61,12 +86,17 @@ GatewaySocket::GatewaySocket(EventLoop& loop, const util::Url& url, std::size_t 
   info.pwsi = &m_wsi;
   if (!lws_client_connect_via_info(&info)) {
     m_wsi = nullptr;
-    return;
+    m_setup_timer.cancel();
   }
-  m_setup_timer.schedule_in(m_setup_timeout);
 }
 
 void GatewaySocket::on_setup_timeout() {
+  if (m_lookup) {
+    m_lookup.reset();
+    report_closed(k_close_abnormal, "connect failed: timed out resolving " + m_host + " (" +
+                                        std::to_string(m_setup_timeout.count()) + " ms)");
+    return;
+  }
   if (!m_wsi || m_phase == Phase::open || m_phase == Phase::closing) {
     return;
   }
@@ -96,6 +126,7 @@ void GatewaySocket::send(std::string text) {
 
 void GatewaySocket::close(int code, std::string_view reason) {
   m_handler = nullptr;
+  m_lookup.reset();
   if (!m_wsi || m_phase == Phase::closing) {
     return;
   }

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "http/resolver.hpp"
 #include "ingress/event_loop.hpp"
 #include "ingress/tls_session.hpp"
 #include "util/url.hpp"
@@ -48,7 +49,7 @@ class GatewaySocket final : private websocket::FrameHandler {
   void send(std::string text);
   // Sends a close frame with `code`; the handler hears nothing more from this socket.
   void close(int code, std::string_view reason);
-  bool finished() const { return m_wsi == nullptr; }
+  bool finished() const { return m_wsi == nullptr && !m_lookup; }
   // The code of the close frame this socket sent: 1005 for one without a code, 0 before any.
   int sent_close_code() const { return m_sent_close_code; }
 
@@ -63,6 +64,7 @@ class GatewaySocket final : private websocket::FrameHandler {
   void on_ping(std::string_view payload) override;
   void on_close(int code, std::string_view reason) override;
 
+  void open(lws_context* context, const std::string& address);
   // False when the connection must end now.
   bool on_connected();
   // False when the connection must end now.
@@ -85,6 +87,9 @@ class GatewaySocket final : private websocket::FrameHandler {
   std::string m_host;
   std::string m_path;
   std::string m_host_header;
+  std::string m_address;  // numeric: the name looked up by the Resolver, or as given
+  int m_port = 0;
+  std::unique_ptr<http::Resolver::Lookup> m_lookup;  // while the host name is looked up
   std::unique_ptr<TlsSession> m_tls;
   bool m_wants_tls = false;
   std::optional<websocket::UpgradeResponse> m_upgrade;

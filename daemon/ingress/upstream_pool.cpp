@@ -81,10 +81,33 @@ UpstreamConnection::UpstreamConnection(EventLoop& loop, UpstreamPool& pool, cons
         kill();
         m_pool.note_idle_lost();
       }) {
+  m_port = origin.port;
+  http::Resolver* resolver = http::Resolver::needed_for(loop.context(), m_host);
+  if (resolver == nullptr) {
+    open(loop.context(), m_host);
+    return;
+  }
+  // Looked up off the loop; TlsSession still checks the certificate against the name. The request's
+  // timeout covers the lookup (kill() cancels it).
+  m_lookup = resolver->resolve(m_host, [this, context = loop.context()](http::Resolution&& resolution) {
+    m_lookup.reset();
+    if (resolution.address.empty()) {
+      lost(resolution.error);
+      return;
+    }
+    open(context, resolution.address);
+    if (m_dead) {
+      lost(m_error);
+    }
+  });
+}
+
+void UpstreamConnection::open(lws_context* context, const std::string& address) {
+  m_address = address;
   lws_client_connect_info info{};
-  info.context = loop.context();
-  info.address = m_host.c_str();
-  info.port = origin.port;
+  info.context = context;
+  info.address = m_address.c_str();
+  info.port = m_port;
   info.path = "/";
   info.host = m_host.c_str();
   info.method = "RAW";
@@ -104,6 +127,7 @@ UpstreamConnection::~UpstreamConnection() {
 
 void UpstreamConnection::kill() {
   m_dead = true;
+  m_lookup.reset();
   if (m_wsi) {
     lws* wsi = m_wsi;
     m_wsi = nullptr;
@@ -339,11 +363,17 @@ UpstreamRequest::UpstreamRequest(EventLoop& loop, UpstreamPool& pool, HttpReques
       m_on_done(std::move(on_done)),
       m_step(loop, [this] { step(); }),
       m_timeout(loop, [this] {
+        const bool resolving = m_connection && m_connection->resolving();
         if (m_connection) {
           m_connection->kill();
           m_pool.retire(std::move(m_connection));
         }
-        finish(HttpResponse{0, {}, "timed out after " + seconds(m_spec.timeout), {}});
+        const std::string after = "after " + seconds(m_spec.timeout);
+        finish(HttpResponse{
+            0,
+            {},
+            resolving ? "timed out resolving " + m_url->host + " " + after : "timed out " + after,
+            {}});
       }) {
   m_url = util::parse_url(m_spec.url);
   bool safe = header_safe(m_spec.method) && header_safe(m_spec.content_type);

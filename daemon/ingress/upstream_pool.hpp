@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "http/resolver.hpp"
 #include "http/response_reader.hpp"
 #include "ingress/event_loop.hpp"
 #include "ingress/http_request.hpp"
@@ -57,6 +58,8 @@ class UpstreamConnection {
   // A complete answer after which the connection may carry another request.
   bool reusable() const;
   const std::string& error() const { return m_error; }
+  // The host name is still being looked up.
+  bool resolving() const { return m_lookup != nullptr; }
   // Ends the connection now (from outside its callbacks).
   void kill();
 
@@ -64,6 +67,7 @@ class UpstreamConnection {
   int handle(lws* wsi, int reason, void* in, std::size_t len);
 
  private:
+  void open(lws_context* context, const std::string& address);
   bool on_connected();
   bool on_bytes(const char* data, std::size_t size);
   bool on_plaintext(const char* data, std::size_t size);
@@ -75,6 +79,9 @@ class UpstreamConnection {
   UpstreamRequest* m_user = nullptr;
   std::string m_origin_key;
   std::string m_host;
+  std::string m_address;  // numeric: the name looked up by the Resolver, or as given
+  int m_port = 0;
+  std::unique_ptr<http::Resolver::Lookup> m_lookup;  // while the host name is looked up
   bool m_wants_tls = false;
   lws* m_wsi = nullptr;
   bool m_connected = false;

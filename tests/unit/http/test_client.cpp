@@ -18,6 +18,8 @@
 #include <openssl/x509.h>
 
 #include "http/client.hpp"
+#include "http/resolver.hpp"
+#include "resolver_support.hpp"
 
 namespace {
 
@@ -401,5 +403,75 @@ TEST_CASE("https: a vhost's CA file decides trust, unless peer checks are off", 
     const Response response = loop.run(spec, without_ca);
     CHECK(response.status == 200);
     CHECK(response.body == "anyone");
+  }
+}
+
+TEST_CASE("a name is looked up off the loop: the connection goes to its address, Host keeps the name",
+          "[http][resolver]") {
+  Loop loop;
+  auto gate = std::make_shared<relay::test::LookupGate>(
+      std::map<std::string, std::string>{{"service.test", "127.0.0.1"}, {"held.test", "127.0.0.1"}}, "held");
+  relay::http::Resolver resolver(loop.context(), relay::test::LookupGate::function(gate));
+  RequestSpec spec;
+
+  SECTION("resolved") {
+    ScriptedServer server([](const std::string&) { return reply(200, "found"); });
+    spec.url = url_of(server, "service.test");
+    const Response response = loop.run(spec);
+    CHECK(response.error.empty());
+    CHECK(response.body == "found");
+    CHECK(server.request().find("\r\nHost: service.test:" + std::to_string(server.port()) + "\r\n") !=
+          std::string::npos);
+    CHECK(gate->calls("service.test") == 1);
+  }
+  SECTION("not resolvable: the error names the host") {
+    spec.url = "http://nowhere.test:1/";
+    const Response response = loop.run(spec);
+    CHECK(response.status == 0);
+    CHECK(response.error == "cannot resolve nowhere.test: Name or service not known");
+  }
+  SECTION("the request's timeout covers the lookup") {
+    spec.url = "http://held.test:1/";
+    spec.timeout = 200ms;
+    const Response response = loop.run(spec);
+    CHECK(response.status == 0);
+    CHECK(response.error == "timed out resolving held.test after 200 ms");
+    gate->open();
+  }
+}
+
+TEST_CASE("https through the resolver: the certificate is checked against the name, not the address",
+          "[http][resolver]") {
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> tls(SSL_CTX_new(TLS_server_method()), &SSL_CTX_free);
+  REQUIRE(SSL_CTX_use_certificate_chain_file(tls.get(), tls_file("server.pem").c_str()) == 1);
+  REQUIRE(SSL_CTX_use_PrivateKey_file(tls.get(), tls_file("server.key").c_str(), SSL_FILETYPE_PEM) == 1);
+  Loop loop;
+  // Both names lead to 127.0.0.1, which the certificate also names: only a check on the name tells them
+  // apart.
+  auto gate = std::make_shared<relay::test::LookupGate>(
+      std::map<std::string, std::string>{{"localhost", "127.0.0.1"}, {"wrong.test", "127.0.0.1"}});
+  relay::http::Resolver resolver(loop.context(), relay::test::LookupGate::function(gate));
+  relay::http::VhostOptions trusting;
+  trusting.name = "trusting";
+  trusting.ca_file = tls_file("ca.pem");
+  lws_vhost* with_ca = relay::http::create_client_vhost(loop.context(), trusting);
+  REQUIRE(with_ca != nullptr);
+  RequestSpec spec;
+
+  SECTION("the certificate's name") {
+    ScriptedServer server([](const std::string&) { return reply(200, "secure"); }, tls.get());
+    spec.url = url_of(server, "localhost", "https");
+    const Response response = loop.run(spec, with_ca);
+    CHECK(response.error.empty());
+    CHECK(response.status == 200);
+    CHECK(gate->calls("localhost") == 1);
+  }
+  SECTION("another name at the same address") {
+    ScriptedServer server([](const std::string&) { return reply(200, "secure"); }, tls.get());
+    spec.url = url_of(server, "wrong.test", "https");
+    const Response response = loop.run(spec, with_ca);
+    CHECK(response.status == 0);
+    CHECK_FALSE(response.error.empty());
+    CHECK(gate->calls("wrong.test") == 1);
   }
 }

@@ -353,3 +353,29 @@ TEST_CASE("a refused connection is a failed request, not a hang") {
   CHECK(f.responses[0].status == 0);
   CHECK_FALSE(f.responses[0].error.empty());
 }
+
+TEST_CASE("a host name is looked up off the loop, then connected to and kept alive like an address") {
+  if (http::system_lookup("localhost").address != "127.0.0.1") {
+    WARN("not checked: localhost does not resolve to 127.0.0.1 first here");
+    return;
+  }
+  ScriptedHttpServer server({answer(k_ok), answer(k_ok)});
+  std::string url = server.url();
+  url.replace(url.find("127.0.0.1"), 9, "localhost");
+  Fixture f;
+  f.send_all({{url}, {url}});
+  CHECK(f.responses[0].status == 200);
+  CHECK(f.responses[1].status == 200);
+  CHECK(f.pool.counters().new_connections == 1);
+  CHECK(f.pool.counters().reused_connections == 1);
+}
+
+TEST_CASE("a name that cannot be looked up is a failed request naming it, within the request's timeout") {
+  Fixture f;
+  // .invalid never resolves (RFC 6761): the answer is NXDOMAIN, or no answer at all without a DNS server.
+  f.send_all({{"http://nowhere.invalid/v2/x", "GET", "", util::Millis(2000)}});
+  CHECK(f.responses[0].status == 0);
+  const std::string& error = f.responses[0].error;
+  CHECK((error.starts_with("cannot resolve nowhere.invalid: ") ||
+         error == "timed out resolving nowhere.invalid after 2 s"));
+}
