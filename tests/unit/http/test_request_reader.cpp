@@ -43,7 +43,8 @@ TEST_CASE("a request with a Content-Length body is read in any pieces, the same 
 
 TEST_CASE("pipelined requests: the reader stops at the end of each") {
   const std::string bytes =
-      "GET /a HTTP/1.1\r\nHost: h\r\n\r\nPOST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nokGET /c HTTP/1.1\r\nHost: h\r\nConnection: "
+      "GET /a HTTP/1.1\r\nHost: h\r\n\r\nPOST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nokGET /c "
+      "HTTP/1.1\r\nHost: h\r\nConnection: "
       "close\r\n\r\n";
   RequestReader reader;
   std::size_t used = reader.feed(bytes);
@@ -63,7 +64,8 @@ TEST_CASE("pipelined requests: the reader stops at the end of each") {
 
 TEST_CASE("a chunked body is joined, with extensions and trailers") {
   const std::string bytes =
-      "POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-T: "
+      "POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n "
+      "world\r\n0\r\nX-T: "
       "1\r\n\r\n";
   for (std::size_t step : {std::size_t{1}, std::size_t{5}, bytes.size()}) {
     RequestReader reader;
@@ -104,17 +106,20 @@ TEST_CASE("empty lines before a request are skipped") {
 }
 
 TEST_CASE("what could be read two ways is refused") {
-  CHECK(status_of("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n") == 400);
+  CHECK(status_of("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n") ==
+        400);
   CHECK(status_of("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n") == 400);
   CHECK(status_of("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3, 3\r\n\r\nabc") == 0);
   CHECK(status_of("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: +3\r\n\r\n") == 400);
   CHECK(status_of("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: \r\n\r\n") == 400);
   CHECK(status_of("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n") == 501);
-  CHECK(status_of("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n") ==
-        501);
+  CHECK(
+      status_of(
+          "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n") ==
+      501);
   CHECK(status_of("GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n") == 400);  // obs-fold
   CHECK(status_of("GET / HTTP/1.1\r\nHost: h\r\nX : a\r\n\r\n") == 400);       // space before the colon
-  CHECK(status_of("GET / HTTP/1.1\nX: a\r\n\r\n") == 400);          // bare LF
+  CHECK(status_of("GET / HTTP/1.1\nX: a\r\n\r\n") == 400);                     // bare LF
   CHECK(status_of("GET / HTTP/1.1\r\nHost: h\r\nX: a\rb\r\n\r\n") == 400);     // bare CR
   CHECK(status_of("GET / HTTP/1.1\r\nHost: h\r\nX: a\x01\r\n\r\n") == 400);    // control character
   CHECK(status_of("GET http://x/ HTTP/1.1\r\nHost: h\r\n\r\n") == 400);        // absolute-form
@@ -135,8 +140,9 @@ TEST_CASE("sizes are bounded: the head, the body by length, the body by chunks")
   CHECK(status_of("GET /" + std::string(200, 'a'), limits) == 431);  // no end of head in sight
   CHECK(status_of("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n", limits) == 413);
   CHECK(status_of("POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n", limits) == 400);
-  CHECK(status_of("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n6\r\nabcdef\r\n",
-                  limits) == 413);
+  CHECK(status_of(
+            "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n6\r\nabcdef\r\n",
+            limits) == 413);
   std::string many = "GET / HTTP/1.1\r\nHost: h\r\n";
   for (int i = 0; i < 101; ++i) {
     many += "X: 1\r\n";
