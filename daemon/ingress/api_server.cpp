@@ -71,6 +71,7 @@ std::string_view reason_phrase(int status) {
 
 std::string render_response(const ApiResponse& response, bool close, bool head_request) {
   const bool bodiless_status = (response.status >= 100 && response.status < 200) || response.status == 204;
+  const bool with_body = !bodiless_status && !head_request;
   std::string out = fmt::format("HTTP/1.1 {} {}\r\n", response.status, reason_phrase(response.status));
   for (const auto& [name, value] : response.headers) {
     out += name;
@@ -78,14 +79,14 @@ std::string render_response(const ApiResponse& response, bool close, bool head_r
     out += value;
     out += "\r\n";
   }
-  if (!bodiless_status && !head_request) {
+  if (with_body) {
     fmt::format_to(std::back_inserter(out), "Content-Length: {}\r\n", response.body.size());
   }
   if (close) {
     out += "Connection: close\r\n";
   }
   out += "\r\n";
-  if (!bodiless_status && !head_request) {
+  if (with_body) {
     out += response.body;
   }
   return out;
