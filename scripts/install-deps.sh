@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config clang-format curl
   clang libclang-rt-14-dev
   libwebsockets-dev libsimdjson-dev libspdlog-dev libzmq3-dev cppzmq-dev catch2 libcli11-dev
-  libtomlplusplus-dev libsodium-dev libssl-dev libsystemd-dev
+  libtomlplusplus-dev libsodium-dev libssl-dev libsystemd-dev libjemalloc-dev
   python3 python3-zmq python3-websockets python3-aiohttp python3-cryptography openssl systemd dpkg-dev file
   python3-venv python3-setuptools python3-wheel python3-mypy python3-matplotlib groff-base man-db
   libhiredis-dev redis-server

@@ -1,13 +1,13 @@
 #include "app/heap_trimmer.hpp"
 
-#include <malloc.h>
+#include "app/allocator.hpp"
 
 namespace relay::app {
 
 HeapTrimmer::HeapTrimmer(ingress::EventLoop& loop, util::Millis quiet, Trim trim)
     : m_loop(loop),
       m_quiet(quiet),
-      m_trim(trim ? std::move(trim) : Trim([] { malloc_trim(0); })),
+      m_trim(trim ? std::move(trim) : Trim([] { Allocator::current().release_free_memory(); })),
       m_timer(loop, [this] { trim_when_quiet(); }) {}
 
 void HeapTrimmer::deliver(const publish::OutgoingMessage& message) {

@@ -8,18 +8,18 @@
 
 namespace relay::app {
 
-// glibc keeps freed memory in its heap, resident: the buffers of large messages, and what TLS handshakes and
-// session starts allocate for a moment. This gives the free pages back (malloc_trim) once such churn has
-// stopped for `quiet`, so that idle shards are small again; never while it goes on, or the pages would be
-// faulted straight back in. It watches the published messages as an outlet; session starts are reported
-// with note_churn().
+// malloc keeps freed memory resident: the buffers of large messages, and what TLS handshakes and session
+// starts allocate for a moment. This gives the free pages back (Allocator::release_free_memory) once such
+// churn has stopped for `quiet`, so that idle shards are small again; never while it goes on, or the pages
+// would be faulted straight back in. It watches the published messages as an outlet; session starts are
+// reported with note_churn().
 class HeapTrimmer final : public publish::Outlet {
  public:
   static constexpr util::Millis k_default_quiet{1'000};
   static constexpr std::size_t k_large_message_bytes = 16 * 1024;
 
   using Trim = std::function<void()>;
-  // `trim` defaults to malloc_trim(0).
+  // `trim` defaults to Allocator::current().release_free_memory().
   explicit HeapTrimmer(ingress::EventLoop& loop, util::Millis quiet = k_default_quiet, Trim trim = {});
 
   void deliver(const publish::OutgoingMessage& message) override;

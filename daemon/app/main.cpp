@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "api/client_keys.hpp"
+#include "app/allocator.hpp"
 #include "app/exit_codes.hpp"
 #include "app/help_footer.hpp"
 #include "app/keygen.hpp"
@@ -78,7 +79,10 @@ int run(int argc, char** argv) {
   cli.add_flag("--check-config", check_config, "validate the configuration, print a summary, exit");
   cli.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")
       ->type_name("LEVEL");
-  cli.set_version_flag("--version", std::string("qq-gateway-relay ") + RELAY_VERSION);
+  cli.set_version_flag("--version", [] {
+    return std::string("qq-gateway-relay ") + RELAY_VERSION +
+           "\nmemory allocator: " + relay::app::Allocator::current().name();
+  });
   std::string key_prefix;
   CLI::App* keygen = cli.add_subcommand("keygen", "write a CURVE key pair: PREFIX.key and PREFIX.pub");
   keygen->add_option("prefix", key_prefix, "path prefix of the two files")->type_name("PATH")->required();
@@ -133,7 +137,8 @@ int run(int argc, char** argv) {
 
   relay::app::setup_logging(config.log.level, config.log.format);
   raise_descriptor_limit();
-  spdlog::info("qq-gateway-relay {} starting with {}", RELAY_VERSION, config_path);
+  spdlog::info("qq-gateway-relay {} starting with {} ({})", RELAY_VERSION, config_path,
+               relay::app::Allocator::current().name());
   try {
     relay::app::RelayApp app(std::move(config));
     return app.run();

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "app/allocator.hpp"
 #include "app/relay_app.hpp"
 #include "util/json_writer.hpp"
 
@@ -235,8 +236,10 @@ ingress::StatusResponse RelayApp::metrics() const {
   Exposition out;
   const auto& published = m_publisher->counters();
   const auto& stage = m_stage->counters();
-  out.family("qq_relay_build_info", "gauge", "Always 1; the version is in the label.");
-  out.sample("qq_relay_build_info", 1, fmt::format(R"(version="{}")", RELAY_VERSION));
+  out.family("qq_relay_build_info", "gauge",
+             "Always 1; the version and the memory allocator are in the labels.");
+  out.sample("qq_relay_build_info", 1,
+             fmt::format(R"(version="{}",allocator="{}")", RELAY_VERSION, Allocator::current().name()));
   out.single("qq_relay_start_time_seconds", "gauge", "When the relay started, in Unix seconds.",
              static_cast<double>(m_started_at_us / 1000000));
   if (m_loop_lag) {

@@ -120,8 +120,15 @@ def main():
     def version():
         result = run("--version")
         assert result.returncode == 0 and result.stdout.startswith("qq-gateway-relay "), result
+        # The second line names the malloc the process really runs on: jemalloc in the default build
+        # (RELAY_JEMALLOC, off under the sanitizers), glibc's otherwise.
+        allocator = result.stdout.splitlines()[1]
+        if os.environ.get("QQ_RELAY_JEMALLOC", "ON").upper() in ("ON", "1", "TRUE", "YES"):
+            assert allocator.startswith("memory allocator: jemalloc 5."), result.stdout
+        else:
+            assert allocator == "memory allocator: glibc malloc", result.stdout
 
-    checks.run("--version", version)
+    checks.run("--version names the version and the memory allocator", version)
 
     def bad_log_level():
         path = write(tmp, "ok2.toml", '[bot]\napp_id = "1"\nclient_secret = "x"\nintents = 1\n')

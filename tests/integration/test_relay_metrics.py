@@ -29,8 +29,9 @@ def main():
             expect(json.loads(body) == {"status": "ok"} and content_type == "application/json", body)
             m = metrics()
             expect(m[("qq_relay_shard_up", 'shard="0"')] == 1 and m[("qq_relay_shard_up", 'shard="1"')] == 1, "shard_up")
-            version = subprocess.run([RELAY_BIN, "--version"], capture_output=True, text=True).stdout.split()[-1]
-            expect(m[("qq_relay_build_info", f'version="{version}"')] == 1, "build_info")
+            lines = subprocess.run([RELAY_BIN, "--version"], capture_output=True, text=True).stdout.splitlines()
+            version, allocator = lines[0].split()[-1], lines[1].split(": ", 1)[1]
+            expect(m[("qq_relay_build_info", f'version="{version}",allocator="{allocator}"')] == 1, "build_info")
             expect(abs(m[("qq_relay_start_time_seconds", "")] - time.time()) < 120, "start_time_seconds")
             expect(m[("qq_relay_identifies_total", "")] == 2, "identifies")
             expect(m[("qq_relay_events_total", 'source="gateway",type="READY"')] == 2, "READY events")
