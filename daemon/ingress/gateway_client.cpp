@@ -23,6 +23,11 @@ class GatewayClient::Shard final : public SocketHandler {
     owner.execute(*this, owner.m_actions);
   }
 
+  void on_bytes_arrived() override {
+    arrived_at = owner.m_loop.now();
+    arrived_at_unix_us = util::unix_micros_now();
+  }
+
   void on_message(std::string_view text, std::size_t capacity) override {
     ++owner.m_counters.frames;
     const auto result = owner.m_decoder.decode_padded(text, capacity);
@@ -40,7 +45,7 @@ class GatewayClient::Shard final : public SocketHandler {
       owner.m_sink.on_invalid_frame(session.shard(), result.frame->s, result.frame->fault->what,
                                     result.frame->fault->offset, text);
     }
-    session.on_frame(*result.frame, text, owner.m_loop.now(), owner.m_actions);
+    session.on_frame(*result.frame, text, arrived_at, owner.m_actions);
     owner.execute(*this, owner.m_actions);
   }
 
@@ -73,6 +78,10 @@ class GatewayClient::Shard final : public SocketHandler {
   // Tell a late identify gate answer from the shard and connection it was asked for.
   std::uint64_t serial;
   std::uint64_t connection = 0;
+  // When the bytes of the messages being handled were read: the session's clock and the metadata's
+  // received_at_us for every message of one read.
+  util::TimePoint arrived_at{};
+  std::int64_t arrived_at_unix_us = 0;
 };
 
 namespace {
@@ -457,7 +466,7 @@ void GatewayClient::execute(Shard& shard, Actions& pending) {
         shard.socket->send(std::move(send->text));
       }
     } else if (auto* publish = std::get_if<gateway::Publish>(&action)) {
-      m_sink.on_dispatch(id, shard.session.session_id(), *publish, util::unix_micros_now());
+      m_sink.on_dispatch(id, shard.session.session_id(), *publish, shard.arrived_at_unix_us);
     } else if (auto* close = std::get_if<gateway::Close>(&action)) {
       if (shard.socket) {
         shard.socket->close(close->code, close->reason);

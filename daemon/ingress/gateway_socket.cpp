@@ -341,6 +341,9 @@ int GatewaySocket::handle(lws* wsi, int reason, void* in, std::size_t len) {
       }
       return on_connected() ? 0 : -1;
     case LWS_CALLBACK_RAW_RX:
+      if (m_handler) {
+        m_handler->on_bytes_arrived();
+      }
       return on_bytes(static_cast<const char*>(in), len) ? 0 : -1;
     case LWS_CALLBACK_RAW_WRITEABLE:
       return write_pending(wsi) ? 0 : -1;

@@ -21,6 +21,9 @@ class SocketHandler {
  public:
   virtual ~SocketHandler() = default;
   virtual void on_open() = 0;
+  // Bytes came in from the network; the messages they complete follow. Once per read, so that the time of
+  // arrival is taken once for the dozens of messages a read can hold in a flood, not once per message.
+  virtual void on_bytes_arrived() {}
   // One whole message. `capacity` bytes are readable from text.data(), at least SIMDJSON_PADDING past the
   // end, so the decoder needs no copy.
   virtual void on_message(std::string_view text, std::size_t capacity) = 0;
