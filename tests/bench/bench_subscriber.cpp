@@ -8,10 +8,10 @@
 // subscribers), measured separately: the fan-out benchmark spreads many subscribers over a few processes, so
 // that what it measures is the relay's fan-out rather than a hundred processes' wake-ups on two cores.
 //
-// The metadata's received_at_us (wall clock, taken by the relay as it publishes) splits the latency in two:
-// "in" (simulator write to relay publish) and "out" (relay publish to this receive). The wall clock is mapped
-// to CLOCK_MONOTONIC with an offset measured at the start of each measurement, so the split is good to a few
-// microseconds; the total needs no such mapping.
+// The metadata's received_at_us (wall clock, taken by the relay as it reads the frame from its socket) splits
+// the latency in two: "in" (simulator write to that read) and "out" (that read to this receive). The wall
+// clock is mapped to CLOCK_MONOTONIC with an offset measured at the start of each measurement, so the split
+// is good to a few microseconds; the total needs no such mapping.
 //
 // It is driven by lines on stdin (tests/bench/run_bench.py), and answers each with one JSON line on stdout:
 //   seen                      {"seen":M}: messages of any topic received so far (to see that the
@@ -112,8 +112,8 @@ struct Measurement {
   rusage usage_start{};
   std::int64_t realtime_offset = 0;
   std::vector<std::int64_t> latencies_ns;
-  std::vector<std::int64_t> in_ns;   // simulator write -> relay publish
-  std::vector<std::int64_t> out_ns;  // relay publish -> this receive
+  std::vector<std::int64_t> in_ns;   // simulator write -> relay read
+  std::vector<std::int64_t> out_ns;  // relay read -> this receive
 
   void start(std::uint64_t n, double idle, std::uint64_t k) {
     active = true;

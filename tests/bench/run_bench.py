@@ -649,8 +649,8 @@ def markdown(results):
         out.append("The same latency split at the relay's publish call (metadata received_at_us, mapped from "
                    "the wall clock to CLOCK_MONOTONIC):")
         out.append("")
-        out.append("| rate /s | simulator write -> relay publish, p50 / p99 / p99.9 µs "
-                   "| relay publish -> subscriber receive, p50 / p99 / p99.9 µs |")
+        out.append("| rate /s | simulator write -> relay read, p50 / p99 / p99.9 µs "
+                   "| relay read -> subscriber receive, p50 / p99 / p99.9 µs |")
         out.append("|---:|---:|---:|")
         out.extend(split)
     for key, scheme in (("idle", "ws://"), ("idle_tls", "wss://")):
