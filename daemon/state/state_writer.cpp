@@ -28,8 +28,7 @@ std::uint64_t StateWriter::submit(std::string content) {
 }
 
 bool StateWriter::written(std::uint64_t ticket) const {
-  std::lock_guard lock(m_mutex);
-  return m_written_ok >= ticket;
+  return m_written_ok.load(std::memory_order_acquire) >= ticket;
 }
 
 std::string StateWriter::flush() {
@@ -69,7 +68,7 @@ void StateWriter::run() {
     m_last_error = error;
     m_completed = batch;
     if (error.empty()) {
-      m_written_ok = batch;
+      m_written_ok.store(batch, std::memory_order_release);
     }
     m_done.notify_all();
     if ((!error.empty() || recovered) && m_on_error) {

@@ -48,7 +48,9 @@ class StateWriter {
   std::optional<std::string> m_pending;
   std::uint64_t m_submitted = 0;
   std::uint64_t m_completed = 0;
-  std::uint64_t m_written_ok = 0;  // the newest ticket whose content reached the disk
+  // The newest ticket whose content reached the disk. Atomic, so that written(), which the publish path asks
+  // after every message while a reservation is being written, takes no lock the writer thread holds.
+  std::atomic<std::uint64_t> m_written_ok{0};
   std::string m_last_error;
   WriterCounters m_counters;
   bool m_stopping = false;
