@@ -165,11 +165,12 @@ def main():
             assert not wide, (command, wide)
             usage = next(line for line in lines if line.startswith("Usage:"))
             assert usage.startswith(" ".join(["Usage: qq-gateway-relay"] + command)), usage
-            footer = " ".join(lines[-3:])
-            for name in ("man 8 qq-gateway-relay", "man 5 relay.toml", "operations.md", "configuration.md"):
-                assert name in footer, (command, name, lines[-3:])
+            footer = " ".join(lines[-4:])
+            for name in ("man 8 qq-gateway-relay", "man 5 relay.toml", "man -L zh_CN", "operations.md",
+                         "configuration.md", "docs/zh"):
+                assert name in footer, (command, name, lines[-4:])
 
-    checks.run("every --help fits 80 columns and ends naming the man pages and docs",
+    checks.run("every --help fits 80 columns and ends naming the man pages and docs, English and Chinese",
                help_fits_80_columns_and_names_the_docs)
 
     def simulator_help_fits_80_columns():
