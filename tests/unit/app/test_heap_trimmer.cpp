@@ -1,3 +1,4 @@
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -60,4 +61,42 @@ TEST_CASE("only large published messages count as churn") {
   message.body = large;
   trimmer.deliver(message);
   REQUIRE(relay::test::run_loop_until(loop, [&] { return trims == 1; }));
+}
+
+TEST_CASE("a burst of small messages counts as churn once it reaches k_burst_messages") {
+  const std::string small(100, 'x');
+  OutgoingMessage message;
+  message.body = small;
+  relay::ingress::EventLoop loop;
+  int trims = 0;
+  HeapTrimmer trimmer(loop, Millis(1), [&] { ++trims; });
+  const auto deliver = [&](std::uint64_t count) {
+    for (std::uint64_t i = 0; i < count; ++i) {
+      trimmer.deliver(message);
+    }
+  };
+  // One short of a burst, then a probe later than the quiet period: no trim. Then the last message of the
+  // burst: a trim. Then one short of a burst again (the count starts over): still one trim at the second
+  // probe.
+  int trims_at_first_probe = -1;
+  int trims_at_second_probe = -1;
+  bool second_armed = false;
+  relay::ingress::Timer second_probe(loop, [&] { trims_at_second_probe = trims; });
+  relay::ingress::Timer first_probe(loop, [&] {
+    trims_at_first_probe = trims;
+    deliver(1);
+  });
+  deliver(HeapTrimmer::k_burst_messages - 1);
+  first_probe.schedule_in(Millis(20));
+  REQUIRE(relay::test::run_loop_until(loop, [&] {
+    if (trims == 1 && !second_armed) {
+      second_armed = true;
+      deliver(HeapTrimmer::k_burst_messages - 1);
+      second_probe.schedule_in(Millis(20));
+    }
+    return trims_at_second_probe >= 0;
+  }));
+  REQUIRE(trims_at_first_probe == 0);
+  REQUIRE(trims_at_second_probe == 1);
+  REQUIRE(trims == 1);
 }
