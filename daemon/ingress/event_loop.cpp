@@ -85,8 +85,8 @@ int raw_file_trampoline(lws* wsi, lws_callback_reasons reason, void* user, void*
 
 // lws reads at most min(rx buffer, service buffer) bytes per recv(): 64 KiB is about 190 small events per
 // system call in a flood (16 KiB took four times the recv() calls, about 2% more CPU per event), while a
-// shard's rx buffer (resident once a large message has filled it) stays small: idle RSS per shard measured the
-// same (docs/performance.md). Larger messages arrive in 64 KiB fragments, which GatewaySocket joins.
+// shard's rx buffer (resident once a large message has filled it) stays small: idle RSS per shard measured
+// the same (docs/performance.md). Larger messages arrive in 64 KiB fragments, which GatewaySocket joins.
 constexpr std::size_t k_read_bytes = 64 * 1024;
 
 const lws_protocols k_protocols[] = {

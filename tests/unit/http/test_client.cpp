@@ -311,9 +311,21 @@ TEST_CASE("destroying a request cancels it: the callback never runs", "[http]") 
   bool called = false;
   auto request = std::make_unique<Request>(loop.context(), nullptr, spec, [&](Response&&) { called = true; });
   const auto deadline = std::chrono::steady_clock::now() + k_limit;
+  // lws_service can sleep in poll() once the response has been read and nothing else is due; the server
+  // thread may mark itself answered only after that. A waker ends such a sleep (lws_cancel_service is made to
+  // be called from another thread).
+  std::atomic<bool> waiting = true;
+  std::thread waker([&] {
+    while (waiting) {
+      std::this_thread::sleep_for(5ms);
+      lws_cancel_service(loop.context());
+    }
+  });
   while (!server.answered() && std::chrono::steady_clock::now() < deadline) {
     lws_service(loop.context(), 0);
   }
+  waiting = false;
+  waker.join();
   request.reset();
   // A later request completing on the same loop shows the loop went past any delivery still due.
   ScriptedServer probe([](const std::string&) { return reply(200, "probe"); });
