@@ -24,6 +24,18 @@
 
 using relay::app::Allocator;
 
+TEST_CASE("the allocator is named after the malloc the process runs on") {
+  const Allocator& allocator = Allocator::current();
+  if (RELAY_EXPECT_JEMALLOC) {
+    REQUIRE(allocator.is_jemalloc());
+    REQUIRE(allocator.name().rfind("jemalloc 5.", 0) == 0);
+  } else {
+    REQUIRE_FALSE(allocator.is_jemalloc());
+    REQUIRE(allocator.name() == "glibc malloc");
+  }
+}
+
+#ifndef RELAY_UNDER_ASAN  // AddressSanitizer holds freed memory in its quarantine
 namespace {
 
 long resident_kib() {
@@ -38,18 +50,6 @@ long resident_kib() {
 
 }  // namespace
 
-TEST_CASE("the allocator is named after the malloc the process runs on") {
-  const Allocator& allocator = Allocator::current();
-  if (RELAY_EXPECT_JEMALLOC) {
-    REQUIRE(allocator.is_jemalloc());
-    REQUIRE(allocator.name().rfind("jemalloc 5.", 0) == 0);
-  } else {
-    REQUIRE_FALSE(allocator.is_jemalloc());
-    REQUIRE(allocator.name() == "glibc malloc");
-  }
-}
-
-#ifndef RELAY_UNDER_ASAN  // AddressSanitizer holds freed memory in its quarantine
 TEST_CASE("release_free_memory gives freed memory back to the system") {
   // 64 MiB in 16 KiB blocks, all freed but the last. Freeing alone keeps them resident: glibc cannot shrink
   // its heap below the last block, jemalloc keeps freed pages for 10 s before it returns them.
