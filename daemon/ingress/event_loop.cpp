@@ -83,11 +83,13 @@ int raw_file_trampoline(lws* wsi, lws_callback_reasons reason, void* user, void*
   return raw_file_callback(wsi, static_cast<int>(reason), user, in, len);
 }
 
-// lws reads at most min(rx buffer, service buffer) bytes per recv(): 64 KiB is about 190 small events per
-// system call in a flood (16 KiB took four times the recv() calls, about 2% more CPU per event), while a
-// shard's rx buffer (resident once a large message has filled it) stays small: idle RSS per shard measured
-// the same (docs/performance.md). Larger messages arrive in 64 KiB fragments, which GatewaySocket joins.
-constexpr std::size_t k_read_bytes = 64 * 1024;
+// lws reads at most min(rx buffer, service buffer) bytes per recv(): 16 KiB is about 50 small events per
+// system call in a flood, while a shard's rx buffer (resident once a large message has filled it) stays
+// small. Larger messages arrive in 16 KiB fragments, which GatewaySocket joins. 64 KiB saved about 2% of
+// the relay's CPU in a flood, but the API's raw connections read up to the service buffer too: 40 clients
+// without a key, sending 64 KiB bodies at once, then made the relay hold 1.4 MiB instead of 0.75 (ASan
+// build, test_relay_api_hostile).
+constexpr std::size_t k_read_bytes = 16 * 1024;
 
 const lws_protocols k_protocols[] = {
     {"qq-gateway", gateway_socket_callback, 0, k_read_bytes, 0, nullptr, 0},

@@ -319,7 +319,7 @@ int callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, std::s
 
 // The same read sizes as the relay's EventLoop (daemon/ingress/event_loop.cpp), so that both read the flood
 // in the same chunks.
-constexpr std::size_t k_read_bytes = 64 * 1024;
+constexpr std::size_t k_read_bytes = 16 * 1024;
 
 const lws_protocols k_protocols[] = {
     {"qq-gateway", callback, 0, k_read_bytes, 0, nullptr, 0},
